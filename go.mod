@@ -1,0 +1,3 @@
+module github.com/maestro-rl/maestro
+
+go 1.26
