@@ -57,13 +57,15 @@ const (
 	NumBlstats
 )
 
-// Glyph constants of NetHack 3.6.7 as NLE builds it.
+// Glyph constants of NetHack 3.6.7 as NLE 1.3.0 builds it (381 monsters; older NLE snapshots
+// had 382, which shifts every offset after the monsters). The parity test checks each one
+// against the Python peer's nle.nethack.
 const (
 	GlyphMonOff  = 0
-	GlyphPetOff  = 382
-	GlyphInvis   = 764
-	GlyphCmapOff = 2365 // S_stone, the blank map glyph
-	NoGlyph      = 5991
+	GlyphPetOff  = 381
+	GlyphInvis   = 762
+	GlyphCmapOff = 2359 // S_stone, the blank map glyph
+	NoGlyph      = 5976
 	GlyphOracle  = 270
 	// CondHallucinating is the blstats[BlCondition] bit for hallucination (BL_MASK_HALLU).
 	CondHallucinating = 0x200

@@ -1,0 +1,564 @@
+package nethack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Task selects the reward and ending rules of an Env, as NLE's registered envs do.
+type Task int
+
+// The tasks. TaskNetHack is NLE's base env (score reward, all useful actions); OracleSober is
+// Motif's Oracle variant that does not count reaching the Oracle while hallucinating.
+const (
+	TaskNetHack Task = iota
+	TaskScore
+	TaskStaircase
+	TaskStaircasePet
+	TaskOracle
+	TaskOracleSober
+	TaskGold
+	TaskEat
+	TaskScout
+	TaskChallenge
+	numTasks
+)
+
+var taskNames = [numTasks]string{"NetHack", "NetHackScore", "NetHackStaircase",
+	"NetHackStaircasePet", "NetHackOracle", "NetHackOracleSober", "NetHackGold", "NetHackEat",
+	"NetHackScout", "NetHackChallenge"}
+
+// String returns the task's NLE name without version ("NetHackScore").
+func (t Task) String() string {
+	if t < 0 || t >= numTasks {
+		return fmt.Sprintf("Task(%d)", int(t))
+	}
+	return taskNames[t]
+}
+
+// Tasks returns every task.
+func Tasks() []Task {
+	out := make([]Task, numTasks)
+	for i := range out {
+		out[i] = Task(i)
+	}
+	return out
+}
+
+// ParseTask accepts a task's NLE name with or without "-v0", or its short name, in any case:
+// "NetHackScore-v0", "NetHackScore", "score".
+func ParseTask(s string) (Task, error) {
+	k := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "-v0"))
+	for i, n := range taskNames {
+		ln := strings.ToLower(n)
+		if k == ln || k == strings.TrimPrefix(ln, "nethack") && k != "" {
+			return Task(i), nil
+		}
+	}
+	return 0, fmt.Errorf("nethack: unknown task %q; valid tasks: %s", s, strings.Join(taskNames[:], ", "))
+}
+
+// StepStatus is NLE's end status of a step.
+type StepStatus int
+
+// The statuses, with NLE's values.
+const (
+	StatusAborted        StepStatus = -1 // the env ended the episode (step limit, no progress)
+	StatusRunning        StepStatus = 0
+	StatusDeath          StepStatus = 1 // the game ended (NLE reports every game end as death)
+	StatusTaskSuccessful StepStatus = 2
+)
+
+// EnvOptions configure an Env. The zero value is NLE's NetHack env with its defaults; each
+// task overrides the defaults as NLE's task classes do.
+type EnvOptions struct {
+	Task Task
+	// Game configures the underlying game. ObservationKeys nil means NLE's env default (every
+	// key but program_state, internal and misc); glyphs, blstats, message, program_state and
+	// internal are always filled because the rules read them. Challenge forces Character "@"
+	// unless set, and Wizard off. Gold sets pickup_types:$ unless Options is set.
+	Game GameOptions
+	// Actions is the action set; nil means the task's (TaskActions for tasks, UsefulActions for
+	// TaskNetHack, Actions for Challenge).
+	Actions []uint8
+	// MaxEpisodeSteps ends an episode as truncated after this many steps; 0 means 5000
+	// (1,000,000 for Challenge).
+	MaxEpisodeSteps int
+	// AllowAllYNQuestions leaves every yes/no question to the agent; by default only questions
+	// mentioning eat, attack, direction? or pray are, the rest are declined with ESC.
+	AllowAllYNQuestions bool
+	// AllowAllModes leaves menus, text input and --More-- to the agent.
+	AllowAllModes bool
+	// PenaltyMode is the time penalty's shape: constant (default), exp, square, linear, always.
+	PenaltyMode string
+	// PenaltyStep is the penalty per step on which the game clock did not advance; nil means
+	// -0.01 (0 for Challenge).
+	PenaltyStep *float64
+	// PenaltyTime is added per game turn elapsed (default 0).
+	PenaltyTime float64
+	// NoProgressTimeout ends a Challenge episode after this many checks without the turn
+	// counter advancing (NLE checks twice per step); 0 means 10,000.
+	NoProgressTimeout int
+	// TTYRecDir, when set, records every TTYRecEvery-th episode (default every one) as
+	// TTYRecDir/nle.<pid>.<episode>.ttyrec3.bz2.
+	TTYRecDir   string
+	TTYRecEvery int
+}
+
+// Step is the outcome of Env.Step.
+//
+// Maestro keeps Terminated and Truncated apart. NLE's Python env returns done=True (that is,
+// terminated) when its step limit quits the game; Maestro reports that step as Truncated with
+// Status StatusAborted, because the agent's state was not terminal and a value estimator must
+// bootstrap from it. Terminated is set when the game itself ended (death, ascension, quitting)
+// or the task succeeded. Exactly one of them is set on the last step of an episode.
+type Step struct {
+	Reward     float64
+	Terminated bool
+	Truncated  bool
+	Status     StepStatus
+	Ascended   bool
+}
+
+// Done reports whether the episode ended.
+func (s Step) Done() bool { return s.Terminated || s.Truncated }
+
+var skipExceptions = [][]byte{[]byte("eat"), []byte("attack"), []byte("direction?"), []byte("pray")}
+
+// Env is a NetHack task as NLE's Python envs define it: known prompts are answered for the
+// agent, rewards and endings follow the task, and the step limit is enforced.
+//
+// An Env is used by one goroutine at a time. Obs returns views that change on every Step.
+type Env struct {
+	opts    EnvOptions
+	game    *Game
+	obs     *Observation
+	actions []uint8
+
+	maxSteps     int
+	penaltyStep  float64
+	steps        int
+	episode      int
+	frozenSteps  int // not reset between episodes, as in NLE
+	prevBlstats  [NumBlstats]int64
+	prevHunger   int32
+	explored     map[[2]int64]int
+	turns        int64
+	haveTurns    bool
+	noProgress   int
+	started      bool
+	episodeDone  bool
+	stepCount    int // raw game steps, for benchmarks
+	ttyrecPrefix string
+}
+
+// NewEnv creates the task's game; call Reset before stepping.
+func NewEnv(o EnvOptions) (*Env, error) {
+	if o.Task < 0 || o.Task >= numTasks {
+		return nil, fmt.Errorf("nethack: unknown task %d; use ParseTask", int(o.Task))
+	}
+	if o.PenaltyMode == "" {
+		o.PenaltyMode = "constant"
+	}
+	if !slices.Contains([]string{"constant", "exp", "square", "linear", "always"}, o.PenaltyMode) {
+		return nil, fmt.Errorf("nethack: unknown penalty mode %q; valid: constant, exp, square, linear, always", o.PenaltyMode)
+	}
+	if o.MaxEpisodeSteps < 0 || o.TTYRecEvery < 0 || o.NoProgressTimeout < 0 {
+		return nil, errors.New("nethack: MaxEpisodeSteps, TTYRecEvery and NoProgressTimeout must not be negative")
+	}
+	g := o.Game
+	e := &Env{opts: o, penaltyStep: -0.01, maxSteps: 5000}
+	keys := g.ObservationKeys
+	if keys == nil {
+		keys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message",
+			"inv_glyphs", "inv_strs", "inv_letters", "inv_oclasses", "screen_descriptions",
+			"tty_chars", "tty_colors", "tty_cursor"}
+	}
+	e.actions = TaskActions()
+	switch o.Task {
+	case TaskNetHack:
+		e.actions = UsefulActions()
+	case TaskGold:
+		if g.Options == nil {
+			for _, op := range DefaultOptions() {
+				if strings.HasPrefix(op, "pickup_types") {
+					op = "pickup_types:$"
+				}
+				g.Options = append(g.Options, op)
+			}
+		}
+	case TaskChallenge:
+		e.actions = Actions()
+		if g.Character == "" {
+			g.Character = "@"
+		}
+		g.Wizard = false
+		e.opts.AllowAllModes, e.opts.AllowAllYNQuestions = true, true
+		e.penaltyStep = 0
+		e.maxSteps = 1_000_000
+		if o.Game.ObservationKeys == nil {
+			keys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message",
+				"inv_glyphs", "inv_strs", "inv_letters", "inv_oclasses", "tty_chars",
+				"tty_colors", "tty_cursor", "misc"}
+		}
+		if e.opts.NoProgressTimeout == 0 {
+			e.opts.NoProgressTimeout = 10_000
+		}
+	}
+	if o.Actions != nil {
+		e.actions = slices.Clone(o.Actions)
+	}
+	if len(e.actions) == 0 {
+		return nil, errors.New("nethack: empty action set")
+	}
+	if o.PenaltyStep != nil {
+		e.penaltyStep = *o.PenaltyStep
+	}
+	if o.MaxEpisodeSteps > 0 {
+		e.maxSteps = o.MaxEpisodeSteps
+	}
+	keys = slices.Clone(keys)
+	for _, k := range []string{"glyphs", "blstats", "message", "program_state", "internal"} {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	g.ObservationKeys = keys
+	game, err := NewGame(g)
+	if err != nil {
+		return nil, err
+	}
+	e.game, e.obs = game, game.Obs()
+	if o.TTYRecDir != "" {
+		if err := os.MkdirAll(o.TTYRecDir, 0o755); err != nil {
+			game.Close()
+			return nil, fmt.Errorf("nethack: create ttyrec folder: %w", err)
+		}
+		if e.opts.TTYRecEvery == 0 {
+			e.opts.TTYRecEvery = 1
+		}
+		e.ttyrecPrefix = filepath.Join(o.TTYRecDir, fmt.Sprintf("nle.%d.", os.Getpid()))
+	}
+	e.episode = -1
+	return e, nil
+}
+
+// Task returns the env's task.
+func (e *Env) Task() Task { return e.opts.Task }
+
+// Actions returns the key code of each action index.
+func (e *Env) Actions() []uint8 { return slices.Clone(e.actions) }
+
+// NumActions returns the size of the action set.
+func (e *Env) NumActions() int { return len(e.actions) }
+
+// MaxEpisodeSteps returns the step limit.
+func (e *Env) MaxEpisodeSteps() int { return e.maxSteps }
+
+// Obs returns views of the current observation (see Observation).
+func (e *Env) Obs() *Observation { return e.obs }
+
+// Game returns the underlying game, for seeds and low-level access.
+func (e *Env) Game() *Game { return e.game }
+
+// Episode returns the index of the current episode, from 0.
+func (e *Env) Episode() int { return e.episode }
+
+// TTYRecPath returns where episode i is recorded, or "" when it is not.
+func (e *Env) TTYRecPath(i int) string {
+	if e.ttyrecPrefix == "" || i%e.opts.TTYRecEvery != 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s%d.ttyrec3.bz2", e.ttyrecPrefix, i)
+}
+
+// Seed sets the seeds of the next Reset only; Challenge refuses, as NLE does.
+func (e *Env) Seed(s Seeds) error {
+	if e.opts.Task == TaskChallenge {
+		return errors.New("nethack: NetHackChallenge does not allow seeding")
+	}
+	return e.game.SetInitialSeeds(s)
+}
+
+// Reset starts a new episode and steps past the game's opening screens until the agent can
+// act (NLE's reset-until-moveloop).
+func (e *Env) Reset() error {
+	for attempt := 0; attempt < 10; attempt++ {
+		e.episode++
+		if err := e.game.Reset(e.TTYRecPath(e.episode)); err != nil {
+			return err
+		}
+		e.steps = 0
+		e.explored = nil
+		e.haveTurns, e.noProgress = false, 0
+		for range 1000 {
+			if e.obs.ProgramState[3] != 0 { // in_moveloop
+				e.started, e.episodeDone = true, false
+				return nil
+			}
+			done, err := e.game.Step(KeySpace)
+			if err != nil {
+				return err
+			}
+			if done {
+				return errors.New("nethack: the game ended while skipping its opening screens; check the options")
+			}
+		}
+	}
+	return errors.New("nethack: the game never reached its main loop after 10 resets of 1000 steps; check the options")
+}
+
+// Step takes action index a (into Actions) and returns the reward and the episode's state.
+// After the last step of an episode Step returns ErrDone until Reset.
+func (e *Env) Step(a int) (Step, error) {
+	if !e.started {
+		return Step{}, ErrNotStarted
+	}
+	if e.episodeDone {
+		return Step{}, ErrDone
+	}
+	if a < 0 || a >= len(e.actions) {
+		return Step{}, fmt.Errorf("nethack: unknown action %d; the %s action set has %d actions (0..%d)", a, e.opts.Task, len(e.actions), len(e.actions)-1)
+	}
+	o := e.obs
+	copy(e.prevBlstats[:], o.Blstats)
+	e.prevHunger = o.Internal[7]
+	done, err := e.rawStep(e.actions[a])
+	if err != nil {
+		return Step{}, err
+	}
+	e.checkAbort() // NLE evaluates its abort check for `truncated` here; it counts for Challenge
+	if o.ProgramState[0] == 1 || !e.opts.AllowAllModes {
+		if done, err = e.knownSteps(done, true); err != nil {
+			return Step{}, err
+		}
+	}
+	e.steps++
+	status := e.endStatus(done)
+	r := e.reward(status)
+	st := Step{Reward: r, Status: status}
+	if status != StatusRunning && !done {
+		if err := e.quitGame(); err != nil {
+			return Step{}, err
+		}
+		done = true
+	}
+	if done {
+		e.episodeDone = true
+		st.Truncated = status == StatusAborted
+		st.Terminated = !st.Truncated
+		st.Ascended = e.game.HowDone() == HowDoneAscended
+	}
+	return st, nil
+}
+
+func (e *Env) rawStep(key uint8) (bool, error) {
+	e.stepCount++
+	return e.game.Step(key)
+}
+
+// knownSteps answers what NLE answers for the agent: --More-- with space, text prompts with
+// ESC, and yes/no questions with ESC unless they are ones the agent may answer.
+func (e *Env) knownSteps(done, exceptions bool) (bool, error) {
+	var err error
+	for !done {
+		in := e.obs.Internal
+		if in[3] != 0 { // xwaitingforspace
+			if done, err = e.rawStep(KeySpace); err != nil {
+				return done, err
+			}
+			continue
+		}
+		if in[2] != 0 { // in_getlin
+			if done, err = e.rawStep(KeyEsc); err != nil {
+				return done, err
+			}
+			continue
+		}
+		if in[1] != 0 { // in_yn_function
+			if exceptions && (e.opts.AllowAllYNQuestions || e.allowedQuestion()) {
+				break
+			}
+			if done, err = e.rawStep(KeyEsc); err != nil {
+				return done, err
+			}
+		}
+		break
+	}
+	return done, nil
+}
+
+func (e *Env) allowedQuestion() bool {
+	for _, w := range skipExceptions {
+		if bytes.Contains(e.obs.Message, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// quitGame ends a running game politely: leave menus, M-q, confirm, answer the end screens.
+func (e *Env) quitGame() error {
+	done, err := e.knownSteps(false, false)
+	if err != nil || done {
+		return err
+	}
+	for _, k := range []uint8{KeyQuit, KeyYes} {
+		if done, err = e.rawStep(k); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+	_, err = e.knownSteps(done, false)
+	return err
+}
+
+func (e *Env) checkAbort() bool {
+	if e.opts.Task == TaskChallenge {
+		t := e.obs.Blstats[BlTime]
+		if e.haveTurns && e.turns == t {
+			e.noProgress++
+		} else {
+			e.turns, e.haveTurns, e.noProgress = t, true, 0
+		}
+		return e.steps >= e.maxSteps || e.noProgress >= e.opts.NoProgressTimeout
+	}
+	return e.steps >= e.maxSteps
+}
+
+func (e *Env) endStatus(done bool) StepStatus {
+	if done {
+		e.checkAbort() // evaluated by NLE even when the game is over
+		return StatusDeath
+	}
+	if e.checkAbort() {
+		return StatusAborted
+	}
+	return e.episodeEnd()
+}
+
+// neighbourhood calls f on the glyphs of the 3x3 block around the hero, clipped as NumPy
+// slicing clips it (a block starting at row or column -1 is empty).
+func (e *Env) neighbourhood(f func(g int16) bool) bool {
+	x, y := int(e.obs.Blstats[BlX]), int(e.obs.Blstats[BlY])
+	if x < 1 || y < 1 || x > Cols || y > Rows {
+		return false
+	}
+	for r := y - 1; r <= min(y+1, Rows-1); r++ {
+		for c := x - 1; c <= min(x+1, Cols-1); c++ {
+			if f(e.obs.Glyphs[r*Cols+c]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (e *Env) episodeEnd() StepStatus {
+	o := e.obs
+	switch e.opts.Task {
+	case TaskStaircase:
+		if o.Internal[4] != 0 {
+			return StatusTaskSuccessful
+		}
+	case TaskStaircasePet:
+		if o.Internal[4] != 0 && e.neighbourhood(func(g int16) bool { return g >= GlyphPetOff && g < GlyphInvis }) {
+			return StatusTaskSuccessful
+		}
+	case TaskOracle, TaskOracleSober:
+		if e.opts.Task == TaskOracleSober && o.Blstats[BlCondition]&CondHallucinating != 0 {
+			return StatusRunning
+		}
+		if e.neighbourhood(func(g int16) bool { return g == GlyphOracle }) {
+			return StatusTaskSuccessful
+		}
+	}
+	return StatusRunning
+}
+
+func (e *Env) timePenalty() float64 {
+	oldT, newT := e.prevBlstats[BlTime], e.obs.Blstats[BlTime]
+	if oldT == newT {
+		e.frozenSteps++
+	} else {
+		e.frozenSteps = 0
+	}
+	p := 0.0
+	switch e.opts.PenaltyMode {
+	case "constant":
+		if e.frozenSteps > 0 {
+			p += e.penaltyStep
+		}
+	case "exp":
+		p += math.Pow(2, float64(e.frozenSteps)) * e.penaltyStep
+	case "square":
+		p += float64(e.frozenSteps*e.frozenSteps) * e.penaltyStep
+	case "linear":
+		p += float64(e.frozenSteps) * e.penaltyStep
+	case "always":
+		p += e.penaltyStep
+	}
+	return p + float64(newT-oldT)*e.opts.PenaltyTime
+}
+
+func (e *Env) reward(status StepStatus) float64 {
+	o := e.obs
+	normal := e.game.InNormalGame()
+	switch e.opts.Task {
+	case TaskNetHack:
+		if !normal {
+			return 0
+		}
+		return float64(o.Blstats[BlScore] - e.prevBlstats[BlScore])
+	case TaskStaircase, TaskStaircasePet, TaskOracle, TaskOracleSober:
+		p := e.timePenalty()
+		if status == StatusTaskSuccessful {
+			return 1 + p
+		}
+		return p
+	case TaskGold:
+		if !normal {
+			return 0
+		}
+		return float64(o.Blstats[BlGold]-e.prevBlstats[BlGold]) + e.timePenalty()
+	case TaskEat:
+		if !normal {
+			return 0
+		}
+		return float64(max(0, o.Internal[7]-e.prevHunger)) + e.timePenalty()
+	case TaskScout:
+		if !normal {
+			return 0
+		}
+		key := [2]int64{o.Blstats[BlDNum], o.Blstats[BlDLevel]}
+		n := 0
+		for _, g := range o.Glyphs {
+			if g != GlyphCmapOff {
+				n++
+			}
+		}
+		if e.explored == nil {
+			e.explored = map[[2]int64]int{}
+		}
+		r := n - e.explored[key]
+		e.explored[key] = n
+		return float64(r) + e.timePenalty()
+	}
+	// Score and Challenge: score delta plus the time penalty.
+	diff := 0.0
+	if normal {
+		diff = float64(o.Blstats[BlScore] - e.prevBlstats[BlScore])
+	}
+	return diff + e.timePenalty()
+}
+
+// Close releases the game. It is idempotent.
+func (e *Env) Close() error { return e.game.Close() }
