@@ -176,9 +176,8 @@ func DefaultOptions() []string {
 		"pickup_types:$?!/", "runmode:teleport", "showexp", "showscore", "time"}
 }
 
-// maxHackdir bounds the per-game folder's path: NetHack builds file names in fixed buffers
-// and ends the game ("HACKDIR too long") when they overflow.
-const maxHackdir = 200
+// maxHackdir bounds the per-game folder's path (see nledl.MaxHackdir for the measurement).
+const maxHackdir = nledl.MaxHackdir
 
 var (
 	// ErrClosed is returned by every method of a closed Game.
@@ -259,9 +258,9 @@ func NewGame(o GameOptions) (*Game, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nethack: create game folder in %s: %w; set TempDir to a writable folder", base, err)
 	}
-	if len(hackdir)+1 > maxHackdir {
+	if len(hackdir)+1 >= maxHackdir {
 		os.RemoveAll(hackdir)
-		return nil, fmt.Errorf("nethack: game folder %s is %d bytes long, NetHack takes at most %d; set TempDir to a shorter path", hackdir, len(hackdir), maxHackdir-1)
+		return nil, fmt.Errorf("nethack: game folder %s is too long (%d bytes, NetHack takes at most %d); set TempDir to a shorter path", hackdir, len(hackdir), maxHackdir-2)
 	}
 	if err := makeHackdir(hackdir, in.DataDir, o.ScorePrefix); err != nil {
 		os.RemoveAll(hackdir)

@@ -49,11 +49,11 @@ const (
 	KeyAll                = C.GONLE_K_ALL
 )
 
-// Sizes of the settings strings, including the terminating NUL.
-const (
-	PathMax    = 4096
-	OptionsMax = 32768
-)
+// MaxHackdir bounds the game folder's path, terminating NUL included. NetHack builds file
+// names from it in fixed buffers: measured with NLE 1.3.0, folders of up to 496 bytes work,
+// 506 bytes abort the process inside the game (a fortified-libc buffer check), and ~4,000
+// bytes end the game as panicked. Maestro allows 255 bytes.
+const MaxHackdir = 256
 
 const errLen = 1024
 
@@ -127,7 +127,7 @@ func setString(dst []C.char, s, field string) error {
 // Configure writes s into the settings used by the next Start.
 func (l *Lib) Configure(s Settings) error {
 	st := &l.p.settings
-	if err := setString(st.hackdir[:], s.Hackdir, "hackdir"); err != nil {
+	if err := setString(st.hackdir[:MaxHackdir], s.Hackdir, "hackdir"); err != nil {
 		return err
 	}
 	if err := setString(st.scoreprefix[:], s.ScorePrefix, "score prefix"); err != nil {
