@@ -21,6 +21,14 @@ func RenderANSI(chars []uint8, colors []int8, cursor []uint8) string {
 		for c := 0; c < TermCols; c++ {
 			i := r*TermCols + c
 			col := int(colors[i])
+			ch := chars[i]
+			if ch < 32 || ch > 126 {
+				ch = ' '
+			}
+			if ch == ' ' && col&16 == 0 && !(r == cr && c == cc) && last >= 0 && last&(16|1<<8) == 0 {
+				b.WriteByte(ch) // a blank looks the same in any foreground colour
+				continue
+			}
 			style := col
 			if r == cr && c == cc {
 				style |= 1 << 8
@@ -42,10 +50,6 @@ func RenderANSI(chars []uint8, colors []int8, cursor []uint8) string {
 				}
 				b.WriteByte('m')
 				last = style
-			}
-			ch := chars[i]
-			if ch < 32 || ch > 126 {
-				ch = ' '
 			}
 			b.WriteByte(ch)
 		}

@@ -267,6 +267,10 @@ func (e *Env) Obs() *Observation { return e.obs }
 // Game returns the underlying game, for seeds and low-level access.
 func (e *Env) Game() *Game { return e.game }
 
+// GameSteps returns how many keys the env has sent to the game in Step, its own answers to
+// prompts included; it tells how much game work an env step costs.
+func (e *Env) GameSteps() int { return e.stepCount }
+
 // Episode returns the index of the current episode, from 0.
 func (e *Env) Episode() int { return e.episode }
 

@@ -1,0 +1,37 @@
+# Maestro: `make train` runs the main job on embedded defaults, `make test` runs every test.
+# Both install what they need first (scripts/setup.sh: Debian packages, NLE, Go modules).
+SHELL := /bin/bash
+GO ?= go
+BENCH ?=
+TRAIN_ARGS ?= -task NetHackScore -steps 300
+
+.PHONY: all setup setup-peer build train test test-short bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+	@$(GO) mod download
+
+setup-peer:
+	@bash scripts/setup.sh --peer
+	@$(GO) mod download
+
+build: setup
+	$(GO) build -o bin/ ./cmd/...
+
+# Until `train` lands, the main job is a random agent playing NetHackScore, drawn in the terminal.
+train: build
+	./bin/play $(TRAIN_ARGS)
+
+test: setup-peer
+	$(GO) vet ./...
+	MAESTRO_REQUIRE_PEER=1 $(GO) test -count=1 ./...
+	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism' ./envs/nethack/
+
+bench: setup-peer
+	@test -n "$(BENCH)" || { echo "usage: make bench BENCH=<name>  (available: nle)"; exit 2; }
+	bash bench/run.sh $(BENCH)
+
+clean:
+	rm -rf bin bench/out

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# bench/run.sh NAME: side-by-side benchmarks against the Python peers (make bench BENCH=NAME).
+# Each prints its measurements and ends with "RESULT NAME ratio=<x> ..." (ratio > 1: Maestro
+# is ahead). Runs alternate between the sides and report medians, since absolute times on a
+# shared 2-core machine drift.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=${1:-}
+cache=${MAESTRO_CACHE:-$HOME/.cache/maestro}
+. scripts/nle.lock
+nle="$cache/nle-$NLE_VERSION"
+py="$cache/peer-nle-$NLE_VERSION/bin/python"
+out=bench/out
+mkdir -p "$out"
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+field() { awk -v k="$1" '{for (i=1;i<NF;i++) if ($i==k) print $(i+1)}'; }
+
+bench_nle() {
+  local reps=${REPS:-3} steps=${STEPS:-300000} envsteps=${ENV_STEPS:-40000}
+  gcc -O2 -o "$out/cloop" bench/nle/cloop/cloop.c envs/nethack/internal/nledl/nledl.c -ldl -lpthread
+  go build -o "$out/nlebench" ./bench/nle
+  local lib="$nle/libnethack.so" nhdat="$nle/nethackdir/nhdat"
+  : >"$out/nle.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    echo "c $("$out/cloop" "$lib" "$nhdat" 1 1 "$steps")" >>"$out/nle.txt"
+    echo "go_raw $("$out/nlebench" -mode raw -steps "$steps")" >>"$out/nle.txt"
+    echo "python_raw $("$py" bench/nle/peer_bench.py raw "$steps" 2>/dev/null)" >>"$out/nle.txt"
+    echo "go_env $("$out/nlebench" -mode env -steps "$envsteps")" >>"$out/nle.txt"
+    echo "python_env $("$py" bench/nle/peer_bench.py env "$envsteps" 2>/dev/null)" >>"$out/nle.txt"
+    echo "c_2cores $("$out/cloop" "$lib" "$nhdat" 2 1 "$steps")" >>"$out/nle.txt"
+    echo "go_2cores $("$out/nlebench" -mode raw2 -games 1 -steps "$steps")" >>"$out/nle.txt"
+    echo "go_2cores_batch4 $("$out/nlebench" -mode raw2 -games 4 -steps "$((steps / 4))")" >>"$out/nle.txt"
+    echo "c_2cores_batch4 $("$out/cloop" "$lib" "$nhdat" 2 4 "$((steps / 4))")" >>"$out/nle.txt"
+  done
+  cat "$out/nle.txt"
+  m() { grep "^$1 " "$out/nle.txt" | field steps_per_s | median; }
+  local c go_raw py_raw go_env py_env c2 go2 go2b c2b allocs
+  c=$(m c); go_raw=$(m go_raw); py_raw=$(m python_raw); go_env=$(m go_env); py_env=$(m python_env)
+  c2=$(m c_2cores); go2=$(m go_2cores); go2b=$(m go_2cores_batch4); c2b=$(m c_2cores_batch4)
+  allocs=$(grep "^go_env " "$out/nle.txt" | field allocs_per_step | median)
+  awk -v c="$c" -v gr="$go_raw" -v pr="$py_raw" -v ge="$go_env" -v pe="$py_env" -v c2="$c2" \
+      -v g2="$go2" -v g2b="$go2b" -v c2b="$c2b" -v al="$allocs" 'BEGIN {
+    printf "RESULT nle ratio=%.2f c_efficiency=%.3f go_sps=%.0f python_env_sps=%.0f go_raw_sps=%.0f python_raw_sps=%.0f raw_ratio=%.2f c_sps=%.0f go_2cores_sps=%.0f c_2cores_sps=%.0f two_core_efficiency=%.3f go_2cores_batch4_sps=%.0f c_2cores_batch4_sps=%.0f env_allocs_per_step=%s\n",
+      ge/pe, gr/c, ge, pe, gr, pr, gr/pr, c, g2, c2, g2/c2, g2b, c2b, al }'
+}
+
+case "$name" in
+  nle) bench_nle ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle" >&2; exit 2 ;;
+esac
