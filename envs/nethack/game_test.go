@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -442,4 +443,28 @@ func ExampleGame() {
 	done, _ := g.Step('s') // search
 	fmt.Println(done, g.Obs().Blstats[nethack.BlDepth])
 	// Output: false 1
+}
+
+// TestStaleViewFaultsLoudly reads an observation slice after Close in a child process and
+// requires the child to die with a fault, not to read stale memory quietly.
+func TestStaleViewFaultsLoudly(t *testing.T) {
+	if os.Getenv("MAESTRO_STALE_VIEW_CHILD") == "1" {
+		g, err := nethack.NewGame(nethack.GameOptions{})
+		if err != nil {
+			fmt.Println("setup failed:", err)
+			os.Exit(3)
+		}
+		g.Reset("")
+		glyphs := g.Obs().Glyphs
+		g.Close()
+		fmt.Println("read after close:", glyphs[0]) // must fault
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStaleViewFaultsLoudly$")
+	cmd.Env = append(os.Environ(), "MAESTRO_STALE_VIEW_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 3 || !strings.Contains(string(out), "unexpected fault address") {
+		t.Fatalf("reading a view after Close: err %v, output:\n%s", err, out)
+	}
 }
