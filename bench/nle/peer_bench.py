@@ -4,11 +4,13 @@ driven with the same xorshift64 actions, episode seeds and observation keys as t
 
     python peer_bench.py raw|env STEPS
 """
+import logging
 import sys
 import time
 import warnings
 
 warnings.filterwarnings("ignore")
+logging.disable(logging.WARNING)  # NLE warns when "internal" is requested
 
 from nle import nethack  # noqa: E402
 from nle.env import tasks  # noqa: E402

@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/maestro-rl/maestro/envs/nethack"
@@ -52,34 +52,6 @@ func obsHash(o *nethack.Observation) [32]byte {
 	return out
 }
 
-// playHashes plays n random task keys (from rng) on a seeded game, resetting on game end with
-// the next seed, and returns the observation hash after every step.
-func playHashes(t testing.TB, g *nethack.Game, seed uint64, n int) [][32]byte {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	keys := nethack.TaskActions()
-	g.SetInitialSeeds(nethack.Seeds{Core: seed, Disp: seed + 1})
-	if err := g.Reset(""); err != nil {
-		t.Fatal(err)
-	}
-	out := [][32]byte{obsHash(g.Obs())}
-	for i := 0; i < n; i++ {
-		done, err := g.Step(keys[rng.IntN(len(keys))])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if done {
-			seed += 100
-			g.SetInitialSeeds(nethack.Seeds{Core: seed, Disp: seed + 1})
-			if err := g.Reset(""); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out = append(out, obsHash(g.Obs()))
-	}
-	return out
-}
-
 func TestFirstObservation(t *testing.T) {
 	g := newGame(t, nethack.GameOptions{})
 	if err := g.Reset(""); err != nil {
@@ -114,70 +86,103 @@ func TestFirstObservation(t *testing.T) {
 	}
 }
 
+// NetHack reads the clock: FixMoonPhase takes the moon phase, Friday 13th, night and midnight
+// from the seed, but the game's start second still seeds shopkeeper names and a few other
+// details. The determinism tests therefore start the games they compare at the same moment:
+// they step them in lockstep, or concurrently in step with each other.
+
 func TestDeterminismBySeed(t *testing.T) {
 	a := newGame(t, nethack.GameOptions{FixMoonPhase: true})
 	b := newGame(t, nethack.GameOptions{FixMoonPhase: true})
-	// The game-start second seeds a few details (shopkeeper names); both games start within
-	// milliseconds here, and a run whose starts straddle a second boundary is redone.
-	var ha, hb [][32]byte
-	for try := 0; ; try++ {
-		s0 := time.Now().Unix()
-		ha = playHashes(t, a, 42, 3000)
-		hb = playHashes(t, b, 42, 3000)
-		if time.Now().Unix() == s0 || try == 3 {
-			break
-		}
-	}
-	for i := range ha {
-		if ha[i] != hb[i] {
+	pa, pb := newPlayer(a, 42), newPlayer(b, 42)
+	for i := 0; i < 5000; i++ {
+		if pa.step(t) != pb.step(t) {
 			t.Fatalf("same seeds and keys: observations differ at step %d", i)
 		}
 	}
-	hc := playHashes(t, a, 43, 50)
+	if pa.episodes < 5 {
+		t.Errorf("only %d episodes in 5000 steps; the test should cover resets", pa.episodes)
+	}
+	c := newGame(t, nethack.GameOptions{FixMoonPhase: true})
+	pa, pc := newPlayer(a, 42), newPlayer(c, 43)
 	same := 0
-	for i := range hc {
-		if hc[i] == ha[i] {
+	for i := 0; i < 50; i++ {
+		if pa.step(t) == pc.step(t) {
 			same++
 		}
 	}
-	if same == len(hc) {
+	if same == 50 {
 		t.Fatalf("seeds 42 and 43 gave identical games")
 	}
 }
 
-func TestConcurrentGames(t *testing.T) {
-	const n = 4
-	const steps = 4000
-	// Reference: each seed played alone.
-	want := make([][][32]byte, n)
-	ref := newGame(t, nethack.GameOptions{FixMoonPhase: true})
-	for i := range want {
-		want[i] = playHashes(t, ref, uint64(1000+i), steps)
+// player plays random task keys on a game, starting a new seeded game when one ends or has
+// run 1000 steps, and hashes the observation after each step.
+type player struct {
+	g        *nethack.Game
+	rng      *rand.Rand
+	seed     uint64
+	keys     []uint8
+	episodes int
+	n        int
+}
+
+func newPlayer(g *nethack.Game, seed uint64) *player {
+	return &player{g: g, rng: rand.New(rand.NewPCG(seed, 7)), seed: seed, keys: nethack.TaskActions()}
+}
+
+func (p *player) step(t testing.TB) [32]byte {
+	if p.episodes == 0 || p.g.Done() || p.n == 1000 {
+		p.episodes, p.n = p.episodes+1, 0
+		p.g.SetInitialSeeds(nethack.Seeds{Core: p.seed + 100*uint64(p.episodes), Disp: p.seed})
+		if err := p.g.Reset(""); err != nil {
+			t.Error(err)
+		}
+		return obsHash(p.g.Obs())
 	}
+	if _, err := p.g.Step(p.keys[p.rng.IntN(len(p.keys))]); err != nil {
+		t.Error(err)
+	}
+	p.n++
+	return obsHash(p.g.Obs())
+}
+
+// TestConcurrentGames steps 4 games from 4 goroutines at once: games 0 and 1 play seed A,
+// games 2 and 3 seed B, each pair in step with itself, and every pair must stay identical.
+func TestConcurrentGames(t *testing.T) {
+	const n, steps = 4, 4000
 	games := make([]*nethack.Game, n)
 	for i := range games {
 		games[i] = newGame(t, nethack.GameOptions{FixMoonPhase: true})
 	}
-	got := make([][][32]byte, n)
+	hashes := make([][][32]byte, n)
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for i := range games {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			got[i] = playHashes(t, games[i], uint64(1000+i), steps)
+			p := newPlayer(games[i], uint64(1000+i/2))
+			<-start
+			for range steps {
+				hashes[i] = append(hashes[i], p.step(t))
+			}
 		}()
 	}
+	close(start)
 	wg.Wait()
-	for i := range got {
-		for s := range got[i] {
-			if got[i][s] != want[i][s] {
-				// A second boundary between the reference and this run can change the game.
-				t.Errorf("game %d: step %d differs from the same seed played alone", i, s)
+	for i := 0; i < n; i += 2 {
+		for s := range hashes[i] {
+			if hashes[i][s] != hashes[i+1][s] {
+				t.Errorf("games %d and %d (same seed, stepped concurrently) differ at step %d", i, i+1, s)
 				break
 			}
 		}
+	}
+	if hashes[0][steps-1] == hashes[2][steps-1] && hashes[0][steps/2] == hashes[2][steps/2] {
+		t.Errorf("different seeds gave the same games")
 	}
 }
 
@@ -366,6 +371,7 @@ func TestTTYRecWrittenAndReadable(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "episode.ttyrec3.bz2")
 	g := newGame(t, nethack.GameOptions{})
+	g.SetInitialSeeds(nethack.Seeds{Core: 3, Disp: 4})
 	if err := g.Reset(path); err != nil {
 		t.Fatal(err)
 	}
@@ -383,15 +389,14 @@ func TestTTYRecWrittenAndReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var actions []uint8
-	var terminal int
+	var actions, terminal []uint8
 	var lastScore int64 = -1
 	for _, r := range recs {
 		switch r.Channel {
 		case nethack.TTYRecAction:
 			actions = append(actions, r.Data...)
 		case nethack.TTYRecTerminal:
-			terminal += len(r.Data)
+			terminal = append(terminal, r.Data...)
 		case nethack.TTYRecScore:
 			lastScore = int64(int32(uint32(r.Data[0]) | uint32(r.Data[1])<<8 | uint32(r.Data[2])<<16 | uint32(r.Data[3])<<24))
 		}
@@ -399,8 +404,10 @@ func TestTTYRecWrittenAndReadable(t *testing.T) {
 	if string(actions) != string(sent) {
 		t.Errorf("recorded actions %q, want %q", actions, sent)
 	}
-	if terminal < 1000 {
-		t.Errorf("only %d terminal bytes recorded", terminal)
+	for _, want := range []string{"welcome to NetHack", "Dlvl:1"} {
+		if !strings.Contains(string(terminal), want) {
+			t.Errorf("the recorded terminal output (%d bytes) lacks %q", len(terminal), want)
+		}
 	}
 	if lastScore != score {
 		t.Errorf("last recorded score %d, want %d", lastScore, score)
@@ -466,5 +473,39 @@ func TestStaleViewFaultsLoudly(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 3 || !strings.Contains(string(out), "unexpected fault address") {
 		t.Fatalf("reading a view after Close: err %v, output:\n%s", err, out)
+	}
+}
+
+// TestWizardModeAndWizkit compares two wizard-mode games on the same seed, with and without a
+// wizkit: the wizkit adds its two items (unidentified, as NetHack gives them) to the inventory.
+func TestWizardModeAndWizkit(t *testing.T) {
+	inventory := func(wizkit []string) []string {
+		e, err := nethack.NewEnv(nethack.EnvOptions{Game: nethack.GameOptions{Wizard: true, Wizkit: wizkit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		e.Seed(nethack.Seeds{Core: 5, Disp: 5})
+		if err := e.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		o := e.Obs()
+		if !strings.Contains(nethack.RenderText(o.TTYChars), "Wizard the") {
+			t.Errorf("not a debug-mode game:\n%s", nethack.RenderText(o.TTYChars))
+		}
+		var inv []string
+		for i := 0; i < nethack.InventoryN && o.InvLetters[i] != 0; i++ {
+			s := o.InvStrs[i*nethack.InvStrLen : (i+1)*nethack.InvStrLen]
+			if j := slices.Index(s, 0); j >= 0 {
+				s = s[:j]
+			}
+			inv = append(inv, string(s))
+		}
+		return inv
+	}
+	plain := inventory(nil)
+	kit := inventory([]string{"wand of wishing", "scroll of genocide"})
+	if len(kit) != len(plain)+2 {
+		t.Errorf("wizkit inventory has %d items, want %d:\n%q\nwithout wizkit:\n%q", len(kit), len(plain)+2, kit, plain)
 	}
 }

@@ -9,11 +9,13 @@ Digests are the first 16 hex digits of sha256 over each array's raw bytes.
 """
 import hashlib
 import json
+import logging
 import sys
 import time
 import warnings
 
 warnings.filterwarnings("ignore")
+logging.disable(logging.WARNING)  # NLE warns when "internal" is requested
 
 from nle import nethack  # noqa: E402
 from nle.env import base, tasks  # noqa: E402
