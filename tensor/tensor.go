@@ -378,3 +378,10 @@ func (t *Tensor) String() string {
 	b.WriteString("])")
 	return b.String()
 }
+
+// Scalar returns a 0-d tensor holding v.
+func Scalar[T Elem](v T) *Tensor {
+	t := Zeros(DTypeOf[T](), []int{}...)
+	view[T](t.buf)[0] = v
+	return t
+}
