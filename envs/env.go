@@ -1,0 +1,194 @@
+// Package envs defines Maestro's environment API in TorchRL's manner: environments take and
+// return tensordict.Dicts, describe themselves with specs, and compose through wrappers
+// (transforms) and batched containers.
+//
+// A step's Dict: the root holds the current observation and the action; Step adds "next"
+// holding the next observation, "reward", "done", "terminated" and "truncated". StepMDP moves
+// "next" to the root for the following step. done = terminated OR truncated; terminated means
+// the state is terminal (no bootstrapping), truncated means the episode was cut short (bootstrap
+// from the next observation). The two are never merged.
+//
+// # Invariants
+//
+//   - Reset returns a new Dict of the env's batch shape with the observation keys and the three
+//     done flags (all false after a full reset).
+//   - Step reads td's "action", writes td's "next" and returns td. When td already holds a
+//     "next" Dict with the right keys and shapes (a preallocated buffer), Step writes into it in
+//     place; otherwise it sets a new one. Observations returned never alias env-internal
+//     buffers: a Dict stays valid after later steps.
+//   - An Env is driven by one goroutine at a time. Batched envs (Serial, Parallel) step their
+//     children themselves and may use goroutines inside; their calls look synchronous.
+//   - Envs whose batch shape is empty are single envs; Step after an episode ended is an error
+//     until Reset. Batched envs reset finished children through ResetSome.
+package envs
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// The keys every environment uses.
+const (
+	KeyAction     = "action"
+	KeyNext       = "next"
+	KeyReward     = "reward"
+	KeyDone       = "done"
+	KeyTerminated = "terminated"
+	KeyTruncated  = "truncated"
+)
+
+// Specs describe an environment's values, per environment (without batch dimensions).
+type Specs struct {
+	// Observation lists the observation keys (at the root after Reset, under "next" after Step).
+	Observation *Composite
+	// Action is the spec of "action".
+	Action Spec
+	// Reward is the spec of "next/reward" (float32, shape [] unless the env says otherwise).
+	Reward Spec
+}
+
+// Clone returns a copy whose Observation can be changed without touching s.
+func (s Specs) Clone() Specs {
+	return Specs{Observation: s.Observation.Clone(), Action: s.Action, Reward: s.Reward}
+}
+
+// Env is an environment (or a batch of them) speaking Dicts.
+type Env interface {
+	Specs() Specs
+	BatchShape() []int
+	Reset() (*tensordict.Dict, error)
+	Step(td *tensordict.Dict) (*tensordict.Dict, error)
+	Close() error
+}
+
+// PartialResetter is implemented by batched envs that can reset some of their children:
+// ResetSome resets the children whose flag in mask (one per batch element, row-major) is set
+// and writes their fresh observations and cleared done flags into td's rows.
+type PartialResetter interface {
+	ResetSome(mask []bool, td *tensordict.Dict) error
+}
+
+// Policy writes "action" into a Dict holding an observation.
+type Policy interface {
+	Act(td *tensordict.Dict) error
+}
+
+// PolicyFunc adapts a function to Policy.
+type PolicyFunc func(td *tensordict.Dict) error
+
+// Act calls f.
+func (f PolicyFunc) Act(td *tensordict.Dict) error { return f(td) }
+
+// RandomPolicy samples actions uniformly from env's action spec.
+func RandomPolicy(env Env, rng *rand.Rand) Policy {
+	spec, batch := env.Specs().Action, env.BatchShape()
+	return PolicyFunc(func(td *tensordict.Dict) error {
+		return td.Set(KeyAction, spec.Rand(rng, batch...))
+	})
+}
+
+// DoneMask returns the done flags of td's "next" (or of the root when next is false) as a
+// []bool view, one per batch element.
+func DoneMask(td *tensordict.Dict, next bool) ([]bool, error) {
+	key := KeyDone
+	if next {
+		key = KeyNext + tensordict.Sep + KeyDone
+	}
+	return tensordict.GetAs[bool](td, key)
+}
+
+func anyTrue(m []bool) bool {
+	for _, v := range m {
+		if v {
+			return true
+		}
+	}
+	return false
+}
+
+// StepAndMaybeReset steps env with td and returns the stepped Dict and the root of the next
+// step: StepMDP of it, where envs that finished are reset (through ResetSome for batched envs,
+// Reset for single ones).
+func StepAndMaybeReset(env Env, td *tensordict.Dict) (stepped, next *tensordict.Dict, err error) {
+	if stepped, err = env.Step(td); err != nil {
+		return nil, nil, err
+	}
+	if next, err = stepped.StepMDP(tensordict.StepMDPOptions{}); err != nil {
+		return nil, nil, err
+	}
+	done, err := DoneMask(stepped, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !anyTrue(done) {
+		return stepped, next, nil
+	}
+	if pr, ok := env.(PartialResetter); ok && len(env.BatchShape()) > 0 {
+		next = next.Clone() // the reset rows must not overwrite the stepped Dict's next
+		return stepped, next, pr.ResetSome(done, next)
+	}
+	if len(env.BatchShape()) > 0 {
+		return nil, nil, fmt.Errorf("envs: %T finished some of its %v envs but cannot reset only those (no ResetSome)", env, env.BatchShape())
+	}
+	next, err = env.Reset()
+	return stepped, next, err
+}
+
+// RolloutOptions configure Rollout.
+type RolloutOptions struct {
+	// AutoReset resets finished envs and goes on; by default the rollout stops after the step
+	// on which any env finished (TorchRL's break_when_any_done).
+	AutoReset bool
+	// Start is the Dict to start from; nil means env.Reset().
+	Start *tensordict.Dict
+}
+
+// ErrNoSteps is returned by Rollout when asked for no steps.
+var ErrNoSteps = errors.New("envs: rollout of 0 steps")
+
+// Rollout runs policy in env for up to steps steps and returns the steps stacked along a new
+// leading time dimension: batch shape [T] + env.BatchShape(), each element holding the root
+// (observation, action) and "next" of one step.
+func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.Dict, error) {
+	if steps <= 0 {
+		return nil, ErrNoSteps
+	}
+	td := o.Start
+	if td == nil {
+		var err error
+		if td, err = env.Reset(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*tensordict.Dict, 0, steps)
+	for t := 0; t < steps; t++ {
+		if err := policy.Act(td); err != nil {
+			return nil, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
+		}
+		stepped, next, err := StepAndMaybeReset(env, td)
+		if err != nil {
+			return nil, fmt.Errorf("envs: rollout step %d: %w", t, err)
+		}
+		out = append(out, stepped)
+		if !o.AutoReset {
+			done, err := DoneMask(stepped, true)
+			if err != nil {
+				return nil, err
+			}
+			if anyTrue(done) {
+				break
+			}
+		}
+		td = next
+	}
+	return tensordict.Stack(out)
+}
+
+// doneFlags returns fresh terminated, truncated and done tensors of the batch shape.
+func doneFlags(batch []int) (terminated, truncated, done *tensor.Tensor) {
+	return tensor.Zeros(tensor.Bool, batch...), tensor.Zeros(tensor.Bool, batch...), tensor.Zeros(tensor.Bool, batch...)
+}

@@ -1,0 +1,130 @@
+package envs
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// Simple is the small interface a single environment implements; FromSimple turns it into an
+// Env that speaks Dicts, checks actions against the spec, keeps the done flags and refuses to
+// step past the end of an episode.
+type Simple interface {
+	Specs() Specs
+	// ResetInto starts an episode and writes its first observation into obs, a Dict holding
+	// every observation key of the spec (zeros).
+	ResetInto(obs *tensordict.Dict) error
+	// StepInto applies action (of the action spec's shape) and writes the next observation
+	// into obs.
+	StepInto(action *tensor.Tensor, obs *tensordict.Dict) (reward float64, terminated, truncated bool, err error)
+	Close() error
+}
+
+// ErrEpisodeOver is returned by Step on a single env whose episode has ended.
+var ErrEpisodeOver = errors.New("envs: the episode is over; call Reset")
+
+type simpleEnv struct {
+	s       Simple
+	specs   Specs
+	over    bool
+	started bool
+}
+
+// FromSimple wraps a single environment as an Env with an empty batch shape.
+func FromSimple(s Simple) Env {
+	return &simpleEnv{s: s, specs: s.Specs()}
+}
+
+func (e *simpleEnv) Specs() Specs      { return e.specs.Clone() }
+func (e *simpleEnv) BatchShape() []int { return nil }
+func (e *simpleEnv) Close() error      { return e.s.Close() }
+
+// Unwrap returns the wrapped Simple environment.
+func (e *simpleEnv) Unwrap() Simple { return e.s }
+
+func (e *simpleEnv) Reset() (*tensordict.Dict, error) {
+	td := e.specs.Observation.Zero()
+	if err := e.s.ResetInto(td); err != nil {
+		return nil, err
+	}
+	term, trunc, done := doneFlags(nil)
+	td.Set(KeyTerminated, term)
+	td.Set(KeyTruncated, trunc)
+	td.Set(KeyDone, done)
+	e.over, e.started = false, true
+	return td, nil
+}
+
+// nextDict returns td's "next" Dict when it can be written in place, else a new one that Step
+// sets into td.
+func nextDict(td *tensordict.Dict, specs Specs, batch []int) (*tensordict.Dict, bool) {
+	if n, err := td.GetDict(KeyNext); err == nil && slices.Equal(n.BatchShape(), batch) {
+		if hasShapes(n, specs, batch) {
+			return n, true
+		}
+	}
+	n := specs.Observation.Zero(batch...)
+	n.Set(KeyReward, specs.Reward.Zero(batch...))
+	term, trunc, done := doneFlags(batch)
+	n.Set(KeyTerminated, term)
+	n.Set(KeyTruncated, trunc)
+	n.Set(KeyDone, done)
+	return n, false
+}
+
+// hasShapes reports whether n holds every observation key, the reward and the done flags with
+// the specs' dtypes and shapes (values may be anything: a preallocated buffer holds old data).
+func hasShapes(n *tensordict.Dict, specs Specs, batch []int) bool {
+	has := func(k string, s Spec) bool {
+		t, err := n.Get(k)
+		return err == nil && checkShape(t, batch, s.Shape(), s.DType()) == nil
+	}
+	for _, k := range specs.Observation.Keys() {
+		if s, _ := specs.Observation.Get(k); !has(k, s) {
+			return false
+		}
+	}
+	flag := Binary{}
+	return has(KeyReward, specs.Reward) && has(KeyDone, flag) && has(KeyTerminated, flag) && has(KeyTruncated, flag)
+}
+
+func (e *simpleEnv) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
+	if !e.started {
+		return nil, errors.New("envs: Step before Reset")
+	}
+	if e.over {
+		return nil, ErrEpisodeOver
+	}
+	a, err := td.Get(KeyAction)
+	if err != nil {
+		return nil, fmt.Errorf("envs: step: %w", err)
+	}
+	if err := e.specs.Action.IsIn(a, nil); err != nil {
+		return nil, fmt.Errorf("envs: action: %w", err)
+	}
+	next, inPlace := nextDict(td, e.specs, nil)
+	r, term, trunc, err := e.s.StepInto(a, next)
+	if err != nil {
+		return nil, err
+	}
+	rt, _ := next.Get(KeyReward)
+	rt.SetAt(0, r)
+	setFlag(next, KeyTerminated, term)
+	setFlag(next, KeyTruncated, trunc)
+	setFlag(next, KeyDone, term || trunc)
+	e.over = term || trunc
+	if !inPlace {
+		if err := td.SetDict(KeyNext, next); err != nil {
+			return nil, err
+		}
+	}
+	return td, nil
+}
+
+func setFlag(d *tensordict.Dict, key string, v bool) {
+	t, _ := d.Get(key)
+	tensor.MustData[bool](t)[0] = v
+}
