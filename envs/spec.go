@@ -40,9 +40,11 @@ type Unbounded struct {
 	D tensor.DType
 }
 
-func (s Unbounded) Shape() []int                     { return slices.Clone(s.S) }
-func (s Unbounded) DType() tensor.DType              { return s.D }
-func (s Unbounded) Zero(batch ...int) *tensor.Tensor { return tensor.Zeros(s.D, append(slices.Clone(batch), s.S...)...) }
+func (s Unbounded) Shape() []int        { return slices.Clone(s.S) }
+func (s Unbounded) DType() tensor.DType { return s.D }
+func (s Unbounded) Zero(batch ...int) *tensor.Tensor {
+	return tensor.Zeros(s.D, append(slices.Clone(batch), s.S...)...)
+}
 func (s Unbounded) Rand(rng *rand.Rand, batch ...int) *tensor.Tensor {
 	t := s.Zero(batch...)
 	for i := range t.Len() {
@@ -171,7 +173,9 @@ func (s Binary) Rand(rng *rand.Rand, batch ...int) *tensor.Tensor {
 	}
 	return t
 }
-func (s Binary) IsIn(t *tensor.Tensor, batch []int) error { return checkShape(t, batch, s.S, tensor.Bool) }
+func (s Binary) IsIn(t *tensor.Tensor, batch []int) error {
+	return checkShape(t, batch, s.S, tensor.Bool)
+}
 
 // Composite maps keys (nested with "/") to specs, in a fixed order.
 type Composite struct {
