@@ -104,7 +104,7 @@ func rawLoop(worker int, nGames int, steps int, start <-chan struct{}, ready *sy
 func envLoop(steps int) int {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore,
+	e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskScore,
 		Game: nethack.GameOptions{ObservationKeys: keys, FixMoonPhase: true}})
 	if err != nil {
 		fail(err)

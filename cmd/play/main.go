@@ -62,7 +62,7 @@ func run(taskName string, steps int, seed uint64, character string, fps float64,
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	env, err := nethack.NewEnv(nethack.EnvOptions{Task: task, TTYRecDir: ttyrecDir,
+	env, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: task, TTYRecDir: ttyrecDir,
 		Game: nethack.GameOptions{NLEDir: nleDir, Character: character}})
 	if err != nil {
 		return err

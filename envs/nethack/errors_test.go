@@ -188,7 +188,7 @@ func TestCharacters(t *testing.T) {
 }
 
 func TestEnvStepErrors(t *testing.T) {
-	e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore})
+	e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskScore})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +203,10 @@ func TestEnvStepErrors(t *testing.T) {
 	wantErr(t, err, "unknown action 23", "0..22")
 	_, err = e.Step(-1)
 	wantErr(t, err, "unknown action -1")
-	if _, err := nethack.NewEnv(nethack.EnvOptions{PenaltyMode: "cubic"}); err == nil {
+	if _, err := nethack.NewTaskEnv(nethack.EnvOptions{PenaltyMode: "cubic"}); err == nil {
 		t.Error("penalty mode cubic accepted")
 	}
-	ch, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskChallenge})
+	ch, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskChallenge})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -480,7 +480,7 @@ func TestStaleViewFaultsLoudly(t *testing.T) {
 // wizkit: the wizkit adds its two items (unidentified, as NetHack gives them) to the inventory.
 func TestWizardModeAndWizkit(t *testing.T) {
 	inventory := func(wizkit []string) []string {
-		e, err := nethack.NewEnv(nethack.EnvOptions{Game: nethack.GameOptions{Wizard: true, Wizkit: wizkit}})
+		e, err := nethack.NewTaskEnv(nethack.EnvOptions{Game: nethack.GameOptions{Wizard: true, Wizkit: wizkit}})
 		if err != nil {
 			t.Fatal(err)
 		}

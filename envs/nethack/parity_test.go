@@ -212,7 +212,7 @@ type goStep struct {
 	step    nethack.Step
 }
 
-func playGo(t *testing.T, e *nethack.Env, keys []string, seed [2]uint64, actions []int) (t0, t1 int64, reset map[string]string, steps []goStep) {
+func playGo(t *testing.T, e *nethack.TaskEnv, keys []string, seed [2]uint64, actions []int) (t0, t1 int64, reset map[string]string, steps []goStep) {
 	t.Helper()
 	e.Game().SetInitialSeeds(nethack.Seeds{Core: seed[0], Disp: seed[1]})
 	t0 = time.Now().Unix()
@@ -250,7 +250,7 @@ func TestParityWithPythonNLE(t *testing.T) {
 			keys = append(slices.Clone(allKeys), "screen_descriptions")
 		}
 		t.Run(task.String(), func(t *testing.T) {
-			e, err := nethack.NewEnv(nethack.EnvOptions{Task: task, MaxEpisodeSteps: maxSteps,
+			e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: task, MaxEpisodeSteps: maxSteps,
 				Game: nethack.GameOptions{ObservationKeys: keys, FixMoonPhase: true}})
 			if err != nil {
 				t.Fatal(err)

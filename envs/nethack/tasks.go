@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Task selects the reward and ending rules of an Env, as NLE's registered envs do.
+// Task selects the reward and ending rules of a TaskEnv, as NLE's registered envs do.
 type Task int
 
 // The tasks. TaskNetHack is NLE's base env (score reward, all useful actions); OracleSober is
@@ -75,7 +75,7 @@ const (
 	StatusTaskSuccessful StepStatus = 2
 )
 
-// EnvOptions configure an Env. The zero value is NLE's NetHack env with its defaults; each
+// EnvOptions configure a TaskEnv (and an Env). The zero value is NLE's NetHack env with its defaults; each
 // task overrides the defaults as NLE's task classes do.
 type EnvOptions struct {
 	Task Task
@@ -111,7 +111,7 @@ type EnvOptions struct {
 	TTYRecEvery int
 }
 
-// Step is the outcome of Env.Step.
+// Step is the outcome of TaskEnv.Step.
 //
 // Maestro keeps Terminated and Truncated apart. NLE's Python env returns done=True (that is,
 // terminated) when its step limit quits the game; Maestro reports that step as Truncated with
@@ -131,11 +131,11 @@ func (s Step) Done() bool { return s.Terminated || s.Truncated }
 
 var skipExceptions = [][]byte{[]byte("eat"), []byte("attack"), []byte("direction?"), []byte("pray")}
 
-// Env is a NetHack task as NLE's Python envs define it: known prompts are answered for the
+// TaskEnv is a NetHack task as NLE's Python envs define it: known prompts are answered for the
 // agent, rewards and endings follow the task, and the step limit is enforced.
 //
-// An Env is used by one goroutine at a time. Obs returns views that change on every Step.
-type Env struct {
+// A TaskEnv is used by one goroutine at a time. Obs returns views that change on every Step.
+type TaskEnv struct {
 	opts    EnvOptions
 	game    *Game
 	obs     *Observation
@@ -159,7 +159,7 @@ type Env struct {
 }
 
 // NewEnv creates the task's game; call Reset before stepping.
-func NewEnv(o EnvOptions) (*Env, error) {
+func NewTaskEnv(o EnvOptions) (*TaskEnv, error) {
 	if o.Task < 0 || o.Task >= numTasks {
 		return nil, fmt.Errorf("nethack: unknown task %d; use ParseTask", int(o.Task))
 	}
@@ -173,7 +173,7 @@ func NewEnv(o EnvOptions) (*Env, error) {
 		return nil, errors.New("nethack: MaxEpisodeSteps, TTYRecEvery and NoProgressTimeout must not be negative")
 	}
 	g := o.Game
-	e := &Env{opts: o, penaltyStep: -0.01, maxSteps: 5000}
+	e := &TaskEnv{opts: o, penaltyStep: -0.01, maxSteps: 5000}
 	keys := g.ObservationKeys
 	if keys == nil {
 		keys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message",
@@ -250,32 +250,32 @@ func NewEnv(o EnvOptions) (*Env, error) {
 }
 
 // Task returns the env's task.
-func (e *Env) Task() Task { return e.opts.Task }
+func (e *TaskEnv) Task() Task { return e.opts.Task }
 
 // Actions returns the key code of each action index.
-func (e *Env) Actions() []uint8 { return slices.Clone(e.actions) }
+func (e *TaskEnv) Actions() []uint8 { return slices.Clone(e.actions) }
 
 // NumActions returns the size of the action set.
-func (e *Env) NumActions() int { return len(e.actions) }
+func (e *TaskEnv) NumActions() int { return len(e.actions) }
 
 // MaxEpisodeSteps returns the step limit.
-func (e *Env) MaxEpisodeSteps() int { return e.maxSteps }
+func (e *TaskEnv) MaxEpisodeSteps() int { return e.maxSteps }
 
 // Obs returns views of the current observation (see Observation).
-func (e *Env) Obs() *Observation { return e.obs }
+func (e *TaskEnv) Obs() *Observation { return e.obs }
 
 // Game returns the underlying game, for seeds and low-level access.
-func (e *Env) Game() *Game { return e.game }
+func (e *TaskEnv) Game() *Game { return e.game }
 
 // GameSteps returns how many keys the env has sent to the game in Step, its own answers to
 // prompts included; it tells how much game work an env step costs.
-func (e *Env) GameSteps() int { return e.stepCount }
+func (e *TaskEnv) GameSteps() int { return e.stepCount }
 
 // Episode returns the index of the current episode, from 0.
-func (e *Env) Episode() int { return e.episode }
+func (e *TaskEnv) Episode() int { return e.episode }
 
 // TTYRecPath returns where episode i is recorded, or "" when it is not.
-func (e *Env) TTYRecPath(i int) string {
+func (e *TaskEnv) TTYRecPath(i int) string {
 	if e.ttyrecPrefix == "" || i%e.opts.TTYRecEvery != 0 {
 		return ""
 	}
@@ -283,7 +283,7 @@ func (e *Env) TTYRecPath(i int) string {
 }
 
 // Seed sets the seeds of the next Reset only; Challenge refuses, as NLE does.
-func (e *Env) Seed(s Seeds) error {
+func (e *TaskEnv) Seed(s Seeds) error {
 	if e.opts.Task == TaskChallenge {
 		return errors.New("nethack: NetHackChallenge does not allow seeding")
 	}
@@ -292,7 +292,7 @@ func (e *Env) Seed(s Seeds) error {
 
 // Reset starts a new episode and steps past the game's opening screens until the agent can
 // act (NLE's reset-until-moveloop).
-func (e *Env) Reset() error {
+func (e *TaskEnv) Reset() error {
 	for attempt := 0; attempt < 10; attempt++ {
 		e.episode++
 		if err := e.game.Reset(e.TTYRecPath(e.episode)); err != nil {
@@ -320,7 +320,7 @@ func (e *Env) Reset() error {
 
 // Step takes action index a (into Actions) and returns the reward and the episode's state.
 // After the last step of an episode Step returns ErrDone until Reset.
-func (e *Env) Step(a int) (Step, error) {
+func (e *TaskEnv) Step(a int) (Step, error) {
 	if !e.started {
 		return Step{}, ErrNotStarted
 	}
@@ -362,14 +362,14 @@ func (e *Env) Step(a int) (Step, error) {
 	return st, nil
 }
 
-func (e *Env) rawStep(key uint8) (bool, error) {
+func (e *TaskEnv) rawStep(key uint8) (bool, error) {
 	e.stepCount++
 	return e.game.Step(key)
 }
 
 // knownSteps answers what NLE answers for the agent: --More-- with space, text prompts with
 // ESC, and yes/no questions with ESC unless they are ones the agent may answer.
-func (e *Env) knownSteps(done, exceptions bool) (bool, error) {
+func (e *TaskEnv) knownSteps(done, exceptions bool) (bool, error) {
 	var err error
 	for !done {
 		in := e.obs.Internal
@@ -398,7 +398,7 @@ func (e *Env) knownSteps(done, exceptions bool) (bool, error) {
 	return done, nil
 }
 
-func (e *Env) allowedQuestion() bool {
+func (e *TaskEnv) allowedQuestion() bool {
 	for _, w := range skipExceptions {
 		if bytes.Contains(e.obs.Message, w) {
 			return true
@@ -408,7 +408,7 @@ func (e *Env) allowedQuestion() bool {
 }
 
 // quitGame ends a running game politely: leave menus, M-q, confirm, answer the end screens.
-func (e *Env) quitGame() error {
+func (e *TaskEnv) quitGame() error {
 	done, err := e.knownSteps(false, false)
 	if err != nil || done {
 		return err
@@ -425,7 +425,7 @@ func (e *Env) quitGame() error {
 	return err
 }
 
-func (e *Env) checkAbort() bool {
+func (e *TaskEnv) checkAbort() bool {
 	if e.opts.Task == TaskChallenge {
 		t := e.obs.Blstats[BlTime]
 		if e.haveTurns && e.turns == t {
@@ -438,7 +438,7 @@ func (e *Env) checkAbort() bool {
 	return e.steps >= e.maxSteps
 }
 
-func (e *Env) endStatus(done bool) StepStatus {
+func (e *TaskEnv) endStatus(done bool) StepStatus {
 	if done {
 		e.checkAbort() // evaluated by NLE even when the game is over
 		return StatusDeath
@@ -451,7 +451,7 @@ func (e *Env) endStatus(done bool) StepStatus {
 
 // neighbourhood calls f on the glyphs of the 3x3 block around the hero, clipped as NumPy
 // slicing clips it (a block starting at row or column -1 is empty).
-func (e *Env) neighbourhood(f func(g int16) bool) bool {
+func (e *TaskEnv) neighbourhood(f func(g int16) bool) bool {
 	x, y := int(e.obs.Blstats[BlX]), int(e.obs.Blstats[BlY])
 	if x < 1 || y < 1 || x > Cols || y > Rows {
 		return false
@@ -466,7 +466,7 @@ func (e *Env) neighbourhood(f func(g int16) bool) bool {
 	return false
 }
 
-func (e *Env) episodeEnd() StepStatus {
+func (e *TaskEnv) episodeEnd() StepStatus {
 	o := e.obs
 	switch e.opts.Task {
 	case TaskStaircase:
@@ -488,7 +488,7 @@ func (e *Env) episodeEnd() StepStatus {
 	return StatusRunning
 }
 
-func (e *Env) timePenalty() float64 {
+func (e *TaskEnv) timePenalty() float64 {
 	oldT, newT := e.prevBlstats[BlTime], e.obs.Blstats[BlTime]
 	if oldT == newT {
 		e.frozenSteps++
@@ -513,7 +513,7 @@ func (e *Env) timePenalty() float64 {
 	return p + float64(newT-oldT)*e.opts.PenaltyTime
 }
 
-func (e *Env) reward(status StepStatus) float64 {
+func (e *TaskEnv) reward(status StepStatus) float64 {
 	o := e.obs
 	normal := e.game.InNormalGame()
 	switch e.opts.Task {
@@ -565,4 +565,4 @@ func (e *Env) reward(status StepStatus) float64 {
 }
 
 // Close releases the game. It is idempotent.
-func (e *Env) Close() error { return e.game.Close() }
+func (e *TaskEnv) Close() error { return e.game.Close() }

@@ -42,7 +42,7 @@ func TestEveryTaskPlays(t *testing.T) {
 	for _, task := range nethack.Tasks() {
 		t.Run(task.String(), func(t *testing.T) {
 			const limit = 300
-			e, err := nethack.NewEnv(nethack.EnvOptions{Task: task, MaxEpisodeSteps: limit,
+			e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: task, MaxEpisodeSteps: limit,
 				Game: nethack.GameOptions{ObservationKeys: []string{"tty_chars"}}})
 			if err != nil {
 				t.Fatal(err)
@@ -84,7 +84,7 @@ func TestEveryTaskPlays(t *testing.T) {
 func TestStaircaseSucceedsOnStairs(t *testing.T) {
 	// Walk with travel-free moves toward '>' is beyond a random agent; instead search the
 	// seeds for an episode where a random walk reaches the stairs, and check the reward.
-	e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskStaircase, MaxEpisodeSteps: 400,
+	e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskStaircase, MaxEpisodeSteps: 400,
 		Game: nethack.GameOptions{ObservationKeys: []string{"glyphs"}}})
 	if err != nil {
 		t.Fatal(err)
