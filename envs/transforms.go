@@ -191,7 +191,9 @@ func StepCounter(maxSteps int) Transform {
 // TimeLimit truncates episodes after maxSteps steps; it is StepCounter(maxSteps).
 func TimeLimit(maxSteps int) Transform {
 	if maxSteps <= 0 {
-		return func(Env) (Env, error) { return nil, fmt.Errorf("envs: TimeLimit needs a positive step count, got %d", maxSteps) }
+		return func(Env) (Env, error) {
+			return nil, fmt.Errorf("envs: TimeLimit needs a positive step count, got %d", maxSteps)
+		}
 	}
 	return StepCounter(maxSteps)
 }

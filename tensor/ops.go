@@ -147,7 +147,7 @@ func (t *Tensor) To(d DType) (*Tensor, error) {
 	if d == t.dtype {
 		return t.Clone(), nil
 	}
-	out := &Tensor{dtype: d, shape: slices.Clone(t.shape), buf: alloc(d, t.Len())}
+	out := mk(d, t.shape, alloc(d, t.Len()))
 	switch d {
 	case Float32:
 		convertFrom(view[float32](out.buf), t)
@@ -198,7 +198,7 @@ func (t *Tensor) Gather(idx []int) (*Tensor, error) {
 	rb := t.rowBytes()
 	sh := slices.Clone(t.shape)
 	sh[0] = len(idx)
-	out := &Tensor{dtype: t.dtype, shape: sh, buf: alloc(t.dtype, len(idx)*rb/max(t.dtype.Size(), 1))}
+	out := mk(t.dtype, sh, alloc(t.dtype, len(idx)*rb/max(t.dtype.Size(), 1)))
 	for j, i := range idx {
 		if i < 0 || i >= t.shape[0] {
 			return nil, fmt.Errorf("tensor: gather index %d out of range for shape %v", i, t.shape)
@@ -255,8 +255,7 @@ func Stack(ts []*Tensor) (*Tensor, error) {
 		}
 	}
 	n := len(first.buf)
-	out := &Tensor{dtype: first.dtype, shape: append([]int{len(ts)}, first.shape...),
-		buf: alloc(first.dtype, len(ts)*first.Len())}
+	out := mk(first.dtype, append([]int{len(ts)}, first.shape...), alloc(first.dtype, len(ts)*first.Len()))
 	for i, t := range ts {
 		copy(out.buf[i*n:(i+1)*n], t.buf)
 	}
@@ -283,10 +282,36 @@ func Cat(ts []*Tensor) (*Tensor, error) {
 	}
 	sh := slices.Clone(first.shape)
 	sh[0] = rows
-	out := &Tensor{dtype: first.dtype, shape: sh, buf: alloc(first.dtype, size/max(first.dtype.Size(), 1))}
+	out := mk(first.dtype, sh, alloc(first.dtype, size/max(first.dtype.Size(), 1)))
 	off := 0
 	for _, t := range ts {
 		off += copy(out.buf[off:], t.buf)
+	}
+	return out, nil
+}
+
+// IndexDim returns a copy of t with dimension dim fixed at i (the dimension removed), like
+// t[:, i] for dim 1. Index is the view-returning form for dim 0.
+func (t *Tensor) IndexDim(dim, i int) (*Tensor, error) {
+	if dim < 0 || dim >= len(t.shape) {
+		return nil, fmt.Errorf("tensor: dimension %d out of range for shape %v", dim, t.shape)
+	}
+	if i < 0 || i >= t.shape[dim] {
+		return nil, fmt.Errorf("tensor: index %d out of range for dimension %d of shape %v", i, dim, t.shape)
+	}
+	outer := 1
+	for _, d := range t.shape[:dim] {
+		outer *= d
+	}
+	inner := t.dtype.Size()
+	for _, d := range t.shape[dim+1:] {
+		inner *= d
+	}
+	sh := append(slices.Clone(t.shape[:dim]), t.shape[dim+1:]...)
+	out := mk(t.dtype, sh, alloc(t.dtype, outer*inner/max(t.dtype.Size(), 1)))
+	n := t.shape[dim]
+	for o := 0; o < outer; o++ {
+		copy(out.buf[o*inner:(o+1)*inner], t.buf[(o*n+i)*inner:(o*n+i+1)*inner])
 	}
 	return out, nil
 }

@@ -106,8 +106,23 @@ func DTypeOf[T Elem]() DType {
 // Tensor is a dense row-major array. The zero value is not usable; use New or FromSlice.
 type Tensor struct {
 	dtype DType
-	shape []int
+	shape []int // points into dims when it fits: one allocation per tensor header
 	buf   []byte // len = Len() * dtype.Size()
+	dims  [inlineDims]int
+}
+
+const inlineDims = 6
+
+// mk builds a tensor header, copying shape (the caller keeps its slice).
+func mk(d DType, shape []int, buf []byte) *Tensor {
+	t := &Tensor{dtype: d, buf: buf}
+	if len(shape) <= inlineDims {
+		t.shape = t.dims[:len(shape):len(shape)]
+		copy(t.shape, shape)
+	} else {
+		t.shape = slices.Clone(shape)
+	}
+	return t
 }
 
 // numel returns the product of shape, or an error for negative dims or overflow.
@@ -154,7 +169,7 @@ func New(d DType, shape ...int) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tensor{dtype: d, shape: slices.Clone(shape), buf: alloc(d, n)}, nil
+	return mk(d, shape, alloc(d, n)), nil
 }
 
 // Zeros is New for shapes known to be valid; it panics on a negative dimension.
@@ -186,7 +201,7 @@ func FromSlice[T Elem](data []T, shape ...int) (*Tensor, error) {
 	} else {
 		buf = unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), n*d.Size())
 	}
-	return &Tensor{dtype: d, shape: slices.Clone(shape), buf: buf}, nil
+	return mk(d, shape, buf), nil
 }
 
 // Of is FromSlice for literal data known to fit; it panics otherwise.
@@ -216,7 +231,7 @@ func FromBytes(d DType, shape []int, b []byte) (*Tensor, error) {
 		copy(nb, b)
 		b = nb
 	}
-	return &Tensor{dtype: d, shape: slices.Clone(shape), buf: b}, nil
+	return mk(d, shape, b), nil
 }
 
 // DType returns the element type.
@@ -227,6 +242,11 @@ func (t *Tensor) Shape() []int { return slices.Clone(t.shape) }
 
 // NumDims returns the number of dimensions.
 func (t *Tensor) NumDims() int { return len(t.shape) }
+
+// HasPrefix reports whether the shape starts with dims.
+func (t *Tensor) HasPrefix(dims []int) bool {
+	return len(t.shape) >= len(dims) && slices.Equal(t.shape[:len(dims)], dims)
+}
 
 // Dim returns the size of dimension i.
 func (t *Tensor) Dim(i int) int { return t.shape[i] }
@@ -290,7 +310,7 @@ func (t *Tensor) Index(i int) *Tensor {
 		panic(fmt.Sprintf("tensor: index %d out of range for shape %v", i, t.shape))
 	}
 	rb := t.rowBytes()
-	return &Tensor{dtype: t.dtype, shape: slices.Clone(t.shape[1:]), buf: t.buf[i*rb : (i+1)*rb : (i+1)*rb]}
+	return mk(t.dtype, t.shape[1:], t.buf[i*rb : (i+1)*rb : (i+1)*rb])
 }
 
 // Slice returns rows [lo, hi) of the leading dimension as a view.
@@ -302,7 +322,7 @@ func (t *Tensor) Slice(lo, hi int) *Tensor {
 	rb := t.rowBytes()
 	sh := slices.Clone(t.shape)
 	sh[0] = hi - lo
-	return &Tensor{dtype: t.dtype, shape: sh, buf: t.buf[lo*rb : hi*rb : hi*rb]}
+	return mk(t.dtype, sh, t.buf[lo*rb : hi*rb : hi*rb])
 }
 
 // Reshape returns a view with a new shape of the same number of elements; one dimension may be
@@ -331,14 +351,14 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 	if m, err := numel(sh); err != nil || m != n {
 		return nil, fmt.Errorf("tensor: cannot reshape %v (%d elements) to %v", t.shape, n, shape)
 	}
-	return &Tensor{dtype: t.dtype, shape: sh, buf: t.buf}, nil
+	return mk(t.dtype, sh, t.buf), nil
 }
 
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
 	b := alloc(t.dtype, t.Len())
 	copy(b, t.buf)
-	return &Tensor{dtype: t.dtype, shape: slices.Clone(t.shape), buf: b}
+	return mk(t.dtype, t.shape, b)
 }
 
 // CopyFrom copies src's data into t; shapes and dtypes must match.

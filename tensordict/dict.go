@@ -89,10 +89,69 @@ func (e entry) shape() []int {
 // dimensions. The zero value is not usable; use New.
 type Dict struct {
 	batch  []int
-	keys   []string // insertion order
-	vals   map[string]entry
+	keys   []string       // insertion order; never shared with another Dict's spare capacity
+	vals   []entry        // vals[i] belongs to keys[i]
+	index  map[string]int // key -> position, built once a Dict has more than linearMax keys
 	locked bool
 	device string
+}
+
+// linearMax is the key count up to which lookups scan keys instead of using a map: small
+// Dicts (the common case) then cost no map allocation.
+const linearMax = 8
+
+func (d *Dict) find(k string) int {
+	if d.index != nil {
+		if i, ok := d.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, x := range d.keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d *Dict) get(k string) (entry, bool) {
+	if i := d.find(k); i >= 0 {
+		return d.vals[i], true
+	}
+	return entry{}, false
+}
+
+// add appends a new key; the caller checked that it is absent.
+func (d *Dict) add(k string, e entry) {
+	d.keys = append(d.keys, k)
+	d.vals = append(d.vals, e)
+	if d.index != nil {
+		d.index[k] = len(d.keys) - 1
+	} else if len(d.keys) > linearMax {
+		d.reindex()
+	}
+}
+
+func (d *Dict) reindex() {
+	d.index = make(map[string]int, len(d.keys))
+	for i, k := range d.keys {
+		d.index[k] = i
+	}
+}
+
+// remove deletes key k if present, without writing into storage another Dict may share.
+func (d *Dict) remove(k string) bool {
+	i := d.find(k)
+	if i < 0 {
+		return false
+	}
+	d.keys = append(d.keys[:i:i], d.keys[i+1:]...)
+	d.vals = append(d.vals[:i:i], d.vals[i+1:]...)
+	if d.index != nil {
+		d.reindex()
+	}
+	return true
 }
 
 // New returns an empty Dict with the given batch shape (none for a single sample).
@@ -102,7 +161,7 @@ func New(batch ...int) *Dict {
 			panic(fmt.Sprintf("tensordict: negative batch dimension in %v", batch))
 		}
 	}
-	return &Dict{batch: slices.Clone(batch), vals: map[string]entry{}, device: "cpu"}
+	return &Dict{batch: slices.Clone(batch), device: "cpu"}
 }
 
 // BatchShape returns a copy of the batch shape.
@@ -124,9 +183,9 @@ func (d *Dict) Device() string { return d.device }
 // tensors live in host memory; the tag tells consumers where a batch is meant to go).
 func (d *Dict) SetDevice(dev string) {
 	d.device = dev
-	for _, k := range d.keys {
-		if sub := d.vals[k].d; sub != nil {
-			sub.SetDevice(dev)
+	for _, e := range d.vals {
+		if e.d != nil {
+			e.d.SetDevice(dev)
 		}
 	}
 }
@@ -150,8 +209,8 @@ func (d *Dict) LeafKeys() []string {
 }
 
 func (d *Dict) walk(prefix string, f func(path string, e entry)) {
-	for _, k := range d.keys {
-		e := d.vals[k]
+	for i, k := range d.keys {
+		e := d.vals[i]
 		p := k
 		if prefix != "" {
 			p = prefix + Sep + k
@@ -163,48 +222,42 @@ func (d *Dict) walk(prefix string, f func(path string, e entry)) {
 	}
 }
 
-func splitKey(key string) ([]string, error) {
-	if key == "" {
-		return nil, errors.New("tensordict: empty key")
-	}
-	parts := strings.Split(key, Sep)
-	for _, p := range parts {
-		if p == "" {
-			return nil, fmt.Errorf("tensordict: malformed key %q (empty part)", key)
-		}
-	}
-	return parts, nil
-}
-
 // parent returns the Dict that holds the last part of key, creating sub-Dicts when create is
-// set.
+// set. It walks the key without allocating.
 func (d *Dict) parent(key string, create bool) (*Dict, string, error) {
-	parts, err := splitKey(key)
-	if err != nil {
-		return nil, "", err
+	if key == "" {
+		return nil, "", errors.New("tensordict: empty key")
 	}
-	cur := d
-	for i, p := range parts[:len(parts)-1] {
-		e, ok := cur.vals[p]
+	cur, rest, done := d, key, 0
+	for {
+		part, tail, more := strings.Cut(rest, Sep)
+		if part == "" {
+			return nil, "", fmt.Errorf("tensordict: malformed key %q (empty part)", key)
+		}
+		if !more {
+			return cur, part, nil
+		}
+		done += len(part)
+		e, ok := cur.get(part)
 		switch {
 		case ok && e.d != nil:
 			cur = e.d
 		case ok:
-			return nil, "", fmt.Errorf("tensordict: key %q: %q is a leaf, not a Dict", key, strings.Join(parts[:i+1], Sep))
+			return nil, "", fmt.Errorf("tensordict: key %q: %q is a leaf, not a Dict", key, key[:done])
 		case !create:
-			return nil, "", fmt.Errorf("tensordict: unknown key %q (no %q)", key, strings.Join(parts[:i+1], Sep))
+			return nil, "", fmt.Errorf("tensordict: unknown key %q (no %q)", key, key[:done])
 		default:
 			if cur.locked {
 				return nil, "", fmt.Errorf("tensordict: cannot add key %q to a locked Dict", key)
 			}
 			sub := New(cur.batch...)
 			sub.device = cur.device
-			cur.vals[p] = entry{d: sub}
-			cur.keys = append(cur.keys, p)
+			cur.add(part, entry{d: sub})
 			cur = sub
 		}
+		done += len(Sep)
+		rest = tail
 	}
-	return cur, parts[len(parts)-1], nil
 }
 
 func (d *Dict) checkBatch(key string, shape []int) error {
@@ -214,15 +267,26 @@ func (d *Dict) checkBatch(key string, shape []int) error {
 	return nil
 }
 
+// checkEntry is checkBatch for an entry, without copying its shape.
+func (d *Dict) checkEntry(key string, e entry) error {
+	if e.t != nil {
+		if !e.t.HasPrefix(d.batch) {
+			return d.checkBatch(key, e.t.Shape())
+		}
+		return nil
+	}
+	return d.checkBatch(key, e.shape())
+}
+
 func (d *Dict) put(key string, e entry) error {
 	p, k, err := d.parent(key, true)
 	if err != nil {
 		return err
 	}
-	if err := p.checkBatch(key, e.shape()); err != nil {
+	if err := p.checkEntry(key, e); err != nil {
 		return err
 	}
-	old, exists := p.vals[k]
+	old, exists := p.get(k)
 	if p.locked {
 		if !exists {
 			return fmt.Errorf("tensordict: cannot add key %q to a locked Dict; unlock it or preallocate the key", key)
@@ -241,10 +305,11 @@ func (d *Dict) put(key string, e entry) error {
 		}
 		return fmt.Errorf("tensordict: key %q of a locked Dict holds a %s, not a %s", key, kind(old), kind(e))
 	}
-	if !exists {
-		p.keys = append(p.keys, k)
+	if exists {
+		p.vals[p.find(k)] = e
+	} else {
+		p.add(k, e)
 	}
-	p.vals[k] = e
 	return nil
 }
 
@@ -288,7 +353,7 @@ func (d *Dict) lookup(key string) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
-	e, ok := p.vals[k]
+	e, ok := p.get(k)
 	if !ok {
 		return entry{}, fmt.Errorf("tensordict: unknown key %q; keys: %s", key, strings.Join(d.LeafKeys(), ", "))
 	}
@@ -356,14 +421,13 @@ func (d *Dict) Delete(key string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := p.vals[k]; !ok {
+	if p.find(k) < 0 {
 		return fmt.Errorf("tensordict: unknown key %q", key)
 	}
 	if p.locked {
 		return fmt.Errorf("tensordict: cannot delete key %q from a locked Dict", key)
 	}
-	delete(p.vals, k)
-	p.keys = slices.DeleteFunc(p.keys, func(s string) bool { return s == k })
+	p.remove(k)
 	return nil
 }
 
@@ -378,9 +442,9 @@ func (d *Dict) Locked() bool { return d.locked }
 
 func (d *Dict) setLocked(v bool) {
 	d.locked = v
-	for _, k := range d.keys {
-		if sub := d.vals[k].d; sub != nil {
-			sub.setLocked(v)
+	for _, e := range d.vals {
+		if e.d != nil {
+			e.d.setLocked(v)
 		}
 	}
 }

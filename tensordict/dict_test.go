@@ -276,3 +276,26 @@ func TestReshapeBatchAndStepMDP(t *testing.T) {
 	_, err = New(2).StepMDP(StepMDPOptions{})
 	wantErr(t, err, "next")
 }
+
+func TestIndexDim(t *testing.T) {
+	d := sample(t)
+	col, err := d.IndexDim(1, 2)
+	must(t, err)
+	if !slices.Equal(col.BatchShape(), []int{4}) {
+		t.Fatalf("IndexDim batch %v", col.BatchShape())
+	}
+	o, _ := col.Get("obs") // obs[b, 2, :] = (b*3+2)*5 + k
+	for b := 0; b < 4; b++ {
+		for k := 0; k < 5; k++ {
+			if got, want := o.At(b*5+k), float64((b*3+2)*5+k); got != want {
+				t.Fatalf("obs[%d, 2, %d] = %v, want %v", b, k, got, want)
+			}
+		}
+	}
+	s, _ := col.GetStrings("caption")
+	if !slices.Equal(s.Values(), []string{"c", "f", "i", "l"}) {
+		t.Errorf("captions[:, 2] = %v", s.Values())
+	}
+	_, err = d.IndexDim(2, 0)
+	wantErr(t, err, "out of range")
+}

@@ -10,13 +10,17 @@ import (
 // transform builds a new Dict of batch shape batch by applying f to every entry; sub-Dicts are
 // handled by f itself (usually by recursing).
 func (d *Dict) transform(batch []int, f func(key string, e entry) (entry, error)) (*Dict, error) {
-	out := &Dict{batch: batch, keys: slices.Clone(d.keys), vals: make(map[string]entry, len(d.keys)), device: d.device}
-	for _, k := range d.keys {
-		e, err := f(k, d.vals[k])
+	n := len(d.keys)
+	out := &Dict{batch: batch, keys: d.keys[:n:n], vals: make([]entry, n), device: d.device}
+	if d.index != nil {
+		out.reindex() // an index map is never shared: adding a key writes into it
+	}
+	for i, k := range d.keys {
+		e, err := f(k, d.vals[i])
 		if err != nil {
 			return nil, err
 		}
-		out.vals[k] = e
+		out.vals[i] = e
 	}
 	return out, nil
 }
@@ -140,10 +144,10 @@ func (d *Dict) SetAt(i int, src *Dict) error {
 
 // copyFrom copies src's leaves into d's existing leaves of equal shape.
 func (d *Dict) copyFrom(src *Dict, prefix string) error {
-	for _, k := range src.keys {
+	for i, k := range src.keys {
 		path := prefix + k
-		se := src.vals[k]
-		de, ok := d.vals[k]
+		se := src.vals[i]
+		de, ok := d.get(k)
 		if !ok {
 			return fmt.Errorf("tensordict: key %q is not in the destination", path)
 		}
@@ -201,10 +205,7 @@ func (d *Dict) Exclude(keys ...string) *Dict {
 	out := d.shallow()
 	for _, k := range keys {
 		if p, last, err := out.parent(k, false); err == nil {
-			if _, ok := p.vals[last]; ok {
-				delete(p.vals, last)
-				p.keys = slices.DeleteFunc(p.keys, func(s string) bool { return s == last })
-			}
+			p.remove(last)
 		}
 	}
 	return out
@@ -397,8 +398,9 @@ func join(ds []*Dict, stack bool) (*Dict, error) {
 		case e.t != nil:
 			ts := make([]*tensor.Tensor, len(ds))
 			for i, d := range ds {
-				if ts[i] = d.vals[k].t; ts[i] == nil {
-					return entry{}, fmt.Errorf("tensordict: %s: key %q of Dict %d is a %s, not a tensor", op, k, i, kind(d.vals[k]))
+				de, _ := d.get(k)
+				if ts[i] = de.t; ts[i] == nil {
+					return entry{}, fmt.Errorf("tensordict: %s: key %q of Dict %d is a %s, not a tensor", op, k, i, kind(de))
 				}
 			}
 			var t *tensor.Tensor
@@ -415,9 +417,10 @@ func join(ds []*Dict, stack bool) (*Dict, error) {
 		case e.s != nil:
 			var vals []string
 			for i, d := range ds {
-				s := d.vals[k].s
+				de, _ := d.get(k)
+				s := de.s
 				if s == nil {
-					return entry{}, fmt.Errorf("tensordict: %s: key %q of Dict %d is a %s, not strings", op, k, i, kind(d.vals[k]))
+					return entry{}, fmt.Errorf("tensordict: %s: key %q of Dict %d is a %s, not strings", op, k, i, kind(de))
 				}
 				vals = append(vals, s.vals...)
 			}
@@ -431,8 +434,9 @@ func join(ds []*Dict, stack bool) (*Dict, error) {
 		}
 		subs := make([]*Dict, len(ds))
 		for i, d := range ds {
-			if subs[i] = d.vals[k].d; subs[i] == nil {
-				return entry{}, fmt.Errorf("tensordict: %s: key %q of Dict %d is a %s, not a Dict", op, k, i, kind(d.vals[k]))
+			de, _ := d.get(k)
+			if subs[i] = de.d; subs[i] == nil {
+				return entry{}, fmt.Errorf("tensordict: %s: key %q of Dict %d is a %s, not a Dict", op, k, i, kind(de))
 			}
 		}
 		sub, err := join(subs, stack)
@@ -469,8 +473,8 @@ func (d *Dict) StepMDP(o StepMDPOptions) (*Dict, error) {
 	}
 	out := New(d.batch...)
 	out.device = d.device
-	for _, k := range next.keys {
-		e := next.vals[k]
+	for i, k := range next.keys {
+		e := next.vals[i]
 		switch k {
 		case "reward":
 			if !o.KeepReward {
@@ -481,15 +485,15 @@ func (d *Dict) StepMDP(o StepMDPOptions) (*Dict, error) {
 				continue
 			}
 		}
-		out.keys = append(out.keys, k)
-		out.vals[k] = e
+		out.add(k, e)
 	}
 	if o.KeepAction {
-		if e, ok := d.vals["action"]; ok {
-			if _, dup := out.vals["action"]; !dup {
-				out.keys = append(out.keys, "action")
+		if e, ok := d.get("action"); ok {
+			if i := out.find("action"); i >= 0 {
+				out.vals[i] = e
+			} else {
+				out.add("action", e)
 			}
-			out.vals["action"] = e
 		}
 	}
 	return out, nil
@@ -500,8 +504,12 @@ func Equal(a, b *Dict) bool {
 	if !slices.Equal(a.batch, b.batch) || len(a.keys) != len(b.keys) {
 		return false
 	}
-	for _, k := range a.keys {
-		ea, eb := a.vals[k], b.vals[k]
+	for i, k := range a.keys {
+		ea := a.vals[i]
+		eb, ok := b.get(k)
+		if !ok {
+			return false
+		}
 		switch {
 		case ea.t != nil:
 			if eb.t == nil || !tensor.Equal(ea.t, eb.t) {
@@ -518,4 +526,39 @@ func Equal(a, b *Dict) bool {
 		}
 	}
 	return true
+}
+
+// IndexDim returns a copy of d with batch dimension dim fixed at i (td[:, i] for dim 1); for
+// dim 0 prefer Index, which returns views.
+func (d *Dict) IndexDim(dim, i int) (*Dict, error) {
+	if dim < 0 || dim >= len(d.batch) {
+		return nil, fmt.Errorf("tensordict: batch dimension %d out of range for batch shape %v", dim, d.batch)
+	}
+	if i < 0 || i >= d.batch[dim] {
+		return nil, fmt.Errorf("tensordict: index %d out of range for batch dimension %d of %v", i, dim, d.batch)
+	}
+	b := append(slices.Clone(d.batch[:dim]), d.batch[dim+1:]...)
+	return d.transform(b, func(_ string, e entry) (entry, error) {
+		switch {
+		case e.t != nil:
+			t, err := e.t.IndexDim(dim, i)
+			return entry{t: t}, err
+		case e.s != nil:
+			outer, n, inner := 1, e.s.shape[dim], 1
+			for _, x := range e.s.shape[:dim] {
+				outer *= x
+			}
+			for _, x := range e.s.shape[dim+1:] {
+				inner *= x
+			}
+			vals := make([]string, 0, outer*inner)
+			for o := 0; o < outer; o++ {
+				vals = append(vals, e.s.vals[(o*n+i)*inner:(o*n+i+1)*inner]...)
+			}
+			sh := append(slices.Clone(e.s.shape[:dim]), e.s.shape[dim+1:]...)
+			return entry{s: &Strings{shape: sh, vals: vals}}, nil
+		}
+		sub, err := e.d.IndexDim(dim, i)
+		return entry{d: sub}, err
+	})
 }
