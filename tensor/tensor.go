@@ -106,7 +106,7 @@ func DTypeOf[T Elem]() DType {
 // Tensor is a dense row-major array. The zero value is not usable; use New or FromSlice.
 type Tensor struct {
 	dtype DType
-	shape []int // points into dims when it fits: one allocation per tensor header
+	shape []int  // points into dims when it fits: one allocation per tensor header
 	buf   []byte // len = Len() * dtype.Size()
 	dims  [inlineDims]int
 }
@@ -310,7 +310,7 @@ func (t *Tensor) Index(i int) *Tensor {
 		panic(fmt.Sprintf("tensor: index %d out of range for shape %v", i, t.shape))
 	}
 	rb := t.rowBytes()
-	return mk(t.dtype, t.shape[1:], t.buf[i*rb : (i+1)*rb : (i+1)*rb])
+	return mk(t.dtype, t.shape[1:], t.buf[i*rb:(i+1)*rb:(i+1)*rb])
 }
 
 // Slice returns rows [lo, hi) of the leading dimension as a view.
@@ -322,7 +322,7 @@ func (t *Tensor) Slice(lo, hi int) *Tensor {
 	rb := t.rowBytes()
 	sh := slices.Clone(t.shape)
 	sh[0] = hi - lo
-	return mk(t.dtype, sh, t.buf[lo*rb : hi*rb : hi*rb])
+	return mk(t.dtype, sh, t.buf[lo*rb:hi*rb:hi*rb])
 }
 
 // Reshape returns a view with a new shape of the same number of elements; one dimension may be
