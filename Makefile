@@ -5,7 +5,7 @@ GO ?= go
 BENCH ?=
 TRAIN_ARGS ?= -task NetHackScore -steps 300
 
-.PHONY: all setup setup-peer build train test test-short bench clean
+.PHONY: all setup setup-peer setup-bench build train test bench clean
 
 all: build
 
@@ -29,8 +29,12 @@ test: setup-peer
 	MAESTRO_REQUIRE_PEER=1 $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism' ./envs/nethack/
 
-bench: setup-peer
-	@test -n "$(BENCH)" || { echo "usage: make bench BENCH=<name>  (available: nle)"; exit 2; }
+setup-bench:
+	@bash scripts/setup.sh --bench
+	@$(GO) mod download
+
+bench: setup-bench
+	@test -n "$(BENCH)" || { echo "usage: make bench BENCH=<name>  (available: nle, tensordict)"; exit 2; }
 	bash bench/run.sh $(BENCH)
 
 clean:

@@ -10,6 +10,7 @@ cache=${MAESTRO_CACHE:-$HOME/.cache/maestro}
 . scripts/nle.lock
 nle="$cache/nle-$NLE_VERSION"
 py="$cache/peer-nle-$NLE_VERSION/bin/python"
+bpy="$cache/peer-bench/bin/python" # torch, tensordict, torchrl: scripts/setup.sh --bench
 out=bench/out
 mkdir -p "$out"
 
@@ -46,7 +47,37 @@ bench_nle() {
       ge/pe, gr/c, ge, pe, gr, pr, gr/pr, c, g2, c2, g2/c2, g2b, c2b, al }'
 }
 
+bench_tensordict() {
+  local reps=${REPS:-3}
+  go build -o "$out/tdbench" ./bench/tensordict
+  : >"$out/tensordict.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    "$out/tdbench" | sed 's/^/go /' >>"$out/tensordict.txt"
+    "$bpy" bench/tensordict/peer.py | sed 's/^/py /' >>"$out/tensordict.txt"
+  done
+  "$bpy" - "$out/tensordict.txt" <<'PY'
+import math, statistics, sys
+go, py, allocs = {}, {}, {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
+    if f[0] == "go":
+        allocs[f[1]] = int(f[3])
+rows = []
+print("%-14s %12s %12s %8s %8s" % ("op", "go_ns", "python_ns", "speedup", "allocs"))
+for op in go:
+    g, p = statistics.median(go[op]), statistics.median(py[op])
+    rows.append((op, p / g))
+    print("%-14s %12.0f %12.0f %8.1f %8d" % (op, g, p, p / g, allocs[op]))
+gm = math.exp(sum(math.log(s) for _, s in rows) / len(rows))
+worst = min(rows, key=lambda r: r[1])
+print("RESULT tensordict ratio=%.1f worst=%s:%.1f ops=%d" % (gm, worst[0], worst[1], len(rows)))
+PY
+}
+
 case "$name" in
   nle) bench_nle ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle" >&2; exit 2 ;;
+  tensordict) bench_tensordict ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict" >&2; exit 2 ;;
 esac

@@ -152,7 +152,9 @@ var ErrNoSteps = errors.New("envs: rollout of 0 steps")
 
 // Rollout runs policy in env for up to steps steps and returns the steps stacked along a new
 // leading time dimension: batch shape [T] + env.BatchShape(), each element holding the root
-// (observation, action) and "next" of one step.
+// (observation, action) and "next" of one step. The output is allocated once, after the first
+// step, and every step is copied into its row; the env writes each step into one of two
+// recycled "next" buffers, so a rollout allocates little beyond its output.
 func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.Dict, error) {
 	if steps <= 0 {
 		return nil, ErrNoSteps
@@ -164,28 +166,42 @@ func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.D
 			return nil, err
 		}
 	}
-	out := make([]*tensordict.Dict, 0, steps)
+	var out *tensordict.Dict
+	var scratch [2]*tensordict.Dict
 	for t := 0; t < steps; t++ {
 		if err := policy.Act(td); err != nil {
 			return nil, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
+		}
+		if s := scratch[t%2]; s != nil && !td.Has(KeyNext) {
+			if err := td.SetDict(KeyNext, s); err != nil {
+				return nil, err
+			}
 		}
 		stepped, next, err := StepAndMaybeReset(env, td)
 		if err != nil {
 			return nil, fmt.Errorf("envs: rollout step %d: %w", t, err)
 		}
-		out = append(out, stepped)
+		if scratch[t%2] == nil {
+			scratch[t%2], _ = stepped.GetDict(KeyNext)
+		}
+		if out == nil {
+			out = tensordict.NewLike(stepped, steps)
+		}
+		if err := out.SetAt(t, stepped); err != nil {
+			return nil, fmt.Errorf("envs: rollout step %d: the step's keys changed: %w", t, err)
+		}
 		if !o.AutoReset {
 			done, err := DoneMask(stepped, true)
 			if err != nil {
 				return nil, err
 			}
 			if anyTrue(done) {
-				break
+				return out.Slice(0, t+1)
 			}
 		}
 		td = next
 	}
-	return tensordict.Stack(out)
+	return out, nil
 }
 
 // doneFlags returns fresh terminated, truncated and done tensors of the batch shape.

@@ -3,6 +3,8 @@
 #
 #   scripts/setup.sh          system packages + the NetHack Learning Environment library
 #   scripts/setup.sh --peer   also the Python NLE peer (a virtualenv) used by the parity tests
+#   scripts/setup.sh --bench  also the benchmark peers: PyTorch (CPU use only, but PyPI's wheel
+#                             brings its CUDA libraries: ~5 GB), TensorDict, TorchRL
 #
 # Downloads go to $MAESTRO_CACHE (default ~/.cache/maestro) and are verified against the
 # checksums in scripts/nle.lock. A second run reuses them and prints what it skipped.
@@ -14,8 +16,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${MAESTRO_CACHE:-$HOME/.cache/maestro}
 nle_dir="$cache/nle-$NLE_VERSION"
 peer_dir="$cache/peer-nle-$NLE_VERSION"
-want_peer=0
-[ "${1:-}" = "--peer" ] && want_peer=1
+bench_dir="$cache/peer-bench"
+want_peer=0 want_bench=0
+case "${1:-}" in
+  --peer) want_peer=1 ;;
+  --bench) want_peer=1 want_bench=1 ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--peer|--bench]" >&2; exit 2 ;;
+esac
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -101,5 +109,22 @@ if [ $want_peer = 1 ]; then
     "$peer_dir/bin/python" -c 'import nle, nle.nethack' || die "the Python NLE peer does not import"
     touch "$peer_dir/.complete"
     say "Python NLE peer ready"
+  fi
+fi
+
+# --- benchmark peers: torch, tensordict, torchrl (never needed by make test) -------------------
+if [ $want_bench = 1 ]; then
+  if [ -f "$bench_dir/.complete" ] && "$bench_dir/bin/python" -c 'import torch, tensordict, torchrl' 2>/dev/null; then
+    say "benchmark peers already installed in $bench_dir"
+  else
+    say "installing the benchmark peers (torch, tensordict, torchrl $TORCHRL_VERSION) into $bench_dir; PyPI's torch is several GB"
+    rm -rf "$bench_dir"
+    python3 -m venv "$bench_dir"
+    # torchrl pins its tensordict (<0.15 for torchrl 0.14), so tensordict follows torchrl.
+    "$bench_dir/bin/pip" install --quiet --disable-pip-version-check "torchrl==$TORCHRL_VERSION" "$wheel" 2>/dev/null ||
+      "$bench_dir/bin/pip" install --quiet --disable-pip-version-check "torchrl==$TORCHRL_VERSION" "nle==$NLE_VERSION"
+    "$bench_dir/bin/python" -c 'import torch, tensordict, torchrl, nle' || die "the benchmark peers do not import"
+    touch "$bench_dir/.complete"
+    say "benchmark peers ready"
   fi
 fi

@@ -562,3 +562,27 @@ func (d *Dict) IndexDim(dim, i int) (*Dict, error) {
 		return entry{d: sub}, err
 	})
 }
+
+// NewLike returns a Dict of batch shape lead + d's batch shape with d's structure: every
+// tensor leaf zero-filled with shape lead + its shape, every string leaf empty strings. It is
+// the preallocated buffer for a sequence of Dicts like d (rollouts, replay storage).
+func NewLike(d *Dict, lead ...int) *Dict {
+	out := New(append(slices.Clone(lead), d.batch...)...)
+	out.device = d.device
+	d.walk("", func(path string, e entry) {
+		switch {
+		case e.t != nil:
+			out.put(path, entry{t: tensor.Zeros(e.t.DType(), append(slices.Clone(lead), e.t.Shape()...)...)})
+		case e.s != nil:
+			sh := append(slices.Clone(lead), e.s.shape...)
+			n := 1
+			for _, x := range sh {
+				n *= x
+			}
+			out.put(path, entry{s: &Strings{shape: sh, vals: make([]string, n)}})
+		case len(e.d.keys) == 0:
+			out.put(path, entry{d: New(append(slices.Clone(lead), e.d.batch...)...)})
+		}
+	})
+	return out
+}
