@@ -76,8 +76,32 @@ print("RESULT tensordict ratio=%.1f worst=%s:%.1f ops=%d" % (gm, worst[0], worst
 PY
 }
 
+bench_rollout() {
+  local reps=${REPS:-3} steps=${STEPS:-1000}
+  go build -o "$out/rolloutbench" ./bench/rollout
+  : >"$out/rollout.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    for n in 1 2; do
+      echo "go_$n $("$out/rolloutbench" -envs $n -steps "$steps")" >>"$out/rollout.txt"
+      echo "torchrl_$n $("$bpy" bench/rollout/peer.py $n "$steps")" >>"$out/rollout.txt"
+    done
+    echo "go_agent $("$out/rolloutbench" -envs 1 -steps "$steps" -agent-keys)" >>"$out/rollout.txt"
+    echo "torchrl_agent $("$bpy" bench/rollout/peer.py 1 "$steps" agent-keys)" >>"$out/rollout.txt"
+  done
+  cat "$out/rollout.txt"
+  m() { grep "^$1 " "$out/rollout.txt" | field steps_per_s | median; }
+  local g1 t1 g2 t2 ga ta al
+  g1=$(m go_1); t1=$(m torchrl_1); g2=$(m go_2); t2=$(m torchrl_2); ga=$(m go_agent); ta=$(m torchrl_agent)
+  al=$(grep "^go_1 " "$out/rollout.txt" | field allocs_per_step | median)
+  awk -v g1="$g1" -v t1="$t1" -v g2="$g2" -v t2="$t2" -v ga="$ga" -v ta="$ta" -v al="$al" 'BEGIN {
+    printf "RESULT rollout ratio=%.2f go_sps=%.0f torchrl_sps=%.0f parallel2_ratio=%.2f go_parallel2_sps=%.0f torchrl_parallel2_sps=%.0f agent_keys_ratio=%.2f go_agent_sps=%.0f torchrl_agent_sps=%.0f go_allocs_per_step=%s\n",
+      g1/t1, g1, t1, g2/t2, g2, t2, ga/ta, ga, ta, al }'
+}
+
 case "$name" in
   nle) bench_nle ;;
   tensordict) bench_tensordict ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict" >&2; exit 2 ;;
+  rollout) bench_rollout ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout" >&2; exit 2 ;;
 esac

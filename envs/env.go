@@ -152,9 +152,9 @@ var ErrNoSteps = errors.New("envs: rollout of 0 steps")
 
 // Rollout runs policy in env for up to steps steps and returns the steps stacked along a new
 // leading time dimension: batch shape [T] + env.BatchShape(), each element holding the root
-// (observation, action) and "next" of one step. The output is allocated once, after the first
-// step, and every step is copied into its row; the env writes each step into one of two
-// recycled "next" buffers, so a rollout allocates little beyond its output.
+// (observation, action) and "next" of one step. The output is allocated after the first step;
+// from then on each step runs on views of its output row, so envs that write "next" in place
+// write straight into the output and only the root observation is copied per step.
 func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.Dict, error) {
 	if steps <= 0 {
 		return nil, ErrNoSteps
@@ -167,26 +167,28 @@ func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.D
 		}
 	}
 	var out *tensordict.Dict
-	var scratch [2]*tensordict.Dict
 	for t := 0; t < steps; t++ {
-		if err := policy.Act(td); err != nil {
-			return nil, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
-		}
-		if s := scratch[t%2]; s != nil && !td.Has(KeyNext) {
-			if err := td.SetDict(KeyNext, s); err != nil {
+		if out != nil {
+			row, err := out.Index(t)
+			if err != nil {
 				return nil, err
 			}
+			if err := row.Update(td); err != nil { // the root: observation and flags
+				return nil, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
+			}
+			td = row
+		}
+		if err := policy.Act(td); err != nil {
+			return nil, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
 		}
 		stepped, next, err := StepAndMaybeReset(env, td)
 		if err != nil {
 			return nil, fmt.Errorf("envs: rollout step %d: %w", t, err)
 		}
-		if scratch[t%2] == nil {
-			scratch[t%2], _ = stepped.GetDict(KeyNext)
-		}
 		if out == nil {
 			out = tensordict.NewLike(stepped, steps)
 		}
+		// Leaves the env wrote in place are views of this row and are skipped.
 		if err := out.SetAt(t, stepped); err != nil {
 			return nil, fmt.Errorf("envs: rollout step %d: the step's keys changed: %w", t, err)
 		}

@@ -315,3 +315,11 @@ func (t *Tensor) IndexDim(dim, i int) (*Tensor, error) {
 	}
 	return out, nil
 }
+
+// SameMemory reports whether a and b view exactly the same bytes.
+func SameMemory(a, b *Tensor) bool {
+	if len(a.buf) != len(b.buf) {
+		return false
+	}
+	return len(a.buf) == 0 || &a.buf[0] == &b.buf[0]
+}

@@ -146,18 +146,21 @@ func alloc(d DType, n int) []byte {
 	if size == 0 {
 		return []byte{}
 	}
+	var b []byte
 	switch d.Size() {
 	case 8:
 		s := make([]uint64, n)
-		return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), size)
+		b = unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), size)
 	case 4:
 		s := make([]uint32, n)
-		return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), size)
+		b = unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), size)
 	case 2:
 		s := make([]uint16, n)
-		return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), size)
+		b = unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), size)
+	default:
+		b = make([]byte, size)
 	}
-	return make([]byte, size)
+	return b
 }
 
 // New returns a zero-filled tensor of dtype d and the given shape.

@@ -411,8 +411,18 @@ func GetAs[T tensor.Elem](d *Dict, key string) ([]T, error) {
 
 // Has reports whether key exists (leaf or Dict).
 func (d *Dict) Has(key string) bool {
-	_, err := d.lookup(key)
-	return err == nil
+	cur, rest := d, key
+	for {
+		part, tail, more := strings.Cut(rest, Sep)
+		e, ok := cur.get(part)
+		if !ok || !more {
+			return ok
+		}
+		if e.d == nil {
+			return false
+		}
+		cur, rest = e.d, tail
+	}
 }
 
 // Delete removes key; it fails on a locked Dict or an unknown key.

@@ -153,6 +153,9 @@ func (d *Dict) copyFrom(src *Dict, prefix string) error {
 		}
 		switch {
 		case se.t != nil && de.t != nil:
+			if tensor.SameMemory(se.t, de.t) {
+				continue // already in place (a view of the destination)
+			}
 			if err := de.t.CopyFrom(se.t); err != nil {
 				return fmt.Errorf("tensordict: key %q: %w", path, err)
 			}

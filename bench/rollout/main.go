@@ -1,7 +1,7 @@
 // Command rolloutbench times envs.Rollout of NetHackScore through Maestro's Env API for
 // `make bench BENCH=rollout`; bench/rollout/peer.py does the same with TorchRL's GymEnv.
 //
-//	rolloutbench -envs 1|2 -steps 1000
+//	rolloutbench -envs 1|2 -steps 1000 [-agent-keys]
 //
 // With -envs 2 the two games run in an envs.Parallel. Random actions, NLE's default
 // observation keys, finished episodes reset automatically. Prints "steps_per_s <x>
@@ -21,6 +21,9 @@ import (
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
 
+// agentObs are the observations Motif's agent uses (bench/rollout/peer.py has the same list).
+var agentObs = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars", "tty_colors", "tty_cursor"}
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "rolloutbench:", err)
 	os.Exit(1)
@@ -30,6 +33,7 @@ func main() {
 	n := flag.Int("envs", 1, "1 for a single env, 2 for envs.Parallel of two")
 	steps := flag.Int("steps", 1000, "rollout length")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	agentKeys := flag.Bool("agent-keys", false, "observe what Motif's agent reads (no screen_descriptions) instead of NLE's default keys")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -40,7 +44,11 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	mk := func() envs.Env {
-		e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore})
+		o := nethack.EnvOptions{Task: nethack.TaskScore}
+		if *agentKeys {
+			o.Game.ObservationKeys = agentObs
+		}
+		e, err := nethack.NewEnv(o)
 		if err != nil {
 			fail(err)
 		}

@@ -1,5 +1,9 @@
 """TorchRL side of `make bench BENCH=rollout`: GymEnv("NetHackScore-v0").rollout(N) with random
-actions and automatic resets, single or in a ParallelEnv of 2. Prints "steps_per_s <x>"."""
+actions and automatic resets, single or in a ParallelEnv of 2, NLE's default observation keys
+or (with a third argument "agent-keys") Motif's agent's. Prints "steps_per_s <x>".
+
+    python peer.py ENVS STEPS [agent-keys]
+"""
 import sys
 import time
 import warnings
@@ -14,12 +18,21 @@ import torch  # noqa: E402
 from torchrl.envs import GymEnv, ParallelEnv  # noqa: E402
 
 
+AGENT_KEYS = ("glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars",
+              "tty_colors", "tty_cursor")
+KEYS = None
+
+
 def make():
-    return GymEnv("NetHackScore-v0")
+    if KEYS is None:
+        return GymEnv("NetHackScore-v0")
+    return GymEnv("NetHackScore-v0", observation_keys=KEYS)
 
 
 if __name__ == "__main__":
     n, steps = int(sys.argv[1]), int(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[3] == "agent-keys":
+        KEYS = AGENT_KEYS
     torch.set_num_threads(1)
     env = make() if n == 1 else ParallelEnv(n, make)
     env.rollout(10, break_when_any_done=False)
