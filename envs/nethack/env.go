@@ -125,48 +125,7 @@ func (s *simpleTask) write(obs *tensordict.Dict) error {
 		if err != nil {
 			return err
 		}
-		copy(t.Bytes(), rawBytes(o, k))
-	}
-	return nil
-}
-
-// rawBytes returns the bytes of observation key k.
-func rawBytes(o *Observation, k string) []byte {
-	switch k {
-	case "glyphs":
-		return asBytes(o.Glyphs)
-	case "chars":
-		return o.Chars
-	case "colors":
-		return o.Colors
-	case "specials":
-		return o.Specials
-	case "blstats":
-		return asBytes(o.Blstats)
-	case "message":
-		return o.Message
-	case "program_state":
-		return asBytes(o.ProgramState)
-	case "internal":
-		return asBytes(o.Internal)
-	case "misc":
-		return asBytes(o.Misc)
-	case "inv_glyphs":
-		return asBytes(o.InvGlyphs)
-	case "inv_strs":
-		return o.InvStrs
-	case "inv_letters":
-		return o.InvLetters
-	case "inv_oclasses":
-		return o.InvOclasses
-	case "screen_descriptions":
-		return o.ScreenDescriptions
-	case "tty_chars":
-		return o.TTYChars
-	case "tty_colors":
-		return asBytes(o.TTYColors)
-	case "tty_cursor":
-		return o.TTYCursor
+		copy(t.Bytes(), o.Bytes(k))
 	}
 	return nil
 }

@@ -118,6 +118,48 @@ type Observation struct {
 	Misc               []int32
 }
 
+// Bytes returns the raw machine-order bytes of observation key k (a view), or nil when k is
+// unknown or was not requested.
+func (o *Observation) Bytes(k string) []byte {
+	switch k {
+	case "glyphs":
+		return asBytes(o.Glyphs)
+	case "chars":
+		return o.Chars
+	case "colors":
+		return o.Colors
+	case "specials":
+		return o.Specials
+	case "blstats":
+		return asBytes(o.Blstats)
+	case "message":
+		return o.Message
+	case "program_state":
+		return asBytes(o.ProgramState)
+	case "internal":
+		return asBytes(o.Internal)
+	case "misc":
+		return asBytes(o.Misc)
+	case "inv_glyphs":
+		return asBytes(o.InvGlyphs)
+	case "inv_strs":
+		return o.InvStrs
+	case "inv_letters":
+		return o.InvLetters
+	case "inv_oclasses":
+		return o.InvOclasses
+	case "screen_descriptions":
+		return o.ScreenDescriptions
+	case "tty_chars":
+		return o.TTYChars
+	case "tty_colors":
+		return asBytes(o.TTYColors)
+	case "tty_cursor":
+		return o.TTYCursor
+	}
+	return nil
+}
+
 // MessageText returns the message line as a string, up to its first NUL.
 func (o *Observation) MessageText() string {
 	if o.Message == nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unsafe"
 
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
@@ -31,21 +30,11 @@ func newGame(t testing.TB, o nethack.GameOptions) *nethack.Game {
 	return g
 }
 
-func bytesOf[T any](s []T) []byte {
-	if len(s) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(s[0])))
-}
-
 // obsHash hashes every filled observation buffer in ObservationKeys order.
 func obsHash(o *nethack.Observation) [32]byte {
 	h := sha256.New()
-	for _, b := range [][]byte{bytesOf(o.Glyphs), o.Chars, o.Colors, o.Specials, bytesOf(o.Blstats),
-		o.Message, bytesOf(o.ProgramState), bytesOf(o.Internal), bytesOf(o.InvGlyphs), o.InvStrs,
-		o.InvLetters, o.InvOclasses, o.ScreenDescriptions, o.TTYChars, bytesOf(o.TTYColors),
-		o.TTYCursor, bytesOf(o.Misc)} {
-		h.Write(b)
+	for _, k := range nethack.ObservationKeys {
+		h.Write(o.Bytes(k))
 	}
 	var out [32]byte
 	h.Sum(out[:0])

@@ -147,50 +147,10 @@ type peerEpisode struct {
 	Steps  []peerStep
 }
 
-func keyBytes(o *nethack.Observation, key string) []byte {
-	switch key {
-	case "glyphs":
-		return bytesOf(o.Glyphs)
-	case "chars":
-		return o.Chars
-	case "colors":
-		return o.Colors
-	case "specials":
-		return o.Specials
-	case "blstats":
-		return bytesOf(o.Blstats)
-	case "message":
-		return o.Message
-	case "program_state":
-		return bytesOf(o.ProgramState)
-	case "internal":
-		return bytesOf(o.Internal)
-	case "inv_glyphs":
-		return bytesOf(o.InvGlyphs)
-	case "inv_strs":
-		return o.InvStrs
-	case "inv_letters":
-		return o.InvLetters
-	case "inv_oclasses":
-		return o.InvOclasses
-	case "screen_descriptions":
-		return o.ScreenDescriptions
-	case "tty_chars":
-		return o.TTYChars
-	case "tty_colors":
-		return bytesOf(o.TTYColors)
-	case "tty_cursor":
-		return o.TTYCursor
-	case "misc":
-		return bytesOf(o.Misc)
-	}
-	panic("unknown key " + key)
-}
-
 func digests(o *nethack.Observation, keys []string) map[string]string {
 	m := make(map[string]string, len(keys))
 	for _, k := range keys {
-		s := sha256.Sum256(keyBytes(o, k))
+		s := sha256.Sum256(o.Bytes(k))
 		m[k] = hex.EncodeToString(s[:8])
 	}
 	return m
