@@ -51,7 +51,7 @@ func NewMemory(capacity int) (*Memory, error) {
 	return &Memory{capacity: capacity}, nil
 }
 
-func (m *Memory) Capacity() int            { return m.capacity }
+func (m *Memory) Capacity() int          { return m.capacity }
 func (m *Memory) Data() *tensordict.Dict { return m.data }
 
 func (m *Memory) Set(idx []int, items *tensordict.Dict) error {
@@ -190,7 +190,7 @@ func NewList(capacity int) (*List, error) {
 	return &List{items: make([]*tensordict.Dict, capacity)}, nil
 }
 
-func (l *List) Capacity() int            { return len(l.items) }
+func (l *List) Capacity() int          { return len(l.items) }
 func (l *List) Data() *tensordict.Dict { return nil }
 
 func (l *List) Set(idx []int, items *tensordict.Dict) error {
