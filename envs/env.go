@@ -145,6 +145,12 @@ type RolloutOptions struct {
 	AutoReset bool
 	// Start is the Dict to start from; nil means env.Reset().
 	Start *tensordict.Dict
+	// StateKeys name a recurrent policy's state in the Dict (the policy reads it at the root and
+	// writes the next one under "next"): rows of envs that were reset get it zeroed, so a new
+	// episode starts from a zero state. Nil means every key the policy writes under "next"
+	// that the env's specs do not produce (so hidden state is never carried across an episode
+	// end by omission); use an empty, non-nil slice to turn this off.
+	StateKeys []string
 }
 
 // ErrNoSteps is returned by Rollout when asked for no steps.
@@ -152,9 +158,7 @@ var ErrNoSteps = errors.New("envs: rollout of 0 steps")
 
 // Rollout runs policy in env for up to steps steps and returns the steps stacked along a new
 // leading time dimension: batch shape [T] + env.BatchShape(), each element holding the root
-// (observation, action) and "next" of one step. The output is allocated after the first step;
-// from then on each step runs on views of its output row, so envs that write "next" in place
-// write straight into the output and only the root observation is copied per step.
+// (observation, action) and "next" of one step.
 func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.Dict, error) {
 	if steps <= 0 {
 		return nil, ErrNoSteps
@@ -166,44 +170,150 @@ func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.D
 			return nil, err
 		}
 	}
-	var out *tensordict.Dict
+	out, _, n, err := RolloutInto(env, policy, nil, steps, td, o)
+	if err != nil {
+		return nil, err
+	}
+	if n < steps {
+		return out.Slice(0, n)
+	}
+	return out, nil
+}
+
+// RolloutInto is Rollout writing into out, a Dict of batch [steps] + env.BatchShape() from an
+// earlier call (nil: allocated after the first step, from its structure), starting from the
+// root td. It returns out, the root for the step after the last, and the number of steps taken.
+// Each step runs on views of its output row, so envs that write "next" in place write straight
+// into out, and only the root observation is copied per step.
+func RolloutInto(env Env, policy Policy, out *tensordict.Dict, steps int, td *tensordict.Dict, o RolloutOptions) (*tensordict.Dict, *tensordict.Dict, int, error) {
+	inferState := o.StateKeys == nil
 	for t := 0; t < steps; t++ {
 		if out != nil {
 			row, err := out.Index(t)
 			if err != nil {
-				return nil, err
+				return nil, nil, t, err
 			}
-			if err := row.Update(td); err != nil { // the root: observation and flags
-				return nil, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
+			if err := row.Update(td); err != nil { // the root: observation, flags, state
+				return nil, nil, t, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
 			}
 			td = row
 		}
 		if err := policy.Act(td); err != nil {
-			return nil, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
+			return nil, nil, t, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
 		}
 		stepped, next, err := StepAndMaybeReset(env, td)
 		if err != nil {
-			return nil, fmt.Errorf("envs: rollout step %d: %w", t, err)
+			return nil, nil, t, fmt.Errorf("envs: rollout step %d: %w", t, err)
+		}
+		if inferState {
+			o.StateKeys, inferState = policyKeys(env, stepped), false
+		}
+		if len(o.StateKeys) > 0 {
+			if next, err = resetState(stepped, next, o.StateKeys); err != nil {
+				return nil, nil, t, err
+			}
 		}
 		if out == nil {
+			if err := zeroRootState(stepped, o.StateKeys); err != nil {
+				return nil, nil, t, err
+			}
 			out = tensordict.NewLike(stepped, steps)
 		}
 		// Leaves the env wrote in place are views of this row and are skipped.
 		if err := out.SetAt(t, stepped); err != nil {
-			return nil, fmt.Errorf("envs: rollout step %d: the step's keys changed: %w", t, err)
+			return nil, nil, t, fmt.Errorf("envs: rollout step %d: the step's keys changed: %w", t, err)
 		}
+		td = next
 		if !o.AutoReset {
 			done, err := DoneMask(stepped, true)
 			if err != nil {
-				return nil, err
+				return nil, nil, t, err
 			}
 			if anyTrue(done) {
-				return out.Slice(0, t+1)
+				return out, td, t + 1, nil
 			}
 		}
-		td = next
 	}
-	return out, nil
+	return out, td, steps, nil
+}
+
+// policyKeys returns the keys under next that the env's specs do not produce: what the policy
+// wrote there.
+func policyKeys(env Env, stepped *tensordict.Dict) []string {
+	n, err := stepped.GetDict(KeyNext)
+	if err != nil {
+		return nil
+	}
+	obs := env.Specs().Observation
+	var keys []string
+	for _, k := range n.LeafKeys() {
+		if _, ok := obs.Get(k); ok || k == KeyReward || k == KeyDone || k == KeyTerminated || k == KeyTruncated {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// zeroRootState gives a first step, whose root had no recurrent state yet, a zero one shaped
+// like the state the policy wrote under next.
+func zeroRootState(stepped *tensordict.Dict, keys []string) error {
+	for _, k := range keys {
+		if stepped.Has(k) {
+			continue
+		}
+		s, err := stepped.Get(KeyNext + tensordict.Sep + k)
+		if err != nil {
+			return fmt.Errorf("envs: the policy wrote no %q under next; a recurrent policy writes its next state there", k)
+		}
+		if err := stepped.Set(k, tensor.Zeros(s.DType(), s.Shape()...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resetState zeroes the recurrent state of the envs that finished in stepped, in the next
+// root. The root may hold views of stepped's "next", so the state is copied before zeroing; a
+// root made by Reset gets a zero state.
+func resetState(stepped, next *tensordict.Dict, keys []string) (*tensordict.Dict, error) {
+	done, err := DoneMask(stepped, true)
+	if err != nil {
+		return nil, err
+	}
+	if !anyTrue(done) {
+		return next, nil
+	}
+	for _, k := range keys {
+		src, err := stepped.Get(KeyNext + tensordict.Sep + k)
+		if err != nil {
+			return nil, fmt.Errorf("envs: the policy wrote no %q under next; a recurrent policy writes its next state there", k)
+		}
+		s, err := next.Get(k)
+		if err != nil { // a fresh root from Reset: the whole state starts at zero
+			if err := next.Set(k, tensor.Zeros(src.DType(), src.Shape()...)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		s = s.Clone()
+		if err := next.Set(k, s); err != nil {
+			return nil, err
+		}
+		if len(next.BatchShape()) == 0 {
+			s.Zero()
+			continue
+		}
+		rl := s.Len() / max(len(done), 1)
+		b := s.Bytes()
+		es := len(b) / max(s.Len(), 1)
+		for i, d := range done {
+			if d {
+				clear(b[i*rl*es : (i+1)*rl*es])
+			}
+		}
+	}
+	return next, nil
 }
 
 // doneFlags returns fresh terminated, truncated and done tensors of the batch shape.

@@ -58,21 +58,50 @@ func (e *simpleEnv) Reset() (*tensordict.Dict, error) {
 	return td, nil
 }
 
-// nextDict returns td's "next" Dict when it can be written in place, else a new one that Step
+// nextDict returns td's "next" Dict when Step can write into it (completing it with the keys
+// it lacks: a recurrent policy may have put its next state there), else a new one that Step
 // sets into td.
 func nextDict(td *tensordict.Dict, specs Specs, batch []int) (*tensordict.Dict, bool) {
 	if n, err := td.GetDict(KeyNext); err == nil && slices.Equal(n.BatchShape(), batch) {
 		if hasShapes(n, specs, batch) {
 			return n, true
 		}
+		if !n.Locked() && complete(n, specs, batch) == nil {
+			return n, true
+		}
 	}
-	n := specs.Observation.Zero(batch...)
-	n.Set(KeyReward, specs.Reward.Zero(batch...))
-	term, trunc, done := doneFlags(batch)
-	n.Set(KeyTerminated, term)
-	n.Set(KeyTruncated, trunc)
-	n.Set(KeyDone, done)
+	n := tensordict.New(batch...)
+	if err := complete(n, specs, batch); err != nil {
+		panic(err) // a fresh Dict of the right batch shape always takes the spec's zeros
+	}
 	return n, false
+}
+
+// complete sets zeros for every key of the specs that n lacks or holds with another shape.
+func complete(n *tensordict.Dict, specs Specs, batch []int) error {
+	flag := Binary{}
+	set := func(k string, s Spec) error {
+		if t, err := n.Get(k); err == nil && checkShape(t, batch, s.Shape(), s.DType()) == nil {
+			return nil
+		}
+		return n.Set(k, s.Zero(batch...))
+	}
+	for _, k := range specs.Observation.Keys() {
+		s, _ := specs.Observation.Get(k)
+		if err := set(k, s); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{KeyReward, KeyTerminated, KeyTruncated, KeyDone} {
+		s := Spec(flag)
+		if k == KeyReward {
+			s = specs.Reward
+		}
+		if err := set(k, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hasShapes reports whether n holds every observation key, the reward and the done flags with

@@ -1,0 +1,161 @@
+// Package collectors run policies in environments and hand out batches of experience:
+// Sync over one (batched) env, MultiSync over several workers that return one batch per
+// iteration, and Async that returns each worker's batch as soon as it is ready.
+//
+// A batch has batch shape [T] + the env's batch shape (time first) and holds, per step, the
+// root (observation, action, recurrent state) and "next" of envs.Rollout. Recurrent state named
+// in Options.StateKeys is carried from step to step and batch to batch, and zeroed exactly where
+// an episode starts; the state at each step's root is in the batch, so a learner can replay a
+// segment from its first step's state.
+//
+// # Invariants
+//
+//   - Batches are written into buffers preallocated at the first batch and recycled: a batch
+//     returned by Next is valid until the next call to Next (Clone what you keep).
+//   - Collectors are driven by one goroutine. MultiSync and Async run one goroutine per worker
+//     (tied to a context); Close stops them and returns once they have.
+//   - Policies used by several workers at once must be safe for concurrent use; NewMultiSync
+//     and NewAsync take a function that makes one policy per worker to avoid sharing.
+package collectors
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/replaybuffer"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// Options configure a collector. FramesPerBatch is required.
+type Options struct {
+	// FramesPerBatch is the number of env steps per batch (all envs together); it must be a
+	// multiple of the env's batch size. For MultiSync and Async it is per worker.
+	FramesPerBatch int
+	// TotalFrames ends collection (Next returns io.EOF) once reached; 0 means never.
+	TotalFrames int
+	// InitRandomFrames are collected with uniformly random actions before the policy acts.
+	InitRandomFrames int
+	// MaxFramesPerTraj truncates episodes after this many steps (envs.StepCounter); 0: none.
+	MaxFramesPerTraj int
+	// StateKeys name the policy's recurrent state (see the package doc).
+	StateKeys []string
+	// Postproc transforms each batch before it is returned or stored (reward models plug in
+	// here). It may return its input.
+	Postproc func(*tensordict.Dict) (*tensordict.Dict, error)
+	// Buffer, when set, receives every batch (flattened to [T*B]) after Postproc.
+	Buffer *replaybuffer.Buffer
+	// Seed seeds the random actions of InitRandomFrames.
+	Seed uint64
+}
+
+func (o Options) validate(env envs.Env) (steps int, err error) {
+	n := 1
+	for _, d := range env.BatchShape() {
+		n *= d
+	}
+	if o.FramesPerBatch <= 0 || o.FramesPerBatch%n != 0 {
+		return 0, fmt.Errorf("collectors: FramesPerBatch %d must be a positive multiple of the env's %d envs", o.FramesPerBatch, n)
+	}
+	if o.TotalFrames < 0 || o.InitRandomFrames < 0 || o.MaxFramesPerTraj < 0 {
+		return 0, errors.New("collectors: TotalFrames, InitRandomFrames and MaxFramesPerTraj must not be negative")
+	}
+	return o.FramesPerBatch / n, nil
+}
+
+// Sync collects from one env in the caller's goroutine.
+type Sync struct {
+	env      envs.Env
+	mu       sync.Mutex
+	policy   envs.Policy
+	random   envs.Policy
+	o        Options
+	steps    int
+	td       *tensordict.Dict
+	out      *tensordict.Dict
+	frames   int
+	perStep  int
+	rollOpts envs.RolloutOptions
+}
+
+// NewSync returns a collector over env acting with policy.
+func NewSync(env envs.Env, policy envs.Policy, o Options) (*Sync, error) {
+	steps, err := o.validate(env)
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxFramesPerTraj > 0 {
+		if env, err = envs.StepCounter(o.MaxFramesPerTraj)(env); err != nil {
+			return nil, fmt.Errorf("collectors: %w", err)
+		}
+	}
+	return &Sync{env: env, policy: policy, random: envs.RandomPolicy(env, rand.New(rand.NewPCG(o.Seed, 0xc011))),
+		o: o, steps: steps, perStep: o.FramesPerBatch / steps,
+		rollOpts: envs.RolloutOptions{AutoReset: true, StateKeys: o.StateKeys}}, nil
+}
+
+// SetPolicy replaces the policy from the next batch on (new weights between batches).
+func (c *Sync) SetPolicy(p envs.Policy) {
+	c.mu.Lock()
+	c.policy = p
+	c.mu.Unlock()
+}
+
+// Frames returns the frames collected so far.
+func (c *Sync) Frames() int { return c.frames }
+
+// Next collects one batch of FramesPerBatch frames: batch shape [T] + the env's batch shape.
+// It returns io.EOF once TotalFrames have been collected.
+func (c *Sync) Next() (*tensordict.Dict, error) {
+	if c.o.TotalFrames > 0 && c.frames >= c.o.TotalFrames {
+		return nil, io.EOF
+	}
+	if c.td == nil {
+		var err error
+		if c.td, err = c.env.Reset(); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	policy := c.policy
+	c.mu.Unlock()
+	if c.frames < c.o.InitRandomFrames {
+		policy = c.random
+	}
+	out, next, _, err := envs.RolloutInto(c.env, policy, c.out, c.steps, c.td, c.rollOpts)
+	if err != nil {
+		return nil, err
+	}
+	c.out = out
+	// The next root may hold views of this batch's last row; copy it before the buffer is
+	// reused.
+	c.td = next.Clone()
+	c.frames += c.o.FramesPerBatch
+	return finish(out, c.o)
+}
+
+// finish applies Postproc and writes into the buffer.
+func finish(batch *tensordict.Dict, o Options) (*tensordict.Dict, error) {
+	var err error
+	if o.Postproc != nil {
+		if batch, err = o.Postproc(batch); err != nil {
+			return nil, fmt.Errorf("collectors: postproc: %w", err)
+		}
+	}
+	if o.Buffer != nil {
+		flat, err := batch.ReshapeBatch(-1)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := o.Buffer.Extend(flat); err != nil {
+			return nil, fmt.Errorf("collectors: writing the batch into the buffer: %w", err)
+		}
+	}
+	return batch, nil
+}
+
+// Close closes the env.
+func (c *Sync) Close() error { return c.env.Close() }

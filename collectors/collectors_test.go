@@ -1,0 +1,195 @@
+package collectors_test
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/maestro-rl/maestro/collectors"
+	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/envs/cartpole"
+	"github.com/maestro-rl/maestro/replaybuffer"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// carts returns n cart-poles in a Serial batch, counting steps per episode.
+func carts(t *testing.T, n int, seed uint64) envs.Env {
+	t.Helper()
+	var children []envs.Env
+	for i := range n {
+		children = append(children, must(cartpole.NewEnv(cartpole.Options{Seed: seed + uint64(i)})))
+	}
+	return must(envs.Compose(must(envs.Serial(children...)), envs.StepCounter(0)))
+}
+
+// counting is a recurrent policy whose state "hidden" counts the steps of the episode so far:
+// it reads the state at the root (zero when absent) and writes state+1 under next.
+type counting struct{ rng *rand.Rand }
+
+func (c counting) Act(td *tensordict.Dict) error {
+	n := td.BatchShape()[0]
+	next := tensor.Zeros(tensor.Int64, n)
+	if h, err := tensordict.GetAs[int64](td, "hidden"); err == nil {
+		for i, v := range h {
+			tensor.MustData[int64](next)[i] = v + 1
+		}
+	} else {
+		tensor.MustData[int64](next)[0] = 1
+		for i := range n {
+			tensor.MustData[int64](next)[i] = 1
+		}
+	}
+	a := tensor.Zeros(tensor.Int64, n)
+	for i := range n {
+		tensor.MustData[int64](a)[i] = int64(c.rng.IntN(2))
+	}
+	if err := td.Set("action", a); err != nil {
+		return err
+	}
+	return td.Set("next/hidden", next)
+}
+
+// TestRecurrentStateResetAtEpisodeEnds checks, at every step of several batches, that the
+// state the policy sees equals the env's own step count: zero exactly at episode starts and
+// carried everywhere else, across batch boundaries too.
+// With StateKeys nil the collector infers the state from what the policy writes under next.
+func TestRecurrentStateResetAtEpisodeEnds(t *testing.T) {
+	for _, keys := range [][]string{{"hidden"}, nil} {
+		testRecurrent(t, keys)
+	}
+}
+
+func testRecurrent(t *testing.T, keys []string) {
+	env := carts(t, 4, 1)
+	c := must(collectors.NewSync(env, counting{rand.New(rand.NewPCG(1, 1))}, collectors.Options{FramesPerBatch: 4 * 50, StateKeys: keys}))
+	defer c.Close()
+	starts := 0
+	for b := 0; b < 8; b++ {
+		batch := must(c.Next())
+		if !slices.Equal(batch.BatchShape(), []int{50, 4}) {
+			t.Fatalf("batch shape %v, want [50 4]", batch.BatchShape())
+		}
+		steps := must(tensordict.GetAs[int64](batch, "step_count"))
+		hidden, err := tensordict.GetAs[int64](batch, "hidden")
+		if b == 0 && err != nil { // the very first step has no state yet: a zero state
+			t.Fatalf("no state in the batch: %v", err)
+		}
+		for i := range steps {
+			if hidden[i] != steps[i] {
+				t.Fatalf("batch %d step %d env %d: state %d, but the episode is at step %d", b, i/4, i%4, hidden[i], steps[i])
+			}
+			if steps[i] == 0 {
+				starts++
+			}
+		}
+	}
+	if starts < 8 {
+		t.Errorf("only %d episode starts seen: the test needs resets inside batches", starts)
+	}
+}
+
+func TestSyncFramesPostprocAndBuffer(t *testing.T) {
+	buf := must(replaybuffer.New(replaybuffer.Options{Capacity: 10_000}))
+	calls := 0
+	c := must(collectors.NewSync(carts(t, 2, 3), nil, collectors.Options{
+		FramesPerBatch: 64, TotalFrames: 256, InitRandomFrames: 1 << 30, Buffer: buf,
+		Postproc: func(d *tensordict.Dict) (*tensordict.Dict, error) { calls++; return d, nil },
+	}))
+	defer c.Close()
+	n := 0
+	for {
+		b, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(b.BatchShape(), []int{32, 2}) {
+			t.Fatalf("batch shape %v", b.BatchShape())
+		}
+		n++
+	}
+	if n != 4 || calls != 4 || c.Frames() != 256 || buf.Len() != 256 {
+		t.Errorf("batches %d postproc calls %d frames %d buffer %d; want 4 4 256 256", n, calls, c.Frames(), buf.Len())
+	}
+	if _, err := collectors.NewSync(carts(t, 3, 1), nil, collectors.Options{FramesPerBatch: 64}); err == nil {
+		t.Error("FramesPerBatch not a multiple of the env count accepted")
+	}
+}
+
+func TestMaxFramesPerTraj(t *testing.T) {
+	plain := must(envs.Serial(must(cartpole.NewEnv(cartpole.Options{Seed: 5})), must(cartpole.NewEnv(cartpole.Options{Seed: 6}))))
+	c := must(collectors.NewSync(plain, nil, collectors.Options{FramesPerBatch: 2 * 40, MaxFramesPerTraj: 7, InitRandomFrames: 1 << 30}))
+	defer c.Close()
+	b := must(c.Next())
+	trunc := must(tensordict.GetAs[bool](b, "next/truncated"))
+	for i, v := range must(tensordict.GetAs[int64](b, "next/step_count")) {
+		if v > 7 || v == 7 && !trunc[i] && !must(tensordict.GetAs[bool](b, "next/terminated"))[i] {
+			t.Fatalf("step %d: an episode at step %d, truncated %v, with a 7-step limit", i, v, trunc[i])
+		}
+	}
+}
+
+func TestMultiSyncAndAsync(t *testing.T) {
+	mk := func() []envs.Env { return []envs.Env{carts(t, 2, 10), carts(t, 2, 20), carts(t, 2, 30)} }
+	policy := func(i int) envs.Policy { return counting{rand.New(rand.NewPCG(uint64(i), 1))} }
+	m := must(collectors.NewMultiSync(mk(), policy, collectors.Options{FramesPerBatch: 20, TotalFrames: 120, StateKeys: []string{"hidden"}}))
+	n := 0
+	for {
+		b, err := m.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(b.BatchShape(), []int{3, 10, 2}) {
+			t.Fatalf("multi-sync batch shape %v, want [3 10 2]", b.BatchShape())
+		}
+		obs := must(b.Get("observation"))
+		if tensor.Equal(obs.Index(0), obs.Index(1)) {
+			t.Fatal("two workers returned the same data")
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("%d multi-sync batches for 120 frames of 60, want 2", n)
+	}
+	m.Close()
+
+	a := must(collectors.NewAsync(mk(), policy, collectors.Options{FramesPerBatch: 20, TotalFrames: 200}))
+	seen := map[int]int{}
+	for {
+		b, w, err := a.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(b.BatchShape(), []int{10, 2}) {
+			t.Fatalf("async batch shape %v", b.BatchShape())
+		}
+		seen[w]++
+	}
+	if len(seen) != 3 {
+		t.Errorf("async batches came from workers %v, want all 3", seen)
+	}
+	start := time.Now()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("async: batches per worker %v; Close took %v", seen, time.Since(start))
+}
