@@ -43,6 +43,9 @@ type Options struct {
 	MaxFramesPerTraj int
 	// StateKeys name the policy's recurrent state (see the package doc).
 	StateKeys []string
+	// SplitTrajs returns batches cut into trajectories (SplitTrajectories: [N, L] with a mask)
+	// instead of [T] + the env's batch shape. It needs an env with one batch dimension.
+	SplitTrajs bool
 	// Postproc transforms each batch before it is returned or stored (reward models plug in
 	// here). It may return its input.
 	Postproc func(*tensordict.Dict) (*tensordict.Dict, error)
@@ -140,6 +143,11 @@ func (c *Sync) Next() (*tensordict.Dict, error) {
 // finish applies Postproc and writes into the buffer.
 func finish(batch *tensordict.Dict, o Options) (*tensordict.Dict, error) {
 	var err error
+	if o.SplitTrajs {
+		if batch, err = SplitTrajectories(batch); err != nil {
+			return nil, err
+		}
+	}
 	if o.Postproc != nil {
 		if batch, err = o.Postproc(batch); err != nil {
 			return nil, fmt.Errorf("collectors: postproc: %w", err)

@@ -193,3 +193,40 @@ func TestMultiSyncAndAsync(t *testing.T) {
 	}
 	t.Logf("async: batches per worker %v; Close took %v", seen, time.Since(start))
 }
+
+func TestSplitTrajectories(t *testing.T) {
+	c := must(collectors.NewSync(carts(t, 3, 2), nil, collectors.Options{FramesPerBatch: 3 * 60, InitRandomFrames: 1 << 30, SplitTrajs: true}))
+	defer c.Close()
+	b := must(c.Next())
+	bs := b.BatchShape()
+	mask := must(tensordict.GetAs[bool](b, collectors.KeyMask))
+	steps := must(tensordict.GetAs[int64](b, "step_count"))
+	done := must(tensordict.GetAs[bool](b, "next/done"))
+	total := 0
+	for n := 0; n < bs[0]; n++ {
+		L := 0
+		for j := 0; j < bs[1]; j++ {
+			k := n*bs[1] + j
+			if !mask[k] {
+				if steps[k] != 0 || done[k] {
+					t.Fatalf("padding of trajectory %d is not zero", n)
+				}
+				continue
+			}
+			if j > 0 && steps[k] != steps[k-1]+1 {
+				t.Fatalf("trajectory %d: step counts %v are not consecutive", n, steps[n*bs[1]:(n+1)*bs[1]])
+			}
+			if done[k] && j+1 < bs[1] && mask[k+1] {
+				t.Fatalf("trajectory %d goes on after its episode ended", n)
+			}
+			L++
+		}
+		total += L
+	}
+	if total != 180 {
+		t.Errorf("trajectories hold %d real steps, want all 180", total)
+	}
+	if bs[0] <= 3 {
+		t.Errorf("only %d trajectories in 60 random steps of 3 cart-poles", bs[0])
+	}
+}

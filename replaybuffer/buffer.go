@@ -200,9 +200,14 @@ func (b *Buffer) Sample(n int) (*tensordict.Dict, Info, error) {
 
 // UpdatePriority sets priorities of sampled slots; the sampler must be Prioritized.
 func (b *Buffer) UpdatePriority(idx []int, priority []float64) error {
-	p, ok := b.sampler.(*Prioritized)
-	if !ok {
-		return fmt.Errorf("replaybuffer: UpdatePriority needs a Prioritized sampler, the buffer has %T", b.sampler)
+	var p *Prioritized
+	switch s := b.sampler.(type) {
+	case *Prioritized:
+		p = s
+	case *PrioritizedSlice:
+		p = s.Prioritized
+	default:
+		return fmt.Errorf("replaybuffer: UpdatePriority needs a prioritized sampler, the buffer has %T", b.sampler)
 	}
 	b.smu.Lock()
 	defer b.smu.Unlock()
@@ -401,6 +406,29 @@ func (p *Prioritized) unmarshalState(b []byte) error {
 type sliceState struct {
 	RNG    []byte `json:"rng"`
 	Cursor int    `json:"cursor"`
+}
+
+func (ps *PrioritizedSlice) marshalState() ([]byte, error) {
+	a, err := ps.Prioritized.marshalState()
+	if err != nil {
+		return nil, err
+	}
+	b, err := ps.slice.marshalState()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal([2]json.RawMessage{a, b})
+}
+
+func (ps *PrioritizedSlice) unmarshalState(by []byte) error {
+	var parts [2]json.RawMessage
+	if err := json.Unmarshal(by, &parts); err != nil {
+		return err
+	}
+	if err := ps.Prioritized.unmarshalState(parts[0]); err != nil {
+		return err
+	}
+	return ps.slice.unmarshalState(parts[1])
 }
 
 func (s *Slice) kind() string { return "slice" }

@@ -368,3 +368,40 @@ func TestBadInput(t *testing.T) {
 		t.Error("UpdatePriority without a prioritized sampler accepted")
 	}
 }
+
+func TestPrioritizedSlice(t *testing.T) {
+	ps := must(NewPrioritizedSlice(64, 4, 1, 0.4, 7))
+	b := must(New(Options{Capacity: 64, Sampler: ps}))
+	must(b.Extend(items(0, 64, 8))) // 8 episodes of 8
+	// All priority on step 21 (episode 2): every slice comes from episode 2 and covers step 21.
+	idx := make([]int, 64)
+	prio := make([]float64, 64)
+	for i := range idx {
+		idx[i] = i
+	}
+	prio[21] = 100
+	if err := b.UpdatePriority(idx, prio); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		d, info, err := b.Sample(16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := ids(t, d)
+		for sl := 0; sl < 4; sl++ {
+			s := v[sl*4 : sl*4+4]
+			if s[0]/8 != 2 || s[3]/8 != 2 || !slices.Contains(s, 21) {
+				t.Fatalf("slice %v does not cover step 21 inside episode 2", s)
+			}
+			for j := 1; j < 4; j++ {
+				if s[j] != s[j-1]+1 {
+					t.Fatalf("slice %v not contiguous", s)
+				}
+			}
+		}
+		if len(info.Weights) != 16 {
+			t.Fatalf("%d weights for 16 items", len(info.Weights))
+		}
+	}
+}

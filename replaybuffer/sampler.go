@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -307,3 +308,78 @@ func (s *Slice) Sample(n, size int, data *tensordict.Dict) (Info, error) {
 	}
 	return info, nil
 }
+
+// PrioritizedSlice samples slices like Slice, choosing each slice through a prioritized draw
+// of one of its steps: a step drawn with probability p_i^alpha / sum p^alpha is covered by a
+// slice of its trajectory (starting at the step when it fits, else as late as fits). Weights
+// are those of the drawn steps. Priorities are updated per step, as with Prioritized.
+type PrioritizedSlice struct {
+	*Prioritized
+	slice *Slice
+}
+
+// NewPrioritizedSlice returns a prioritized slice sampler over capacity slots.
+func NewPrioritizedSlice(capacity, length int, alpha, beta float64, seed uint64) (*PrioritizedSlice, error) {
+	p, err := NewPrioritized(capacity, alpha, beta, seed)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSlice(length, seed+1)
+	if err != nil {
+		return nil, err
+	}
+	return &PrioritizedSlice{Prioritized: p, slice: s}, nil
+}
+
+// Written records new items for both the priorities and the trajectory boundaries.
+func (ps *PrioritizedSlice) Written(idx []int) {
+	ps.Prioritized.Written(idx)
+	ps.slice.Written(idx)
+}
+
+func (ps *PrioritizedSlice) kind() string { return "prioritized_slice" }
+
+func (ps *PrioritizedSlice) Sample(n, size int, data *tensordict.Dict) (Info, error) {
+	L := ps.slice.Length
+	if n%L != 0 {
+		return Info{}, fmt.Errorf("replaybuffer: batch of %d is not a multiple of the slice length %d", n, L)
+	}
+	if size == 0 || data == nil {
+		return Info{}, ErrEmpty
+	}
+	segs, err := ps.slice.segments(size, data)
+	if err != nil {
+		return Info{}, err
+	}
+	starts := make([]int, len(segs))
+	for i, g := range segs {
+		starts[i] = g.start
+	}
+	draws, err := ps.Prioritized.Sample(n/L, size, data)
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{Index: make([]int, 0, n), Mask: make([]bool, 0, n), Weights: make([]float64, 0, n)}
+	for k, i := range draws.Index {
+		j := sort.SearchInts(starts, i+1) - 1
+		g := segs[j]
+		if g.length < L && !ps.slice.AllowShort {
+			return Info{}, fmt.Errorf("replaybuffer: a drawn step lies in a trajectory of %d steps, shorter than the slice length %d (set AllowShort)", g.length, L)
+		}
+		start := min(i, g.start+max(g.length-L, 0))
+		for t := 0; t < L; t++ {
+			pos := start + t
+			real := pos < g.start+g.length
+			if !real {
+				pos = g.start + g.length - 1
+			}
+			info.Index = append(info.Index, pos)
+			info.Mask = append(info.Mask, real)
+			info.Weights = append(info.Weights, draws.Weights[k])
+		}
+	}
+	return info, nil
+}
+
+// AllowShort sets whether trajectories shorter than the slice are padded (see Slice).
+func (ps *PrioritizedSlice) SetAllowShort(v bool) { ps.slice.AllowShort = v }
