@@ -99,9 +99,65 @@ bench_rollout() {
       g1/t1, g1, t1, g2/t2, g2, t2, ga/ta, ga, ta, al }'
 }
 
+bench_replaybuffer() {
+  local reps=${REPS:-3}
+  go build -o "$out/rbbench" ./bench/replaybuffer
+  : >"$out/replaybuffer.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    "$out/rbbench" | sed 's/^/go /' >>"$out/replaybuffer.txt"
+    "$bpy" bench/replaybuffer/peer.py 2>/dev/null | grep -v INFO | sed 's/^/py /' >>"$out/replaybuffer.txt"
+  done
+  "$bpy" - "$out/replaybuffer.txt" <<'PY'
+import math, statistics, sys
+go, py, allocs = {}, {}, {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 3:
+        continue
+    (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
+    if f[0] == "go":
+        allocs[f[1]] = int(f[3])
+g = {k: statistics.median(v) for k, v in go.items()}
+p = {k: statistics.median(v) for k, v in py.items()}
+print("%-34s %12s %12s %12s %8s %8s" % ("case", "torchrl_ns", "go_ns", "go_into_ns", "speedup", "allocs"))
+rows = []
+for case in p:
+    best = min(g[case], g.get(case + "_into", g[case]))
+    rows.append((case, p[case] / best))
+    print("%-34s %12.0f %12.0f %12.0f %8.1f %8d" % (case, p[case], g[case], g.get(case + "_into", float("nan")), p[case] / best, allocs[case]))
+gm = math.exp(sum(math.log(s) for _, s in rows) / len(rows))
+worst = min(rows, key=lambda r: r[1])
+bw = g["memcpy_gather256"] / g["memory_uniform_into"]
+print("RESULT replaybuffer ratio=%.2f worst=%s:%.2f bandwidth=%.2f fresh_sample_ratio=%.2f" % (
+    gm, worst[0], worst[1], bw, p["memory_uniform"] / g["memory_uniform"]))
+PY
+}
+
+bench_collector() {
+  local reps=${REPS:-3} frames=${FRAMES:-20000}
+  go build -o "$out/collectorbench" ./bench/collector
+  : >"$out/collector.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    echo "raw $("$out/collectorbench" -mode raw -frames "$frames")" >>"$out/collector.txt"
+    echo "go $("$out/collectorbench" -frames "$frames")" >>"$out/collector.txt"
+    echo "torchrl $("$bpy" bench/collector/peer.py $((frames / 4)) 2>/dev/null | grep frames_per_s)" >>"$out/collector.txt"
+  done
+  cat "$out/collector.txt"
+  m() { grep "^$1 " "$out/collector.txt" | field frames_per_s | median; }
+  local raw go tr al
+  raw=$(m raw); go=$(m go); tr=$(m torchrl)
+  al=$(grep "^go " "$out/collector.txt" | field allocs_per_frame | median)
+  awk -v raw="$raw" -v go="$go" -v tr="$tr" -v al="$al" 'BEGIN {
+    printf "RESULT collector ratio=%.2f efficiency=%.3f go_fps=%.0f torchrl_fps=%.0f raw_env_fps=%.0f go_allocs_per_frame=%s\n", go/tr, go/raw, go, tr, raw, al }'
+}
+
 case "$name" in
   nle) bench_nle ;;
+  collector) bench_collector ;;
+  replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector" >&2; exit 2 ;;
 esac

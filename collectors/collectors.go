@@ -71,17 +71,13 @@ func (o Options) validate(env envs.Env) (steps int, err error) {
 
 // Sync collects from one env in the caller's goroutine.
 type Sync struct {
-	env      envs.Env
-	mu       sync.Mutex
-	policy   envs.Policy
-	random   envs.Policy
-	o        Options
-	steps    int
-	td       *tensordict.Dict
-	out      *tensordict.Dict
-	frames   int
-	perStep  int
-	rollOpts envs.RolloutOptions
+	env    envs.Env
+	mu     sync.Mutex
+	policy envs.Policy
+	random envs.Policy
+	o      Options
+	runner *envs.Runner
+	frames int
 }
 
 // NewSync returns a collector over env acting with policy.
@@ -95,9 +91,12 @@ func NewSync(env envs.Env, policy envs.Policy, o Options) (*Sync, error) {
 			return nil, fmt.Errorf("collectors: %w", err)
 		}
 	}
+	runner, err := envs.NewRunner(env, policy, steps, envs.RolloutOptions{StateKeys: o.StateKeys})
+	if err != nil {
+		return nil, fmt.Errorf("collectors: %w", err)
+	}
 	return &Sync{env: env, policy: policy, random: envs.RandomPolicy(env, rand.New(rand.NewPCG(o.Seed, 0xc011))),
-		o: o, steps: steps, perStep: o.FramesPerBatch / steps,
-		rollOpts: envs.RolloutOptions{AutoReset: true, StateKeys: o.StateKeys}}, nil
+		o: o, runner: runner}, nil
 }
 
 // SetPolicy replaces the policy from the next batch on (new weights between batches).
@@ -116,26 +115,17 @@ func (c *Sync) Next() (*tensordict.Dict, error) {
 	if c.o.TotalFrames > 0 && c.frames >= c.o.TotalFrames {
 		return nil, io.EOF
 	}
-	if c.td == nil {
-		var err error
-		if c.td, err = c.env.Reset(); err != nil {
-			return nil, err
-		}
-	}
 	c.mu.Lock()
 	policy := c.policy
 	c.mu.Unlock()
 	if c.frames < c.o.InitRandomFrames {
 		policy = c.random
 	}
-	out, next, _, err := envs.RolloutInto(c.env, policy, c.out, c.steps, c.td, c.rollOpts)
+	c.runner.SetPolicy(policy)
+	out, err := c.runner.Run()
 	if err != nil {
 		return nil, err
 	}
-	c.out = out
-	// The next root may hold views of this batch's last row; copy it before the buffer is
-	// reused.
-	c.td = next.Clone()
 	c.frames += c.o.FramesPerBatch
 	return finish(out, c.o)
 }

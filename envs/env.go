@@ -183,58 +183,115 @@ func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.D
 // RolloutInto is Rollout writing into out, a Dict of batch [steps] + env.BatchShape() from an
 // earlier call (nil: allocated after the first step, from its structure), starting from the
 // root td. It returns out, the root for the step after the last, and the number of steps taken.
-// Each step runs on views of its output row, so envs that write "next" in place write straight
-// into out, and only the root observation is copied per step.
 func RolloutInto(env Env, policy Policy, out *tensordict.Dict, steps int, td *tensordict.Dict, o RolloutOptions) (*tensordict.Dict, *tensordict.Dict, int, error) {
+	r := &Runner{env: env, policy: policy, o: o, steps: steps, out: out, td: td}
+	n, err := r.run()
+	return r.out, r.td, n, err
+}
+
+// Runner runs rollouts of a fixed length again and again into one recycled output, carrying
+// the root from each rollout to the next (finished envs are reset): the loop of a collector.
+// Each step runs on a shallow copy of its output row, so envs that write "next" in place write
+// straight into the output, and only the root and the action are copied per step.
+type Runner struct {
+	env        Env
+	policy     Policy
+	o          RolloutOptions
+	steps      int
+	out        *tensordict.Dict
+	rows       []*tensordict.Dict // views of out's rows
+	td         *tensordict.Dict   // the root of the next step
+	inferState bool
+}
+
+// NewRunner returns a Runner of rollouts of steps steps; o.Start, when set, is the first root
+// (else env.Reset()). o.AutoReset is implied.
+func NewRunner(env Env, policy Policy, steps int, o RolloutOptions) (*Runner, error) {
+	if steps <= 0 {
+		return nil, ErrNoSteps
+	}
+	o.AutoReset = true
+	return &Runner{env: env, policy: policy, o: o, steps: steps, td: o.Start}, nil
+}
+
+// SetPolicy replaces the policy for the following rollouts.
+func (r *Runner) SetPolicy(p Policy) { r.policy = p }
+
+// Run collects one rollout: batch shape [steps] + env.BatchShape(), valid until the next Run.
+func (r *Runner) Run() (*tensordict.Dict, error) {
+	if r.td == nil {
+		var err error
+		if r.td, err = r.env.Reset(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := r.run(); err != nil {
+		return nil, err
+	}
+	// The carried root may hold views of the last row of out, which the next Run overwrites.
+	r.td = r.td.Clone()
+	return r.out, nil
+}
+
+func (r *Runner) run() (int, error) {
+	o := r.o
 	inferState := o.StateKeys == nil
-	for t := 0; t < steps; t++ {
-		if out != nil {
-			row, err := out.Index(t)
-			if err != nil {
-				return nil, nil, t, err
+	td := r.td
+	defer func() { r.td = td }()
+	for t := 0; t < r.steps; t++ {
+		if r.out != nil && r.rows == nil {
+			var err error
+			if r.rows, err = r.out.Unbind(); err != nil {
+				return t, err
 			}
-			if err := row.Update(td); err != nil { // the root: observation, flags, state
-				return nil, nil, t, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
+		}
+		if r.rows != nil {
+			// The root and the action replace leaves of the shallow copy only; CopyFrom
+			// below copies them into the row.
+			work := r.rows[t].Shallow()
+			if err := work.Update(td); err != nil {
+				return t, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
 			}
-			td = row
+			td = work
 		}
-		if err := policy.Act(td); err != nil {
-			return nil, nil, t, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
+		if err := r.policy.Act(td); err != nil {
+			return t, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
 		}
-		stepped, next, err := StepAndMaybeReset(env, td)
+		stepped, next, err := StepAndMaybeReset(r.env, td)
 		if err != nil {
-			return nil, nil, t, fmt.Errorf("envs: rollout step %d: %w", t, err)
+			return t, fmt.Errorf("envs: rollout step %d: %w", t, err)
 		}
 		if inferState {
-			o.StateKeys, inferState = policyKeys(env, stepped), false
+			o.StateKeys, inferState = policyKeys(r.env, stepped), false
 		}
 		if len(o.StateKeys) > 0 {
 			if next, err = resetState(stepped, next, o.StateKeys); err != nil {
-				return nil, nil, t, err
+				return t, err
 			}
 		}
-		if out == nil {
+		if r.out == nil {
 			if err := zeroRootState(stepped, o.StateKeys); err != nil {
-				return nil, nil, t, err
+				return t, err
 			}
-			out = tensordict.NewLike(stepped, steps)
-		}
-		// Leaves the env wrote in place are views of this row and are skipped.
-		if err := out.SetAt(t, stepped); err != nil {
-			return nil, nil, t, fmt.Errorf("envs: rollout step %d: the step's keys changed: %w", t, err)
+			r.out = tensordict.NewLike(stepped, r.steps)
+			if err := r.out.SetAt(t, stepped); err != nil {
+				return t, err
+			}
+		} else if err := r.rows[t].CopyFrom(stepped); err != nil { // in-place leaves are skipped
+			return t, fmt.Errorf("envs: rollout step %d: the step's keys changed: %w", t, err)
 		}
 		td = next
 		if !o.AutoReset {
 			done, err := DoneMask(stepped, true)
 			if err != nil {
-				return nil, nil, t, err
+				return t, err
 			}
 			if anyTrue(done) {
-				return out, td, t + 1, nil
+				return t + 1, nil
 			}
 		}
 	}
-	return out, td, steps, nil
+	return r.steps, nil
 }
 
 // policyKeys returns the keys under next that the env's specs do not produce: what the policy

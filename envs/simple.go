@@ -106,18 +106,45 @@ func complete(n *tensordict.Dict, specs Specs, batch []int) error {
 
 // hasShapes reports whether n holds every observation key, the reward and the done flags with
 // the specs' dtypes and shapes (values may be anything: a preallocated buffer holds old data).
+// It allocates nothing: it runs on every step.
 func hasShapes(n *tensordict.Dict, specs Specs, batch []int) bool {
 	has := func(k string, s Spec) bool {
 		t, err := n.Get(k)
-		return err == nil && checkShape(t, batch, s.Shape(), s.DType()) == nil
+		return err == nil && t.DType() == s.DType() && t.HasPrefix(batch) && specShapeIs(t, len(batch), s)
 	}
-	for _, k := range specs.Observation.Keys() {
-		if s, _ := specs.Observation.Get(k); !has(k, s) {
+	for _, k := range specs.Observation.keys {
+		if !has(k, specs.Observation.specs[k]) {
 			return false
 		}
 	}
 	flag := Binary{}
 	return has(KeyReward, specs.Reward) && has(KeyDone, flag) && has(KeyTerminated, flag) && has(KeyTruncated, flag)
+}
+
+// specShapeIs reports whether t's dims after the first nb equal the spec's shape.
+func specShapeIs(t *tensor.Tensor, nb int, s Spec) bool {
+	var sh []int
+	switch v := s.(type) {
+	case Unbounded:
+		sh = v.S
+	case Bounded:
+		sh = v.S
+	case Categorical:
+		sh = v.S
+	case Binary:
+		sh = v.S
+	default:
+		sh = s.Shape()
+	}
+	if t.NumDims() != nb+len(sh) {
+		return false
+	}
+	for i, d := range sh {
+		if t.Dim(nb+i) != d {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *simpleEnv) Step(td *tensordict.Dict) (*tensordict.Dict, error) {

@@ -24,11 +24,15 @@ type Spec interface {
 }
 
 func checkShape(t *tensor.Tensor, batch, shape []int, dt tensor.DType) error {
-	want := append(slices.Clone(batch), shape...)
 	if t.DType() != dt {
 		return fmt.Errorf("dtype %v, spec wants %v", t.DType(), dt)
 	}
-	if !slices.Equal(t.Shape(), want) {
+	ok := t.NumDims() == len(batch)+len(shape) && t.HasPrefix(batch)
+	for i := 0; ok && i < len(shape); i++ {
+		ok = t.Dim(len(batch)+i) == shape[i]
+	}
+	if !ok {
+		want := append(slices.Clone(batch), shape...)
 		return fmt.Errorf("shape %v, spec wants %v (batch %v + %v)", t.Shape(), want, batch, shape)
 	}
 	return nil

@@ -198,6 +198,29 @@ func (b *Buffer) Sample(n int) (*tensordict.Dict, Info, error) {
 	return d, info, nil
 }
 
+// SampleInto is Sample writing into dst, a Dict of batch [n] with the storage's structure
+// (from an earlier Sample, or NewLike): a training loop that samples the same size each
+// iteration allocates nothing for the data. Transform is not applied.
+func (b *Buffer) SampleInto(dst *tensordict.Dict) (Info, error) {
+	bs := dst.BatchShape()
+	if len(bs) == 0 || bs[0] == 0 {
+		return Info{}, fmt.Errorf("replaybuffer: SampleInto needs a Dict of batch [n], got %v", bs)
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	data := b.storage.Data()
+	if data == nil {
+		return Info{}, ErrEmpty
+	}
+	b.smu.Lock()
+	info, err := b.sampler.Sample(bs[0], b.size, data)
+	b.smu.Unlock()
+	if err != nil {
+		return Info{}, err
+	}
+	return info, data.GatherInto(dst, info.Index)
+}
+
 // UpdatePriority sets priorities of sampled slots; the sampler must be Prioritized.
 func (b *Buffer) UpdatePriority(idx []int, priority []float64) error {
 	var p *Prioritized

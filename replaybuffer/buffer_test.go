@@ -405,3 +405,26 @@ func TestPrioritizedSlice(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleIntoMatchesSample(t *testing.T) {
+	a := must(New(Options{Capacity: 100, Sampler: NewRandom(5)}))
+	b := must(New(Options{Capacity: 100, Sampler: NewRandom(5)}))
+	must(a.Extend(items(0, 100, 0)))
+	must(b.Extend(items(0, 100, 0)))
+	dst, _, err := b.Sample(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Sample(16); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		want, _, _ := a.Sample(16)
+		if _, err := b.SampleInto(dst); err != nil {
+			t.Fatal(err)
+		}
+		if !tensordict.Equal(want, dst) {
+			t.Fatal("SampleInto and Sample differ on the same sampler state")
+		}
+	}
+}

@@ -83,14 +83,8 @@ func setRows(data *tensordict.Dict, idx []int, items *tensordict.Dict) error {
 	if b := items.BatchShape(); len(b) == 0 || b[0] != len(idx) {
 		return fmt.Errorf("replaybuffer: %d slots for items of batch %v", len(idx), items.BatchShape())
 	}
-	rows, err := items.Unbind()
-	if err != nil {
-		return err
-	}
-	for j, i := range idx {
-		if err := data.SetAt(i, rows[j]); err != nil {
-			return fmt.Errorf("replaybuffer: item %d does not fit the storage (its structure is fixed by the first write): %w", j, err)
-		}
+	if err := data.SetRows(idx, items); err != nil {
+		return fmt.Errorf("replaybuffer: the items do not fit the storage (its structure is fixed by the first write): %w", err)
 	}
 	return nil
 }

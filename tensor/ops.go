@@ -323,3 +323,20 @@ func SameMemory(a, b *Tensor) bool {
 	}
 	return len(a.buf) == 0 || &a.buf[0] == &b.buf[0]
 }
+
+// GatherInto copies rows idx of t's leading dimension into dst ([len(idx)] + t's other dims):
+// Gather without allocating.
+func (t *Tensor) GatherInto(dst *Tensor, idx []int) error {
+	if len(t.shape) == 0 || dst.dtype != t.dtype || len(dst.shape) != len(t.shape) ||
+		dst.shape[0] != len(idx) || !slices.Equal(dst.shape[1:], t.shape[1:]) {
+		return fmt.Errorf("tensor: cannot gather %d rows of %v %v into %v %v", len(idx), t.dtype, t.shape, dst.dtype, dst.shape)
+	}
+	rb := t.rowBytes()
+	for j, i := range idx {
+		if i < 0 || i >= t.shape[0] {
+			return fmt.Errorf("tensor: gather index %d out of range for shape %v", i, t.shape)
+		}
+		copy(dst.buf[j*rb:(j+1)*rb], t.buf[i*rb:(i+1)*rb])
+	}
+	return nil
+}

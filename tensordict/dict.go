@@ -92,13 +92,14 @@ type Dict struct {
 	keys   []string       // insertion order; never shared with another Dict's spare capacity
 	vals   []entry        // vals[i] belongs to keys[i]
 	index  map[string]int // key -> position, built once a Dict has more than linearMax keys
+	shared bool           // index is shared with another Dict: copy it before writing
 	locked bool
 	device string
 }
 
 // linearMax is the key count up to which lookups scan keys instead of using a map: small
 // Dicts (the common case) then cost no map allocation.
-const linearMax = 8
+const linearMax = 32
 
 func (d *Dict) find(k string) int {
 	if d.index != nil {
@@ -126,14 +127,16 @@ func (d *Dict) get(k string) (entry, bool) {
 func (d *Dict) add(k string, e entry) {
 	d.keys = append(d.keys, k)
 	d.vals = append(d.vals, e)
-	if d.index != nil {
+	switch {
+	case d.index != nil && !d.shared:
 		d.index[k] = len(d.keys) - 1
-	} else if len(d.keys) > linearMax {
+	case len(d.keys) > linearMax:
 		d.reindex()
 	}
 }
 
 func (d *Dict) reindex() {
+	d.shared = false
 	d.index = make(map[string]int, len(d.keys))
 	for i, k := range d.keys {
 		d.index[k] = i

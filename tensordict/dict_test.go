@@ -299,3 +299,28 @@ func TestIndexDim(t *testing.T) {
 	_, err = d.IndexDim(2, 0)
 	wantErr(t, err, "out of range")
 }
+
+func TestSetRowsAndGatherInto(t *testing.T) {
+	d := sample(t)
+	rows, err := d.IndexList([]int{3, 1})
+	must(t, err)
+	dst := NewLike(mustIndex(t, d, 0), 2)
+	must(t, d.GatherInto(dst, []int{3, 1}))
+	if !Equal(dst, rows) {
+		t.Error("GatherInto differs from IndexList")
+	}
+	// Write the two rows back swapped and check them.
+	must(t, d.SetRows([]int{1, 3}, rows))
+	a, _ := d.Index(1)
+	b, _ := rows.Index(0)
+	if !Equal(a, b) {
+		t.Error("SetRows did not write row 1")
+	}
+	wantErr(t, d.GatherInto(New(3, 3), []int{0}), "not in the destination")
+}
+
+func mustIndex(t *testing.T, d *Dict, i int) *Dict {
+	r, err := d.Index(i)
+	must(t, err)
+	return r
+}

@@ -12,8 +12,8 @@ import (
 func (d *Dict) transform(batch []int, f func(key string, e entry) (entry, error)) (*Dict, error) {
 	n := len(d.keys)
 	out := &Dict{batch: batch, keys: d.keys[:n:n], vals: make([]entry, n), device: d.device}
-	if d.index != nil {
-		out.reindex() // an index map is never shared: adding a key writes into it
+	if d.index != nil { // shared until either Dict adds or removes a key (then copied)
+		out.index, out.shared, d.shared = d.index, true, true
 	}
 	for i, k := range d.keys {
 		e, err := f(k, d.vals[i])
@@ -142,14 +142,14 @@ func (d *Dict) SetAt(i int, src *Dict) error {
 	return row.copyFrom(src, "")
 }
 
-// copyFrom copies src's leaves into d's existing leaves of equal shape.
+// copyFrom copies src's leaves into d's existing leaves of equal shape. prefix names d within
+// the root, for error messages only.
 func (d *Dict) copyFrom(src *Dict, prefix string) error {
 	for i, k := range src.keys {
-		path := prefix + k
 		se := src.vals[i]
 		de, ok := d.get(k)
 		if !ok {
-			return fmt.Errorf("tensordict: key %q is not in the destination", path)
+			return fmt.Errorf("tensordict: key %q is not in the destination", prefix+k)
 		}
 		switch {
 		case se.t != nil && de.t != nil:
@@ -157,16 +157,16 @@ func (d *Dict) copyFrom(src *Dict, prefix string) error {
 				continue // already in place (a view of the destination)
 			}
 			if err := de.t.CopyFrom(se.t); err != nil {
-				return fmt.Errorf("tensordict: key %q: %w", path, err)
+				return fmt.Errorf("tensordict: key %q: %w", prefix+k, err)
 			}
 		case se.s != nil && de.s != nil && len(se.s.vals) == len(de.s.vals):
 			copy(de.s.vals, se.s.vals)
 		case se.d != nil && de.d != nil:
-			if err := de.d.copyFrom(se.d, path+Sep); err != nil {
+			if err := de.d.copyFrom(se.d, prefix+k+Sep); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("tensordict: key %q: cannot copy a %s into a %s", path, kind(se), kind(de))
+			return fmt.Errorf("tensordict: key %q: cannot copy a %s into a %s", prefix+k, kind(se), kind(de))
 		}
 	}
 	return nil
@@ -213,6 +213,15 @@ func (d *Dict) Exclude(keys ...string) *Dict {
 	}
 	return out
 }
+
+// Shallow returns a Dict of the same structure (sub-Dicts copied) sharing every leaf: setting
+// a key in it leaves d as it was, writing into a leaf's data shows in both.
+func (d *Dict) Shallow() *Dict { return d.shallow() }
+
+// CopyFrom copies src's leaves into d's leaves of the same keys and shapes (in place; leaves
+// that already are views of the same memory are skipped). Keys of d missing from src are left
+// as they are; keys of src missing from d are an error.
+func (d *Dict) CopyFrom(src *Dict) error { return d.copyFrom(src, "") }
 
 // shallow copies the key structure (sub-Dicts included) but shares the leaves.
 func (d *Dict) shallow() *Dict {
@@ -474,8 +483,8 @@ func (d *Dict) StepMDP(o StepMDPOptions) (*Dict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensordict: StepMDP: %w", err)
 	}
-	out := New(d.batch...)
-	out.device = d.device
+	n := len(next.keys) + 1
+	out := &Dict{batch: next.batch, keys: make([]string, 0, n), vals: make([]entry, 0, n), device: d.device}
 	for i, k := range next.keys {
 		e := next.vals[i]
 		switch k {
@@ -588,4 +597,81 @@ func NewLike(d *Dict, lead ...int) *Dict {
 		}
 	})
 	return out
+}
+
+// SetRows copies src (batch [len(idx)] + d's batch shape past the first dim) into rows idx of
+// d's leading batch dimension, one copy per leaf and row; src must have d's leaves.
+func (d *Dict) SetRows(idx []int, src *Dict) error {
+	if err := d.needBatchDim("SetRows"); err != nil {
+		return err
+	}
+	return d.setRows(idx, src, "")
+}
+
+func (d *Dict) setRows(idx []int, src *Dict, prefix string) error {
+	for i, k := range src.keys {
+		path := prefix + k
+		se := src.vals[i]
+		de, ok := d.get(k)
+		if !ok {
+			return fmt.Errorf("tensordict: key %q is not in the destination", path)
+		}
+		switch {
+		case se.t != nil && de.t != nil:
+			if err := de.t.SetRows(idx, se.t); err != nil {
+				return fmt.Errorf("tensordict: key %q: %w", path, err)
+			}
+		case se.s != nil && de.s != nil:
+			rl := de.s.rowLen()
+			for j, r := range idx {
+				copy(de.s.vals[r*rl:(r+1)*rl], se.s.vals[j*rl:(j+1)*rl])
+			}
+		case se.d != nil && de.d != nil:
+			if err := de.d.setRows(idx, se.d, path+Sep); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("tensordict: key %q: cannot copy a %s into a %s", path, kind(se), kind(de))
+		}
+	}
+	return nil
+}
+
+// GatherInto copies rows idx of d's leading batch dimension into dst, a Dict of batch
+// [len(idx)] + the rest of d's batch shape with d's leaves (NewLike(row, len(idx)) makes one):
+// IndexList without allocating.
+func (d *Dict) GatherInto(dst *Dict, idx []int) error {
+	if err := d.needBatchDim("GatherInto"); err != nil {
+		return err
+	}
+	return d.gatherInto(dst, idx, "")
+}
+
+func (d *Dict) gatherInto(dst *Dict, idx []int, prefix string) error {
+	for i, k := range d.keys {
+		path := prefix + k
+		se := d.vals[i]
+		de, ok := dst.get(k)
+		if !ok {
+			return fmt.Errorf("tensordict: key %q is not in the destination", path)
+		}
+		switch {
+		case se.t != nil && de.t != nil:
+			if err := se.t.GatherInto(de.t, idx); err != nil {
+				return fmt.Errorf("tensordict: key %q: %w", path, err)
+			}
+		case se.s != nil && de.s != nil:
+			rl := se.s.rowLen()
+			for j, r := range idx {
+				copy(de.s.vals[j*rl:(j+1)*rl], se.s.vals[r*rl:(r+1)*rl])
+			}
+		case se.d != nil && de.d != nil:
+			if err := se.d.gatherInto(de.d, idx, path+Sep); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("tensordict: key %q: cannot copy a %s into a %s", path, kind(se), kind(de))
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package nethack
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/tensor"
@@ -134,6 +135,5 @@ func asBytes[T int16 | int32 | int64 | int8](s []T) []byte {
 	if len(s) == 0 {
 		return nil
 	}
-	t, _ := tensor.FromSlice(s)
-	return t.Bytes()
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(s[0])))
 }
