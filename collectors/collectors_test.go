@@ -147,6 +147,7 @@ func TestMultiSyncAndAsync(t *testing.T) {
 	policy := func(i int) envs.Policy { return counting{rand.New(rand.NewPCG(uint64(i), 1))} }
 	m := must(collectors.NewMultiSync(mk(), policy, collectors.Options{FramesPerBatch: 20, TotalFrames: 120, StateKeys: []string{"hidden"}}))
 	n := 0
+	var prev *tensordict.Dict
 	for {
 		b, err := m.Next()
 		if errors.Is(err, io.EOF) {
@@ -162,6 +163,24 @@ func TestMultiSyncAndAsync(t *testing.T) {
 		if tensor.Equal(obs.Index(0), obs.Index(1)) {
 			t.Fatal("two workers returned the same data")
 		}
+		// Each worker's episode goes on across batches: the first root of this batch is the
+		// last "next" of the previous one (or a fresh start after an episode end).
+		if prev != nil {
+			first := must(tensordict.GetAs[int64](b, "step_count"))
+			last := must(tensordict.GetAs[int64](prev, "next/step_count"))
+			done := must(tensordict.GetAs[bool](prev, "next/done"))
+			for w := 0; w < 3; w++ {
+				for e := 0; e < 2; e++ {
+					f := first[w*20+e]    // [w, t=0, e]
+					l := last[w*20+9*2+e] // [w, t=9, e]
+					d := done[w*20+9*2+e]
+					if d && f != 0 || !d && f != l {
+						t.Fatalf("worker %d env %d: batch starts at step %d after ending at %d (done %v)", w, e, f, l, d)
+					}
+				}
+			}
+		}
+		prev = b.Clone()
 		n++
 	}
 	if n != 2 {

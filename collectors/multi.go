@@ -133,11 +133,19 @@ func (m *MultiSync) Next() (*tensordict.Dict, error) {
 		return nil, fmt.Errorf("collectors: %w", err)
 	}
 	if m.out == nil {
+		// After the first batch the workers write straight into their row of the result.
 		m.out = tensordict.NewLike(m.parts[0], len(m.parts))
-	}
-	for i, b := range m.parts {
-		if err := m.out.SetAt(i, b); err != nil {
-			return nil, fmt.Errorf("collectors: worker %d's batch: %w", i, err)
+		for i, b := range m.parts {
+			if err := m.out.SetAt(i, b); err != nil {
+				return nil, fmt.Errorf("collectors: worker %d's batch: %w", i, err)
+			}
+			row, err := m.out.Index(i)
+			if err != nil {
+				return nil, err
+			}
+			if err := m.p.workers[i].c.runner.SetOutput(row); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m.frames += m.o.FramesPerBatch * len(m.parts)

@@ -25,6 +25,7 @@ package envs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"math/rand/v2"
 
 	"github.com/maestro-rl/maestro/tensor"
@@ -216,6 +217,21 @@ func NewRunner(env Env, policy Policy, steps int, o RolloutOptions) (*Runner, er
 
 // SetPolicy replaces the policy for the following rollouts.
 func (r *Runner) SetPolicy(p Policy) { r.policy = p }
+
+// SetOutput makes the following rollouts write into out (batch [steps] + the env's batch
+// shape, the structure of the rollouts so far), e.g. a view of a larger buffer that several
+// runners fill side by side.
+func (r *Runner) SetOutput(out *tensordict.Dict) error {
+	if r.out != nil && !sameStructure(r.out, out) {
+		return fmt.Errorf("envs: SetOutput: the output's structure %v differs from the rollouts' %v", out, r.out)
+	}
+	r.out, r.rows = out, nil
+	return nil
+}
+
+func sameStructure(a, b *tensordict.Dict) bool {
+	return slices.Equal(a.BatchShape(), b.BatchShape()) && slices.Equal(a.LeafKeys(), b.LeafKeys())
+}
 
 // Run collects one rollout: batch shape [steps] + env.BatchShape(), valid until the next Run.
 func (r *Runner) Run() (*tensordict.Dict, error) {
