@@ -27,7 +27,7 @@ train: build
 test: setup-peer
 	$(GO) vet ./...
 	MAESTRO_REQUIRE_PEER=1 $(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./tensor/ ./tensordict/ ./envs/ ./envs/cartpole/
+	$(GO) test -count=1 -race ./tensor/ ./tensordict/ ./envs/ ./envs/cartpole/ ./replaybuffer/ ./collectors/
 	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism|EnvBatched' ./envs/nethack/
 
 setup-bench:
