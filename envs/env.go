@@ -25,8 +25,8 @@ package envs
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
