@@ -201,6 +201,7 @@ type Runner struct {
 	steps      int
 	out        *tensordict.Dict
 	rows       []*tensordict.Dict // views of out's rows
+	works      []*tensordict.Dict // reusable shallow copies of rows, one per step
 	td         *tensordict.Dict   // the root of the next step
 	inferState bool
 }
@@ -225,7 +226,7 @@ func (r *Runner) SetOutput(out *tensordict.Dict) error {
 	if r.out != nil && !sameStructure(r.out, out) {
 		return fmt.Errorf("envs: SetOutput: the output's structure %v differs from the rollouts' %v", out, r.out)
 	}
-	r.out, r.rows = out, nil
+	r.out, r.rows, r.works = out, nil, nil
 	return nil
 }
 
@@ -260,11 +261,16 @@ func (r *Runner) run() (int, error) {
 			if r.rows, err = r.out.Unbind(); err != nil {
 				return t, err
 			}
+			r.works = make([]*tensordict.Dict, len(r.rows))
 		}
 		if r.rows != nil {
-			// The root and the action replace leaves of the shallow copy only; CopyFrom
-			// below copies them into the row.
-			work := r.rows[t].Shallow()
+			// The root and the action replace leaves of a shallow copy of the row only;
+			// CopyFrom below copies them into the row. The copy is reused from batch to batch.
+			work := r.works[t]
+			if work == nil || !work.ResetTo(r.rows[t]) {
+				work = r.rows[t].Shallow()
+				r.works[t] = work
+			}
 			if err := work.Update(td); err != nil {
 				return t, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
 			}

@@ -31,6 +31,9 @@ type simpleEnv struct {
 	specs   Specs
 	over    bool
 	started bool
+	// verified remembers "next" Dicts already checked by hasShapes, with their key count: a
+	// collector hands the same preallocated rows over and over.
+	verified map[*tensordict.Dict]int
 }
 
 // FromSimple wraps a single environment as an Env with an empty batch shape.
@@ -161,7 +164,7 @@ func (e *simpleEnv) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 	if err := e.specs.Action.IsIn(a, nil); err != nil {
 		return nil, fmt.Errorf("envs: action: %w", err)
 	}
-	next, inPlace := nextDict(td, e.specs, nil)
+	next, inPlace := e.next(td)
 	r, term, trunc, err := e.s.StepInto(a, next)
 	if err != nil {
 		return nil, err
@@ -178,6 +181,24 @@ func (e *simpleEnv) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 		}
 	}
 	return td, nil
+}
+
+// next is nextDict with a memory of Dicts that passed the shape check.
+func (e *simpleEnv) next(td *tensordict.Dict) (*tensordict.Dict, bool) {
+	if n, err := td.GetDict(KeyNext); err == nil && !n.Locked() {
+		if k, ok := e.verified[n]; ok && k == n.Len() && len(n.BatchShape()) == 0 {
+			return n, true
+		}
+		n, inPlace := nextDict(td, e.specs, nil)
+		if inPlace {
+			if e.verified == nil || len(e.verified) > 4096 {
+				e.verified = map[*tensordict.Dict]int{}
+			}
+			e.verified[n] = n.Len()
+		}
+		return n, inPlace
+	}
+	return nextDict(td, e.specs, nil)
 }
 
 func setFlag(d *tensordict.Dict, key string, v bool) {

@@ -675,3 +675,27 @@ func (d *Dict) gatherInto(dst *Dict, idx []int, prefix string) error {
 	}
 	return nil
 }
+
+// ResetTo makes d hold src's entries again, where d is a Shallow copy of src that has since
+// had leaves replaced: entry pointers are copied, no data. It reports false (changing nothing)
+// when the two no longer have the same keys.
+func (d *Dict) ResetTo(src *Dict) bool {
+	if len(d.keys) != len(src.keys) {
+		return false
+	}
+	for i, k := range src.keys {
+		if d.keys[i] != k || (d.vals[i].d == nil) != (src.vals[i].d == nil) {
+			return false
+		}
+	}
+	for i, e := range src.vals {
+		if e.d != nil {
+			if !d.vals[i].d.ResetTo(e.d) {
+				return false
+			}
+			continue
+		}
+		d.vals[i] = e
+	}
+	return true
+}
