@@ -1,6 +1,7 @@
 package nethack_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -497,4 +498,32 @@ func TestWizardModeAndWizkit(t *testing.T) {
 	if len(kit) != len(plain)+2 {
 		t.Errorf("wizkit inventory has %d items, want %d:\n%q\nwithout wizkit:\n%q", len(kit), len(plain)+2, kit, plain)
 	}
+}
+
+func FuzzReadTTYRec(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "seed.ttyrec3.bz2")
+	g, err := nethack.NewGame(nethack.GameOptions{ObservationKeys: []string{"blstats"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	g.Reset(path)
+	g.Step('s')
+	g.Reset("")
+	g.Close()
+	b, _ := os.ReadFile(path)
+	f.Add(b)
+	f.Add(b[:len(b)/2])
+	f.Add([]byte("BZh91AY&SY"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, err := nethack.ReadTTYRec(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for _, r := range recs {
+			if r.Channel > nethack.TTYRecScore {
+				t.Fatalf("record with channel %d accepted", r.Channel)
+			}
+		}
+	})
 }

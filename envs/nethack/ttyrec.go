@@ -24,8 +24,13 @@ type TTYRecord struct {
 	Data      []byte
 }
 
-// maxTTYRecord bounds one record's payload; larger lengths mean a corrupt file.
-const maxTTYRecord = 1 << 20
+// maxTTYRecord bounds one record's payload and maxTTYRecBytes a whole decompressed file (an
+// episode's recording is kilobytes to a few megabytes): beyond them the input is corrupt or a
+// decompression bomb.
+const (
+	maxTTYRecord   = 1 << 20
+	maxTTYRecBytes = 64 << 20
+)
 
 // ReadTTYRec decodes an NLE ttyrec (version 3: bzip2 streams of records with a 12-byte
 // little-endian header sec, usec, len, then a channel byte, then len bytes). It returns the
@@ -56,6 +61,9 @@ func ReadTTYRec(r io.Reader) ([]TTYRecord, error) {
 		}
 		out = append(out, rec)
 		off += 13 + int64(size)
+		if off > maxTTYRecBytes {
+			return out, fmt.Errorf("nethack: ttyrec decompresses to more than %d bytes; refusing it as corrupt", maxTTYRecBytes)
+		}
 	}
 }
 
