@@ -20,6 +20,7 @@ var layer = map[string]int{
 	"envs/envtest":                3,
 	"envs/cartpole":               3,
 	"envs/nethack/internal/nledl": 0,
+	"nn/internal/blas":            0,
 	"envs/nethack":                3,
 	"replaybuffer":                3,
 	"collectors":                  4,
