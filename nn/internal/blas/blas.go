@@ -154,7 +154,9 @@ func (b *Backend) Name() string { return b.name }
 func (b *Backend) Kernel() string { return b.kernel }
 
 // Describe says which backend and kernel run and why, for logs.
-func (b *Backend) Describe() string { return fmt.Sprintf("%s (kernel %s: %s)", b.name, b.kernel, b.note) }
+func (b *Backend) Describe() string {
+	return fmt.Sprintf("%s (kernel %s: %s)", b.name, b.kernel, b.note)
+}
 
 // SetThreads sets the threads OpenBLAS may use (no effect on the gonum backend).
 func (b *Backend) SetThreads(n int) {
