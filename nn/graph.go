@@ -1,0 +1,189 @@
+// Package nn is Maestro's neural-network engine: reverse-mode automatic differentiation over
+// float32 arrays with explicit backward passes, layers, losses and optimizers, with BLAS
+// underneath (nn/internal/blas).
+//
+// A Graph records operations as a forward pass runs them and replays them backwards in
+// Backward. It keeps every intermediate buffer between iterations: when the next forward pass
+// records the same sequence of operations and shapes (the normal case for a fixed network),
+// Reset rewinds the tape and the pass reuses the buffers, so a training step allocates nothing
+// in steady state.
+//
+// # Invariants
+//
+//   - Values made by a Graph are valid until its next Reset; Params outlive graphs.
+//   - Gradients accumulate: Backward adds into Param.Grad; call ZeroGrad (or the optimizer's
+//     Step, which zeroes after updating) between steps.
+//   - Shapes are checked when an operation is recorded; a mismatch there is a programming error
+//     in the network and panics with both shapes, inside nn only: layers built from user input
+//     check shapes at construction and return errors.
+//   - A Graph is used by one goroutine at a time.
+package nn
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Value is a node of a Graph: row-major data, its gradient, and the shape.
+type Value struct {
+	Data  []float32
+	Grad  []float32 // nil when no gradient flows into this value
+	Shape []int
+}
+
+// Len returns the number of elements.
+func (v *Value) Len() int { return len(v.Data) }
+
+// Dim returns dimension i (negative counts from the end).
+func (v *Value) Dim(i int) int {
+	if i < 0 {
+		i += len(v.Shape)
+	}
+	return v.Shape[i]
+}
+
+// Param is a trainable tensor: a Value that lives outside any graph, with a name for saving,
+// loading and error messages.
+type Param struct {
+	Value
+	Name string
+}
+
+// NewParam returns a zero parameter of the given shape.
+func NewParam(name string, shape ...int) *Param {
+	n := numel(shape)
+	return &Param{Value: Value{Data: make([]float32, n), Grad: make([]float32, n), Shape: slices.Clone(shape)}, Name: name}
+}
+
+// ZeroGrad zeroes the gradients of ps.
+func ZeroGrad(ps []*Param) {
+	for _, p := range ps {
+		clear(p.Grad)
+	}
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// op is one recorded operation: it knows its output and inputs and adds its contribution to
+// their gradients.
+type op interface {
+	backward()
+}
+
+// Graph records a forward pass; see the package doc.
+type Graph struct {
+	values []*Value // arena: values[i] is the i-th value made since Reset
+	nv     int
+	ops    []op
+	nops   int
+}
+
+// NewGraph returns an empty graph.
+func NewGraph() *Graph { return &Graph{} }
+
+// Reset rewinds the graph for the next forward pass, keeping its buffers.
+func (g *Graph) Reset() { g.nv, g.nops = 0, 0 }
+
+// value returns the next arena value with the given shape, zeroed, reusing the buffer of the
+// previous pass when it has the same size. grad says whether it carries a gradient buffer.
+func (g *Graph) value(grad bool, shape ...int) *Value {
+	n := numel(shape)
+	if g.nv < len(g.values) {
+		v := g.values[g.nv]
+		g.nv++
+		if cap(v.Data) >= n {
+			v.Data = v.Data[:n]
+			clear(v.Data)
+		} else {
+			v.Data = make([]float32, n)
+		}
+		if grad {
+			if cap(v.Grad) >= n {
+				v.Grad = v.Grad[:n]
+				clear(v.Grad)
+			} else {
+				v.Grad = make([]float32, n)
+			}
+		} else {
+			v.Grad = v.Grad[:0]
+			if len(v.Grad) == 0 {
+				v.Grad = nil
+			}
+		}
+		v.Shape = append(v.Shape[:0], shape...)
+		return v
+	}
+	v := &Value{Data: make([]float32, n), Shape: slices.Clone(shape)}
+	if grad {
+		v.Grad = make([]float32, n)
+	}
+	g.values = append(g.values, v)
+	g.nv++
+	return v
+}
+
+// Input returns a graph value holding a copy of data with the given shape; no gradient flows
+// into it.
+func (g *Graph) Input(data []float32, shape ...int) *Value {
+	if numel(shape) != len(data) {
+		// A copy goes to Sprintf so that shape does not escape: callers' literal shapes then
+		// stay on the stack.
+		panic(fmt.Sprintf("nn: Input of %d values with shape %v", len(data), slices.Clone(shape)))
+	}
+	v := g.value(false, shape...)
+	copy(v.Data, data)
+	return v
+}
+
+// record appends an op to the tape, reusing the slot's op of the same type.
+func record[T any, P interface {
+	*T
+	op
+}](g *Graph) P {
+	if g.nops < len(g.ops) {
+		if o, ok := g.ops[g.nops].(P); ok {
+			g.nops++
+			return o
+		}
+		o := P(new(T))
+		g.ops[g.nops] = o
+		g.nops++
+		return o
+	}
+	o := P(new(T))
+	g.ops = append(g.ops, o)
+	g.nops++
+	return o
+}
+
+// Backward seeds the gradient of out (a scalar) with 1 and runs the tape backwards,
+// accumulating into every gradient buffer, Params' included.
+func (g *Graph) Backward(out *Value) {
+	if out.Len() != 1 || out.Grad == nil {
+		panic(fmt.Sprintf("nn: Backward needs a scalar with a gradient, got shape %v", out.Shape))
+	}
+	out.Grad[0] = 1
+	for i := g.nops - 1; i >= 0; i-- {
+		g.ops[i].backward()
+	}
+}
+
+// needsGrad reports whether any input carries a gradient.
+func needsGrad(vs ...*Value) bool {
+	for _, v := range vs {
+		if v.Grad != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func shapeErr(op string, a, b []int) string {
+	return fmt.Sprintf("nn: %s of shapes %v and %v", op, a, b)
+}

@@ -1,0 +1,328 @@
+package nn
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+)
+
+type reference struct {
+	Inputs map[string][]float32 `json:"inputs"`
+	Acts   map[string]struct {
+		Logits []float32   `json:"logits"`
+		Loss   float32     `json:"loss"`
+		Grads  [][]float32 `json:"grads"`
+		DX     []float32   `json:"dx"`
+	}
+	Adam  [][]float32 `json:"adam"`
+	AdamW [][]float32 `json:"adamw"`
+}
+
+func loadRef(t *testing.T) reference {
+	t.Helper()
+	b, err := os.ReadFile("testdata/reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r reference
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(raw["inputs"], &r.Inputs)
+	json.Unmarshal(raw["adam"], &r.Adam)
+	json.Unmarshal(raw["adamw"], &r.AdamW)
+	r.Acts = map[string]struct {
+		Logits []float32   `json:"logits"`
+		Loss   float32     `json:"loss"`
+		Grads  [][]float32 `json:"grads"`
+		DX     []float32   `json:"dx"`
+	}{}
+	for _, k := range []string{"relu", "tanh", "sigmoid", "elu"} {
+		var a struct {
+			Logits []float32   `json:"logits"`
+			Loss   float32     `json:"loss"`
+			Grads  [][]float32 `json:"grads"`
+			DX     []float32   `json:"dx"`
+		}
+		json.Unmarshal(raw[k], &a)
+		r.Acts[k] = a
+	}
+	return r
+}
+
+func param(name string, data []float32, shape ...int) *Param {
+	p := NewParam(name, shape...)
+	copy(p.Data, data)
+	return p
+}
+
+var acts = map[string]func(*Graph, *Value) *Value{"relu": (*Graph).ReLU, "tanh": (*Graph).Tanh, "sigmoid": (*Graph).Sigmoid, "elu": (*Graph).ELU}
+
+// network is the reference network of testdata/gen_reference.py.
+func network(g *Graph, act func(*Graph, *Value) *Value, x *Value, ps []*Param, target, reg, mask *Value) *Value {
+	h := act(g, g.Linear(x, ps[0], ps[1]))
+	logits := g.Linear(h, ps[2], ps[3])
+	loss := g.Add(g.SoftCrossEntropy(logits, target), g.MSE(logits, reg))
+	return g.Add(loss, g.Sum(g.Mul(g.Softmax(logits), mask)))
+}
+
+func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%s[%d] = %v, PyTorch %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+func TestMatchesPyTorch(t *testing.T) {
+	r := loadRef(t)
+	in := r.Inputs
+	mask := make([]float32, 12)
+	for i := 0; i < 4; i++ {
+		mask[i*3] = 1
+	}
+	for name, act := range acts {
+		ps := []*Param{param("w1", in["w1"], 6, 5), param("b1", in["b1"], 6), param("w2", in["w2"], 3, 6), param("b2", in["b2"], 3)}
+		g := NewGraph()
+		x := g.value(true, 4, 5)
+		copy(x.Data, in["x"])
+		loss := network(g, act, x, ps, g.Input(in["target"], 4, 3), g.Input(in["reg"], 4, 3), g.Input(mask, 4, 3))
+		g.Backward(loss)
+		want := r.Acts[name]
+		closeTo(t, name+" loss", loss.Data, []float32{want.Loss}, 1e-5)
+		for i, p := range ps {
+			closeTo(t, name+" grad "+p.Name, p.Grad, want.Grads[i], 1e-4)
+		}
+		closeTo(t, name+" dx", x.Grad, want.DX, 1e-4)
+	}
+}
+
+func TestAdamMatchesPyTorch(t *testing.T) {
+	r := loadRef(t)
+	in := r.Inputs
+	for _, decoupled := range []bool{false, true} {
+		ps := []*Param{param("w1", in["w1"], 6, 5), param("b1", in["b1"], 6)}
+		opt, err := NewAdam(ps, AdamOptions{LR: 0.01, Beta1: 0.9, Beta2: 0.99, Eps: 1e-6, WeightDecay: 0.1, Decoupled: decoupled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := NewGraph()
+		for step := 0; step < 3; step++ {
+			g.Reset()
+			y := g.Linear(g.Input(in["x"], 4, 5), ps[0], ps[1])
+			loss := g.Mean(g.Mul(y, y))
+			loss.Data[0] *= float32(step + 1) // PyTorch scales the loss by step+1
+			loss.Grad[0] = 0
+			g.Backward(scaled(g, loss, float32(step+1)))
+			opt.Step()
+		}
+		want := r.Adam
+		if decoupled {
+			want = r.AdamW
+		}
+		for i, p := range ps {
+			closeTo(t, "adam "+p.Name, p.Data, want[i], 2e-5)
+		}
+	}
+}
+
+// scaled returns a scalar whose gradient into loss is k (so Backward(loss*k)).
+func scaled(g *Graph, loss *Value, k float32) *Value {
+	return g.Mul(loss, g.Input([]float32{k}, 1))
+}
+
+// TestFiniteDifferences checks every op's gradient against central differences.
+func TestFiniteDifferences(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	randv := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	target := make([]float32, 12)
+	for i := range target {
+		target[i] = rng.Float32()
+	}
+	for name, act := range acts {
+		w1, w2 := param("w1", randv(30), 6, 5), param("w2", randv(18), 3, 6)
+		b1, b2 := param("b1", randv(6), 6), param("b2", randv(3), 3)
+		ps := []*Param{w1, b1, w2, b2}
+		xdata, reg, mask := randv(20), randv(12), randv(12)
+		f := func() float64 {
+			g := NewGraph()
+			x := g.Input(xdata, 4, 5)
+			loss := network(g, act, x, ps, g.Input(target, 4, 3), g.Input(reg, 4, 3), g.Input(mask, 4, 3))
+			return float64(loss.Data[0])
+		}
+		g := NewGraph()
+		ZeroGrad(ps)
+		loss := network(g, act, g.Input(xdata, 4, 5), ps, g.Input(target, 4, 3), g.Input(reg, 4, 3), g.Input(mask, 4, 3))
+		g.Backward(loss)
+		for _, p := range ps {
+			for i := range p.Data {
+				old := p.Data[i]
+				const h = 1e-2
+				p.Data[i] = old + h
+				up := f()
+				p.Data[i] = old - h
+				down := f()
+				p.Data[i] = old
+				fd := (up - down) / (2 * h)
+				if d := math.Abs(fd - float64(p.Grad[i])); d > 2e-2*(1+math.Abs(fd)) {
+					t.Fatalf("%s: d loss / d %s[%d] = %v, finite differences %v", name, p.Name, i, p.Grad[i], fd)
+				}
+			}
+		}
+	}
+	// Concat, reached through a two-branch network.
+	w := param("w", randv(12), 3, 4)
+	b := param("b", randv(3), 3)
+	xa, xb := randv(6), randv(6)
+	f := func() (*Graph, *Value) {
+		g := NewGraph()
+		y := g.Linear(g.Concat(g.Tanh(g.Linear(g.Input(xa, 3, 2), param("p", []float32{1, 0.5, -1, 2}, 2, 2), nil)), g.Input(xb, 3, 2)), w, b)
+		return g, g.Mean(g.Mul(y, y))
+	}
+	g, loss := f()
+	ZeroGrad([]*Param{w, b})
+	g.Backward(loss)
+	for i := range w.Data {
+		old := w.Data[i]
+		w.Data[i] = old + 1e-2
+		_, up := f()
+		w.Data[i] = old - 1e-2
+		_, down := f()
+		w.Data[i] = old
+		fd := float64(up.Data[0]-down.Data[0]) / 2e-2
+		if d := math.Abs(fd - float64(w.Grad[i])); d > 2e-2*(1+math.Abs(fd)) {
+			t.Fatalf("concat network: d/dw[%d] = %v, finite differences %v", i, w.Grad[i], fd)
+		}
+	}
+}
+
+func TestMLPLearnsAndAllocatesNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	m, err := NewMLP("mlp", []int{2, 32, 32, 1}, (*Graph).Tanh, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := NewAdam(m.Params(), AdamOptions{LR: 3e-3})
+	xs := make([]float32, 256*2)
+	ys := make([]float32, 256)
+	for i := range ys {
+		a, b := rng.Float64()*2-1, rng.Float64()*2-1
+		xs[2*i], xs[2*i+1] = float32(a), float32(b)
+		ys[i] = float32(math.Sin(3*a) * b)
+	}
+	g := NewGraph()
+	step := func() float32 {
+		g.Reset()
+		loss := g.MSE(m.Forward(g, g.Input(xs, 256, 2)), g.Input(ys, 256, 1))
+		g.Backward(loss)
+		opt.Step()
+		return loss.Data[0]
+	}
+	first := step()
+	var last float32
+	for range 1500 {
+		last = step()
+	}
+	if last > first/20 {
+		t.Errorf("MSE went from %v to %v in 1500 steps; want a 20x drop", first, last)
+	}
+	allocs := testing.AllocsPerRun(20, func() { step() })
+	if allocs > 0 {
+		t.Errorf("a training step allocates %v times in steady state, want 0", allocs)
+	}
+	if err := CheckGrads(m.Params()); err != nil {
+		t.Fatal(err)
+	}
+	m.Params()[0].Grad[3] = float32(math.NaN())
+	if err := CheckGrads(m.Params()); err == nil || !strings.Contains(err.Error(), "mlp.0.weight") {
+		t.Errorf("NaN gradient not reported by name: %v", err)
+	}
+}
+
+func TestClipAndOrthogonal(t *testing.T) {
+	p := NewParam("p", 2, 2)
+	copy(p.Grad, []float32{3, 4, 0, 0})
+	if n := ClipGradNorm([]*Param{p}, 1); math.Abs(n-5) > 1e-9 {
+		t.Errorf("norm %v, want 5", n)
+	}
+	if math.Abs(float64(p.Grad[0])-0.6) > 1e-5 || math.Abs(float64(p.Grad[1])-0.8) > 1e-5 {
+		t.Errorf("clipped grads %v, want [0.6 0.8 0 0]", p.Grad)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, sh := range [][2]int{{4, 4}, {3, 7}, {7, 3}} {
+		q := NewParam("q", sh[0], sh[1])
+		if err := Orthogonal(q, 2, rng); err != nil {
+			t.Fatal(err)
+		}
+		r, c := sh[0], sh[1]
+		// The fewer of rows/columns are orthogonal with norm gain.
+		if r <= c {
+			for i := 0; i < r; i++ {
+				for j := 0; j < r; j++ {
+					d := 0.0
+					for k := 0; k < c; k++ {
+						d += float64(q.Data[i*c+k] * q.Data[j*c+k])
+					}
+					want := 0.0
+					if i == j {
+						want = 4
+					}
+					if math.Abs(d-want) > 1e-4 {
+						t.Fatalf("%v: rows %d,%d dot %v, want %v", sh, i, j, d, want)
+					}
+				}
+			}
+		} else {
+			for i := 0; i < c; i++ {
+				for j := 0; j < c; j++ {
+					d := 0.0
+					for k := 0; k < r; k++ {
+						d += float64(q.Data[k*c+i] * q.Data[k*c+j])
+					}
+					want := 0.0
+					if i == j {
+						want = 4
+					}
+					if math.Abs(d-want) > 1e-4 {
+						t.Fatalf("%v: columns %d,%d dot %v, want %v", sh, i, j, d, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMLPStep is the issue's mlp_step: an MLP 512-512-16 training step at batch 256
+// (forward, MSE, backward, Adam).
+func BenchmarkMLPStep(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	m, _ := NewMLP("mlp", []int{512, 512, 16}, (*Graph).ReLU, rng)
+	opt, _ := NewAdam(m.Params(), AdamOptions{})
+	xs := make([]float32, 256*512)
+	ys := make([]float32, 256*16)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64())
+	}
+	g := NewGraph()
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Reset()
+		loss := g.MSE(m.Forward(g, g.Input(xs, 256, 512)), g.Input(ys, 256, 16))
+		g.Backward(loss)
+		opt.Step()
+	}
+}

@@ -1,0 +1,121 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// AdamOptions configure Adam; zero values mean PyTorch's defaults (lr 1e-3, betas 0.9 and
+// 0.999, eps 1e-8, no weight decay).
+type AdamOptions struct {
+	LR, Beta1, Beta2, Eps float64
+	WeightDecay           float64
+	// Decoupled selects AdamW: weight decay shrinks the parameters directly instead of being
+	// added to the gradient.
+	Decoupled bool
+}
+
+// Adam is PyTorch's Adam/AdamW (non-amsgrad) over a fixed list of parameters.
+type Adam struct {
+	o      AdamOptions
+	params []*Param
+	m, v   [][]float32
+	step   int
+}
+
+// NewAdam returns an optimizer for params.
+func NewAdam(params []*Param, o AdamOptions) (*Adam, error) {
+	if o.LR == 0 {
+		o.LR = 1e-3
+	}
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-8
+	}
+	if o.LR < 0 || o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 || o.WeightDecay < 0 {
+		return nil, fmt.Errorf("nn: Adam options out of range: %+v", o)
+	}
+	a := &Adam{o: o, params: params}
+	for _, p := range params {
+		a.m = append(a.m, make([]float32, p.Len()))
+		a.v = append(a.v, make([]float32, p.Len()))
+	}
+	return a, nil
+}
+
+// SetLR changes the learning rate (schedules call it between steps).
+func (a *Adam) SetLR(lr float64) { a.o.LR = lr }
+
+// Step applies one update from the accumulated gradients and zeroes them.
+func (a *Adam) Step() {
+	a.step++
+	o := a.o
+	bc1 := 1 - math.Pow(o.Beta1, float64(a.step))
+	bc2sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(a.step)))
+	stepSize := float32(o.LR / bc1)
+	b1, b2 := float32(o.Beta1), float32(o.Beta2)
+	eps, bc2 := float32(o.Eps), float32(bc2sqrt)
+	wd := float32(o.WeightDecay)
+	for i, p := range a.params {
+		m, v := a.m[i], a.v[i]
+		if o.Decoupled && wd != 0 {
+			k := 1 - float32(o.LR)*wd
+			for j := range p.Data {
+				p.Data[j] *= k
+			}
+		}
+		for j, gr := range p.Grad {
+			if !o.Decoupled && wd != 0 {
+				gr += wd * p.Data[j]
+			}
+			m[j] = b1*m[j] + (1-b1)*gr
+			v[j] = b2*v[j] + (1-b2)*gr*gr
+			denom := float32(math.Sqrt(float64(v[j])))/bc2 + eps
+			p.Data[j] -= stepSize * m[j] / denom
+		}
+		clear(p.Grad)
+	}
+}
+
+// ClipGradNorm scales the gradients of params so that their global L2 norm is at most
+// maxNorm (PyTorch's clip_grad_norm_, coefficient maxNorm / (norm + 1e-6)) and returns the
+// norm before clipping.
+func ClipGradNorm(params []*Param, maxNorm float64) float64 {
+	var s float64
+	for _, p := range params {
+		for _, g := range p.Grad {
+			s += float64(g) * float64(g)
+		}
+	}
+	norm := math.Sqrt(s)
+	if c := maxNorm / (norm + 1e-6); c < 1 {
+		k := float32(c)
+		for _, p := range params {
+			for j := range p.Grad {
+				p.Grad[j] *= k
+			}
+		}
+	}
+	return norm
+}
+
+// CheckGrads returns an error naming every parameter whose gradient holds NaN or Inf, so a
+// training loop can report it and skip the step.
+func CheckGrads(params []*Param) error {
+	var errs []error
+	for _, p := range params {
+		for j, g := range p.Grad {
+			if f := float64(g); math.IsNaN(f) || math.IsInf(f, 0) {
+				errs = append(errs, fmt.Errorf("nn: gradient of %s %v holds %v at element %d", p.Name, p.Shape, g, j))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
