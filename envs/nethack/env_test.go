@@ -1,6 +1,7 @@
 package nethack_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/maestro-rl/maestro/envs"
@@ -71,7 +72,7 @@ func TestHeroCropAndBlstats(t *testing.T) {
 			t.Errorf("normalised blstats[%d] = %v outside [-5, 5]", i, v)
 		}
 	}
-	if want := float32(o.Blstats[nethack.BlX]) / nethack.Cols; f[nethack.BlX] != want {
+	if want := float64(o.Blstats[nethack.BlX]) / nethack.Cols; math.Abs(float64(f[nethack.BlX])-want) > 1e-6 {
 		t.Errorf("normalised x = %v, want %v", f[nethack.BlX], want)
 	}
 	big := make([]int64, nethack.NumBlstats)
