@@ -326,3 +326,66 @@ func BenchmarkMLPStep(b *testing.B) {
 		opt.Step()
 	}
 }
+
+func TestCategoricalMatchesPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/categorical.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Logits  []float32 `json:"logits"`
+		Actions []int     `json:"actions"`
+		Adv     []float32 `json:"adv"`
+		Loss    float32   `json:"loss"`
+		Grad    []float32 `json:"grad"`
+		Entropy []float32 `json:"entropy"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	g := NewGraph()
+	logits := g.value(true, 5, 4)
+	copy(logits.Data, ref.Logits)
+	d := Categorical{LogP: g.LogSoftmax(logits)}
+	ent := d.Entropy(g)
+	closeTo(t, "entropy", ent.Data, ref.Entropy, 1e-5)
+	pg := g.Mean(g.Mul(d.LogProb(g, ref.Actions), g.Input(ref.Adv, 5)))
+	loss := g.Add(g.Mul(pg, g.Input([]float32{-1}, 1)), g.Mul(g.Mean(ent), g.Input([]float32{-0.01}, 1)))
+	g.Backward(loss)
+	closeTo(t, "loss", loss.Data, []float32{ref.Loss}, 1e-5)
+	closeTo(t, "d loss / d logits", logits.Grad, ref.Grad, 1e-4)
+
+	// Sampling follows the probabilities; the mode is the argmax; masked actions never come.
+	rng := rand.New(rand.NewPCG(9, 9))
+	counts := make([]int, 4)
+	acts := make([]int, 5)
+	for range 20000 {
+		d.Sample(rng, acts)
+		counts[acts[0]]++
+	}
+	for j := range counts {
+		p := math.Exp(float64(d.LogP.Data[j]))
+		if got := float64(counts[j]) / 20000; math.Abs(got-p) > 0.02 {
+			t.Errorf("action %d sampled with frequency %.3f, probability %.3f", j, got, p)
+		}
+	}
+	d.Mode(acts)
+	for r, a := range acts {
+		row := ref.Logits[r*4 : (r+1)*4]
+		for j := range row {
+			if row[j] > row[a] {
+				t.Errorf("mode of row %d is %d, but logit %d is larger", r, a, j)
+			}
+		}
+	}
+	g2 := NewGraph()
+	ml := g2.Input(ref.Logits, 5, 4)
+	MaskLogits(ml, []bool{false, true, true, false, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true})
+	md := Categorical{LogP: g2.LogSoftmax(ml)}
+	for range 1000 {
+		md.Sample(rng, acts)
+		if acts[0] == 0 || acts[0] == 3 {
+			t.Fatalf("sampled masked action %d", acts[0])
+		}
+	}
+}
