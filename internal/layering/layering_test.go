@@ -21,7 +21,7 @@ var layer = map[string]int{
 	"envs/cartpole":               3,
 	"envs/nethack/internal/nledl": 0,
 	"nn/internal/blas":            0,
-	"nn":                          1,
+	"nn":                          2,
 	"envs/nethack":                3,
 	"replaybuffer":                3,
 	"collectors":                  4,
