@@ -447,3 +447,120 @@ func TestSaveLoadResumesBitExactly(t *testing.T) {
 		t.Errorf("loading into another architecture: %v; want the first mismatching parameter with both shapes", err)
 	}
 }
+
+func TestLayersMatchPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/layers.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		GRU   [][]float32 `json:"gru"`
+		LN    [][]float32 `json:"ln"`
+		Emb   []float32   `json:"emb"`
+		X1    []float32   `json:"x1"`
+		X2    []float32   `json:"x2"`
+		H0    []float32   `json:"h0"`
+		Keep  []float32   `json:"keep"`
+		WOut  []float32   `json:"w_out"`
+		WLN   []float32   `json:"w_ln"`
+		WE    []float32   `json:"w_emb"`
+		Idx   []int       `json:"idx"`
+		H2    []float32   `json:"h2"`
+		Y     []float32   `json:"y"`
+		Loss  float32     `json:"loss"`
+		Grads struct {
+			GRU [][]float32 `json:"gru"`
+			LN  [][]float32 `json:"ln"`
+			Emb []float32   `json:"emb"`
+		} `json:"grads"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	const N, IN, H, V, D = 3, 4, 5, 6, 4
+	rng := rand.New(rand.NewPCG(1, 1))
+	gru, _ := NewGRUCell("gru", IN, H, rng)
+	for i, p := range gru.Params() {
+		copy(p.Data, ref.GRU[i])
+	}
+	ln, _ := NewLayerNorm("ln", H)
+	copy(ln.Gamma.Data, ref.LN[0])
+	copy(ln.Beta.Data, ref.LN[1])
+	emb, _ := NewEmbedding("emb", V, D, 0, rng)
+	copy(emb.W.Data, ref.Emb)
+
+	g := NewGraph()
+	h1 := gru.Forward(g, g.Input(ref.X1, N, IN), g.Input(ref.H0, N, H))
+	h2 := gru.Forward(g, g.Input(ref.X2, N, IN), g.Mul(h1, g.Input(ref.Keep, N, H)))
+	y := ln.Forward(g, h2)
+	e := emb.Forward(g, ref.Idx)
+	loss := g.Add(g.Add(g.Sum(g.Mul(h2, g.Input(ref.WOut, N, H))), g.Sum(g.Mul(y, g.Input(ref.WLN, N, H)))), g.Sum(g.Mul(e, g.Input(ref.WE, 4, D))))
+	g.Backward(loss)
+	closeTo(t, "gru h2", h2.Data, ref.H2, 1e-5)
+	closeTo(t, "layernorm y", y.Data, ref.Y, 1e-5)
+	closeTo(t, "loss", loss.Data, []float32{ref.Loss}, 1e-5)
+	for i, p := range gru.Params() {
+		closeTo(t, "grad "+p.Name, p.Grad, ref.Grads.GRU[i], 1e-4)
+	}
+	closeTo(t, "grad ln.weight", ln.Gamma.Grad, ref.Grads.LN[0], 1e-4)
+	closeTo(t, "grad ln.bias", ln.Beta.Grad, ref.Grads.LN[1], 1e-4)
+	closeTo(t, "grad emb.weight", emb.W.Grad, ref.Grads.Emb, 1e-4)
+}
+
+// fdCheck compares the gradients of loss (built by f on a fresh graph) with respect to params
+// against central differences.
+func fdCheck(t *testing.T, what string, params []*Param, f func(g *Graph) *Value) {
+	t.Helper()
+	ZeroGrad(params)
+	g := NewGraph()
+	g.Backward(f(g))
+	for _, p := range params {
+		for i := range p.Data {
+			old := p.Data[i]
+			const h = 1e-2
+			p.Data[i] = old + h
+			up := f(NewGraph()).Data[0]
+			p.Data[i] = old - h
+			down := f(NewGraph()).Data[0]
+			p.Data[i] = old
+			fd := float64(up-down) / (2 * h)
+			if d := math.Abs(fd - float64(p.Grad[i])); d > 2e-2*(1+math.Abs(fd)) {
+				t.Fatalf("%s: d loss / d %s[%d] = %v, finite differences %v", what, p.Name, i, p.Grad[i], fd)
+			}
+		}
+	}
+}
+
+func TestFiniteDifferencesRecurrentAndNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	gru, _ := NewGRUCell("gru", 3, 4, rng)
+	ln, _ := NewLayerNorm("ln", 4)
+	for i := range ln.Gamma.Data {
+		ln.Gamma.Data[i] = float32(0.5 + rng.Float64())
+		ln.Beta.Data[i] = float32(rng.NormFloat64())
+	}
+	emb, _ := NewEmbedding("emb", 5, 3, 1, rng)
+	xs := make([]float32, 2*3)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64())
+	}
+	w := make([]float32, 2*4)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	params := append(append(gru.Params(), ln.Params()...), emb.Params()...)
+	fdCheck(t, "gru+layernorm+embedding", params, func(g *Graph) *Value {
+		x := g.Add(g.Input(xs, 2, 3), emb.Forward(g, []int{2, 4}))
+		h := gru.Forward(g, x, g.Input(make([]float32, 8), 2, 4))
+		h = gru.Forward(g, x, g.Sub(h, g.SliceCols(g.Concat(h, h), 4, 8)))
+		h = gru.Forward(g, x, h)
+		return g.Sum(g.Mul(ln.Forward(g, h), g.Input(w, 2, 4)))
+	})
+	// The padding row (index 1) gets no gradient even when it is looked up, as in PyTorch.
+	ZeroGrad(emb.Params())
+	g := NewGraph()
+	g.Backward(g.Sum(emb.Forward(g, []int{1, 1, 3})))
+	if emb.W.Grad[3] != 0 || emb.W.Grad[4] != 0 || emb.W.Grad[5] != 0 || emb.W.Grad[9] != 1 {
+		t.Errorf("embedding grads %v: want none on the padding row 1 and 1s on row 3", emb.W.Grad)
+	}
+}

@@ -1,0 +1,271 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+type sliceColsOp struct {
+	x, y   *Value
+	lo, hi int
+}
+
+// SliceCols returns columns [lo, hi) of a 2-D value [N, C] as [N, hi-lo] (a copy).
+func (g *Graph) SliceCols(x *Value, lo, hi int) *Value {
+	if len(x.Shape) != 2 || lo < 0 || hi > x.Shape[1] || lo >= hi {
+		panic(fmt.Sprintf("nn: SliceCols [%d, %d) of %v", lo, hi, x.Shape))
+	}
+	n, c, w := x.Shape[0], x.Shape[1], hi-lo
+	y := g.value(needsGrad(x), n, w)
+	for r := 0; r < n; r++ {
+		copy(y.Data[r*w:(r+1)*w], x.Data[r*c+lo:r*c+hi])
+	}
+	if y.Grad != nil {
+		o := record[sliceColsOp](g)
+		*o = sliceColsOp{x, y, lo, hi}
+	}
+	return y
+}
+
+func (o *sliceColsOp) backward() {
+	n, c, w := o.x.Shape[0], o.x.Shape[1], o.hi-o.lo
+	for r := 0; r < n; r++ {
+		gx := o.x.Grad[r*c+o.lo : r*c+o.hi]
+		for j, v := range o.y.Grad[r*w : (r+1)*w] {
+			gx[j] += v
+		}
+	}
+}
+
+type subOp struct{ a, b, y *Value }
+
+// Sub returns a - b (same shapes).
+func (g *Graph) Sub(a, b *Value) *Value {
+	if len(a.Data) != len(b.Data) {
+		panic(shapeErr("Sub", a.Shape, b.Shape))
+	}
+	y := g.value(needsGrad(a, b), a.Shape...)
+	for i := range y.Data {
+		y.Data[i] = a.Data[i] - b.Data[i]
+	}
+	if y.Grad != nil {
+		o := record[subOp](g)
+		*o = subOp{a, b, y}
+	}
+	return y
+}
+
+func (o *subOp) backward() {
+	if o.a.Grad != nil {
+		for i, gy := range o.y.Grad {
+			o.a.Grad[i] += gy
+		}
+	}
+	if o.b.Grad != nil {
+		for i, gy := range o.y.Grad {
+			o.b.Grad[i] -= gy
+		}
+	}
+}
+
+// ---- LayerNorm -----------------------------------------------------------------------------
+
+type layerNormOp struct {
+	x, y        *Value
+	gamma, beta *Param
+	xhat, rstd  []float32
+	eps         float32
+}
+
+// LayerNormLayer normalises the last dimension and applies a learned scale and shift, as
+// torch.nn.LayerNorm (eps 1e-5, biased variance).
+type LayerNormLayer struct {
+	Gamma, Beta *Param
+	Eps         float32
+}
+
+// NewLayerNorm returns a layer over d features (scale 1, shift 0).
+func NewLayerNorm(name string, d int) (*LayerNormLayer, error) {
+	if d <= 0 {
+		return nil, fmt.Errorf("nn: LayerNorm %s needs a positive size, got %d", name, d)
+	}
+	l := &LayerNormLayer{Gamma: NewParam(name+".weight", d), Beta: NewParam(name+".bias", d), Eps: 1e-5}
+	for i := range l.Gamma.Data {
+		l.Gamma.Data[i] = 1
+	}
+	return l, nil
+}
+
+// Params returns the scale and shift.
+func (l *LayerNormLayer) Params() []*Param { return []*Param{l.Gamma, l.Beta} }
+
+// Forward normalises x [..., d].
+func (l *LayerNormLayer) Forward(g *Graph, x *Value) *Value {
+	d := x.Dim(-1)
+	if d != l.Gamma.Len() {
+		panic(fmt.Sprintf("nn: LayerNorm of %d features applied to %v", l.Gamma.Len(), x.Shape))
+	}
+	y := g.value(true, x.Shape...)
+	o := record[layerNormOp](g)
+	rows := x.Len() / d
+	o.x, o.y, o.gamma, o.beta, o.eps = x, y, l.Gamma, l.Beta, l.Eps
+	o.xhat = grow(o.xhat, x.Len())
+	o.rstd = grow(o.rstd, rows)
+	for r := 0; r < rows; r++ {
+		xr := x.Data[r*d : (r+1)*d]
+		var mu, v float64
+		for _, a := range xr {
+			mu += float64(a)
+		}
+		mu /= float64(d)
+		for _, a := range xr {
+			v += (float64(a) - mu) * (float64(a) - mu)
+		}
+		rstd := float32(1 / math.Sqrt(v/float64(d)+float64(l.Eps)))
+		o.rstd[r] = rstd
+		for j, a := range xr {
+			xh := (a - float32(mu)) * rstd
+			o.xhat[r*d+j] = xh
+			y.Data[r*d+j] = xh*l.Gamma.Data[j] + l.Beta.Data[j]
+		}
+	}
+	return y
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]float32, n)
+}
+
+func (o *layerNormOp) backward() {
+	d := o.gamma.Len()
+	rows := o.x.Len() / d
+	for r := 0; r < rows; r++ {
+		gy := o.y.Grad[r*d : (r+1)*d]
+		xh := o.xhat[r*d : (r+1)*d]
+		var s1, s2 float32
+		for j := range gy {
+			o.gamma.Grad[j] += gy[j] * xh[j]
+			o.beta.Grad[j] += gy[j]
+			dxh := gy[j] * o.gamma.Data[j]
+			s1 += dxh
+			s2 += dxh * xh[j]
+		}
+		if o.x.Grad == nil {
+			continue
+		}
+		k := o.rstd[r] / float32(d)
+		for j := range gy {
+			dxh := gy[j] * o.gamma.Data[j]
+			o.x.Grad[r*d+j] += k * (float32(d)*dxh - s1 - xh[j]*s2)
+		}
+	}
+}
+
+// ---- Embedding -----------------------------------------------------------------------------
+
+type embeddingOp struct {
+	w   *Param
+	y   *Value
+	idx []int
+	pad int
+}
+
+// EmbeddingLayer maps indices to learned vectors, as torch.nn.Embedding (N(0, 1) init; the
+// padding index, when >= 0, starts at zero and gets no gradient).
+type EmbeddingLayer struct {
+	W          *Param
+	PaddingIdx int
+}
+
+// NewEmbedding returns a table of n vectors of size d; paddingIdx -1 means none.
+func NewEmbedding(name string, n, d, paddingIdx int, rng *rand.Rand) (*EmbeddingLayer, error) {
+	if n <= 0 || d <= 0 || paddingIdx >= n || paddingIdx < -1 {
+		return nil, fmt.Errorf("nn: Embedding %s needs n, d > 0 and a padding index in [-1, n), got %d, %d, %d", name, n, d, paddingIdx)
+	}
+	e := &EmbeddingLayer{W: NewParam(name+".weight", n, d), PaddingIdx: paddingIdx}
+	for i := range e.W.Data {
+		e.W.Data[i] = float32(rng.NormFloat64())
+	}
+	if paddingIdx >= 0 {
+		clear(e.W.Data[paddingIdx*d : (paddingIdx+1)*d])
+	}
+	return e, nil
+}
+
+// Params returns the table.
+func (e *EmbeddingLayer) Params() []*Param { return []*Param{e.W} }
+
+// Forward looks up idx (N indices) and returns [N, d]. An index out of range panics.
+func (e *EmbeddingLayer) Forward(g *Graph, idx []int) *Value {
+	n, d := e.W.Shape[0], e.W.Shape[1]
+	y := g.value(true, len(idx), d)
+	for r, i := range idx {
+		if i < 0 || i >= n {
+			panic(fmt.Sprintf("nn: embedding index %d out of range [0, %d)", i, n))
+		}
+		copy(y.Data[r*d:(r+1)*d], e.W.Data[i*d:(i+1)*d])
+	}
+	o := record[embeddingOp](g)
+	o.w, o.y, o.pad = e.W, y, e.PaddingIdx
+	o.idx = append(o.idx[:0], idx...)
+	return y
+}
+
+func (o *embeddingOp) backward() {
+	d := o.w.Shape[1]
+	for r, i := range o.idx {
+		if i == o.pad {
+			continue
+		}
+		gw := o.w.Grad[i*d : (i+1)*d]
+		for j, v := range o.y.Grad[r*d : (r+1)*d] {
+			gw[j] += v
+		}
+	}
+}
+
+// ---- GRU -----------------------------------------------------------------------------------
+
+// GRUCell is torch.nn.GRUCell: r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h, with PyTorch's
+// parameter layout (weight_ih [3H, in] in r, z, n order, weight_hh [3H, H], biases [3H]) and
+// initialisation (uniform in +-1/sqrt(H)).
+type GRUCell struct {
+	Wih, Whh, Bih, Bhh *Param
+	H                  int
+}
+
+// NewGRUCell returns a cell from in features to a hidden state of h.
+func NewGRUCell(name string, in, h int, rng *rand.Rand) (*GRUCell, error) {
+	if in <= 0 || h <= 0 {
+		return nil, fmt.Errorf("nn: GRU %s needs positive sizes, got in=%d hidden=%d", name, in, h)
+	}
+	c := &GRUCell{Wih: NewParam(name+".weight_ih", 3*h, in), Whh: NewParam(name+".weight_hh", 3*h, h),
+		Bih: NewParam(name+".bias_ih", 3*h), Bhh: NewParam(name+".bias_hh", 3*h), H: h}
+	bound := 1 / math.Sqrt(float64(h))
+	for _, p := range c.Params() {
+		for i := range p.Data {
+			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+	return c, nil
+}
+
+// Params returns the cell's parameters in PyTorch's order.
+func (c *GRUCell) Params() []*Param { return []*Param{c.Wih, c.Whh, c.Bih, c.Bhh} }
+
+// Forward returns the next hidden state [N, H] from x [N, in] and h [N, H]. To start a new
+// episode for some rows, multiply h by a keep mask first (Mul with 0 where an episode began).
+func (c *GRUCell) Forward(g *Graph, x, h *Value) *Value {
+	H := c.H
+	gi := g.Linear(x, c.Wih, c.Bih)
+	gh := g.Linear(h, c.Whh, c.Bhh)
+	r := g.Sigmoid(g.Add(g.SliceCols(gi, 0, H), g.SliceCols(gh, 0, H)))
+	z := g.Sigmoid(g.Add(g.SliceCols(gi, H, 2*H), g.SliceCols(gh, H, 2*H)))
+	n := g.Tanh(g.Add(g.SliceCols(gi, 2*H, 3*H), g.Mul(r, g.SliceCols(gh, 2*H, 3*H))))
+	return g.Add(n, g.Mul(z, g.Sub(h, n))) // (1-z) n + z h
+}
