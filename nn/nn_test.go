@@ -564,3 +564,48 @@ func TestFiniteDifferencesRecurrentAndNorm(t *testing.T) {
 		t.Errorf("embedding grads %v: want none on the padding row 1 and 1s on row 3", emb.W.Grad)
 	}
 }
+
+func TestConv2dMatchesPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/conv.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Params [][]float32 `json:"params"`
+		X      []float32   `json:"x"`
+		W      []float32   `json:"w"`
+		Y      []float32   `json:"y"`
+		Loss   float32     `json:"loss"`
+		Grads  [][]float32 `json:"grads"`
+		DX     []float32   `json:"dx"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	c1, _ := NewConv2d("c1", 3, 4, 4, 2, 1, rng)
+	c2, _ := NewConv2d("c2", 4, 5, 3, 1, 0, rng)
+	ps := append(c1.Params(), c2.Params()...)
+	for i, p := range ps {
+		copy(p.Data, ref.Params[i])
+	}
+	g := NewGraph()
+	x := g.value(true, 2, 3, 10, 10)
+	copy(x.Data, ref.X)
+	y := g.Reshape(c2.Forward(g, g.ELU(c1.Forward(g, x))), 2, -1)
+	loss := g.Sum(g.Mul(y, g.Input(ref.W, y.Shape...)))
+	g.Backward(loss)
+	closeTo(t, "conv output", y.Data, ref.Y, 1e-5)
+	closeTo(t, "loss", loss.Data, []float32{ref.Loss}, 1e-5)
+	for i, p := range ps {
+		closeTo(t, "grad "+p.Name, p.Grad, ref.Grads[i], 1e-4)
+	}
+	closeTo(t, "dx", x.Grad, ref.DX, 1e-4)
+	fdCheck(t, "conv", ps, func(g *Graph) *Value {
+		y := g.Reshape(c2.Forward(g, g.Tanh(c1.Forward(g, g.Input(ref.X, 2, 3, 10, 10)))), 2, -1)
+		return g.Sum(g.Mul(y, g.Input(ref.W, y.Shape...)))
+	})
+	if _, err := NewConv2d("bad", 3, 4, 0, 1, 0, rng); err == nil {
+		t.Error("kernel size 0 accepted")
+	}
+}
