@@ -609,3 +609,81 @@ func TestConv2dMatchesPyTorch(t *testing.T) {
 		t.Error("kernel size 0 accepted")
 	}
 }
+
+// fillParam reproduces gen_rewardmodel.py's fill: exact integer arithmetic, then one division.
+func fillParam(p *Param, salt int64) {
+	fanIn := p.Len()
+	if len(p.Shape) > 1 {
+		fanIn = p.Shape[1]
+		if len(p.Shape) > 2 {
+			fanIn *= p.Shape[2]
+		}
+	}
+	for i := range p.Data {
+		k := float64((int64(i)*2654435761 + salt) % 1000)
+		p.Data[i] = float32((k/1000 - 0.5) / math.Sqrt(float64(fanIn)))
+	}
+}
+
+func TestRewardModelMatchesPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/rewardmodel.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Msg     []uint8     `json:"msg"`
+		Target  []float32   `json:"target"`
+		Rewards []float32   `json:"rewards"`
+		Loss    float32     `json:"loss"`
+		Head    [][]float32 `json:"grad_head"`
+		AbsSum  []float64   `json:"grad_abs_sum"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := m.Params()
+	n := 0
+	for i, p := range ps {
+		fillParam(p, 7919*int64(i))
+		n += p.Len()
+	}
+	if n != 306945 {
+		t.Errorf("the reward model has %d parameters, Motif's has 306,945", n)
+	}
+	g := NewGraph()
+	r := g.Reshape(m.Forward(g, ref.Msg), 3, 2)
+	loss := g.SoftCrossEntropy(r, g.Input(ref.Target, 3, 2))
+	g.Backward(loss)
+	closeTo(t, "rewards", r.Data, ref.Rewards, 1e-4)
+	closeTo(t, "loss", loss.Data, []float32{ref.Loss}, 1e-4)
+	for i, p := range ps {
+		closeTo(t, "grad "+p.Name, p.Grad[:len(ref.Head[i])], ref.Head[i], 2e-3)
+		s := 0.0
+		for _, v := range p.Grad {
+			s += math.Abs(float64(v))
+		}
+		if math.Abs(s-ref.AbsSum[i]) > 1e-3*(1+ref.AbsSum[i]) {
+			t.Errorf("sum |grad %s| = %v, PyTorch %v", p.Name, s, ref.AbsSum[i])
+		}
+	}
+}
+
+func TestFiniteDifferencesConv1d(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	emb, _ := NewEmbedding("emb", 10, 3, 0, rng)
+	c, _ := NewConv1d("c", 3, 4, 3, rng)
+	idx := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 4, 6, 8, 1, 3, 5}
+	w := make([]float32, 2*4*2)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	fdCheck(t, "embedding+conv1d+maxpool", append(emb.Params(), c.Params()...), func(g *Graph) *Value {
+		x := g.Transpose12(g.Reshape(emb.Forward(g, idx), 2, 8, 3)) // [2, 3, 8]
+		y := g.MaxPool1d(g.Tanh(c.Forward(g, x)), 3)                // [2, 4, 2]
+		return g.Sum(g.Mul(y, g.Input(w, 2, 4, 2)))
+	})
+}

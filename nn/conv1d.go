@@ -1,0 +1,192 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/maestro-rl/maestro/nn/internal/blas"
+)
+
+// Conv1dLayer is torch.nn.Conv1d with stride 1 and no padding (what Motif's reward model
+// uses), computed as im2col + one GEMM per sample.
+type Conv1dLayer struct {
+	W, B *Param // W [out, in, k], B [out]
+}
+
+// NewConv1d returns a layer from in to out channels with kernel size k, initialised as
+// PyTorch does (uniform in +-1/sqrt(in*k)).
+func NewConv1d(name string, in, out, k int, rng *rand.Rand) (*Conv1dLayer, error) {
+	if in <= 0 || out <= 0 || k <= 0 {
+		return nil, fmt.Errorf("nn: Conv1d %s needs positive sizes, got in=%d out=%d k=%d", name, in, out, k)
+	}
+	c := &Conv1dLayer{W: NewParam(name+".weight", out, in, k), B: NewParam(name+".bias", out)}
+	bound := 1 / math.Sqrt(float64(in*k))
+	for _, p := range c.Params() {
+		for i := range p.Data {
+			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+	return c, nil
+}
+
+// Params returns the kernel and bias.
+func (c *Conv1dLayer) Params() []*Param { return []*Param{c.W, c.B} }
+
+type conv1dOp struct {
+	c          *Conv1dLayer
+	x, y       *Value
+	cols, dcol []float32
+}
+
+// Forward convolves x [N, C, L] into [N, out, L-k+1].
+func (c *Conv1dLayer) Forward(g *Graph, x *Value) *Value {
+	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
+	if len(x.Shape) != 3 || x.Shape[1] != C || x.Shape[2] < k {
+		panic(fmt.Sprintf("nn: Conv1d with kernel %v applied to %v", c.W.Shape, x.Shape))
+	}
+	N, L := x.Shape[0], x.Shape[2]
+	OL := L - k + 1
+	y := g.value(true, N, O, OL)
+	o := record[conv1dOp](g)
+	o.c, o.x, o.y = c, x, y
+	K := C * k
+	o.cols = grow(o.cols, N*K*OL)
+	be := blas.Default()
+	for n := 0; n < N; n++ {
+		cols := o.cols[n*K*OL : (n+1)*K*OL]
+		xs := x.Data[n*C*L : (n+1)*C*L]
+		for ch := 0; ch < C; ch++ {
+			for kk := 0; kk < k; kk++ {
+				copy(cols[(ch*k+kk)*OL:(ch*k+kk+1)*OL], xs[ch*L+kk:ch*L+kk+OL])
+			}
+		}
+		out := y.Data[n*O*OL : (n+1)*O*OL]
+		for oc := 0; oc < O; oc++ {
+			b := c.B.Data[oc]
+			for i := oc * OL; i < (oc+1)*OL; i++ {
+				out[i] = b
+			}
+		}
+		be.Sgemm(false, false, O, OL, K, 1, c.W.Data, K, cols, OL, 1, out, OL)
+	}
+	return y
+}
+
+func (o *conv1dOp) backward() {
+	c := o.c
+	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
+	N, L, OL := o.x.Shape[0], o.x.Shape[2], o.y.Shape[2]
+	K := C * k
+	be := blas.Default()
+	if o.x.Grad != nil {
+		o.dcol = grow(o.dcol, K*OL)
+	}
+	for n := 0; n < N; n++ {
+		dy := o.y.Grad[n*O*OL : (n+1)*O*OL]
+		be.Sgemm(false, true, O, K, OL, 1, dy, OL, o.cols[n*K*OL:(n+1)*K*OL], OL, 1, c.W.Grad, K)
+		for oc := 0; oc < O; oc++ {
+			var s float32
+			for _, v := range dy[oc*OL : (oc+1)*OL] {
+				s += v
+			}
+			c.B.Grad[oc] += s
+		}
+		if o.x.Grad != nil {
+			be.Sgemm(true, false, K, OL, O, 1, c.W.Data, K, dy, OL, 0, o.dcol, OL)
+			gx := o.x.Grad[n*C*L : (n+1)*C*L]
+			for ch := 0; ch < C; ch++ {
+				for kk := 0; kk < k; kk++ {
+					row := o.dcol[(ch*k+kk)*OL : (ch*k+kk+1)*OL]
+					dst := gx[ch*L+kk : ch*L+kk+OL]
+					for i, v := range row {
+						dst[i] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+type maxPool1dOp struct {
+	x, y *Value
+	arg  []int32
+}
+
+// MaxPool1d takes the maximum over windows of k along the last dimension of x [N, C, L]
+// (stride k, trailing elements dropped, as torch.nn.MaxPool1d(k)): [N, C, L/k].
+func (g *Graph) MaxPool1d(x *Value, k int) *Value {
+	if len(x.Shape) != 3 || k <= 0 || x.Shape[2] < k {
+		panic(fmt.Sprintf("nn: MaxPool1d(%d) of %v", k, x.Shape))
+	}
+	N, C, L := x.Shape[0], x.Shape[1], x.Shape[2]
+	OL := L / k
+	y := g.value(needsGrad(x), N, C, OL)
+	o := record[maxPool1dOp](g)
+	o.x, o.y = x, y
+	if cap(o.arg) >= y.Len() {
+		o.arg = o.arg[:y.Len()]
+	} else {
+		o.arg = make([]int32, y.Len())
+	}
+	for r := 0; r < N*C; r++ {
+		xs := x.Data[r*L : (r+1)*L]
+		for j := 0; j < OL; j++ {
+			best := j * k
+			for i := j*k + 1; i < (j+1)*k; i++ {
+				if xs[i] > xs[best] {
+					best = i
+				}
+			}
+			y.Data[r*OL+j] = xs[best]
+			o.arg[r*OL+j] = int32(r*L + best)
+		}
+	}
+	return y
+}
+
+func (o *maxPool1dOp) backward() {
+	if o.x.Grad == nil {
+		return
+	}
+	for i, gy := range o.y.Grad {
+		o.x.Grad[o.arg[i]] += gy
+	}
+}
+
+type transposeOp struct{ x, y *Value }
+
+// Transpose12 swaps the last two dimensions of a 3-D value: [N, A, B] -> [N, B, A] (a copy),
+// e.g. embeddings [N, L, D] into channels-first [N, D, L] for Conv1d.
+func (g *Graph) Transpose12(x *Value) *Value {
+	if len(x.Shape) != 3 {
+		panic(fmt.Sprintf("nn: Transpose12 of %v", x.Shape))
+	}
+	N, A, B := x.Shape[0], x.Shape[1], x.Shape[2]
+	y := g.value(needsGrad(x), N, B, A)
+	for n := 0; n < N; n++ {
+		xs, ys := x.Data[n*A*B:(n+1)*A*B], y.Data[n*A*B:(n+1)*A*B]
+		for a := 0; a < A; a++ {
+			for b := 0; b < B; b++ {
+				ys[b*A+a] = xs[a*B+b]
+			}
+		}
+	}
+	if y.Grad != nil {
+		o := record[transposeOp](g)
+		*o = transposeOp{x, y}
+	}
+	return y
+}
+
+func (o *transposeOp) backward() {
+	N, A, B := o.x.Shape[0], o.x.Shape[1], o.x.Shape[2]
+	for n := 0; n < N; n++ {
+		gx, gy := o.x.Grad[n*A*B:(n+1)*A*B], o.y.Grad[n*A*B:(n+1)*A*B]
+		for a := 0; a < A; a++ {
+			for b := 0; b < B; b++ {
+				gx[a*B+b] += gy[b*A+a]
+			}
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// MessageLen is the length of NetHack's message buffer, the reward model's input.
+const MessageLen = 256
+
+// RewardModel is Motif's reward model over the message line (reference/motif.md §6): byte
+// embedding (256 x 32, padding 0), Conv1d(32->64, 7) ReLU MaxPool3, Conv1d(64->64, 7) ReLU
+// MaxPool3, 4 x [Conv1d(64->64, 3) ReLU], MaxPool3, flatten (320), Linear 320->128 ReLU,
+// 128->256 ReLU, 256->512 ReLU, 512->1; linear layers orthogonal (gain 1) with zero bias.
+// 306,945 parameters.
+type RewardModel struct {
+	Emb   *EmbeddingLayer
+	Convs []*Conv1dLayer
+	MLP   []*LinearLayer
+	idx   []int
+}
+
+// NewRewardModel returns a freshly initialised reward model.
+func NewRewardModel(rng *rand.Rand) (*RewardModel, error) {
+	m := &RewardModel{}
+	var err error
+	if m.Emb, err = NewEmbedding("embed", 256, 32, 0, rng); err != nil {
+		return nil, err
+	}
+	convs := [][3]int{{32, 64, 7}, {64, 64, 7}, {64, 64, 3}, {64, 64, 3}, {64, 64, 3}, {64, 64, 3}}
+	for i, c := range convs {
+		l, err := NewConv1d(fmt.Sprintf("conv%d", i), c[0], c[1], c[2], rng)
+		if err != nil {
+			return nil, err
+		}
+		m.Convs = append(m.Convs, l)
+	}
+	sizes := []int{320, 128, 256, 512, 1}
+	for i := 0; i+1 < len(sizes); i++ {
+		l, err := NewLinear(fmt.Sprintf("fc%d", i), sizes[i], sizes[i+1], rng)
+		if err != nil {
+			return nil, err
+		}
+		if err := Orthogonal(l.W, 1, rng); err != nil {
+			return nil, err
+		}
+		clear(l.B.Data)
+		m.MLP = append(m.MLP, l)
+	}
+	return m, nil
+}
+
+// Params returns every parameter in a fixed order.
+func (m *RewardModel) Params() []*Param {
+	ps := m.Emb.Params()
+	for _, c := range m.Convs {
+		ps = append(ps, c.Params()...)
+	}
+	for _, l := range m.MLP {
+		ps = append(ps, l.Params()...)
+	}
+	return ps
+}
+
+// Forward scores messages (n x 256 bytes, row-major) and returns [n, 1] rewards.
+func (m *RewardModel) Forward(g *Graph, messages []uint8) *Value {
+	if len(messages)%MessageLen != 0 || len(messages) == 0 {
+		panic(fmt.Sprintf("nn: reward model input of %d bytes is not a whole number of %d-byte messages", len(messages), MessageLen))
+	}
+	n := len(messages) / MessageLen
+	m.idx = m.idx[:0]
+	for _, b := range messages {
+		m.idx = append(m.idx, int(b))
+	}
+	x := g.Reshape(m.Emb.Forward(g, m.idx), n, MessageLen, 32)
+	x = g.Transpose12(x) // [n, 32, 256]
+	x = g.MaxPool1d(g.ReLU(m.Convs[0].Forward(g, x)), 3)
+	x = g.MaxPool1d(g.ReLU(m.Convs[1].Forward(g, x)), 3)
+	for _, c := range m.Convs[2:] {
+		x = g.ReLU(c.Forward(g, x))
+	}
+	x = g.Reshape(g.MaxPool1d(x, 3), n, -1)
+	for i, l := range m.MLP {
+		x = l.Forward(g, x)
+		if i+1 < len(m.MLP) {
+			x = g.ReLU(x)
+		}
+	}
+	return x
+}
