@@ -508,26 +508,43 @@ func TestLayersMatchPyTorch(t *testing.T) {
 }
 
 // fdCheck compares the gradients of loss (built by f on a fresh graph) with respect to params
-// against central differences.
+// against central differences. Where the one-sided differences disagree, the perturbation
+// crossed a kink (ReLU at 0, a max-pool winner changing) and the point is skipped; more than a
+// tenth of the points skipped fails the check.
 func fdCheck(t *testing.T, what string, params []*Param, f func(g *Graph) *Value) {
+	fdCheckH(t, what, params, f, 1e-2)
+}
+
+// fdCheckH is fdCheck with step h.
+func fdCheckH(t *testing.T, what string, params []*Param, f func(g *Graph) *Value, h float32) {
 	t.Helper()
 	ZeroGrad(params)
 	g := NewGraph()
-	g.Backward(f(g))
+	l0 := f(g)
+	g.Backward(l0)
+	f0 := float64(l0.Data[0])
+	checked, skipped := 0, 0
 	for _, p := range params {
 		for i := range p.Data {
 			old := p.Data[i]
-			const h = 1e-2
 			p.Data[i] = old + h
-			up := f(NewGraph()).Data[0]
+			up := float64(f(NewGraph()).Data[0])
 			p.Data[i] = old - h
-			down := f(NewGraph()).Data[0]
+			down := float64(f(NewGraph()).Data[0])
 			p.Data[i] = old
-			fd := float64(up-down) / (2 * h)
+			fd := (up - down) / (2 * float64(h))
+			if fwd, bwd := (up-f0)/float64(h), (f0-down)/float64(h); math.Abs(fwd-bwd) > 0.1*(1+math.Abs(fd)) {
+				skipped++
+				continue
+			}
+			checked++
 			if d := math.Abs(fd - float64(p.Grad[i])); d > 2e-2*(1+math.Abs(fd)) {
 				t.Fatalf("%s: d loss / d %s[%d] = %v, finite differences %v", what, p.Name, i, p.Grad[i], fd)
 			}
 		}
+	}
+	if skipped*10 > checked+skipped {
+		t.Fatalf("%s: %d of %d points sit on kinks; choose other inputs", what, skipped, checked+skipped)
 	}
 }
 
@@ -681,9 +698,9 @@ func TestFiniteDifferencesConv1d(t *testing.T) {
 	for i := range w {
 		w[i] = float32(rng.NormFloat64())
 	}
-	fdCheck(t, "embedding+conv1d+maxpool", append(emb.Params(), c.Params()...), func(g *Graph) *Value {
+	fdCheckH(t, "embedding+conv1d+maxpool", append(emb.Params(), c.Params()...), func(g *Graph) *Value {
 		x := g.Transpose12(g.Reshape(emb.Forward(g, idx), 2, 8, 3)) // [2, 3, 8]
 		y := g.MaxPool1d(g.Tanh(c.Forward(g, x)), 3)                // [2, 4, 2]
 		return g.Sum(g.Mul(y, g.Input(w, 2, 4, 2)))
-	})
+	}, 2e-3)
 }
