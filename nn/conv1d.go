@@ -36,7 +36,7 @@ func (c *Conv1dLayer) Params() []*Param { return []*Param{c.W, c.B} }
 type conv1dOp struct {
 	c          *Conv1dLayer
 	x, y       *Value
-	cols, dcol []float32
+	cols, dcol []float32 // one sample's im2col [C*k][OL]: rebuilt in backward, not stored
 }
 
 // Forward convolves x [N, C, L] into [N, out, L-k+1].
@@ -51,16 +51,11 @@ func (c *Conv1dLayer) Forward(g *Graph, x *Value) *Value {
 	o := record[conv1dOp](g)
 	o.c, o.x, o.y = c, x, y
 	K := C * k
-	o.cols = grow(o.cols, N*K*OL)
+	o.cols = grow(o.cols, K*OL)
 	be := blas.Default()
 	for n := 0; n < N; n++ {
-		cols := o.cols[n*K*OL : (n+1)*K*OL]
-		xs := x.Data[n*C*L : (n+1)*C*L]
-		for ch := 0; ch < C; ch++ {
-			for kk := 0; kk < k; kk++ {
-				copy(cols[(ch*k+kk)*OL:(ch*k+kk+1)*OL], xs[ch*L+kk:ch*L+kk+OL])
-			}
-		}
+		cols := o.cols
+		im2col1d(x.Data[n*C*L:(n+1)*C*L], C, L, k, OL, cols)
 		out := y.Data[n*O*OL : (n+1)*O*OL]
 		for oc := 0; oc < O; oc++ {
 			b := c.B.Data[oc]
@@ -71,6 +66,15 @@ func (c *Conv1dLayer) Forward(g *Graph, x *Value) *Value {
 		be.Sgemm(false, false, O, OL, K, 1, c.W.Data, K, cols, OL, 1, out, OL)
 	}
 	return y
+}
+
+// im2col1d lays out one sample's windows: row (ch, kk) holds x[ch, kk : kk+OL].
+func im2col1d(xs []float32, C, L, k, OL int, cols []float32) {
+	for ch := 0; ch < C; ch++ {
+		for kk := 0; kk < k; kk++ {
+			copy(cols[(ch*k+kk)*OL:(ch*k+kk+1)*OL], xs[ch*L+kk:ch*L+kk+OL])
+		}
+	}
 }
 
 func (o *conv1dOp) backward() {
@@ -84,7 +88,8 @@ func (o *conv1dOp) backward() {
 	}
 	for n := 0; n < N; n++ {
 		dy := o.y.Grad[n*O*OL : (n+1)*O*OL]
-		be.Sgemm(false, true, O, K, OL, 1, dy, OL, o.cols[n*K*OL:(n+1)*K*OL], OL, 1, c.W.Grad, K)
+		im2col1d(o.x.Data[n*C*L:(n+1)*C*L], C, L, k, OL, o.cols)
+		be.Sgemm(false, true, O, K, OL, 1, dy, OL, o.cols, OL, 1, c.W.Grad, K)
 		for oc := 0; oc < O; oc++ {
 			var s float32
 			for _, v := range dy[oc*OL : (oc+1)*OL] {

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -703,4 +704,35 @@ func TestFiniteDifferencesConv1d(t *testing.T) {
 		y := g.MaxPool1d(g.Tanh(c.Forward(g, x)), 3)                // [2, 4, 2]
 		return g.Sum(g.Mul(y, g.Input(w, 2, 4, 2)))
 	}, 2e-3)
+}
+
+// BenchmarkRewardModelStep is a Motif reward-model training step: pairs of messages, the
+// Bradley-Terry loss, backward and Adam. MAESTRO_RM_PAIRS sets the batch (default 64 pairs;
+// the figure is 1024).
+func BenchmarkRewardModelStep(b *testing.B) {
+	pairs := 64
+	if s := os.Getenv("MAESTRO_RM_PAIRS"); s != "" {
+		fmt.Sscan(s, &pairs)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	m, _ := NewRewardModel(rng)
+	opt, _ := NewAdam(m.Params(), AdamOptions{LR: 1e-5})
+	msgs := make([]uint8, 2*pairs*MessageLen)
+	for i := range msgs {
+		if i%MessageLen < 40 {
+			msgs[i] = uint8(32 + rng.IntN(90))
+		}
+	}
+	target := make([]float32, 2*pairs)
+	for i := 0; i < pairs; i++ {
+		target[2*i] = 1
+	}
+	g := NewGraph()
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Reset()
+		r := g.Reshape(m.Forward(g, msgs), pairs, 2)
+		g.Backward(g.SoftCrossEntropy(r, g.Input(target, pairs, 2)))
+		opt.Step()
+	}
 }
