@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/maestro-rl/maestro/nn/internal/blas"
 )
@@ -168,7 +169,7 @@ func (g *Graph) Reshape(x *Value, shape ...int) *Value {
 		sh[infer] = x.Len() / known
 	}
 	if numel(sh) != x.Len() {
-		panic(fmt.Sprintf("nn: Reshape of %v to %v", x.Shape, shape))
+		panic(fmt.Sprintf("nn: Reshape of %v to %v", x.Shape, slices.Clone(shape)))
 	}
 	y := g.value(needsGrad(x), sh...)
 	copy(y.Data, x.Data)

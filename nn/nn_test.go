@@ -736,3 +736,96 @@ func BenchmarkRewardModelStep(b *testing.B) {
 		opt.Step()
 	}
 }
+
+func agentInput(rng *rand.Rand, n int) AgentInput {
+	in := AgentInput{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
+	for i := range in.Chars {
+		in.Chars[i], in.Colors[i] = 32+rng.IntN(90), rng.IntN(16)
+	}
+	for i := range in.Blstats {
+		in.Blstats[i] = float32(rng.Float64())
+	}
+	for i := 0; i < n*256; i++ {
+		if i%256 < 30 {
+			in.Message[i] = float32(32+rng.IntN(90)) / 255
+		}
+	}
+	return in
+}
+
+func TestNetHackAgentGradientsAndAllocations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	a, err := NewNetHackAgent(23, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := agentInput(rng, 4)
+	h0 := make([]float32, 4*512)
+	actions := []int{1, 5, 22, 0}
+	loss := func(g *Graph) *Value {
+		h := g.Input(h0, 4, 512)
+		logits, value, next := a.Forward(g, in, h)
+		logits2, value2, _ := a.Forward(g, in, next) // two steps through the GRU
+		d := Categorical{LogP: g.LogSoftmax(g.Add(logits, logits2))}
+		return g.Add(g.Mean(d.LogProb(g, actions)), g.Mean(g.Mul(g.Add(value, value2), g.Add(value, value2))))
+	}
+	g := NewGraph()
+	ZeroGrad(a.Params())
+	l := loss(g)
+	g.Backward(l)
+	for _, p := range a.Params() {
+		s := 0.0
+		for _, v := range p.Grad {
+			s += math.Abs(float64(v))
+		}
+		if s == 0 && p.Name != "char_emb.weight" && p.Name != "color_emb.weight" {
+			t.Errorf("no gradient reaches %s", p.Name)
+		}
+	}
+	// Finite differences on a few entries of each parameter.
+	for _, p := range a.Params() {
+		for _, i := range []int{0, p.Len() / 2, p.Len() - 1} {
+			if p.Name == "char_emb.weight" || p.Name == "color_emb.weight" {
+				i = 16 * (32 + i%90) // rows the input uses
+				if p.Name == "color_emb.weight" {
+					i = 8 * (i % 16)
+				}
+			}
+			old := p.Data[i]
+			const h = 1e-2
+			p.Data[i] = old + h
+			up := float64(loss(NewGraph()).Data[0])
+			p.Data[i] = old - h
+			down := float64(loss(NewGraph()).Data[0])
+			p.Data[i] = old
+			fd := (up - down) / (2 * h)
+			if math.Abs(fd-float64(p.Grad[i])) > 3e-2*(1+math.Abs(fd)) {
+				t.Errorf("d loss / d %s[%d] = %v, finite differences %v", p.Name, i, p.Grad[i], fd)
+			}
+		}
+	}
+	step := func() {
+		g.Reset()
+		g.Backward(loss(g))
+	}
+	step()
+	if allocs := testing.AllocsPerRun(5, step); allocs > 0 {
+		t.Errorf("an agent training step allocates %v times, want 0", allocs)
+	}
+}
+
+func TestActorCriticInit(t *testing.T) {
+	ac, err := NewActorCritic(4, 2, 64, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGraph()
+	logits, value := ac.Forward(g, g.Input([]float32{0.1, -0.2, 0.05, 0.3}, 1, 4))
+	if logits.Len() != 2 || value.Len() != 1 {
+		t.Fatalf("shapes %v %v", logits.Shape, value.Shape)
+	}
+	// Gain 0.01 on the policy head: the first policy is nearly uniform.
+	if d := math.Abs(float64(logits.Data[0] - logits.Data[1])); d > 0.05 {
+		t.Errorf("initial logits %v differ by %v; the policy head's small gain should make them close", logits.Data, d)
+	}
+}

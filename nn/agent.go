@@ -1,0 +1,159 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// CropSize is the side of the hero-centred terminal crop the NetHack agent sees.
+const CropSize = 12
+
+// AgentInput is one batch of NetHack observations prepared for the agent (N rows):
+// Chars and Colors are the hero-centred crops [N][12][12] (nethack.CropTTY), Blstats the
+// normalised bottom-line statistics [N][27] (nethack.NormalizeBlstats), Message the message
+// bytes scaled to [0, 1] [N][256].
+type AgentInput struct {
+	N       int
+	Chars   []int // values 0..255
+	Colors  []int // values 0..31
+	Blstats []float32
+	Message []float32
+}
+
+// NetHackAgent is a Motif-style actor-critic for NetHack (reference/motif.md §10) in its
+// char+colour variant: the 12 x 12 crop goes through character and colour embeddings
+// (16 + 8 channels) and three 3x3 convolutions (32, 64, 64 channels; strides 1, 2, 2; ELU) to
+// 512 features, where Motif renders the crop to a 3 x 72 x 72 image; the blstats MLP
+// (27 -> 128 -> 128, ELU) is concatenated with the raw statistics; the message MLP
+// (256 -> 128 -> 128, ELU); then a GRU of 512 and linear policy and value heads.
+type NetHackAgent struct {
+	CharEmb, ColorEmb *EmbeddingLayer
+	Convs             []*Conv2dLayer
+	CropFC            *LinearLayer
+	Blstats, Message  []*LinearLayer
+	Core              *GRUCell
+	Policy, Value     *LinearLayer
+	Actions, Hidden   int
+	cidx              []int
+}
+
+// NewNetHackAgent returns an agent over the given number of actions.
+func NewNetHackAgent(actions int, rng *rand.Rand) (*NetHackAgent, error) {
+	if actions <= 0 {
+		return nil, fmt.Errorf("nn: the agent needs at least one action, got %d", actions)
+	}
+	a := &NetHackAgent{Actions: actions, Hidden: 512}
+	var err error
+	must := func(l *LinearLayer, e error) *LinearLayer {
+		if e != nil && err == nil {
+			err = e
+		}
+		return l
+	}
+	if a.CharEmb, err = NewEmbedding("char_emb", 256, 16, -1, rng); err != nil {
+		return nil, err
+	}
+	if a.ColorEmb, err = NewEmbedding("color_emb", 32, 8, -1, rng); err != nil {
+		return nil, err
+	}
+	for i, c := range [][4]int{{24, 32, 1, 1}, {32, 64, 2, 1}, {64, 64, 2, 1}} {
+		l, e := NewConv2d(fmt.Sprintf("crop_conv%d", i), c[0], c[1], 3, c[2], c[3], rng)
+		if e != nil {
+			return nil, e
+		}
+		a.Convs = append(a.Convs, l)
+	}
+	a.CropFC = must(NewLinear("crop_fc", 64*3*3, 512, rng))
+	a.Blstats = []*LinearLayer{must(NewLinear("blstats0", 27, 128, rng)), must(NewLinear("blstats1", 128, 128, rng))}
+	a.Message = []*LinearLayer{must(NewLinear("message0", 256, 128, rng)), must(NewLinear("message1", 128, 128, rng))}
+	a.Policy = must(NewLinear("policy", 512, actions, rng))
+	a.Value = must(NewLinear("value", 512, 1, rng))
+	if err != nil {
+		return nil, err
+	}
+	if a.Core, err = NewGRUCell("core", 512+128+27+128, 512, rng); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Params returns every parameter in a fixed order.
+func (a *NetHackAgent) Params() []*Param {
+	ps := append(a.CharEmb.Params(), a.ColorEmb.Params()...)
+	for _, c := range a.Convs {
+		ps = append(ps, c.Params()...)
+	}
+	ps = append(ps, a.CropFC.Params()...)
+	for _, l := range append(append([]*LinearLayer{}, a.Blstats...), a.Message...) {
+		ps = append(ps, l.Params()...)
+	}
+	ps = append(ps, a.Core.Params()...)
+	return append(append(ps, a.Policy.Params()...), a.Value.Params()...)
+}
+
+// Forward runs one step: logits [N, actions], value [N, 1] and the next hidden state [N, 512]
+// from the input and the hidden state h [N, 512] (zero rows start episodes: multiply by a keep
+// mask before calling).
+func (a *NetHackAgent) Forward(g *Graph, in AgentInput, h *Value) (logits, value, next *Value) {
+	n, cells := in.N, CropSize*CropSize
+	if len(in.Chars) != n*cells || len(in.Colors) != n*cells || len(in.Blstats) != n*27 || len(in.Message) != n*256 {
+		panic(fmt.Sprintf("nn: agent input of %d rows with %d chars, %d colours, %d blstats, %d message values", n, len(in.Chars), len(in.Colors), len(in.Blstats), len(in.Message)))
+	}
+	emb := g.Concat(a.CharEmb.Forward(g, in.Chars), a.ColorEmb.Forward(g, in.Colors)) // [n*144, 24]
+	x := g.Reshape(g.Transpose12(g.Reshape(emb, n, cells, 24)), n, 24, CropSize, CropSize)
+	for _, c := range a.Convs {
+		x = g.ELU(c.Forward(g, x))
+	}
+	crop := g.ELU(a.CropFC.Forward(g, g.Reshape(x, n, -1)))
+	bl := g.Input(in.Blstats, n, 27)
+	b := g.ELU(a.Blstats[1].Forward(g, g.ELU(a.Blstats[0].Forward(g, bl))))
+	m := g.ELU(a.Message[1].Forward(g, g.ELU(a.Message[0].Forward(g, g.Input(in.Message, n, 256)))))
+	next = a.Core.Forward(g, g.Concat(crop, b, bl, m), h)
+	return a.Policy.Forward(g, next), a.Value.Forward(g, next), next
+}
+
+// ActorCritic is an MLP actor-critic for small vector observations (CartPole): two hidden
+// layers of Tanh, policy logits and a value.
+type ActorCritic struct {
+	Body          *MLP
+	Policy, Value *LinearLayer
+}
+
+// NewActorCritic returns an actor-critic from obs features to actions, with hidden layers of
+// the given size, orthogonally initialised as PPO implementations do (gain sqrt(2) for the
+// body, 0.01 for the policy head, 1 for the value head; zero biases).
+func NewActorCritic(obs, actions, hidden int, rng *rand.Rand) (*ActorCritic, error) {
+	body, err := NewMLP("body", []int{obs, hidden, hidden}, (*Graph).Tanh, rng)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := NewLinear("policy", hidden, actions, rng)
+	if err != nil {
+		return nil, err
+	}
+	val, err := NewLinear("value", hidden, 1, rng)
+	if err != nil {
+		return nil, err
+	}
+	for _, lg := range []struct {
+		l    *LinearLayer
+		gain float64
+	}{{body.Layers[0], 1.4142135623730951}, {body.Layers[1], 1.4142135623730951}, {pol, 0.01}, {val, 1}} {
+		if err := Orthogonal(lg.l.W, lg.gain, rng); err != nil {
+			return nil, err
+		}
+		clear(lg.l.B.Data)
+	}
+	return &ActorCritic{Body: body, Policy: pol, Value: val}, nil
+}
+
+// Params returns every parameter.
+func (ac *ActorCritic) Params() []*Param {
+	return append(append(ac.Body.Params(), ac.Policy.Params()...), ac.Value.Params()...)
+}
+
+// Forward returns logits [N, actions] and values [N, 1] for obs [N, features].
+func (ac *ActorCritic) Forward(g *Graph, obs *Value) (logits, value *Value) {
+	h := g.Tanh(ac.Body.Forward(g, obs))
+	return ac.Policy.Forward(g, h), ac.Value.Forward(g, h)
+}
