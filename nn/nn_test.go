@@ -829,3 +829,52 @@ func TestActorCriticInit(t *testing.T) {
 		t.Errorf("initial logits %v differ by %v; the policy head's small gain should make them close", logits.Data, d)
 	}
 }
+
+func TestExtraOpsFiniteDifferences(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	p := NewParam("p", 3, 4)
+	q := NewParam("q", 3, 4)
+	for i := range p.Data {
+		p.Data[i] = float32(rng.NormFloat64())
+		q.Data[i] = float32(rng.NormFloat64())
+	}
+	target := make([]float32, 12)
+	for i := range target {
+		target[i] = float32(rng.NormFloat64())
+	}
+	fdCheck(t, "huber/clamp/min/max/exp", []*Param{p, q}, func(g *Graph) *Value {
+		a, b := g.Param(p), g.Param(q)
+		ratio := g.Exp(g.Sub(a, b))
+		surr := g.Minimum(g.Mul(ratio, g.Input(target, 3, 4)), g.Mul(g.Clamp(ratio, 0.8, 1.2), g.Input(target, 3, 4)))
+		return g.Add(g.Mean(surr), g.Add(g.Huber(a, g.Input(target, 3, 4), 1), g.Mean(g.Maximum(a, b))))
+	})
+	// Dropout: the kept fraction and the scaling.
+	g := NewGraph()
+	x := g.Input(slices.Repeat([]float32{1}, 10000), 10000)
+	y := g.Dropout(x, 0.25, rand.New(rand.NewPCG(1, 1)))
+	kept := 0
+	for _, v := range y.Data {
+		if v != 0 {
+			kept++
+			if math.Abs(float64(v)-4.0/3) > 1e-6 {
+				t.Fatalf("kept element %v, want 4/3", v)
+			}
+		}
+	}
+	if math.Abs(float64(kept)/10000-0.75) > 0.02 {
+		t.Errorf("dropout kept %d of 10000, want about 7500", kept)
+	}
+	lin := LinearSchedule(1, 0, 10)
+	cos := CosineSchedule(1, 0, 10)
+	if lin(5) != 0.5 || lin(20) != 0 || math.Abs(cos(5)-0.5) > 1e-12 || cos(0) != 1 {
+		t.Errorf("schedules: linear(5)=%v linear(20)=%v cosine(5)=%v cosine(0)=%v", lin(5), lin(20), cos(5), cos(0))
+	}
+	w := NewParam("w", 64, 32)
+	XavierUniform(w, 1, rng)
+	bound := math.Sqrt(6.0 / 96)
+	for _, v := range w.Data {
+		if math.Abs(float64(v)) > bound {
+			t.Fatalf("xavier value %v beyond %v", v, bound)
+		}
+	}
+}
