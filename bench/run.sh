@@ -153,11 +153,40 @@ bench_collector() {
     printf "RESULT collector ratio=%.2f efficiency=%.3f go_fps=%.0f torchrl_fps=%.0f raw_env_fps=%.0f go_allocs_per_frame=%s\n", go/tr, go/raw, go, tr, raw, al }'
 }
 
+bench_nn() {
+  local reps=${REPS:-3}
+  go build -o "$out/nnbench" ./bench/nn
+  : >"$out/nn.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    "$out/nnbench" | sed 's/^/go /' >>"$out/nn.txt"
+    "$bpy" bench/nn/peer.py 2>/dev/null | sed 's/^/py /' >>"$out/nn.txt"
+  done
+  "$bpy" - "$out/nn.txt" <<'PY'
+import math, statistics, sys
+go, py, allocs = {}, {}, {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 3:
+        continue
+    (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
+    if f[0] == "go":
+        allocs[f[1]] = int(f[3])
+rows = {k: statistics.median(py[k]) / statistics.median(go[k]) for k in go}
+for k in go:
+    print("%-20s go %10.2f ms  torch %10.2f ms  ratio %5.2f  allocs %d" % (k, statistics.median(go[k]), statistics.median(py[k]), rows[k], allocs[k]))
+gm = math.exp(sum(math.log(v) for v in rows.values()) / len(rows))
+print("RESULT nn ratio=%.2f rm_step=%.2f agent_fwd_b32=%.2f agent_fwdbwd_b256=%.2f mlp_step=%.2f gorgonia_mlp_step=n/a" % (
+    gm, rows["rm_step"], rows["agent_fwd_b32"], rows["agent_fwdbwd_b256"], rows["mlp_step"]))
+PY
+}
+
 case "$name" in
   nle) bench_nle ;;
+  nn) bench_nn ;;
   collector) bench_collector ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn" >&2; exit 2 ;;
 esac

@@ -22,6 +22,8 @@ package nn
 import (
 	"fmt"
 	"slices"
+
+	"github.com/maestro-rl/maestro/nn/internal/blas"
 )
 
 // Value is a node of a Graph: row-major data, its gradient, and the shape.
@@ -187,3 +189,6 @@ func needsGrad(vs ...*Value) bool {
 func shapeErr(op string, a, b []int) string {
 	return fmt.Sprintf("nn: %s of shapes %v and %v", op, a, b)
 }
+
+// BLASDescription says which matrix-multiply backend and kernel nn uses, for logs.
+func BLASDescription() string { return blas.Default().Describe() }
