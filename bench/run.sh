@@ -56,24 +56,7 @@ bench_tensordict() {
     "$out/tdbench" | sed 's/^/go /' >>"$out/tensordict.txt"
     "$bpy" bench/tensordict/peer.py | sed 's/^/py /' >>"$out/tensordict.txt"
   done
-  "$bpy" - "$out/tensordict.txt" <<'PY'
-import math, statistics, sys
-go, py, allocs = {}, {}, {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
-    if f[0] == "go":
-        allocs[f[1]] = int(f[3])
-rows = []
-print("%-14s %12s %12s %8s %8s" % ("op", "go_ns", "python_ns", "speedup", "allocs"))
-for op in go:
-    g, p = statistics.median(go[op]), statistics.median(py[op])
-    rows.append((op, p / g))
-    print("%-14s %12.0f %12.0f %8.1f %8d" % (op, g, p, p / g, allocs[op]))
-gm = math.exp(sum(math.log(s) for _, s in rows) / len(rows))
-worst = min(rows, key=lambda r: r[1])
-print("RESULT tensordict ratio=%.1f worst=%s:%.1f ops=%d" % (gm, worst[0], worst[1], len(rows)))
-PY
+  "$bpy" bench/summarize.py tensordict "$out/tensordict.txt"
 }
 
 bench_rollout() {
@@ -108,30 +91,7 @@ bench_replaybuffer() {
     "$out/rbbench" | sed 's/^/go /' >>"$out/replaybuffer.txt"
     "$bpy" bench/replaybuffer/peer.py 2>/dev/null | grep -v INFO | sed 's/^/py /' >>"$out/replaybuffer.txt"
   done
-  "$bpy" - "$out/replaybuffer.txt" <<'PY'
-import math, statistics, sys
-go, py, allocs = {}, {}, {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) < 3:
-        continue
-    (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
-    if f[0] == "go":
-        allocs[f[1]] = int(f[3])
-g = {k: statistics.median(v) for k, v in go.items()}
-p = {k: statistics.median(v) for k, v in py.items()}
-print("%-34s %12s %12s %12s %8s %8s" % ("case", "torchrl_ns", "go_ns", "go_into_ns", "speedup", "allocs"))
-rows = []
-for case in p:
-    best = min(g[case], g.get(case + "_into", g[case]))
-    rows.append((case, p[case] / best))
-    print("%-34s %12.0f %12.0f %12.0f %8.1f %8d" % (case, p[case], g[case], g.get(case + "_into", float("nan")), p[case] / best, allocs[case]))
-gm = math.exp(sum(math.log(s) for _, s in rows) / len(rows))
-worst = min(rows, key=lambda r: r[1])
-bw = g["memcpy_gather256"] / g["memory_uniform_into"]
-print("RESULT replaybuffer ratio=%.2f worst=%s:%.2f bandwidth=%.2f fresh_sample_ratio=%.2f" % (
-    gm, worst[0], worst[1], bw, p["memory_uniform"] / g["memory_uniform"]))
-PY
+  "$bpy" bench/summarize.py replaybuffer "$out/replaybuffer.txt"
 }
 
 bench_collector() {
@@ -162,23 +122,7 @@ bench_nn() {
     "$out/nnbench" | sed 's/^/go /' >>"$out/nn.txt"
     "$bpy" bench/nn/peer.py 2>/dev/null | sed 's/^/py /' >>"$out/nn.txt"
   done
-  "$bpy" - "$out/nn.txt" <<'PY'
-import math, statistics, sys
-go, py, allocs = {}, {}, {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) < 3:
-        continue
-    (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
-    if f[0] == "go":
-        allocs[f[1]] = int(f[3])
-rows = {k: statistics.median(py[k]) / statistics.median(go[k]) for k in go}
-for k in go:
-    print("%-20s go %10.2f ms  torch %10.2f ms  ratio %5.2f  allocs %d" % (k, statistics.median(go[k]), statistics.median(py[k]), rows[k], allocs[k]))
-gm = math.exp(sum(math.log(v) for v in rows.values()) / len(rows))
-print("RESULT nn ratio=%.2f rm_step=%.2f agent_fwd_b32=%.2f agent_fwdbwd_b256=%.2f mlp_step=%.2f gorgonia_mlp_step=n/a" % (
-    gm, rows["rm_step"], rows["agent_fwd_b32"], rows["agent_fwdbwd_b256"], rows["mlp_step"]))
-PY
+  "$bpy" bench/summarize.py nn "$out/nn.txt"
 }
 
 case "$name" in

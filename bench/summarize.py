@@ -1,0 +1,57 @@
+"""Summaries for bench/run.sh: reads "<side> <case> <value> [allocs]" lines (side go or py,
+value a time per op), takes medians per case, prints a table and the RESULT line.
+
+    python summarize.py tensordict|replaybuffer|nn FILE
+"""
+import math
+import statistics
+import sys
+
+
+def load(path):
+    go, py, allocs = {}, {}, {}
+    for line in open(path):
+        f = line.split()
+        if len(f) < 3 or f[0] not in ("go", "py"):
+            continue
+        (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
+        if f[0] == "go" and len(f) > 3:
+            allocs[f[1]] = int(f[3])
+    med = lambda d: {k: statistics.median(v) for k, v in d.items()}  # noqa: E731
+    return med(go), med(py), allocs
+
+
+def geomean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def tensordict(go, py, allocs):
+    rows = {op: py[op] / go[op] for op in go}
+    print("%-14s %12s %12s %8s %8s" % ("op", "go_ns", "python_ns", "speedup", "allocs"))
+    for op in go:
+        print("%-14s %12.0f %12.0f %8.1f %8d" % (op, go[op], py[op], rows[op], allocs.get(op, -1)))
+    worst = min(rows, key=rows.get)
+    print("RESULT tensordict ratio=%.1f worst=%s:%.1f ops=%d" % (geomean(rows.values()), worst, rows[worst], len(rows)))
+
+
+def replaybuffer(go, py, allocs):
+    print("%-34s %12s %12s %12s %8s %8s" % ("case", "torchrl_ns", "go_ns", "go_into_ns", "speedup", "allocs"))
+    rows = {}
+    for case in py:
+        rows[case] = py[case] / min(go[case], go.get(case + "_into", go[case]))
+        print("%-34s %12.0f %12.0f %12.0f %8.1f %8d" % (case, py[case], go[case], go.get(case + "_into", float("nan")), rows[case], allocs.get(case, -1)))
+    worst = min(rows, key=rows.get)
+    print("RESULT replaybuffer ratio=%.2f worst=%s:%.2f bandwidth=%.2f fresh_sample_ratio=%.2f" % (
+        geomean(rows.values()), worst, rows[worst], go["memcpy_gather256"] / go["memory_uniform_into"],
+        py["memory_uniform"] / go["memory_uniform"]))
+
+
+def nn(go, py, allocs):
+    rows = {k: py[k] / go[k] for k in go}
+    for k in go:
+        print("%-20s go %10.2f ms  torch %10.2f ms  ratio %5.2f  allocs %d" % (k, go[k], py[k], rows[k], allocs.get(k, -1)))
+    print("RESULT nn ratio=%.2f %s gorgonia_mlp_step=n/a" % (geomean(rows.values()), " ".join("%s=%.2f" % kv for kv in rows.items())))
+
+
+if __name__ == "__main__":
+    {"tensordict": tensordict, "replaybuffer": replaybuffer, "nn": nn}[sys.argv[1]](*load(sys.argv[2]))
