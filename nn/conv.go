@@ -39,13 +39,13 @@ func (c *Conv2dLayer) Params() []*Param { return []*Param{c.W, c.B} }
 func (c *Conv2dLayer) OutSize(n int) int { return (n+2*c.Padding-c.W.Shape[2])/c.Stride + 1 }
 
 type conv2dOp struct {
+	g    *Graph
 	c    *Conv2dLayer
 	x, y *Value
-	cols []float32 // im2col of every sample: [N][C*k*k][OH*OW]
-	dcol []float32
 }
 
-// Forward convolves x [N, C, H, W] into [N, out, OH, OW].
+// Forward convolves x [N, C, H, W] into [N, out, OH, OW]: one GEMM over the whole batch's
+// im2col matrix [C*k*k, N*OH*OW] (held in the graph's scratch space, rebuilt in backward).
 func (c *Conv2dLayer) Forward(g *Graph, x *Value) *Value {
 	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
 	if len(x.Shape) != 4 || x.Shape[1] != C {
@@ -58,40 +58,63 @@ func (c *Conv2dLayer) Forward(g *Graph, x *Value) *Value {
 	}
 	y := g.value(true, N, O, OH, OW)
 	o := record[conv2dOp](g)
-	o.c, o.x, o.y = c, x, y
+	o.g, o.c, o.x, o.y = g, c, x, y
 	K, P := C*k*k, OH*OW
-	o.cols = grow(o.cols, N*K*P)
-	be := blas.Default()
+	M := N * P
+	cols := g.tmp(0, K*M)
+	c.im2colBatch(x, cols)
+	out := g.tmp(1, O*M)
+	blas.Default().Sgemm(false, false, O, M, K, 1, c.W.Data, K, cols, M, 0, out, M)
 	for n := 0; n < N; n++ {
-		cols := o.cols[n*K*P : (n+1)*K*P]
-		im2col(x.Data[n*C*H*W:(n+1)*C*H*W], C, H, W, k, c.Stride, c.Padding, OH, OW, cols)
-		out := y.Data[n*O*P : (n+1)*O*P]
 		for oc := 0; oc < O; oc++ {
 			b := c.B.Data[oc]
-			for i := range out[oc*P : (oc+1)*P] {
-				out[oc*P+i] = b
+			dst := y.Data[(n*O+oc)*P : (n*O+oc+1)*P]
+			for i, v := range out[oc*M+n*P : oc*M+(n+1)*P] {
+				dst[i] = v + b
 			}
 		}
-		be.Sgemm(false, false, O, P, K, 1, c.W.Data, K, cols, P, 1, out, P)
 	}
 	return y
 }
 
-func im2col(x []float32, C, H, W, k, s, pad, OH, OW int, cols []float32) {
+// im2colBatch writes the windows of every sample into cols [C*k*k][N*P], sample n's columns
+// at [n*P, (n+1)*P).
+func (c *Conv2dLayer) im2colBatch(x *Value, cols []float32) {
+	C, k := c.W.Shape[1], c.W.Shape[2]
+	N, H, W := x.Shape[0], x.Shape[2], x.Shape[3]
+	OH, OW := c.OutSize(H), c.OutSize(W)
+	P, M := OH*OW, N*OH*OW
+	for n := 0; n < N; n++ {
+		im2colStrided(x.Data[n*C*H*W:(n+1)*C*H*W], C, H, W, k, c.Stride, c.Padding, OH, OW, cols[n*P:], M)
+	}
+}
+
+// im2colStrided writes one sample's windows: row r of its block starts at cols[r*ld].
+func im2colStrided(x []float32, C, H, W, k, s, pad, OH, OW int, cols []float32, ld int) {
 	P := OH * OW
 	for ch := 0; ch < C; ch++ {
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
-				row := cols[((ch*k+ki)*k+kj)*P:][:P]
+				row := cols[((ch*k+ki)*k+kj)*ld:][:P]
+				// Output columns whose input column iw = ow*s - pad + kj lies in [0, W).
+				ow0 := max(0, (pad-kj+s-1)/s)
+				ow1 := min(OW, (W-1+pad-kj)/s+1)
 				for oh := 0; oh < OH; oh++ {
 					ih := oh*s - pad + ki
-					for ow := 0; ow < OW; ow++ {
-						iw := ow*s - pad + kj
-						if ih < 0 || ih >= H || iw < 0 || iw >= W {
-							row[oh*OW+ow] = 0
-						} else {
-							row[oh*OW+ow] = x[(ch*H+ih)*W+iw]
-						}
+					out := row[oh*OW : (oh+1)*OW]
+					if ih < 0 || ih >= H || ow0 >= ow1 {
+						clear(out)
+						continue
+					}
+					clear(out[:ow0])
+					clear(out[ow1:])
+					src := x[(ch*H+ih)*W:]
+					if s == 1 {
+						copy(out[ow0:ow1], src[ow0-pad+kj:ow1-pad+kj])
+						continue
+					}
+					for ow := ow0; ow < ow1; ow++ {
+						out[ow] = src[ow*s-pad+kj]
 					}
 				}
 			}
@@ -99,12 +122,13 @@ func im2col(x []float32, C, H, W, k, s, pad, OH, OW int, cols []float32) {
 	}
 }
 
-func col2imAdd(cols []float32, C, H, W, k, s, pad, OH, OW int, dx []float32) {
+// col2imAdd adds one sample's window gradients (row r at cols[r*ld]) into dx.
+func col2imAdd(cols []float32, C, H, W, k, s, pad, OH, OW int, dx []float32, ld int) {
 	P := OH * OW
 	for ch := 0; ch < C; ch++ {
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
-				row := cols[((ch*k+ki)*k+kj)*P:][:P]
+				row := cols[((ch*k+ki)*k+kj)*ld:][:P]
 				for oh := 0; oh < OH; oh++ {
 					ih := oh*s - pad + ki
 					if ih < 0 || ih >= H {
@@ -123,30 +147,35 @@ func col2imAdd(cols []float32, C, H, W, k, s, pad, OH, OW int, dx []float32) {
 }
 
 func (o *conv2dOp) backward() {
-	c := o.c
+	c, g := o.c, o.g
 	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
 	N, H, W := o.x.Shape[0], o.x.Shape[2], o.x.Shape[3]
 	OH, OW := o.y.Shape[2], o.y.Shape[3]
 	K, P := C*k*k, OH*OW
-	be := blas.Default()
-	if o.x.Grad != nil {
-		o.dcol = grow(o.dcol, K*P)
-	}
+	M := N * P
+	dy := g.tmp(1, O*M) // dY gathered into [O][N*P]; bias gradient on the way
 	for n := 0; n < N; n++ {
-		dy := o.y.Grad[n*O*P : (n+1)*O*P]
-		cols := o.cols[n*K*P : (n+1)*K*P]
-		be.Sgemm(false, true, O, K, P, 1, dy, P, cols, P, 1, c.W.Grad, K) // dW += dY cols^T
 		for oc := 0; oc < O; oc++ {
+			src := o.y.Grad[(n*O+oc)*P : (n*O+oc+1)*P]
+			copy(dy[oc*M+n*P:oc*M+(n+1)*P], src)
 			var s float32
-			for _, v := range dy[oc*P : (oc+1)*P] {
+			for _, v := range src {
 				s += v
 			}
 			c.B.Grad[oc] += s
 		}
-		if o.x.Grad != nil {
-			be.Sgemm(true, false, K, P, O, 1, c.W.Data, K, dy, P, 0, o.dcol, P) // dcols = W^T dY
-			col2imAdd(o.dcol, C, H, W, k, c.Stride, c.Padding, OH, OW, o.x.Grad[n*C*H*W:(n+1)*C*H*W])
-		}
+	}
+	cols := g.tmp(0, K*M)
+	c.im2colBatch(o.x, cols)
+	be := blas.Default()
+	be.Sgemm(false, true, O, K, M, 1, dy, M, cols, M, 1, c.W.Grad, K) // dW += dY cols^T
+	if o.x.Grad == nil {
+		return
+	}
+	dcol := g.tmp(2, K*M)
+	be.Sgemm(true, false, K, M, O, 1, c.W.Data, K, dy, M, 0, dcol, M) // dcols = W^T dY
+	for n := 0; n < N; n++ {
+		col2imAdd(dcol[n*P:], C, H, W, k, c.Stride, c.Padding, OH, OW, o.x.Grad[n*C*H*W:(n+1)*C*H*W], M)
 	}
 }
 

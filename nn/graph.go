@@ -84,6 +84,17 @@ type Graph struct {
 	nv     int
 	ops    []op
 	nops   int
+	// scratch buffers shared by ops for temporaries that do not outlive one op's forward or
+	// backward call (im2col matrices): ops run one at a time, so one set serves them all.
+	scratch [3][]float32
+}
+
+// tmp returns scratch buffer i with at least n elements (contents undefined).
+func (g *Graph) tmp(i, n int) []float32 {
+	if cap(g.scratch[i]) < n {
+		g.scratch[i] = make([]float32, n)
+	}
+	return g.scratch[i][:n]
 }
 
 // NewGraph returns an empty graph.
