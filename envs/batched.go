@@ -155,8 +155,8 @@ func (b *Batched) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 	if err := b.specs.Action.IsIn(a, b.batch); err != nil {
 		return nil, fmt.Errorf("envs: action: %w", err)
 	}
-	if _, inPlace := nextDict(td, b.specs, b.batch); !inPlace {
-		n, _ := nextDict(tensordict.New(b.batch...), b.specs, b.batch)
+	// Every child then writes into its row of td's "next".
+	if n, inPlace := nextDict(td, b.specs, b.batch); !inPlace {
 		if err := td.SetDict(KeyNext, n); err != nil {
 			return nil, err
 		}
