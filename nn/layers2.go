@@ -269,3 +269,93 @@ func (c *GRUCell) Forward(g *Graph, x, h *Value) *Value {
 	n := g.Tanh(g.Add(g.SliceCols(gi, 2*H, 3*H), g.Mul(r, g.SliceCols(gh, 2*H, 3*H))))
 	return g.Add(n, g.Mul(z, g.Sub(h, n))) // (1-z) n + z h
 }
+
+// LSTMCell is torch.nn.LSTMCell: gates i, f, g, o from W_ih x + b_ih + W_hh h + b_hh (PyTorch's
+// layout and order; weight_ih [4H, in], weight_hh [4H, H]), c' = σ(f) c + σ(i) tanh(g),
+// h' = σ(o) tanh(c'); initialised uniformly in +-1/sqrt(H).
+type LSTMCell struct {
+	Wih, Whh, Bih, Bhh *Param
+	H                  int
+}
+
+// NewLSTMCell returns a cell from in features to hidden and cell states of h.
+func NewLSTMCell(name string, in, h int, rng *rand.Rand) (*LSTMCell, error) {
+	if in <= 0 || h <= 0 {
+		return nil, fmt.Errorf("nn: LSTM %s needs positive sizes, got in=%d hidden=%d", name, in, h)
+	}
+	c := &LSTMCell{Wih: NewParam(name+".weight_ih", 4*h, in), Whh: NewParam(name+".weight_hh", 4*h, h),
+		Bih: NewParam(name+".bias_ih", 4*h), Bhh: NewParam(name+".bias_hh", 4*h), H: h}
+	bound := 1 / math.Sqrt(float64(h))
+	for _, p := range c.Params() {
+		for i := range p.Data {
+			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+	return c, nil
+}
+
+// Params returns the cell's parameters in PyTorch's order.
+func (c *LSTMCell) Params() []*Param { return []*Param{c.Wih, c.Whh, c.Bih, c.Bhh} }
+
+// Forward returns the next hidden and cell states [N, H] from x [N, in], h and cell [N, H].
+func (c *LSTMCell) Forward(g *Graph, x, h, cell *Value) (hNext, cellNext *Value) {
+	H := c.H
+	gates := g.Add(g.Linear(x, c.Wih, c.Bih), g.Linear(h, c.Whh, c.Bhh))
+	i := g.Sigmoid(g.SliceCols(gates, 0, H))
+	f := g.Sigmoid(g.SliceCols(gates, H, 2*H))
+	gg := g.Tanh(g.SliceCols(gates, 2*H, 3*H))
+	o := g.Sigmoid(g.SliceCols(gates, 3*H, 4*H))
+	cellNext = g.Add(g.Mul(f, cell), g.Mul(i, gg))
+	return g.Mul(o, g.Tanh(cellNext)), cellNext
+}
+
+type maxPool2dOp struct {
+	x, y *Value
+	arg  []int32
+}
+
+// MaxPool2d takes the maximum over k x k windows with stride k of x [N, C, H, W] (trailing
+// rows and columns dropped, as torch.nn.MaxPool2d(k)): [N, C, H/k, W/k].
+func (g *Graph) MaxPool2d(x *Value, k int) *Value {
+	if len(x.Shape) != 4 || k <= 0 || x.Shape[2] < k || x.Shape[3] < k {
+		panic(fmt.Sprintf("nn: MaxPool2d(%d) of %v", k, x.Shape))
+	}
+	N, C, H, W := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	OH, OW := H/k, W/k
+	y := g.value(needsGrad(x), N, C, OH, OW)
+	o := record[maxPool2dOp](g)
+	o.x, o.y = x, y
+	if cap(o.arg) >= y.Len() {
+		o.arg = o.arg[:y.Len()]
+	} else {
+		o.arg = make([]int32, y.Len())
+	}
+	for p := 0; p < N*C; p++ {
+		base := p * H * W
+		for oh := 0; oh < OH; oh++ {
+			for ow := 0; ow < OW; ow++ {
+				best := base + oh*k*W + ow*k
+				for i := 0; i < k; i++ {
+					for j := 0; j < k; j++ {
+						if q := base + (oh*k+i)*W + ow*k + j; x.Data[q] > x.Data[best] {
+							best = q
+						}
+					}
+				}
+				out := (p*OH+oh)*OW + ow
+				y.Data[out] = x.Data[best]
+				o.arg[out] = int32(best)
+			}
+		}
+	}
+	return y
+}
+
+func (o *maxPool2dOp) backward() {
+	if o.x.Grad == nil {
+		return
+	}
+	for i, gy := range o.y.Grad {
+		o.x.Grad[o.arg[i]] += gy
+	}
+}

@@ -878,3 +878,49 @@ func TestExtraOpsFiniteDifferences(t *testing.T) {
 		}
 	}
 }
+
+func TestLSTMAndMaxPool2dMatchPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/lstm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Params [][]float32 `json:"params"`
+		X1     []float32   `json:"x1"`
+		X2     []float32   `json:"x2"`
+		H0     []float32   `json:"h0"`
+		C0     []float32   `json:"c0"`
+		Img    []float32   `json:"img"`
+		W1     []float32   `json:"w1"`
+		W2     []float32   `json:"w2"`
+		H2     []float32   `json:"h2"`
+		C2     []float32   `json:"c2"`
+		Pooled []float32   `json:"pooled"`
+		Loss   float32     `json:"loss"`
+		Grads  [][]float32 `json:"grads"`
+		DImg   []float32   `json:"dimg"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	cell, _ := NewLSTMCell("lstm", 3, 4, rand.New(rand.NewPCG(1, 1)))
+	for i, p := range cell.Params() {
+		copy(p.Data, ref.Params[i])
+	}
+	g := NewGraph()
+	h1, c1 := cell.Forward(g, g.Input(ref.X1, 2, 3), g.Input(ref.H0, 2, 4), g.Input(ref.C0, 2, 4))
+	h2, c2 := cell.Forward(g, g.Input(ref.X2, 2, 3), h1, c1)
+	img := g.value(true, 2, 3, 5, 6)
+	copy(img.Data, ref.Img)
+	pooled := g.MaxPool2d(img, 2)
+	loss := g.Add(g.Add(g.Sum(g.Mul(h2, g.Input(ref.W1, 2, 4))), g.Sum(c2)), g.Sum(g.Mul(pooled, g.Input(ref.W2, 2, 3, 2, 3))))
+	g.Backward(loss)
+	closeTo(t, "h2", h2.Data, ref.H2, 1e-5)
+	closeTo(t, "c2", c2.Data, ref.C2, 1e-5)
+	closeTo(t, "pooled", pooled.Data, ref.Pooled, 1e-6)
+	closeTo(t, "loss", loss.Data, []float32{ref.Loss}, 1e-5)
+	for i, p := range cell.Params() {
+		closeTo(t, "grad "+p.Name, p.Grad, ref.Grads[i], 1e-4)
+	}
+	closeTo(t, "d img", img.Grad, ref.DImg, 1e-6)
+}
