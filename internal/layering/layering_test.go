@@ -25,6 +25,7 @@ var layer = map[string]int{
 	"envs/nethack":                3,
 	"replaybuffer":                3,
 	"collectors":                  4,
+	"rl":                          5,
 }
 
 func TestImportsGoDownward(t *testing.T) {
