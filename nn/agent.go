@@ -112,48 +112,47 @@ func (a *NetHackAgent) Forward(g *Graph, in AgentInput, h *Value) (logits, value
 	return a.Policy.Forward(g, next), a.Value.Forward(g, next), next
 }
 
-// ActorCritic is an MLP actor-critic for small vector observations (CartPole): two hidden
-// layers of Tanh, policy logits and a value.
+// ActorCritic is an MLP actor-critic for small vector observations (CartPole): separate actor
+// and critic bodies of two Tanh layers each (as CleanRL's PPO: a shared body lets the value
+// loss, whose targets reach ~100, swamp the policy's gradients), policy logits and a value.
 type ActorCritic struct {
-	Body          *MLP
-	Policy, Value *LinearLayer
+	Actor, Critic *MLP
 }
 
-// NewActorCritic returns an actor-critic from obs features to actions, with hidden layers of
-// the given size, orthogonally initialised as PPO implementations do (gain sqrt(2) for the
-// body, 0.01 for the policy head, 1 for the value head; zero biases).
+// NewActorCritic returns an actor-critic from obs features to actions with hidden layers of
+// the given size, orthogonally initialised as PPO implementations do (gain sqrt(2) for hidden
+// layers, 0.01 for the policy output, 1 for the value output; zero biases).
 func NewActorCritic(obs, actions, hidden int, rng *rand.Rand) (*ActorCritic, error) {
-	body, err := NewMLP("body", []int{obs, hidden, hidden}, (*Graph).Tanh, rng)
+	actor, err := NewMLP("actor", []int{obs, hidden, hidden, actions}, (*Graph).Tanh, rng)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := NewLinear("policy", hidden, actions, rng)
+	critic, err := NewMLP("critic", []int{obs, hidden, hidden, 1}, (*Graph).Tanh, rng)
 	if err != nil {
 		return nil, err
 	}
-	val, err := NewLinear("value", hidden, 1, rng)
-	if err != nil {
-		return nil, err
-	}
-	for _, lg := range []struct {
-		l    *LinearLayer
-		gain float64
-	}{{body.Layers[0], 1.4142135623730951}, {body.Layers[1], 1.4142135623730951}, {pol, 0.01}, {val, 1}} {
-		if err := Orthogonal(lg.l.W, lg.gain, rng); err != nil {
-			return nil, err
+	for _, m := range []struct {
+		mlp  *MLP
+		last float64
+	}{{actor, 0.01}, {critic, 1}} {
+		for i, l := range m.mlp.Layers {
+			gain := 1.4142135623730951
+			if i == len(m.mlp.Layers)-1 {
+				gain = m.last
+			}
+			if err := Orthogonal(l.W, gain, rng); err != nil {
+				return nil, err
+			}
+			clear(l.B.Data)
 		}
-		clear(lg.l.B.Data)
 	}
-	return &ActorCritic{Body: body, Policy: pol, Value: val}, nil
+	return &ActorCritic{Actor: actor, Critic: critic}, nil
 }
 
 // Params returns every parameter.
-func (ac *ActorCritic) Params() []*Param {
-	return append(append(ac.Body.Params(), ac.Policy.Params()...), ac.Value.Params()...)
-}
+func (ac *ActorCritic) Params() []*Param { return append(ac.Actor.Params(), ac.Critic.Params()...) }
 
 // Forward returns logits [N, actions] and values [N, 1] for obs [N, features].
 func (ac *ActorCritic) Forward(g *Graph, obs *Value) (logits, value *Value) {
-	h := g.Tanh(ac.Body.Forward(g, obs))
-	return ac.Policy.Forward(g, h), ac.Value.Forward(g, h)
+	return ac.Actor.Forward(g, obs), ac.Critic.Forward(g, obs)
 }

@@ -1,0 +1,227 @@
+package rl
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// Keys the PPO policy writes at the root of each step.
+const (
+	KeyLogProb = "sample_log_prob"
+	KeyValue   = "state_value"
+)
+
+// PPOOptions configure PPO. Zero values mean the defaults of CleanRL's PPO for classic
+// control: gamma 0.99, lambda 0.95, clip 0.2, value coefficient 0.5, entropy coefficient
+// 0.01, 4 epochs of 4 minibatches, max gradient norm 0.5, lr 2.5e-4, advantages normalised.
+type PPOOptions struct {
+	Gamma, Lambda, Clip, ValueCoef, EntropyCoef, MaxGradNorm, LR float64
+	Epochs, Minibatches                                           int
+	NoAdvantageNorm                                               bool
+	Seed                                                          uint64
+}
+
+func (o *PPOOptions) defaults() error {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.Gamma, 0.99)
+	def(&o.Lambda, 0.95)
+	def(&o.Clip, 0.2)
+	def(&o.ValueCoef, 0.5)
+	def(&o.EntropyCoef, 0.01)
+	def(&o.MaxGradNorm, 0.5)
+	def(&o.LR, 2.5e-4)
+	if o.Epochs == 0 {
+		o.Epochs = 4
+	}
+	if o.Minibatches == 0 {
+		o.Minibatches = 4
+	}
+	if o.Gamma <= 0 || o.Gamma > 1 || o.Lambda < 0 || o.Lambda > 1 || o.Clip <= 0 || o.Epochs < 0 || o.Minibatches < 0 {
+		return fmt.Errorf("rl: PPO options out of range: %+v", *o)
+	}
+	return nil
+}
+
+// PPO trains an nn.ActorCritic on vector observations with the clipped surrogate objective.
+// It is also the policy that collects its data (Act), sampling actions and recording their
+// log-probabilities and values.
+type PPO struct {
+	o      PPOOptions
+	net    *nn.ActorCritic
+	opt    *nn.Adam
+	obsKey string
+	rng    *rand.Rand
+	g      *nn.Graph
+	// Stats of the last Update, by name.
+	Stats map[string]float64
+}
+
+// NewPPO returns a PPO learner for net reading observations from obsKey ([B, features] float32).
+func NewPPO(net *nn.ActorCritic, obsKey string, o PPOOptions) (*PPO, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	opt, err := nn.NewAdam(net.Params(), nn.AdamOptions{LR: o.LR, Eps: 1e-5})
+	if err != nil {
+		return nil, err
+	}
+	return &PPO{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(rand.NewPCG(o.Seed, 0x990)), g: nn.NewGraph(), Stats: map[string]float64{}}, nil
+}
+
+// Optimizer returns the Adam optimizer (for learning-rate schedules and checkpoints).
+func (p *PPO) Optimizer() *nn.Adam { return p.opt }
+
+// Act samples actions for td's observations and records their log-probabilities and values:
+// the collecting policy.
+func (p *PPO) Act(td *tensordict.Dict) error {
+	obs, err := tensordict.GetAs[float32](td, p.obsKey)
+	if err != nil {
+		return err
+	}
+	batch := td.BatchShape()
+	n := 1
+	for _, d := range batch {
+		n *= d
+	}
+	f := len(obs) / max(n, 1)
+	g := p.g
+	g.Reset()
+	logits, value := p.net.Forward(g, g.Input(obs, n, f))
+	dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
+	acts := make([]int, n)
+	dist.Sample(p.rng, acts)
+	lp := dist.LogProb(g, acts)
+	a := tensor.Zeros(tensor.Int64, batch...)
+	lps := tensor.Zeros(tensor.Float32, batch...)
+	vs := tensor.Zeros(tensor.Float32, batch...)
+	ad, ld, vd := tensor.MustData[int64](a), tensor.MustData[float32](lps), tensor.MustData[float32](vs)
+	for i := range acts {
+		ad[i], ld[i], vd[i] = int64(acts[i]), lp.Data[i], value.Data[i]
+	}
+	return errors.Join(td.Set("action", a), td.Set(KeyLogProb, lps), td.Set(KeyValue, vs))
+}
+
+// Update runs the PPO epochs on a batch of [T][B] steps collected with Act (root: observation,
+// action, log-prob, value; next: observation, reward, done, terminated).
+func (p *PPO) Update(batch *tensordict.Dict) error {
+	bs := batch.BatchShape()
+	if len(bs) != 2 {
+		return fmt.Errorf("rl: PPO needs a [T, B] batch, got %v", bs)
+	}
+	T, B := bs[0], bs[1]
+	n := T * B
+	get := func(k string) []float32 {
+		v, err := tensordict.GetAs[float32](batch, k)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	var obs, nextObs, reward, logpOld, value []float32
+	var acts64 []int64
+	var done, term []bool
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("rl: PPO batch: %v", r)
+			}
+		}()
+		obs, nextObs, reward = get(p.obsKey), get("next/"+p.obsKey), get("next/reward")
+		logpOld, value = get(KeyLogProb), get(KeyValue)
+	}()
+	if err != nil {
+		return err
+	}
+	if acts64, err = tensordict.GetAs[int64](batch, "action"); err != nil {
+		return err
+	}
+	if done, err = tensordict.GetAs[bool](batch, "next/done"); err != nil {
+		return err
+	}
+	if term, err = tensordict.GetAs[bool](batch, "next/terminated"); err != nil {
+		return err
+	}
+	f := len(obs) / n
+	// Values of the next observations, for bootstrapping truncated episodes.
+	g := p.g
+	g.Reset()
+	_, nv := p.net.Forward(g, g.Input(nextObs, n, f))
+	nextValue := append([]float32(nil), nv.Data...)
+	adv, target := make([]float32, n), make([]float32, n)
+	if err := GAE(float32(p.o.Gamma), float32(p.o.Lambda), T, B, reward, value, nextValue, done, term, adv, target); err != nil {
+		return err
+	}
+	mb := n / p.o.Minibatches
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	mObs, mAdv, mTgt, mLogp := make([]float32, mb*f), make([]float32, mb), make([]float32, mb), make([]float32, mb)
+	mActs := make([]int, mb)
+	var clipFrac, approxKL, lossSum float64
+	steps := 0
+	for epoch := 0; epoch < p.o.Epochs; epoch++ {
+		p.rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		for m := 0; m+mb <= n; m += mb {
+			var mean, sq float64
+			for k, i := range idx[m : m+mb] {
+				copy(mObs[k*f:(k+1)*f], obs[i*f:(i+1)*f])
+				mAdv[k], mTgt[k], mLogp[k], mActs[k] = adv[i], target[i], logpOld[i], int(acts64[i])
+				mean += float64(adv[i])
+			}
+			if !p.o.NoAdvantageNorm {
+				mean /= float64(mb)
+				for _, a := range mAdv {
+					sq += (float64(a) - mean) * (float64(a) - mean)
+				}
+				std := math.Sqrt(sq/float64(mb-1)) + 1e-8
+				for k := range mAdv {
+					mAdv[k] = float32((float64(mAdv[k]) - mean) / std)
+				}
+			}
+			g.Reset()
+			logits, v := p.net.Forward(g, g.Input(mObs, mb, f))
+			dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
+			logRatio := g.Sub(dist.LogProb(g, mActs), g.Input(mLogp, mb))
+			ratio := g.Exp(logRatio)
+			advV := g.Input(mAdv, mb)
+			surr := g.Minimum(g.Mul(ratio, advV), g.Mul(g.Clamp(ratio, float32(1-p.o.Clip), float32(1+p.o.Clip)), advV))
+			policyLoss := g.Mul(g.Mean(surr), g.Input([]float32{-1}, 1))
+			valueLoss := g.MSE(g.Reshape(v, mb), g.Input(mTgt, mb))
+			entropy := g.Mean(dist.Entropy(g))
+			loss := g.Add(g.Add(policyLoss, g.Mul(valueLoss, g.Input([]float32{float32(p.o.ValueCoef)}, 1))),
+				g.Mul(entropy, g.Input([]float32{float32(-p.o.EntropyCoef)}, 1)))
+			g.Backward(loss)
+			nn.ClipGradNorm(p.net.Params(), p.o.MaxGradNorm)
+			if err := nn.CheckGrads(p.net.Params()); err != nil {
+				nn.ZeroGrad(p.net.Params())
+				return fmt.Errorf("rl: PPO update skipped: %w", err)
+			}
+			p.opt.Step()
+			for k, r := range ratio.Data {
+				if math.Abs(float64(r)-1) > p.o.Clip {
+					clipFrac++
+				}
+				lr := float64(logRatio.Data[k])
+				approxKL += math.Exp(lr) - 1 - lr
+			}
+			lossSum += float64(loss.Data[0])
+			steps++
+		}
+	}
+	p.Stats["loss"] = lossSum / float64(max(steps, 1))
+	p.Stats["clip_fraction"] = clipFrac / float64(max(steps*mb, 1))
+	p.Stats["approx_kl"] = approxKL / float64(max(steps*mb, 1))
+	return nil
+}
