@@ -22,9 +22,9 @@ const (
 // 0.01, 4 epochs of 4 minibatches, max gradient norm 0.5, lr 2.5e-4, advantages normalised.
 type PPOOptions struct {
 	Gamma, Lambda, Clip, ValueCoef, EntropyCoef, MaxGradNorm, LR float64
-	Epochs, Minibatches                                           int
-	NoAdvantageNorm                                               bool
-	Seed                                                          uint64
+	Epochs, Minibatches                                          int
+	NoAdvantageNorm                                              bool
+	Seed                                                         uint64
 }
 
 func (o *PPOOptions) defaults() error {
