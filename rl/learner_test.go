@@ -15,7 +15,15 @@ import (
 
 // TestPPOSolvesCartPole trains PPO on 4 cart-poles and requires a mean return of at least 475
 // over the last 20 finished episodes (CartPole-v1's limit is 500).
-func TestPPOSolvesCartPole(t *testing.T) {
+func TestPPOSolvesCartPole(t *testing.T) { learnCartPole(t, Options{Algo: PPO, LR: 1e-3}, 475) }
+
+// TestA2CAndAPPOLearnCartPole requires a mean of at least 195 over the last 20 episodes.
+func TestA2CAndAPPOLearnCartPole(t *testing.T) {
+	t.Run("a2c", func(t *testing.T) { learnCartPole(t, Options{Algo: A2C, LR: 1e-3}, 195) })
+	t.Run("appo", func(t *testing.T) { learnCartPole(t, Options{Algo: APPO, LR: 1e-3}, 195) })
+}
+
+func learnCartPole(t *testing.T, o Options, goal float64) {
 	var children []envs.Env
 	for i := range 4 {
 		c, err := cartpole.NewEnv(cartpole.Options{Seed: uint64(100 + i)})
@@ -30,8 +38,8 @@ func TestPPOSolvesCartPole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := seedOf()
-	ppo, err := NewPPO(net, cartpole.KeyObservation, PPOOptions{LR: 1e-3, Seed: seed})
+	o.Seed = seedOf()
+	ppo, err := NewLearner(net, cartpole.KeyObservation, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +50,7 @@ func TestPPOSolvesCartPole(t *testing.T) {
 	defer c.Close()
 	var returns []float64
 	const maxFrames = 300_000
-	sched := nn.LinearSchedule(1e-3, 0, maxFrames)
+	sched := nn.LinearSchedule(o.LR, 0, maxFrames)
 	for c.Frames() < maxFrames {
 		batch, err := c.Next()
 		if err != nil {
@@ -61,7 +69,7 @@ func TestPPOSolvesCartPole(t *testing.T) {
 			for _, r := range last {
 				s += r
 			}
-			if s/20 >= 475 {
+			if s/20 >= goal {
 				t.Logf("solved after %d frames, %d episodes: mean of the last 20 returns %.1f", c.Frames(), len(returns), s/20)
 				return
 			}

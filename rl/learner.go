@@ -11,23 +11,39 @@ import (
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
-// Keys the PPO policy writes at the root of each step.
+// Keys the learner's policy writes at the root of each step.
 const (
 	KeyLogProb = "sample_log_prob"
 	KeyValue   = "state_value"
 )
 
-// PPOOptions configure PPO. Zero values mean the defaults of CleanRL's PPO for classic
+// Algorithms of a Learner.
+const (
+	// PPO: GAE advantages, clipped surrogate, several epochs of minibatches.
+	PPO = "ppo"
+	// A2C: GAE advantages, plain policy gradient, one pass over the whole batch.
+	A2C = "a2c"
+	// APPO: sample-factory's asynchronous PPO: V-trace targets and advantages (correcting for
+	// the policy lag between acting and learning), clipped surrogate, one epoch.
+	APPO = "appo"
+)
+
+// Options configure a Learner. Zero values mean the defaults of CleanRL's PPO for classic
 // control: gamma 0.99, lambda 0.95, clip 0.2, value coefficient 0.5, entropy coefficient
 // 0.01, 4 epochs of 4 minibatches, max gradient norm 0.5, lr 2.5e-4, advantages normalised.
-type PPOOptions struct {
+// A2C uses one epoch of one minibatch; APPO one epoch.
+type Options struct {
+	// Algo is PPO (default), A2C or APPO.
+	Algo string
+	// RhoMax and CMax clip V-trace's importance ratios (APPO); zero means 1.
+	RhoMax, CMax float64
 	Gamma, Lambda, Clip, ValueCoef, EntropyCoef, MaxGradNorm, LR float64
 	Epochs, Minibatches                                          int
 	NoAdvantageNorm                                              bool
 	Seed                                                         uint64
 }
 
-func (o *PPOOptions) defaults() error {
+func (o *Options) defaults() error {
 	def := func(v *float64, d float64) {
 		if *v == 0 {
 			*v = d
@@ -40,6 +56,25 @@ func (o *PPOOptions) defaults() error {
 	def(&o.EntropyCoef, 0.01)
 	def(&o.MaxGradNorm, 0.5)
 	def(&o.LR, 2.5e-4)
+	def(&o.RhoMax, 1)
+	def(&o.CMax, 1)
+	switch o.Algo {
+	case "", PPO:
+		o.Algo = PPO
+	case A2C:
+		if o.Epochs == 0 {
+			o.Epochs = 1
+		}
+		if o.Minibatches == 0 {
+			o.Minibatches = 1
+		}
+	case APPO:
+		if o.Epochs == 0 {
+			o.Epochs = 1
+		}
+	default:
+		return fmt.Errorf("rl: unknown algorithm %q; use %s, %s or %s", o.Algo, PPO, A2C, APPO)
+	}
 	if o.Epochs == 0 {
 		o.Epochs = 4
 	}
@@ -47,16 +82,16 @@ func (o *PPOOptions) defaults() error {
 		o.Minibatches = 4
 	}
 	if o.Gamma <= 0 || o.Gamma > 1 || o.Lambda < 0 || o.Lambda > 1 || o.Clip <= 0 || o.Epochs < 0 || o.Minibatches < 0 {
-		return fmt.Errorf("rl: PPO options out of range: %+v", *o)
+		return fmt.Errorf("rl: learner options out of range: %+v", *o)
 	}
 	return nil
 }
 
-// PPO trains an nn.ActorCritic on vector observations with the clipped surrogate objective.
-// It is also the policy that collects its data (Act), sampling actions and recording their
+// Learner trains an nn.ActorCritic on vector observations with PPO, A2C or APPO. It is also
+// the policy that collects its data (Act), sampling actions and recording their
 // log-probabilities and values.
-type PPO struct {
-	o      PPOOptions
+type Learner struct {
+	o      Options
 	net    *nn.ActorCritic
 	opt    *nn.Adam
 	obsKey string
@@ -66,8 +101,9 @@ type PPO struct {
 	Stats map[string]float64
 }
 
-// NewPPO returns a PPO learner for net reading observations from obsKey ([B, features] float32).
-func NewPPO(net *nn.ActorCritic, obsKey string, o PPOOptions) (*PPO, error) {
+// NewLearner returns a learner for net reading observations from obsKey ([B, features]
+// float32).
+func NewLearner(net *nn.ActorCritic, obsKey string, o Options) (*Learner, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
@@ -75,15 +111,15 @@ func NewPPO(net *nn.ActorCritic, obsKey string, o PPOOptions) (*PPO, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PPO{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(rand.NewPCG(o.Seed, 0x990)), g: nn.NewGraph(), Stats: map[string]float64{}}, nil
+	return &Learner{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(rand.NewPCG(o.Seed, 0x990)), g: nn.NewGraph(), Stats: map[string]float64{}}, nil
 }
 
 // Optimizer returns the Adam optimizer (for learning-rate schedules and checkpoints).
-func (p *PPO) Optimizer() *nn.Adam { return p.opt }
+func (p *Learner) Optimizer() *nn.Adam { return p.opt }
 
 // Act samples actions for td's observations and records their log-probabilities and values:
 // the collecting policy.
-func (p *PPO) Act(td *tensordict.Dict) error {
+func (p *Learner) Act(td *tensordict.Dict) error {
 	obs, err := tensordict.GetAs[float32](td, p.obsKey)
 	if err != nil {
 		return err
@@ -111,12 +147,13 @@ func (p *PPO) Act(td *tensordict.Dict) error {
 	return errors.Join(td.Set("action", a), td.Set(KeyLogProb, lps), td.Set(KeyValue, vs))
 }
 
-// Update runs the PPO epochs on a batch of [T][B] steps collected with Act (root: observation,
-// action, log-prob, value; next: observation, reward, done, terminated).
-func (p *PPO) Update(batch *tensordict.Dict) error {
+// Update learns from a batch of [T][B] steps collected with Act (root: observation, action,
+// log-prob, value; next: observation, reward, done, terminated). Loss terms and statistics
+// go to Stats by name.
+func (p *Learner) Update(batch *tensordict.Dict) error {
 	bs := batch.BatchShape()
 	if len(bs) != 2 {
-		return fmt.Errorf("rl: PPO needs a [T, B] batch, got %v", bs)
+		return fmt.Errorf("rl: the learner needs a [T, B] batch, got %v", bs)
 	}
 	T, B := bs[0], bs[1]
 	n := T * B
@@ -134,7 +171,7 @@ func (p *PPO) Update(batch *tensordict.Dict) error {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("rl: PPO batch: %v", r)
+				err = fmt.Errorf("rl: learner batch: %v", r)
 			}
 		}()
 		obs, nextObs, reward = get(p.obsKey), get("next/"+p.obsKey), get("next/reward")
@@ -159,7 +196,20 @@ func (p *PPO) Update(batch *tensordict.Dict) error {
 	_, nv := p.net.Forward(g, g.Input(nextObs, n, f))
 	nextValue := append([]float32(nil), nv.Data...)
 	adv, target := make([]float32, n), make([]float32, n)
-	if err := GAE(float32(p.o.Gamma), float32(p.o.Lambda), T, B, reward, value, nextValue, done, term, adv, target); err != nil {
+	if p.o.Algo == APPO {
+		// V-trace with the learner's current policy as pi and the acting policy as mu.
+		g.Reset()
+		logits, _ := p.net.Forward(g, g.Input(obs, n, f))
+		acts := make([]int, n)
+		for i, a := range acts64 {
+			acts[i] = int(a)
+		}
+		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts)
+		logPi := append([]float32(nil), lp.Data...)
+		if err := VTrace(float32(p.o.Gamma), float32(p.o.RhoMax), float32(p.o.CMax), T, B, logPi, logpOld, reward, value, nextValue, done, term, target, adv); err != nil {
+			return err
+		}
+	} else if err := GAE(float32(p.o.Gamma), float32(p.o.Lambda), T, B, reward, value, nextValue, done, term, adv, target); err != nil {
 		return err
 	}
 	mb := n / p.o.Minibatches
@@ -169,7 +219,7 @@ func (p *PPO) Update(batch *tensordict.Dict) error {
 	}
 	mObs, mAdv, mTgt, mLogp := make([]float32, mb*f), make([]float32, mb), make([]float32, mb), make([]float32, mb)
 	mActs := make([]int, mb)
-	var clipFrac, approxKL, lossSum float64
+	var clipFrac, approxKL, lossSum, policySum, valueSum, entropySum float64
 	steps := 0
 	for epoch := 0; epoch < p.o.Epochs; epoch++ {
 		p.rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
@@ -196,7 +246,10 @@ func (p *PPO) Update(batch *tensordict.Dict) error {
 			logRatio := g.Sub(dist.LogProb(g, mActs), g.Input(mLogp, mb))
 			ratio := g.Exp(logRatio)
 			advV := g.Input(mAdv, mb)
-			surr := g.Minimum(g.Mul(ratio, advV), g.Mul(g.Clamp(ratio, float32(1-p.o.Clip), float32(1+p.o.Clip)), advV))
+			surr := g.Mul(ratio, advV) // A2C: the ratio is 1 with the gradient of the log-probability
+			if p.o.Algo != A2C {
+				surr = g.Minimum(surr, g.Mul(g.Clamp(ratio, float32(1-p.o.Clip), float32(1+p.o.Clip)), advV))
+			}
 			policyLoss := g.Mul(g.Mean(surr), g.Input([]float32{-1}, 1))
 			valueLoss := g.MSE(g.Reshape(v, mb), g.Input(mTgt, mb))
 			entropy := g.Mean(dist.Entropy(g))
@@ -206,7 +259,7 @@ func (p *PPO) Update(batch *tensordict.Dict) error {
 			nn.ClipGradNorm(p.net.Params(), p.o.MaxGradNorm)
 			if err := nn.CheckGrads(p.net.Params()); err != nil {
 				nn.ZeroGrad(p.net.Params())
-				return fmt.Errorf("rl: PPO update skipped: %w", err)
+				return fmt.Errorf("rl: update skipped: %w", err)
 			}
 			p.opt.Step()
 			for k, r := range ratio.Data {
@@ -217,10 +270,16 @@ func (p *PPO) Update(batch *tensordict.Dict) error {
 				approxKL += math.Exp(lr) - 1 - lr
 			}
 			lossSum += float64(loss.Data[0])
+			policySum += float64(policyLoss.Data[0])
+			valueSum += float64(valueLoss.Data[0])
+			entropySum += float64(entropy.Data[0])
 			steps++
 		}
 	}
 	p.Stats["loss"] = lossSum / float64(max(steps, 1))
+	p.Stats["policy_loss"] = policySum / float64(max(steps, 1))
+	p.Stats["value_loss"] = valueSum / float64(max(steps, 1))
+	p.Stats["entropy"] = entropySum / float64(max(steps, 1))
 	p.Stats["clip_fraction"] = clipFrac / float64(max(steps*mb, 1))
 	p.Stats["approx_kl"] = approxKL / float64(max(steps*mb, 1))
 	return nil
