@@ -36,7 +36,7 @@ type Options struct {
 	// Algo is PPO (default), A2C or APPO.
 	Algo string
 	// RhoMax and CMax clip V-trace's importance ratios (APPO); zero means 1.
-	RhoMax, CMax float64
+	RhoMax, CMax                                                 float64
 	Gamma, Lambda, Clip, ValueCoef, EntropyCoef, MaxGradNorm, LR float64
 	Epochs, Minibatches                                          int
 	NoAdvantageNorm                                              bool
