@@ -3,9 +3,10 @@
 SHELL := /bin/bash
 GO ?= go
 BENCH ?=
-TRAIN_ARGS ?= -task NetHackScore -steps 300
+TRAIN_ARGS ?= --algo ppo --env CartPole --total-frames 200000
+PLAY_ARGS ?= -task NetHackScore -steps 300
 
-.PHONY: all setup setup-peer setup-bench build train test bench clean
+.PHONY: all setup setup-peer setup-bench build train play test bench clean
 
 all: build
 
@@ -20,9 +21,13 @@ setup-peer:
 build: setup
 	$(GO) build -o bin/ ./cmd/...
 
-# Until `train` lands, the main job is a random agent playing NetHackScore, drawn in the terminal.
+# The main job: for now PPO on CartPole (NetHack training and Motif rewards come next).
 train: build
-	./bin/play $(TRAIN_ARGS)
+	./bin/train --force $(TRAIN_ARGS)
+
+# A random agent playing NetHackScore, drawn in the terminal.
+play: build
+	./bin/play $(PLAY_ARGS)
 
 test: setup-peer
 	$(GO) vet ./...
