@@ -97,7 +97,7 @@ fi
 
 # --- the Python NLE peer, for parity tests and benchmarks only -------------------------------
 if [ $want_peer = 1 ]; then
-  if [ -f "$peer_dir/.complete" ] && "$peer_dir/bin/python" -c 'import nle' 2>/dev/null; then
+  if [ -f "$peer_dir/.complete" ] && "$peer_dir/bin/python" -c 'import nle, tensorboard' 2>/dev/null; then
     say "Python NLE peer already installed in $peer_dir"
   else
     say "creating the Python NLE peer virtualenv in $peer_dir (test dependency only)"
@@ -108,7 +108,9 @@ if [ $want_peer = 1 ]; then
     else
       "$peer_dir/bin/pip" install --quiet --disable-pip-version-check "nle==$NLE_VERSION"
     fi
-    "$peer_dir/bin/python" -c 'import nle, nle.nethack' || die "the Python NLE peer does not import"
+    # tensorboard reads back the event files that rl writes (a test check, not a runtime need).
+    "$peer_dir/bin/pip" install --quiet --disable-pip-version-check "tensorboard==$TENSORBOARD_VERSION"
+    "$peer_dir/bin/python" -c 'import nle, nle.nethack, tensorboard' || die "the Python test peer does not import"
     touch "$peer_dir/.complete"
     say "Python NLE peer ready"
   fi

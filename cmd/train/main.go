@@ -1,6 +1,7 @@
 // Command train trains an agent. This first version trains PPO, A2C or APPO on CartPole
-// with the framework's collectors and learners and writes a CSV log and the final weights;
-// NetHack tasks, Motif rewards, TensorBoard logs, plots and resumable checkpoints come next.
+// with the framework's collectors and learners and writes a CSV log, TensorBoard event files
+// (tensorboard --logdir runs) and the final weights; NetHack tasks, Motif rewards, plots and
+// resumable checkpoints come next.
 package main
 
 import (
@@ -43,7 +44,7 @@ func main() {
 	fs.IntVar(&c.totalFrames, "total-frames", 200_000, "stop after this many environment steps")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the environments, the network and the sampling")
 	fs.Float64Var(&c.lr, "lr", 1e-3, "learning rate, annealed linearly to 0")
-	fs.StringVar(&c.runDir, "run-dir", "", "folder for the log (log.csv) and the weights (params.mtd); default runs/<env>-<algo>-<seed>")
+	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/) and the weights (params.mtd); default runs/<env>-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage: train [flags]\n\nExample:\n  train --algo ppo --env CartPole --total-frames 100000\n\nFlags:\n")
@@ -115,6 +116,11 @@ func run(c config) error {
 		return err
 	}
 	defer logFile.Close()
+	tb, err := rl.NewTensorBoard(filepath.Join(c.runDir, "tensorboard"))
+	if err != nil {
+		return err
+	}
+	defer tb.Close()
 	w := csv.NewWriter(logFile)
 	w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"})
 	sched := nn.LinearSchedule(c.lr, 0, c.totalFrames)
@@ -140,6 +146,12 @@ func run(c config) error {
 		mean := meanLast(returns, 20)
 		el := time.Since(start).Seconds()
 		s := learner.Stats
+		step := int64(col.Frames())
+		tb.Scalar("train/mean_return_last20", step, mean)
+		tb.Scalar("train/frames_per_second", step, float64(col.Frames())/el)
+		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
+			tb.Scalar("loss/"+k, step, s[k])
+		}
 		w.Write([]string{strconv.Itoa(col.Frames()), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"])})
 		if time.Since(lastPrint) > 250*time.Millisecond || col.Frames() >= c.totalFrames {
 			lastPrint = time.Now()
@@ -148,6 +160,9 @@ func run(c config) error {
 		}
 	}
 	fmt.Println()
+	if err := tb.Flush(); err != nil {
+		return err
+	}
 	w.Flush()
 	if err := w.Error(); err != nil {
 		return err

@@ -26,6 +26,9 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
 		t.Errorf("no weights: %v", err)
 	}
+	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
+		t.Errorf("%d TensorBoard event files, want 1", len(ev))
+	}
 	if err := run(c); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("a second run into the same folder: %v, want a refusal naming --force", err)
 	}
