@@ -126,7 +126,9 @@ func run(c config) error {
 	sched := nn.LinearSchedule(c.lr, 0, c.totalFrames)
 	start := time.Now()
 	var returns []float64
-	lastPrint := time.Time{}
+	var curve rl.Curve
+	curve.Name = c.algo + " mean return (last 20)"
+	lastPrint, lastPlot := time.Time{}, time.Now()
 	for col.Frames() < c.totalFrames {
 		batch, err := col.Next()
 		if err != nil {
@@ -147,6 +149,14 @@ func run(c config) error {
 		el := time.Since(start).Seconds()
 		s := learner.Stats
 		step := int64(col.Frames())
+		curve.Frames = append(curve.Frames, float64(col.Frames()))
+		curve.Values = append(curve.Values, mean)
+		if time.Since(lastPlot) > 5*time.Second { // refreshed while training runs
+			lastPlot = time.Now()
+			if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), "CartPole", "return", curve); err != nil {
+				return err
+			}
+		}
 		tb.Scalar("train/mean_return_last20", step, mean)
 		tb.Scalar("train/frames_per_second", step, float64(col.Frames())/el)
 		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
@@ -167,10 +177,13 @@ func run(c config) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
+	if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), "CartPole", "return", curve); err != nil {
+		return err
+	}
 	if err := nn.SaveParams(filepath.Join(c.runDir, "params.mtd"), net.Params()); err != nil {
 		return err
 	}
-	fmt.Printf("train: %d frames in %.1fs; mean return of the last 20 episodes %.1f; log and weights in %s\n",
+	fmt.Printf("train: %d frames in %.1fs; mean return of the last 20 episodes %.1f; log, curve.png and weights in %s\n",
 		col.Frames(), time.Since(start).Seconds(), meanLast(returns, 20), c.runDir)
 	return nil
 }

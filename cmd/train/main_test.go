@@ -26,6 +26,9 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
 		t.Errorf("no weights: %v", err)
 	}
+	if st, err := os.Stat(filepath.Join(dir, "curve.png")); err != nil || st.Size() < 1000 {
+		t.Errorf("no learning curve: %v", err)
+	}
 	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
 		t.Errorf("%d TensorBoard event files, want 1", len(ev))
 	}
