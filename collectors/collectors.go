@@ -19,6 +19,7 @@
 package collectors
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -157,3 +158,45 @@ func finish(batch *tensordict.Dict, o Options) (*tensordict.Dict, error) {
 
 // Close closes the env.
 func (c *Sync) Close() error { return c.env.Close() }
+
+type syncState struct {
+	Frames int    `json:"frames"`
+	Env    []byte `json:"env"`
+	Root   []byte `json:"root,omitempty"`
+}
+
+// Snapshot saves what a resumed run needs to continue bit-exactly: the frame count, the env's
+// state (the env must implement envs.Snapshotter) and the root of the next step.
+func (c *Sync) Snapshot() ([]byte, error) {
+	env, err := envs.Snapshot(c.env)
+	if err != nil {
+		return nil, fmt.Errorf("collectors: %w", err)
+	}
+	s := syncState{Frames: c.frames, Env: env}
+	if root := c.runner.Root(); root != nil {
+		if s.Root, err = tensordict.Marshal(root); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(s)
+}
+
+// Restore restores a Snapshot.
+func (c *Sync) Restore(b []byte) error {
+	var s syncState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("collectors: state: %w", err)
+	}
+	if err := envs.Restore(c.env, s.Env); err != nil {
+		return fmt.Errorf("collectors: %w", err)
+	}
+	c.frames = s.Frames
+	if s.Root != nil {
+		root, err := tensordict.Unmarshal(s.Root)
+		if err != nil {
+			return fmt.Errorf("collectors: state: %w", err)
+		}
+		c.runner.SetRoot(root)
+	}
+	return nil
+}

@@ -219,6 +219,12 @@ func NewRunner(env Env, policy Policy, steps int, o RolloutOptions) (*Runner, er
 // SetPolicy replaces the policy for the following rollouts.
 func (r *Runner) SetPolicy(p Policy) { r.policy = p }
 
+// Root returns the root the next rollout starts from (nil before the first), for checkpoints.
+func (r *Runner) Root() *tensordict.Dict { return r.td }
+
+// SetRoot makes the next rollout start from td (restoring a checkpoint).
+func (r *Runner) SetRoot(td *tensordict.Dict) { r.td = td }
+
 // SetOutput makes the following rollouts write into out (batch [steps] + the env's batch
 // shape, the structure of the rollouts so far), e.g. a view of a larger buffer that several
 // runners fill side by side.

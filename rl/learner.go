@@ -96,6 +96,7 @@ type Learner struct {
 	opt    *nn.Adam
 	obsKey string
 	rng    *rand.Rand
+	src    *rand.PCG
 	g      *nn.Graph
 	// Stats of the last Update, by name.
 	Stats map[string]float64
@@ -111,7 +112,8 @@ func NewLearner(net *nn.ActorCritic, obsKey string, o Options) (*Learner, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Learner{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(rand.NewPCG(o.Seed, 0x990)), g: nn.NewGraph(), Stats: map[string]float64{}}, nil
+	src := rand.NewPCG(o.Seed, 0x990)
+	return &Learner{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(src), src: src, g: nn.NewGraph(), Stats: map[string]float64{}}, nil
 }
 
 // Optimizer returns the Adam optimizer (for learning-rate schedules and checkpoints).
@@ -283,4 +285,61 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	p.Stats["clip_fraction"] = clipFrac / float64(max(steps*mb, 1))
 	p.Stats["approx_kl"] = approxKL / float64(max(steps*mb, 1))
 	return nil
+}
+
+// Snapshot saves the network's parameters, the optimizer's state and the sampling generator,
+// for a bit-exact resume.
+func (p *Learner) Snapshot() ([]byte, error) {
+	st, err := p.opt.State()
+	if err != nil {
+		return nil, err
+	}
+	d := tensordict.New()
+	if err := d.SetDict("adam", st); err != nil {
+		return nil, err
+	}
+	for _, prm := range p.net.Params() {
+		t, err := tensor.FromSlice(prm.Data, prm.Shape...)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Set("params/"+prm.Name, t); err != nil {
+			return nil, err
+		}
+	}
+	r, err := p.src.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Set("rng", tensor.Of(r)); err != nil {
+		return nil, err
+	}
+	return tensordict.Marshal(d)
+}
+
+// Restore restores a Snapshot taken from a learner of the same network.
+func (p *Learner) Restore(b []byte) error {
+	d, err := tensordict.Unmarshal(b)
+	if err != nil {
+		return fmt.Errorf("rl: learner state: %w", err)
+	}
+	st, err := d.GetDict("adam")
+	if err != nil {
+		return fmt.Errorf("rl: learner state: %w", err)
+	}
+	for _, prm := range p.net.Params() {
+		v, err := tensordict.GetAs[float32](d, "params/"+prm.Name)
+		if err != nil || len(v) != prm.Len() {
+			return fmt.Errorf("rl: learner state lacks %s %v (another network?)", prm.Name, prm.Shape)
+		}
+		copy(prm.Data, v)
+	}
+	if err := p.opt.SetState(st); err != nil {
+		return err
+	}
+	r, err := tensordict.GetAs[uint8](d, "rng")
+	if err != nil {
+		return fmt.Errorf("rl: learner state: %w", err)
+	}
+	return p.src.UnmarshalBinary(r)
 }

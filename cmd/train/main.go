@@ -6,11 +6,13 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,24 +28,47 @@ import (
 )
 
 type config struct {
-	algo, env, runDir string
-	numEnvs, frames   int
-	totalFrames       int
-	seed              uint64
-	lr                float64
-	force             bool
+	Algo        string  `json:"algo"`
+	Env         string  `json:"env"`
+	NumEnvs     int     `json:"num_envs"`
+	Frames      int     `json:"frames_per_batch"`
+	TotalFrames int     `json:"total_frames"`
+	Seed        uint64  `json:"seed"`
+	LR          float64 `json:"lr"`
+	// Not part of a run's identity:
+	runDir          string
+	force           bool
+	resume          bool
+	stopAfter       int
+	checkpointEvery int
+}
+
+// identity returns the fields that define a run (what --resume must match).
+func (c config) identity() config {
+	return config{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Frames: c.Frames, TotalFrames: c.TotalFrames, Seed: c.Seed, LR: c.LR}
+}
+
+// state is what a checkpoint holds besides the learner and the collector.
+type state struct {
+	Config  config    `json:"config"`
+	Frames  int       `json:"frames"`
+	Returns []float64 `json:"returns"`
+	Curve   rl.Curve  `json:"curve"`
 }
 
 func main() {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var c config
-	fs.StringVar(&c.algo, "algo", "ppo", "learning algorithm: ppo, a2c or appo")
-	fs.StringVar(&c.env, "env", "CartPole", "environment: CartPole (NetHack tasks are not trainable yet)")
-	fs.IntVar(&c.numEnvs, "num-envs", 4, "environments stepped together")
-	fs.IntVar(&c.frames, "frames-per-batch", 128, "steps per environment per batch")
-	fs.IntVar(&c.totalFrames, "total-frames", 200_000, "stop after this many environment steps")
-	fs.Uint64Var(&c.seed, "seed", 1, "seed of the environments, the network and the sampling")
-	fs.Float64Var(&c.lr, "lr", 1e-3, "learning rate, annealed linearly to 0")
+	fs.StringVar(&c.Algo, "algo", "ppo", "learning algorithm: ppo, a2c or appo")
+	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole (NetHack tasks are not trainable yet)")
+	fs.IntVar(&c.NumEnvs, "num-envs", 4, "environments stepped together")
+	fs.IntVar(&c.Frames, "frames-per-batch", 128, "steps per environment per batch")
+	fs.IntVar(&c.TotalFrames, "total-frames", 200_000, "stop after this many environment steps")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the environments, the network and the sampling")
+	fs.Float64Var(&c.LR, "lr", 1e-3, "learning rate, annealed linearly to 0 over --total-frames")
+	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
+	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
+	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/) and the weights (params.mtd); default runs/<env>-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.Usage = func() {
@@ -63,27 +88,42 @@ func main() {
 }
 
 func run(c config) error {
-	if c.numEnvs < 1 || c.frames < 1 || c.totalFrames < 1 {
-		return fmt.Errorf("--num-envs, --frames-per-batch and --total-frames must be positive")
+	if c.NumEnvs < 1 || c.Frames < 1 || c.TotalFrames < 1 || c.checkpointEvery < 0 || c.stopAfter < 0 {
+		return fmt.Errorf("--num-envs, --frames-per-batch and --total-frames must be positive, --checkpoint-every and --stop-after not negative")
 	}
-	if !strings.EqualFold(c.env, "CartPole") {
-		if _, err := nethack.ParseTask(c.env); err == nil {
-			return fmt.Errorf("--env %s: training on NetHack needs the recurrent learner, which is not built yet; use --env CartPole, or `play -task %s` to watch a random agent", c.env, c.env)
+	if !strings.EqualFold(c.Env, "CartPole") {
+		if _, err := nethack.ParseTask(c.Env); err == nil {
+			return fmt.Errorf("--env %s: training on NetHack needs the recurrent learner, which is not built yet; use --env CartPole, or `play -task %s` to watch a random agent", c.Env, c.Env)
 		}
-		return fmt.Errorf("unknown --env %q; available: CartPole", c.env)
+		return fmt.Errorf("unknown --env %q; available: CartPole", c.Env)
 	}
 	if c.runDir == "" {
-		c.runDir = filepath.Join("runs", fmt.Sprintf("cartpole-%s-%d", c.algo, c.seed))
+		c.runDir = filepath.Join("runs", fmt.Sprintf("cartpole-%s-%d", c.Algo, c.Seed))
 	}
-	if _, err := os.Stat(c.runDir); err == nil && !c.force {
-		return fmt.Errorf("run folder %s exists; pass --force to overwrite it or choose --run-dir", c.runDir)
+	var st state
+	if c.resume {
+		b, err := os.ReadFile(filepath.Join(c.runDir, "ckpt", "train.json"))
+		if err != nil {
+			return fmt.Errorf("--resume: no checkpoint in %s (%v); start a run without --resume", c.runDir, err)
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("--resume: corrupt checkpoint %s/ckpt/train.json: %w", c.runDir, err)
+		}
+		if st.Config != c.identity() {
+			return fmt.Errorf("--resume: %s was trained with %+v, these flags say %+v; pass the run's flags (or start a new --run-dir)", c.runDir, st.Config, c.identity())
+		}
+	} else {
+		if _, err := os.Stat(c.runDir); err == nil && !c.force {
+			return fmt.Errorf("run folder %s exists; pass --force to overwrite it, --resume to continue it, or choose --run-dir", c.runDir)
+		}
+		os.RemoveAll(c.runDir)
 	}
-	if err := os.MkdirAll(c.runDir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(c.runDir, "ckpt"), 0o755); err != nil {
 		return err
 	}
 	var children []envs.Env
-	for i := 0; i < c.numEnvs; i++ {
-		e, err := cartpole.NewEnv(cartpole.Options{Seed: c.seed*1000 + uint64(i)})
+	for i := 0; i < c.NumEnvs; i++ {
+		e, err := cartpole.NewEnv(cartpole.Options{Seed: c.Seed*1000 + uint64(i)})
 		if err != nil {
 			return err
 		}
@@ -97,21 +137,26 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	net, err := nn.NewActorCritic(4, 2, 64, rand.New(rand.NewPCG(c.seed, 1)))
+	net, err := nn.NewActorCritic(4, 2, 64, rand.New(rand.NewPCG(c.Seed, 1)))
 	if err != nil {
 		return err
 	}
-	learner, err := rl.NewLearner(net, cartpole.KeyObservation, rl.Options{Algo: c.algo, LR: c.lr, Seed: c.seed})
+	learner, err := rl.NewLearner(net, cartpole.KeyObservation, rl.Options{Algo: c.Algo, LR: c.LR, Seed: c.Seed})
 	if err != nil {
 		return err
 	}
-	col, err := collectors.NewSync(env, learner, collectors.Options{FramesPerBatch: c.numEnvs * c.frames, StateKeys: []string{}})
+	col, err := collectors.NewSync(env, learner, collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames, StateKeys: []string{}})
 	if err != nil {
 		return err
 	}
 	defer col.Close()
+	if c.resume {
+		if err := restore(c.runDir, learner, col); err != nil {
+			return err
+		}
+	}
 
-	logFile, err := os.Create(filepath.Join(c.runDir, "log.csv"))
+	logFile, err := os.OpenFile(filepath.Join(c.runDir, "log.csv"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -122,14 +167,32 @@ func run(c config) error {
 	}
 	defer tb.Close()
 	w := csv.NewWriter(logFile)
-	w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"})
-	sched := nn.LinearSchedule(c.lr, 0, c.totalFrames)
+	if !c.resume {
+		w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"})
+	}
+	sched := nn.LinearSchedule(c.LR, 0, c.TotalFrames)
 	start := time.Now()
-	var returns []float64
-	var curve rl.Curve
-	curve.Name = c.algo + " mean return (last 20)"
+	returns, curve := st.Returns, st.Curve
+	curve.Name = c.Algo + " mean return (last 20)"
 	lastPrint, lastPlot := time.Time{}, time.Now()
-	for col.Frames() < c.totalFrames {
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt)
+	defer signal.Stop(interrupt)
+	checkpoint := func() error {
+		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve})
+	}
+	startFrames := col.Frames()
+	batches := 0
+	for col.Frames() < c.TotalFrames {
+		if c.stopAfter > 0 && col.Frames() >= c.stopAfter {
+			break
+		}
+		select {
+		case <-interrupt:
+			fmt.Println("\ntrain: interrupted; saving a checkpoint (continue with --resume)")
+			return checkpoint()
+		default:
+		}
 		batch, err := col.Next()
 		if err != nil {
 			return err
@@ -145,6 +208,12 @@ func run(c config) error {
 		if err := learner.Update(batch); err != nil {
 			return err
 		}
+		batches++
+		if c.checkpointEvery > 0 && batches%c.checkpointEvery == 0 {
+			if err := checkpoint(); err != nil {
+				return err
+			}
+		}
 		mean := meanLast(returns, 20)
 		el := time.Since(start).Seconds()
 		s := learner.Stats
@@ -158,15 +227,16 @@ func run(c config) error {
 			}
 		}
 		tb.Scalar("train/mean_return_last20", step, mean)
-		tb.Scalar("train/frames_per_second", step, float64(col.Frames())/el)
+		tb.Scalar("train/frames_per_second", step, float64(col.Frames()-startFrames)/el)
 		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
 			tb.Scalar("loss/"+k, step, s[k])
 		}
 		w.Write([]string{strconv.Itoa(col.Frames()), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"])})
-		if time.Since(lastPrint) > 250*time.Millisecond || col.Frames() >= c.totalFrames {
+		if time.Since(lastPrint) > 250*time.Millisecond || col.Frames() >= c.TotalFrames {
 			lastPrint = time.Now()
-			fmt.Printf("\r%s %s  %7d/%d frames  %6.0f frames/s  ETA %4.0fs  episodes %5d  mean return (last 20) %6.1f ", c.algo, bar(col.Frames(), c.totalFrames),
-				col.Frames(), c.totalFrames, float64(col.Frames())/el, el*float64(c.totalFrames-col.Frames())/float64(col.Frames()), len(returns), mean)
+			rate := float64(col.Frames()-startFrames) / el
+			fmt.Printf("\r%s %s  %7d/%d frames  %6.0f frames/s  ETA %4.0fs  episodes %5d  mean return (last 20) %6.1f ", c.Algo, bar(col.Frames(), c.TotalFrames),
+				col.Frames(), c.TotalFrames, rate, float64(c.TotalFrames-col.Frames())/rate, len(returns), mean)
 		}
 	}
 	fmt.Println()
@@ -183,9 +253,76 @@ func run(c config) error {
 	if err := nn.SaveParams(filepath.Join(c.runDir, "params.mtd"), net.Params()); err != nil {
 		return err
 	}
+	if err := checkpoint(); err != nil {
+		return err
+	}
 	fmt.Printf("train: %d frames in %.1fs; mean return of the last 20 episodes %.1f; log, curve.png and weights in %s\n",
 		col.Frames(), time.Since(start).Seconds(), meanLast(returns, 20), c.runDir)
 	return nil
+}
+
+// save writes a checkpoint: the learner's and the collector's states, then train.json last,
+// each to a temporary file renamed into place, so an interrupted save leaves the previous
+// checkpoint whole.
+func save(c config, learner *rl.Learner, col *collectors.Sync, st state) error {
+	dir := filepath.Join(c.runDir, "ckpt")
+	lb, err := learner.Snapshot()
+	if err != nil {
+		return err
+	}
+	cb, err := col.Snapshot()
+	if err != nil {
+		return err
+	}
+	tb, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for _, fb := range []struct {
+		name string
+		b    []byte
+	}{{"learner.bin", lb}, {"collector.bin", cb}, {"train.json", tb}} {
+		if err := writeAtomic(filepath.Join(dir, fb.name), fb.b); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+func restore(runDir string, learner *rl.Learner, col *collectors.Sync) error {
+	dir := filepath.Join(runDir, "ckpt")
+	lb, err := os.ReadFile(filepath.Join(dir, "learner.bin"))
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	cb, err := os.ReadFile(filepath.Join(dir, "collector.bin"))
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	if err := learner.Restore(lb); err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	return col.Restore(cb)
+}
+
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func f(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -8,9 +9,13 @@ import (
 	"testing"
 )
 
+func base(dir string) config {
+	return config{Algo: "ppo", Env: "CartPole", NumEnvs: 2, Frames: 64, TotalFrames: 2048, Seed: 1, LR: 1e-3, runDir: dir, checkpointEvery: 3}
+}
+
 func TestTrainWritesLogAndWeights(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	c := config{algo: "ppo", env: "CartPole", runDir: dir, numEnvs: 2, frames: 64, totalFrames: 2048, seed: 1, lr: 1e-3}
+	c := base(dir)
 	if err := run(c); err != nil {
 		t.Fatal(err)
 	}
@@ -23,11 +28,10 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	if err != nil || len(rows) != 1+2048/128 {
 		t.Fatalf("log has %d rows (%v), want a header and 16 batches", len(rows), err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
-		t.Errorf("no weights: %v", err)
-	}
-	if st, err := os.Stat(filepath.Join(dir, "curve.png")); err != nil || st.Size() < 1000 {
-		t.Errorf("no learning curve: %v", err)
+	for _, name := range []string{"params.mtd", "curve.png", "ckpt/train.json", "ckpt/learner.bin", "ckpt/collector.bin"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("missing %s: %v", name, err)
+		}
 	}
 	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
 		t.Errorf("%d TensorBoard event files, want 1", len(ev))
@@ -36,13 +40,47 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 		t.Errorf("a second run into the same folder: %v, want a refusal naming --force", err)
 	}
 	for _, bad := range []config{
-		{algo: "dqn", env: "CartPole", runDir: filepath.Join(t.TempDir(), "x"), numEnvs: 1, frames: 8, totalFrames: 8, lr: 1e-3},
-		{algo: "ppo", env: "NetHackScore", numEnvs: 1, frames: 8, totalFrames: 8},
-		{algo: "ppo", env: "Pong", numEnvs: 1, frames: 8, totalFrames: 8},
-		{algo: "ppo", env: "CartPole", numEnvs: 0, frames: 8, totalFrames: 8},
+		{Algo: "dqn", Env: "CartPole", runDir: filepath.Join(t.TempDir(), "x"), NumEnvs: 1, Frames: 8, TotalFrames: 8, LR: 1e-3},
+		{Algo: "ppo", Env: "NetHackScore", NumEnvs: 1, Frames: 8, TotalFrames: 8},
+		{Algo: "ppo", Env: "Pong", NumEnvs: 1, Frames: 8, TotalFrames: 8},
+		{Algo: "ppo", Env: "CartPole", NumEnvs: 0, Frames: 8, TotalFrames: 8},
 	} {
 		if err := run(bad); err == nil {
 			t.Errorf("config %+v accepted", bad)
 		}
+	}
+}
+
+// TestResumeIsBitExact stops a run halfway, resumes it, and requires the same final weights as
+// a run that never stopped.
+func TestResumeIsBitExact(t *testing.T) {
+	straight := filepath.Join(t.TempDir(), "straight")
+	if err := run(base(straight)); err != nil {
+		t.Fatal(err)
+	}
+	split := filepath.Join(t.TempDir(), "split")
+	c := base(split)
+	c.stopAfter = 1024
+	if err := run(c); err != nil {
+		t.Fatal(err)
+	}
+	c.stopAfter = 0
+	c.resume = true
+	if err := run(c); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(straight, "params.mtd"))
+	b, _ := os.ReadFile(filepath.Join(split, "params.mtd"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatal("the resumed run's weights differ from the uninterrupted run's")
+	}
+	c.Seed = 2
+	if err := run(c); err == nil || !strings.Contains(err.Error(), "trained with") {
+		t.Errorf("resuming with other flags: %v, want a refusal", err)
+	}
+	c = base(filepath.Join(t.TempDir(), "none"))
+	c.resume = true
+	if err := run(c); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+		t.Errorf("resuming a run that does not exist: %v", err)
 	}
 }

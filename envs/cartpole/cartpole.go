@@ -4,6 +4,7 @@
 package cartpole
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -46,6 +47,7 @@ type Env struct {
 	steps    int
 	maxSteps int
 	rng      *rand.Rand
+	src      *rand.PCG
 }
 
 // New returns a cart-pole; wrap it with envs.FromSimple (or use NewEnv).
@@ -56,7 +58,8 @@ func New(o Options) (*Env, error) {
 	if o.MaxSteps == 0 {
 		o.MaxSteps = 500
 	}
-	return &Env{maxSteps: o.MaxSteps, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed))}, nil
+	src := rand.NewPCG(o.Seed, 0x5eed)
+	return &Env{maxSteps: o.MaxSteps, rng: rand.New(src), src: src}, nil
 }
 
 // NewEnv returns a cart-pole as an envs.Env.
@@ -128,3 +131,28 @@ func (e *Env) SetState(s [4]float64) { e.state = s }
 
 // Close does nothing.
 func (e *Env) Close() error { return nil }
+
+type snapshot struct {
+	State [4]float64 `json:"state"`
+	Steps int        `json:"steps"`
+	RNG   []byte     `json:"rng"`
+}
+
+// Snapshot saves the physical state, the step count and the random generator.
+func (e *Env) Snapshot() ([]byte, error) {
+	r, err := e.src.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(snapshot{e.state, e.steps, r})
+}
+
+// Restore restores a Snapshot.
+func (e *Env) Restore(b []byte) error {
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("cartpole: state: %w", err)
+	}
+	e.state, e.steps = s.State, s.Steps
+	return e.src.UnmarshalBinary(s.RNG)
+}
