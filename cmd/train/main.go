@@ -69,6 +69,7 @@ func main() {
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
+	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/) and the weights (params.mtd); default runs/<env>-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.Usage = func() {
@@ -81,13 +82,20 @@ func main() {
 		}
 		os.Exit(2)
 	}
-	if err := run(c); err != nil {
+	if *cfgFile != "" {
+		if err := applyConfigFile(fs, *cfgFile); err != nil {
+			fmt.Fprintln(os.Stderr, "train:", err)
+			os.Exit(2)
+		}
+	}
+	if err := run(c, func(path string) error { return writeResolved(fs, path) }); err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)
 	}
 }
 
-func run(c config) error {
+// run trains as c says; resolved, when not nil, writes the resolved flags to a path.
+func run(c config, resolved func(path string) error) error {
 	if c.NumEnvs < 1 || c.Frames < 1 || c.TotalFrames < 1 || c.checkpointEvery < 0 || c.stopAfter < 0 {
 		return fmt.Errorf("--num-envs, --frames-per-batch and --total-frames must be positive, --checkpoint-every and --stop-after not negative")
 	}
@@ -120,6 +128,11 @@ func run(c config) error {
 	}
 	if err := os.MkdirAll(filepath.Join(c.runDir, "ckpt"), 0o755); err != nil {
 		return err
+	}
+	if resolved != nil {
+		if err := resolved(filepath.Join(c.runDir, "config.yaml")); err != nil {
+			return err
+		}
 	}
 	var children []envs.Env
 	for i := 0; i < c.NumEnvs; i++ {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func base(dir string) config {
 func TestTrainWritesLogAndWeights(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	c := base(dir)
-	if err := run(c); err != nil {
+	if err := run(c, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(dir, "log.csv"))
@@ -36,7 +37,7 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
 		t.Errorf("%d TensorBoard event files, want 1", len(ev))
 	}
-	if err := run(c); err == nil || !strings.Contains(err.Error(), "--force") {
+	if err := run(c, nil); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("a second run into the same folder: %v, want a refusal naming --force", err)
 	}
 	for _, bad := range []config{
@@ -45,7 +46,7 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 		{Algo: "ppo", Env: "Pong", NumEnvs: 1, Frames: 8, TotalFrames: 8},
 		{Algo: "ppo", Env: "CartPole", NumEnvs: 0, Frames: 8, TotalFrames: 8},
 	} {
-		if err := run(bad); err == nil {
+		if err := run(bad, nil); err == nil {
 			t.Errorf("config %+v accepted", bad)
 		}
 	}
@@ -55,18 +56,18 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 // a run that never stopped.
 func TestResumeIsBitExact(t *testing.T) {
 	straight := filepath.Join(t.TempDir(), "straight")
-	if err := run(base(straight)); err != nil {
+	if err := run(base(straight), nil); err != nil {
 		t.Fatal(err)
 	}
 	split := filepath.Join(t.TempDir(), "split")
 	c := base(split)
 	c.stopAfter = 1024
-	if err := run(c); err != nil {
+	if err := run(c, nil); err != nil {
 		t.Fatal(err)
 	}
 	c.stopAfter = 0
 	c.resume = true
-	if err := run(c); err != nil {
+	if err := run(c, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(straight, "params.mtd"))
@@ -75,12 +76,50 @@ func TestResumeIsBitExact(t *testing.T) {
 		t.Fatal("the resumed run's weights differ from the uninterrupted run's")
 	}
 	c.Seed = 2
-	if err := run(c); err == nil || !strings.Contains(err.Error(), "trained with") {
+	if err := run(c, nil); err == nil || !strings.Contains(err.Error(), "trained with") {
 		t.Errorf("resuming with other flags: %v, want a refusal", err)
 	}
 	c = base(filepath.Join(t.TempDir(), "none"))
 	c.resume = true
-	if err := run(c); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+	if err := run(c, nil); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
 		t.Errorf("resuming a run that does not exist: %v", err)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("algo: a2c\nnum_envs: 3\nlr: 0.002\n"), 0o644)
+	newFlags := func() (*flag.FlagSet, *config) {
+		var c config
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		fs.StringVar(&c.Algo, "algo", "ppo", "")
+		fs.IntVar(&c.NumEnvs, "num-envs", 4, "")
+		fs.Float64Var(&c.LR, "lr", 1e-3, "")
+		fs.String("config", "", "")
+		return fs, &c
+	}
+	fs, c := newFlags()
+	fs.Parse([]string{"--num-envs", "5"})
+	if err := applyConfigFile(fs, good); err != nil {
+		t.Fatal(err)
+	}
+	if c.Algo != "a2c" || c.NumEnvs != 5 || c.LR != 0.002 {
+		t.Errorf("config file + flags gave %+v; want algo a2c from the file, num-envs 5 from the flag, lr 0.002", *c)
+	}
+	out := filepath.Join(dir, "resolved.yaml")
+	if err := writeResolved(fs, out); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "num-envs: \"5\"") && !strings.Contains(string(b), "num-envs: 5") {
+		t.Errorf("resolved config lacks num-envs 5:\n%s", b)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("num_env: 3\n"), 0o644)
+	fs, _ = newFlags()
+	fs.Parse(nil)
+	err := applyConfigFile(fs, bad)
+	if err == nil || !strings.Contains(err.Error(), `"num_env"`) || !strings.Contains(err.Error(), `"num-envs"`) {
+		t.Errorf("unknown key: %v; want it named with the nearest flag", err)
 	}
 }
