@@ -924,3 +924,27 @@ func TestLSTMAndMaxPool2dMatchPyTorch(t *testing.T) {
 	}
 	closeTo(t, "d img", img.Grad, ref.DImg, 1e-6)
 }
+
+func TestExpfAccuracy(t *testing.T) {
+	for x := float32(-87); x < 88; x += 0.0137 {
+		want := math.Exp(float64(x))
+		if got := float64(expf(x)); math.Abs(got-want) > 3e-7*want {
+			t.Fatalf("expf(%v) = %v, exp = %v", x, got, want)
+		}
+		if x > -20 && x < 20 {
+			w1 := math.Expm1(float64(x))
+			if got := float64(expm1f(x)); math.Abs(got-w1) > 3e-7*math.Max(math.Abs(w1), 1e-30)+1e-12 {
+				t.Fatalf("expm1f(%v) = %v, expm1 = %v", x, got, w1)
+			}
+		}
+	}
+	for x := float32(-12); x < 12; x += 0.00731 {
+		w := math.Tanh(float64(x))
+		if got := float64(tanhf(x)); math.Abs(got-w) > 3e-7*math.Max(math.Abs(w), 1e-30)+1e-9 {
+			t.Fatalf("tanhf(%v) = %v, tanh = %v", x, got, w)
+		}
+	}
+	if !math.IsInf(float64(expf(100)), 1) || expf(-100) != 0 {
+		t.Error("expf does not saturate")
+	}
+}

@@ -79,14 +79,14 @@ func (g *Graph) unary(k unaryKind, x *Value) *Value {
 		case kReLU:
 			y.Data[i] = max(v, 0)
 		case kTanh:
-			y.Data[i] = float32(math.Tanh(float64(v)))
+			y.Data[i] = tanhf(v)
 		case kSigmoid:
-			y.Data[i] = float32(1 / (1 + math.Exp(-float64(v))))
+			y.Data[i] = 1 / (1 + expf(-v))
 		case kELU:
 			if v > 0 {
 				y.Data[i] = v
 			} else {
-				y.Data[i] = float32(math.Expm1(float64(v)))
+				y.Data[i] = expm1f(v)
 			}
 		}
 	}
