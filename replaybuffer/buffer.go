@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
@@ -255,7 +256,7 @@ func (b *Buffer) writeMeta(dir string, durable bool) error {
 	}
 	path := filepath.Join(dir, "meta.json")
 	if durable {
-		return writeFile(path, by)
+		return atomicfile.WriteFile(path, by)
 	}
 	// Without fsync: rename is atomic for other processes and survives a killed process; Save
 	// syncs.

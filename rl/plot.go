@@ -3,8 +3,8 @@ package rl
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -47,14 +47,16 @@ func PlotCurves(path, title, ylabel string, curves ...Curve) error {
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".plot-*.png")
+	png, err := p.WriterTo(8*vg.Inch, 4.5*vg.Inch, "png")
 	if err != nil {
 		return fmt.Errorf("rl: plot: %w", err)
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, tmp.Name()); err != nil {
-		return fmt.Errorf("rl: plot: %w", err)
+	err = atomicfile.Write(path, func(f *os.File) error {
+		_, err := png.WriteTo(f)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rl: plot %s: %w", path, err)
 	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

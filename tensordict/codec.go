@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/tensor"
 )
 
@@ -228,24 +228,8 @@ func Decode(r io.Reader) (*Dict, error) {
 // SaveFile writes d to path atomically: to a temporary file in the same folder, synced, then
 // renamed over path, so a crash leaves either the old file or the new one.
 func SaveFile(path string, d *Dict) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	err := atomicfile.Write(path, func(f *os.File) error { return Encode(f, d) })
 	if err != nil {
-		return fmt.Errorf("tensordict: save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := Encode(f, d); err != nil {
-		f.Close()
-		return fmt.Errorf("tensordict: save %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("tensordict: save %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("tensordict: save %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("tensordict: save %s: %w", path, err)
 	}
 	return nil

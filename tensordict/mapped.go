@@ -3,9 +3,10 @@ package tensordict
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"unsafe"
+
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 )
 
 // Mapped is a Dict whose tensors live in a memory-mapped file in the codec's format: datasets
@@ -34,31 +35,15 @@ func CreateMapped(path string, template *Dict) (*Mapped, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	err = atomicfile.Write(path, func(f *os.File) error {
+		if _, err := f.Write(hb); err != nil {
+			return err
+		}
+		return f.Truncate(int64(len(hb)) + blobsLen)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("tensordict: create %s: %w", path, err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(hb); err != nil {
-		return nil, fmt.Errorf("tensordict: create %s: %w", path, err)
-	}
-	if err := f.Truncate(int64(len(hb)) + blobsLen); err != nil {
-		return nil, fmt.Errorf("tensordict: create %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("tensordict: create %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("tensordict: create %s: %w", path, err)
-	}
-	ok = true
 	return OpenMapped(path, true)
 }
 

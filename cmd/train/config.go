@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"gopkg.in/yaml.v3"
 )
 
@@ -57,7 +58,7 @@ func writeResolved(fs *flag.FlagSet, path string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 func nearest(name string, fs *flag.FlagSet) string {

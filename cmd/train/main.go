@@ -22,6 +22,7 @@ import (
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/cartpole"
 	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -295,7 +296,7 @@ func save(c config, learner *rl.Learner, col *collectors.Sync, st state) error {
 		name string
 		b    []byte
 	}{{"learner.bin", lb}, {"collector.bin", cb}, {"train.json", tb}} {
-		if err := writeAtomic(filepath.Join(dir, fb.name), fb.b); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, fb.name), fb.b); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -316,26 +317,6 @@ func restore(runDir string, learner *rl.Learner, col *collectors.Sync) error {
 		return fmt.Errorf("--resume: %w", err)
 	}
 	return col.Restore(cb)
-}
-
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func f(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

@@ -21,6 +21,7 @@ var layer = map[string]int{
 	"envs/cartpole":               3,
 	"envs/nethack/internal/nledl": 0,
 	"nn/internal/blas":            0,
+	"internal/atomicfile":         0,
 	"nn":                          2,
 	"envs/nethack":                3,
 	"replaybuffer":                3,
