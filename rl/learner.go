@@ -31,6 +31,8 @@ const (
 // Options configure a Learner. Zero values mean the defaults of CleanRL's PPO for classic
 // control: gamma 0.99, lambda 0.95, clip 0.2, value coefficient 0.5, entropy coefficient
 // 0.01, 4 epochs of 4 minibatches, max gradient norm 0.5, lr 2.5e-4, advantages normalised.
+// The value loss is ValueCoef * mean((v - target)^2); CleanRL halves the squared error, so
+// the same ValueCoef weighs the value gradient twice as much here as there.
 // A2C uses one epoch of one minibatch; APPO one epoch.
 type Options struct {
 	// Algo is PPO (default), A2C or APPO.
@@ -215,6 +217,9 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 		return err
 	}
 	mb := n / p.o.Minibatches
+	if mb < 2 {
+		return fmt.Errorf("rl: a batch of %d frames makes %d minibatches of %d; each needs at least 2 frames (advantages are normalised per minibatch): collect more frames per batch or use fewer minibatches", n, p.o.Minibatches, mb)
+	}
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
@@ -261,7 +266,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 			nn.ClipGradNorm(p.net.Params(), p.o.MaxGradNorm)
 			if err := nn.CheckGrads(p.net.Params()); err != nil {
 				nn.ZeroGrad(p.net.Params())
-				return fmt.Errorf("rl: update skipped: %w", err)
+				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}
 			p.opt.Step()
 			for k, r := range ratio.Data {

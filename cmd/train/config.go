@@ -3,8 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/maestro-rl/maestro/internal/atomicfile"
@@ -39,7 +41,11 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		if set[name] {
 			continue
 		}
-		if err := fs.Set(name, fmt.Sprint(kv[k])); err != nil {
+		v := fmt.Sprint(kv[k])
+		if x, ok := kv[k].(float64); ok && x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			v = strconv.FormatFloat(x, 'f', -1, 64) // total_frames: 1e6 is 1000000, not "1e+06"
+		}
+		if err := fs.Set(name, v); err != nil {
 			return fmt.Errorf("--config %s: key %q: %w", path, k, err)
 		}
 	}

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -55,6 +56,18 @@ type state struct {
 	Frames  int       `json:"frames"`
 	Returns []float64 `json:"returns"`
 	Curve   rl.Curve  `json:"curve"`
+	// Generation numbers the checkpoint; its learner and collector files carry it in their
+	// names, so train.json (written last) always names a matching pair.
+	Generation int `json:"generation"`
+}
+
+// ckptFiles names a checkpoint generation's learner and collector files. Generation 0 is the
+// layout before generations existed.
+func ckptFiles(gen int) (learner, collector string) {
+	if gen == 0 {
+		return "learner.bin", "collector.bin"
+	}
+	return fmt.Sprintf("learner-%d.bin", gen), fmt.Sprintf("collector-%d.bin", gen)
 }
 
 func main() {
@@ -71,7 +84,7 @@ func main() {
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
-	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/) and the weights (params.mtd); default runs/<env>-<algo>-<seed>")
+	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/) and the weights (params.mtd); default runs/cartpole-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage: train [flags]\n\nExample:\n  train --algo ppo --env CartPole --total-frames 100000\n\nFlags:\n")
@@ -100,7 +113,9 @@ func run(c config, resolved func(path string) error) error {
 	if c.NumEnvs < 1 || c.Frames < 1 || c.TotalFrames < 1 || c.checkpointEvery < 0 || c.stopAfter < 0 {
 		return fmt.Errorf("--num-envs, --frames-per-batch and --total-frames must be positive, --checkpoint-every and --stop-after not negative")
 	}
-	if !strings.EqualFold(c.Env, "CartPole") {
+	if strings.EqualFold(c.Env, "CartPole") {
+		c.Env = "CartPole" // --env cartpole and a later --resume --env CartPole are one run
+	} else {
 		if _, err := nethack.ParseTask(c.Env); err == nil {
 			return fmt.Errorf("--env %s: training on NetHack needs the recurrent learner, which is not built yet; use --env CartPole, or `play -task %s` to watch a random agent", c.Env, c.Env)
 		}
@@ -165,11 +180,17 @@ func run(c config, resolved func(path string) error) error {
 	}
 	defer col.Close()
 	if c.resume {
-		if err := restore(c.runDir, learner, col); err != nil {
+		if err := restore(c.runDir, st.Generation, learner, col); err != nil {
 			return err
 		}
 	}
 
+	if c.resume {
+		// Rows logged after the checkpoint describe batches that will be trained again.
+		if err := truncateLog(filepath.Join(c.runDir, "log.csv"), st.Frames); err != nil {
+			return err
+		}
+	}
 	logFile, err := os.OpenFile(filepath.Join(c.runDir, "log.csv"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -192,8 +213,18 @@ func run(c config, resolved func(path string) error) error {
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt)
 	defer signal.Stop(interrupt)
+	gen := st.Generation
 	checkpoint := func() error {
-		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve})
+		// The log and the event file first, so they never lag behind the checkpoint.
+		w.Flush()
+		if err := w.Error(); err != nil {
+			return fmt.Errorf("log.csv: %w", err)
+		}
+		if err := tb.Flush(); err != nil {
+			return err
+		}
+		gen++
+		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Generation: gen})
 	}
 	startFrames := col.Frames()
 	batches := 0
@@ -207,6 +238,9 @@ func run(c config, resolved func(path string) error) error {
 			return checkpoint()
 		default:
 		}
+		// The learning rate follows the frames seen before this batch, so the first update
+		// uses the full rate and the last one a positive one.
+		learner.Optimizer().SetLR(sched(col.Frames()))
 		batch, err := col.Next()
 		if err != nil {
 			return err
@@ -218,16 +252,13 @@ func run(c config, resolved func(path string) error) error {
 				returns = append(returns, float64(ep[i]))
 			}
 		}
-		learner.Optimizer().SetLR(sched(col.Frames()))
 		if err := learner.Update(batch); err != nil {
-			return err
+			if cerr := checkpoint(); cerr != nil {
+				return fmt.Errorf("%w (and the checkpoint failed: %v)", err, cerr)
+			}
+			return fmt.Errorf("%w; the state it stopped in (parameters still finite) is checkpointed in %s; lower --lr and --resume, or start again", err, c.runDir)
 		}
 		batches++
-		if c.checkpointEvery > 0 && batches%c.checkpointEvery == 0 {
-			if err := checkpoint(); err != nil {
-				return err
-			}
-		}
 		mean := meanLast(returns, 20)
 		el := time.Since(start).Seconds()
 		s := learner.Stats
@@ -250,7 +281,12 @@ func run(c config, resolved func(path string) error) error {
 			lastPrint = time.Now()
 			rate := float64(col.Frames()-startFrames) / el
 			fmt.Printf("\r%s %s  %7d/%d frames  %6.0f frames/s  ETA %4.0fs  episodes %5d  mean return (last 20) %6.1f ", c.Algo, bar(col.Frames(), c.TotalFrames),
-				col.Frames(), c.TotalFrames, rate, float64(c.TotalFrames-col.Frames())/rate, len(returns), mean)
+				col.Frames(), c.TotalFrames, rate, float64(max(0, c.TotalFrames-col.Frames()))/rate, len(returns), mean)
+		}
+		if c.checkpointEvery > 0 && batches%c.checkpointEvery == 0 {
+			if err := checkpoint(); err != nil {
+				return err
+			}
 		}
 	}
 	fmt.Println()
@@ -275,9 +311,10 @@ func run(c config, resolved func(path string) error) error {
 	return nil
 }
 
-// save writes a checkpoint: the learner's and the collector's states, then train.json last,
-// each to a temporary file renamed into place, so an interrupted save leaves the previous
-// checkpoint whole.
+// save writes a checkpoint: the learner's and the collector's states under names carrying the
+// generation, then train.json naming that generation, each file renamed into place whole. A
+// crash at any point leaves a train.json that names a complete, matching pair; files of older
+// generations are removed once the new train.json is in place.
 func save(c config, learner *rl.Learner, col *collectors.Sync, st state) error {
 	dir := filepath.Join(c.runDir, "ckpt")
 	lb, err := learner.Snapshot()
@@ -292,31 +329,71 @@ func save(c config, learner *rl.Learner, col *collectors.Sync, st state) error {
 	if err != nil {
 		return err
 	}
+	ln, cn := ckptFiles(st.Generation)
 	for _, fb := range []struct {
 		name string
 		b    []byte
-	}{{"learner.bin", lb}, {"collector.bin", cb}, {"train.json", tb}} {
+	}{{ln, lb}, {cn, cb}, {"train.json", tb}} {
 		if err := atomicfile.WriteFile(filepath.Join(dir, fb.name), fb.b); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "*.bin"))
+	for _, p := range old {
+		if b := filepath.Base(p); b != ln && b != cn {
+			os.Remove(p)
 		}
 	}
 	return nil
 }
 
-func restore(runDir string, learner *rl.Learner, col *collectors.Sync) error {
+func restore(runDir string, gen int, learner *rl.Learner, col *collectors.Sync) error {
 	dir := filepath.Join(runDir, "ckpt")
-	lb, err := os.ReadFile(filepath.Join(dir, "learner.bin"))
+	ln, cn := ckptFiles(gen)
+	lb, err := os.ReadFile(filepath.Join(dir, ln))
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return fmt.Errorf("--resume: train.json names %s: %w", ln, err)
 	}
-	cb, err := os.ReadFile(filepath.Join(dir, "collector.bin"))
+	cb, err := os.ReadFile(filepath.Join(dir, cn))
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return fmt.Errorf("--resume: train.json names %s: %w", cn, err)
 	}
 	if err := learner.Restore(lb); err != nil {
+		return fmt.Errorf("--resume: %s: %w", ln, err)
+	}
+	if err := col.Restore(cb); err != nil {
+		return fmt.Errorf("--resume: %s: %w", cn, err)
+	}
+	return nil
+}
+
+// truncateLog drops the rows of log.csv past frames (batches trained after the checkpoint that
+// a resumed run trains again), so the log's frames only grow.
+func truncateLog(path string, frames int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
-	return col.Restore(cb)
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		return fmt.Errorf("--resume: %s: %w", path, err)
+	}
+	keep := rows[:0]
+	for i, r := range rows {
+		if n, err := strconv.Atoi(r[0]); i == 0 || (err == nil && n <= frames) {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) == len(rows) {
+		return nil
+	}
+	var out bytes.Buffer
+	cw := csv.NewWriter(&out)
+	cw.WriteAll(keep)
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, out.Bytes())
 }
 
 func f(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,10 +32,21 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	if err != nil || len(rows) != 1+2048/128 {
 		t.Fatalf("log has %d rows (%v), want a header and 16 batches", len(rows), err)
 	}
-	for _, name := range []string{"params.mtd", "curve.png", "ckpt/train.json", "ckpt/learner.bin", "ckpt/collector.bin"} {
+	for _, name := range []string{"params.mtd", "curve.png", "ckpt/train.json"} {
 		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
 			t.Errorf("missing %s: %v", name, err)
 		}
+	}
+	// One generation of checkpoint files remains: the one train.json names.
+	var st state
+	b, _ := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	ln, cn := ckptFiles(st.Generation)
+	if bins, _ := filepath.Glob(filepath.Join(dir, "ckpt", "*.bin")); len(bins) != 2 ||
+		!slices.Contains(bins, filepath.Join(dir, "ckpt", ln)) || !slices.Contains(bins, filepath.Join(dir, "ckpt", cn)) {
+		t.Errorf("checkpoint files %v; want only %s and %s (generation %d)", bins, ln, cn, st.Generation)
 	}
 	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
 		t.Errorf("%d TensorBoard event files, want 1", len(ev))
@@ -45,6 +59,7 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 		{Algo: "ppo", Env: "NetHackScore", NumEnvs: 1, Frames: 8, TotalFrames: 8},
 		{Algo: "ppo", Env: "Pong", NumEnvs: 1, Frames: 8, TotalFrames: 8},
 		{Algo: "ppo", Env: "CartPole", NumEnvs: 0, Frames: 8, TotalFrames: 8},
+		{Algo: "ppo", Env: "CartPole", runDir: filepath.Join(t.TempDir(), "y"), NumEnvs: 1, Frames: 4, TotalFrames: 8, LR: 1e-3}, // 4 minibatches of 1
 	} {
 		if err := run(bad, nil); err == nil {
 			t.Errorf("config %+v accepted", bad)
@@ -65,10 +80,40 @@ func TestResumeIsBitExact(t *testing.T) {
 	if err := run(c, nil); err != nil {
 		t.Fatal(err)
 	}
-	c.stopAfter = 0
+	// A crash after log rows reached disk but before the next checkpoint: keep the checkpoint
+	// at 1024 frames aside, train two more batches, put the old checkpoint back. Resuming must
+	// drop the two rows it will train again, and still end bit-exact.
+	kept := filepath.Join(t.TempDir(), "ckpt")
+	if err := os.CopyFS(kept, os.DirFS(filepath.Join(split, "ckpt"))); err != nil {
+		t.Fatal(err)
+	}
 	c.resume = true
+	c.stopAfter = 1280
 	if err := run(c, nil); err != nil {
 		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(split, "ckpt"))
+	if err := os.CopyFS(filepath.Join(split, "ckpt"), os.DirFS(kept)); err != nil {
+		t.Fatal(err)
+	}
+	c.stopAfter = 0
+	c.Env = "cartpole" // the name is case-insensitive, and so is resuming
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(split, "log.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != 1+2048/128 {
+		t.Fatalf("resumed log has %d rows (%v), want a header and 16 batches", len(rows), err)
+	}
+	for i := 1; i < len(rows); i++ {
+		if n, _ := strconv.Atoi(rows[i][0]); n != 128*i {
+			t.Errorf("log row %d is at %s frames, want %d", i, rows[i][0], 128*i)
+		}
 	}
 	a, _ := os.ReadFile(filepath.Join(straight, "params.mtd"))
 	b, _ := os.ReadFile(filepath.Join(split, "params.mtd"))
@@ -89,13 +134,14 @@ func TestResumeIsBitExact(t *testing.T) {
 func TestConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("algo: a2c\nnum_envs: 3\nlr: 0.002\n"), 0o644)
+	os.WriteFile(good, []byte("algo: a2c\nnum_envs: 3\nlr: 0.002\ntotal_frames: 1e6\n"), 0o644)
 	newFlags := func() (*flag.FlagSet, *config) {
 		var c config
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		fs.StringVar(&c.Algo, "algo", "ppo", "")
 		fs.IntVar(&c.NumEnvs, "num-envs", 4, "")
 		fs.Float64Var(&c.LR, "lr", 1e-3, "")
+		fs.IntVar(&c.TotalFrames, "total-frames", 1, "")
 		fs.String("config", "", "")
 		return fs, &c
 	}
@@ -104,8 +150,8 @@ func TestConfigFile(t *testing.T) {
 	if err := applyConfigFile(fs, good); err != nil {
 		t.Fatal(err)
 	}
-	if c.Algo != "a2c" || c.NumEnvs != 5 || c.LR != 0.002 {
-		t.Errorf("config file + flags gave %+v; want algo a2c from the file, num-envs 5 from the flag, lr 0.002", *c)
+	if c.Algo != "a2c" || c.NumEnvs != 5 || c.LR != 0.002 || c.TotalFrames != 1_000_000 {
+		t.Errorf("config file + flags gave %+v; want algo a2c from the file, num-envs 5 from the flag, lr 0.002, total-frames 1e6", *c)
 	}
 	out := filepath.Join(dir, "resolved.yaml")
 	if err := writeResolved(fs, out); err != nil {
