@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,6 +218,35 @@ func TestSplitTrajectories(t *testing.T) {
 	c := must(collectors.NewSync(carts(t, 3, 2), nil, collectors.Options{FramesPerBatch: 3 * 60, InitRandomFrames: 1 << 30, SplitTrajs: true}))
 	defer c.Close()
 	b := must(c.Next())
+	checkSplit(t, b, 180)
+	if n := b.BatchShape()[0]; n <= 3 {
+		t.Errorf("only %d trajectories in 60 random steps of 3 cart-poles", n)
+	}
+}
+
+// Async and MultiSync split once, in the pool (workers used to split too, and Async then split
+// the split batch again).
+func TestSplitTrajectoriesInPools(t *testing.T) {
+	a := must(collectors.NewAsync([]envs.Env{carts(t, 3, 2), carts(t, 3, 9)}, func(int) envs.Policy { return nil },
+		collectors.Options{FramesPerBatch: 3 * 40, TotalFrames: 4 * 120, InitRandomFrames: 1 << 30, SplitTrajs: true}))
+	defer a.Close()
+	for k := 0; k < 4; k++ {
+		b, _, err := a.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSplit(t, b, 120)
+	}
+	_, err := collectors.NewMultiSync([]envs.Env{carts(t, 1, 1)}, func(int) envs.Policy { return nil }, collectors.Options{FramesPerBatch: 8, SplitTrajs: true})
+	if err == nil || !strings.Contains(err.Error(), "Async") {
+		t.Errorf("MultiSync with SplitTrajs: %v, want a refusal naming Async", err)
+	}
+}
+
+// checkSplit checks a split batch: real steps consecutive within each trajectory, zero padding,
+// nothing after an episode end, and want real steps in all.
+func checkSplit(t *testing.T, b *tensordict.Dict, want int) {
+	t.Helper()
 	bs := b.BatchShape()
 	mask := must(tensordict.GetAs[bool](b, collectors.KeyMask))
 	steps := must(tensordict.GetAs[int64](b, "step_count"))
@@ -242,10 +272,7 @@ func TestSplitTrajectories(t *testing.T) {
 		}
 		total += L
 	}
-	if total != 180 {
-		t.Errorf("trajectories hold %d real steps, want all 180", total)
-	}
-	if bs[0] <= 3 {
-		t.Errorf("only %d trajectories in 60 random steps of 3 cart-poles", bs[0])
+	if total != want {
+		t.Errorf("trajectories hold %d real steps, want all %d", total, want)
 	}
 }

@@ -40,7 +40,8 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 		return nil, errors.New("collectors: no envs")
 	}
 	wo := o
-	wo.Postproc, wo.Buffer, wo.TotalFrames = nil, nil, 0
+	// Splitting, postprocessing and buffer writes happen once, in the pool's Next.
+	wo.Postproc, wo.Buffer, wo.TotalFrames, wo.SplitTrajs = nil, nil, 0, false
 	p := &pool{}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for i, e := range envList {
@@ -99,6 +100,9 @@ type MultiSync struct {
 
 // NewMultiSync returns a collector over envList; policy(i) gives worker i's policy.
 func NewMultiSync(envList []envs.Env, policy func(worker int) envs.Policy, o Options) (*MultiSync, error) {
+	if o.SplitTrajs {
+		return nil, errors.New("collectors: SplitTrajs with MultiSync is not supported (its batches are [workers, T, ...]); use Async, whose batches are [T, ...], or split each worker's row with SplitTrajectories in Postproc")
+	}
 	p, err := newPool(envList, policy, o)
 	if err != nil {
 		return nil, err
@@ -204,10 +208,10 @@ func (a *Async) Next() (*tensordict.Dict, int, error) {
 	}
 	r := <-a.ready
 	a.pending--
+	a.last = r.worker // asked again on the next call, also after an error (else Next would wait forever)
 	if r.err != nil {
 		return nil, r.worker, fmt.Errorf("collectors: worker %d: %w", r.worker, r.err)
 	}
-	a.last = r.worker
 	a.frames += a.o.FramesPerBatch
 	b, err := finish(r.batch, a.o)
 	return b, r.worker, err

@@ -233,6 +233,12 @@ func (b *Buffer) UpdatePriority(idx []int, priority []float64) error {
 	default:
 		return fmt.Errorf("replaybuffer: UpdatePriority needs a prioritized sampler, the buffer has %T", b.sampler)
 	}
+	size := b.Len() // read before smu: Sample takes mu, then smu; sizes only grow
+	for _, i := range idx {
+		if i >= size {
+			return fmt.Errorf("replaybuffer: UpdatePriority for slot %d, but only slots 0..%d hold items (pass indices from Sample's Info); no priority was changed", i, size-1)
+		}
+	}
 	b.smu.Lock()
 	defer b.smu.Unlock()
 	return p.Update(idx, priority)
@@ -346,6 +352,8 @@ func Load(dir string, o Options) (*Buffer, error) {
 
 // Close releases a file-backed storage (syncing it).
 func (b *Buffer) Close() error {
+	b.mu.Lock() // not while a Sample or Extend reads or writes the mapping
+	defer b.mu.Unlock()
 	if s, ok := b.storage.(*Mapped); ok {
 		return s.Close()
 	}

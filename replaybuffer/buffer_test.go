@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -150,6 +151,18 @@ func TestPrioritizedFrequenciesAndWeights(t *testing.T) {
 	}
 	if err := b.UpdatePriority([]int{0}, []float64{math.NaN()}); err == nil {
 		t.Error("NaN priority accepted")
+	}
+	// Slot 12 lies inside the sum tree (16 leaves) but holds no item; slot 1's valid update in
+	// the same call must not be applied either.
+	before := p.tree[p.leaves+1]
+	if err := b.UpdatePriority([]int{1, 12}, []float64{50, 1}); err == nil {
+		t.Error("priority for unwritten slot 12 accepted")
+	}
+	if err := b.UpdatePriority([]int{1, 3}, []float64{50, math.Inf(1)}); err == nil {
+		t.Error("infinite priority accepted")
+	}
+	if p.tree[p.leaves+1] != before {
+		t.Error("a rejected UpdatePriority changed slot 1's priority")
 	}
 }
 
@@ -426,5 +439,38 @@ func TestSampleIntoMatchesSample(t *testing.T) {
 		if !tensordict.Equal(want, dst) {
 			t.Fatal("SampleInto and Sample differ on the same sampler state")
 		}
+	}
+}
+
+// The episode still being written is shorter than a slice and its steps carry the highest
+// priority; samples must still succeed, with no slice taken from it.
+func TestPrioritizedSliceSkipsShortTrajectories(t *testing.T) {
+	ps := must(NewPrioritizedSlice(64, 4, 1, 0.4, 3))
+	b := must(New(Options{Capacity: 64, Sampler: ps}))
+	must(b.Extend(items(0, 42, 8))) // 5 episodes of 8, then 2 steps of the sixth
+	idx, prio := make([]int, 42), make([]float64, 42)
+	for i := range idx {
+		idx[i], prio[i] = i, 1
+	}
+	prio[40], prio[41] = 1000, 1000
+	if err := b.UpdatePriority(idx, prio); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		d, _, err := b.Sample(16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range ids(t, d) {
+			if v >= 40 {
+				t.Fatalf("a slice includes step %d of the 2-step trajectory", v)
+			}
+		}
+	}
+	short := must(NewPrioritizedSlice(8, 4, 1, 0.4, 3))
+	b2 := must(New(Options{Capacity: 8, Sampler: short}))
+	must(b2.Extend(items(0, 6, 3)))
+	if _, _, err := b2.Sample(8); err == nil || !strings.Contains(err.Error(), "AllowShort") {
+		t.Errorf("only 3-step episodes for slices of 4: %v, want an error naming AllowShort", err)
 	}
 }

@@ -153,12 +153,13 @@ func (p *Prioritized) Update(idx []int, priority []float64) error {
 	if len(idx) != len(priority) {
 		return fmt.Errorf("replaybuffer: %d indices and %d priorities", len(idx), len(priority))
 	}
-	for k, i := range idx {
-		v := priority[k]
-		if i < 0 || i >= p.leaves || math.IsNaN(v) || v < 0 {
-			return fmt.Errorf("replaybuffer: bad priority %v for slot %d", v, i)
+	for k, i := range idx { // all checked before any is applied
+		if v := priority[k]; i < 0 || i >= p.leaves || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return fmt.Errorf("replaybuffer: bad priority %v for slot %d (slots 0..%d, priorities finite and >= 0); no priority was changed", v, i, p.leaves-1)
 		}
-		v += p.Eps
+	}
+	for k, i := range idx {
+		v := priority[k] + p.Eps
 		p.maxP = math.Max(p.maxP, v)
 		p.set(i, math.Pow(v, p.Alpha))
 	}
@@ -355,16 +356,41 @@ func (ps *PrioritizedSlice) Sample(n, size int, data *tensordict.Dict) (Info, er
 	for i, g := range segs {
 		starts[i] = g.start
 	}
+	if !ps.slice.AllowShort {
+		// Steps of trajectories shorter than L (typically the episode still being written,
+		// whose steps carry the top priority) cannot start a slice: their priorities are
+		// zeroed for this draw and restored after, so slices come from the priorities of the
+		// usable steps, and weights are normalised among those.
+		var hidden []int
+		var saved []float64
+		for _, g := range segs {
+			if g.length < L {
+				for i := g.start; i < g.start+g.length; i++ {
+					hidden, saved = append(hidden, i), append(saved, ps.tree[i+ps.leaves])
+				}
+			}
+		}
+		for _, i := range hidden {
+			ps.set(i, 0)
+		}
+		defer func() {
+			for k, i := range hidden {
+				ps.set(i, saved[k])
+			}
+		}()
+		if ps.tree[1] <= 0 {
+			return Info{}, fmt.Errorf("replaybuffer: no trajectory in the buffer has the slice length %d yet; collect more, use shorter slices, or set AllowShort", L)
+		}
+	}
 	draws, err := ps.Prioritized.Sample(n/L, size, data)
 	if err != nil {
 		return Info{}, err
 	}
 	info := Info{Index: make([]int, 0, n), Mask: make([]bool, 0, n), Weights: make([]float64, 0, n)}
 	for k, i := range draws.Index {
-		j := sort.SearchInts(starts, i+1) - 1
-		g := segs[j]
-		if g.length < L && !ps.slice.AllowShort {
-			return Info{}, fmt.Errorf("replaybuffer: a drawn step lies in a trajectory of %d steps, shorter than the slice length %d (set AllowShort)", g.length, L)
+		g := segs[sort.SearchInts(starts, i+1)-1]
+		if g.length < L && !ps.slice.AllowShort { // a zero-priority leaf found by rounding
+			return Info{}, fmt.Errorf("replaybuffer: internal: drew step %d of a %d-step trajectory for slices of %d", i, g.length, L)
 		}
 		start := min(i, g.start+max(g.length-L, 0))
 		for t := 0; t < L; t++ {
