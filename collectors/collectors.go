@@ -38,7 +38,8 @@ type Options struct {
 	FramesPerBatch int
 	// TotalFrames ends collection (Next returns io.EOF) once reached; 0 means never.
 	TotalFrames int
-	// InitRandomFrames are collected with uniformly random actions before the policy acts.
+	// InitRandomFrames are collected with uniformly random actions before the policy acts;
+	// MultiSync and Async count them over all workers (each worker takes an equal share).
 	InitRandomFrames int
 	// MaxFramesPerTraj truncates episodes after this many steps (envs.StepCounter); 0: none.
 	MaxFramesPerTraj int

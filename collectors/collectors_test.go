@@ -276,3 +276,33 @@ func checkSplit(t *testing.T, b *tensordict.Dict, want int) {
 		t.Errorf("trajectories hold %d real steps, want all %d", total, want)
 	}
 }
+
+// always picks action 1.
+type always struct{}
+
+func (always) Act(td *tensordict.Dict) error {
+	a := tensor.Zeros(tensor.Int64, td.BatchShape()[0])
+	for i := range tensor.MustData[int64](a) {
+		tensor.MustData[int64](a)[i] = 1
+	}
+	return td.Set("action", a)
+}
+
+// InitRandomFrames counts the frames of all workers: with 2 workers of 20 frames per batch
+// and 40 random frames, the first batch is random and the second is the policy's.
+func TestInitRandomFramesAcrossWorkers(t *testing.T) {
+	m := must(collectors.NewMultiSync([]envs.Env{carts(t, 2, 1), carts(t, 2, 5)}, func(int) envs.Policy { return always{} },
+		collectors.Options{FramesPerBatch: 20, TotalFrames: 80, InitRandomFrames: 40}))
+	defer m.Close()
+	for k := 0; k < 2; k++ {
+		b := must(m.Next())
+		acts := must(tensordict.GetAs[int64](b, "action"))
+		ones := 0
+		for _, a := range acts {
+			ones += int(a)
+		}
+		if random := ones < len(acts); random != (k == 0) {
+			t.Errorf("batch %d: %d of %d actions are 1; want random actions only in batch 0", k, ones, len(acts))
+		}
+	}
+}

@@ -42,6 +42,8 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 	wo := o
 	// Splitting, postprocessing and buffer writes happen once, in the pool's Next.
 	wo.Postproc, wo.Buffer, wo.TotalFrames, wo.SplitTrajs = nil, nil, 0, false
+	// InitRandomFrames counts all workers' frames: each worker takes its share.
+	wo.InitRandomFrames = (o.InitRandomFrames + len(envList) - 1) / len(envList)
 	p := &pool{}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for i, e := range envList {
