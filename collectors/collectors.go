@@ -28,6 +28,7 @@ import (
 
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/replaybuffer"
+	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
@@ -51,7 +52,9 @@ type Options struct {
 	// Postproc transforms each batch before it is returned or stored (reward models plug in
 	// here). It may return its input.
 	Postproc func(*tensordict.Dict) (*tensordict.Dict, error)
-	// Buffer, when set, receives every batch (flattened to [T*B]) after Postproc.
+	// Buffer, when set, receives every batch after Postproc, flattened env by env so each
+	// env's steps are consecutive (split batches without their padding), with KeyTrajEnd
+	// marking where a stretch of one env's steps ends: slice samplers take EndKey KeyTrajEnd.
 	Buffer *replaybuffer.Buffer
 	// Seed seeds the random actions of InitRandomFrames.
 	Seed uint64
@@ -129,11 +132,12 @@ func (c *Sync) Next() (*tensordict.Dict, error) {
 		return nil, err
 	}
 	c.frames += c.o.FramesPerBatch
-	return finish(out, c.o)
+	return finish(out, c.o, 0)
 }
 
-// finish applies Postproc and writes into the buffer.
-func finish(batch *tensordict.Dict, o Options) (*tensordict.Dict, error) {
+// finish applies Postproc and writes into the buffer; timeDim is the batch dimension of time
+// (1 for MultiSync's [workers, T, ...], else 0).
+func finish(batch *tensordict.Dict, o Options, timeDim int) (*tensordict.Dict, error) {
 	var err error
 	if o.SplitTrajs {
 		if batch, err = SplitTrajectories(batch); err != nil {
@@ -146,11 +150,14 @@ func finish(batch *tensordict.Dict, o Options) (*tensordict.Dict, error) {
 		}
 	}
 	if o.Buffer != nil {
-		flat, err := batch.ReshapeBatch(-1)
+		if o.SplitTrajs {
+			timeDim = 1 // [N, L]: trajectory n's steps run along L
+		}
+		items, err := bufferItems(batch, timeDim, o.SplitTrajs)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := o.Buffer.Extend(flat); err != nil {
+		if _, err := o.Buffer.Extend(items); err != nil {
 			return nil, fmt.Errorf("collectors: writing the batch into the buffer: %w", err)
 		}
 	}
@@ -200,4 +207,55 @@ func (c *Sync) Restore(b []byte) error {
 		c.runner.SetRoot(root)
 	}
 	return nil
+}
+
+// bufferItems flattens a batch for a buffer so that each env's steps are consecutive: order
+// (dims before time, dims after time, time), i.e. env-major, with KeyTrajEnd set at every
+// episode end and at the end of each env's stretch. Split batches lose their padding.
+func bufferItems(batch *tensordict.Dict, timeDim int, split bool) (*tensordict.Dict, error) {
+	bs := batch.BatchShape()
+	if len(bs) <= timeDim {
+		return nil, fmt.Errorf("collectors: a batch of shape %v has no time dimension %d to write into the buffer", bs, timeDim)
+	}
+	pre, post, T := 1, 1, bs[timeDim]
+	for _, n := range bs[:timeDim] {
+		pre *= n
+	}
+	for _, n := range bs[timeDim+1:] {
+		post *= n
+	}
+	flat, err := batch.ReshapeBatch(-1)
+	if err != nil {
+		return nil, err
+	}
+	done, _ := tensordict.GetAs[bool](flat, "next/done") // absent: only stretch ends mark
+	var mask []bool
+	if split {
+		if mask, err = tensordict.GetAs[bool](flat, KeyMask); err != nil {
+			return nil, err
+		}
+	}
+	idx := make([]int, 0, pre*T*post)
+	var ends []bool
+	for p := 0; p < pre; p++ {
+		for e := 0; e < post; e++ {
+			for t := 0; t < T; t++ {
+				k := (p*T+t)*post + e
+				if mask != nil && !mask[k] {
+					continue
+				}
+				last := t == T-1 || (mask != nil && !mask[k+post])
+				idx = append(idx, k)
+				ends = append(ends, last || (done != nil && done[k]))
+			}
+		}
+	}
+	items, err := flat.IndexList(idx)
+	if err != nil {
+		return nil, err
+	}
+	if err := items.Set(KeyTrajEnd, tensor.Of(ends)); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

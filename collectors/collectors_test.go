@@ -306,3 +306,57 @@ func TestInitRandomFramesAcrossWorkers(t *testing.T) {
 		}
 	}
 }
+
+// Slices sampled from what collectors write into a buffer are runs of one env's consecutive
+// steps (step counts +1 each) for Sync, MultiSync and split batches; written time-major,
+// neighbouring slots were different envs.
+func TestBufferWritesKeepEnvsApart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mk   func(buf *replaybuffer.Buffer) (func() error, func())
+	}{
+		{"sync", func(buf *replaybuffer.Buffer) (func() error, func()) {
+			c := must(collectors.NewSync(carts(t, 3, 4), nil, collectors.Options{FramesPerBatch: 3 * 30, InitRandomFrames: 1 << 30, Buffer: buf}))
+			return func() error { _, err := c.Next(); return err }, func() { c.Close() }
+		}},
+		{"split", func(buf *replaybuffer.Buffer) (func() error, func()) {
+			c := must(collectors.NewSync(carts(t, 3, 7), nil, collectors.Options{FramesPerBatch: 3 * 30, InitRandomFrames: 1 << 30, Buffer: buf, SplitTrajs: true}))
+			return func() error { _, err := c.Next(); return err }, func() { c.Close() }
+		}},
+		{"multisync", func(buf *replaybuffer.Buffer) (func() error, func()) {
+			m := must(collectors.NewMultiSync([]envs.Env{carts(t, 2, 1), carts(t, 2, 9)}, func(int) envs.Policy { return nil },
+				collectors.Options{FramesPerBatch: 2 * 30, InitRandomFrames: 1 << 30, Buffer: buf}))
+			return func() error { _, err := m.Next(); return err }, func() { m.Close() }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := must(replaybuffer.NewSlice(4, 1))
+			s.EndKey = collectors.KeyTrajEnd
+			buf := must(replaybuffer.New(replaybuffer.Options{Capacity: 1000, Sampler: s}))
+			next, closeFn := tc.mk(buf)
+			defer closeFn()
+			for range 4 {
+				if err := next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.name == "split" && buf.Len() != 4*90 {
+				t.Fatalf("buffer holds %d items, want the 360 real steps (no padding)", buf.Len())
+			}
+			for range 50 {
+				d, _, err := buf.Sample(32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				steps := must(tensordict.GetAs[int64](d, "step_count"))
+				for k := 0; k < 32; k += 4 {
+					for j := 1; j < 4; j++ {
+						if steps[k+j] != steps[k+j-1]+1 {
+							t.Fatalf("slice step counts %v are not one env's consecutive steps", steps[k:k+4])
+						}
+					}
+				}
+			}
+		})
+	}
+}

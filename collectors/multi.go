@@ -155,7 +155,7 @@ func (m *MultiSync) Next() (*tensordict.Dict, error) {
 		}
 	}
 	m.frames += m.o.FramesPerBatch * len(m.parts)
-	return finish(m.out, m.o)
+	return finish(m.out, m.o, 1)
 }
 
 // Close stops the workers and closes their envs.
@@ -215,7 +215,7 @@ func (a *Async) Next() (*tensordict.Dict, int, error) {
 		return nil, r.worker, fmt.Errorf("collectors: worker %d: %w", r.worker, r.err)
 	}
 	a.frames += a.o.FramesPerBatch
-	b, err := finish(r.batch, a.o)
+	b, err := finish(r.batch, a.o, 0)
 	return b, r.worker, err
 }
 

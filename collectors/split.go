@@ -11,6 +11,10 @@ import (
 const (
 	KeyMask   = "collector/mask"    // bool: true on real steps, false on padding
 	KeyTrajID = "collector/traj_id" // int64: the trajectory's number within the batch
+	// KeyTrajEnd (bool), in the items a collector writes into a buffer, marks the last step of
+	// each stretch of one env's consecutive steps (an episode end or the end of the env's part
+	// of a batch): give a replaybuffer.Slice sampler EndKey KeyTrajEnd.
+	KeyTrajEnd = "collector/traj_end"
 )
 
 // SplitTrajectories cuts a batch of batch shape [T, B] (time first, as collectors return it)
