@@ -360,3 +360,37 @@ func TestBufferWritesKeepEnvsApart(t *testing.T) {
 		})
 	}
 }
+
+// faulty is a stand-in that injects a fault a real env cannot produce on demand: every Step
+// from the failAfter-th on returns an error.
+type faulty struct {
+	envs.Env
+	steps, failAfter int
+}
+
+func (f *faulty) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
+	if f.steps++; f.steps >= f.failAfter {
+		return nil, errors.New("injected env failure")
+	}
+	return f.Env.Step(td)
+}
+
+func (f *faulty) ResetSome(mask []bool, td *tensordict.Dict) error {
+	return f.Env.(envs.PartialResetter).ResetSome(mask, td)
+}
+
+// After a worker fails, Async's next call asks it again and reports its error instead of
+// waiting forever for a batch no worker is making.
+func TestAsyncAfterWorkerError(t *testing.T) {
+	a := must(collectors.NewAsync([]envs.Env{&faulty{Env: carts(t, 1, 1), failAfter: 25}}, func(int) envs.Policy { return nil },
+		collectors.Options{FramesPerBatch: 20, InitRandomFrames: 1 << 30}))
+	defer a.Close()
+	if _, _, err := a.Next(); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 2; k++ {
+		if _, _, err := a.Next(); err == nil || !strings.Contains(err.Error(), "injected") {
+			t.Fatalf("call %d after the failure: %v, want the worker's error", k+2, err)
+		}
+	}
+}
