@@ -316,6 +316,12 @@ func TestSetRowsAndGatherInto(t *testing.T) {
 	if !Equal(a, b) {
 		t.Error("SetRows did not write row 1")
 	}
+	if !Equal(mustIndex(t, d, 3), mustIndex(t, rows, 1)) {
+		t.Error("SetRows did not write row 3")
+	}
+	if c, _ := d.GetStrings("caption"); !slices.Equal(c.Values()[3:6], []string{"j", "k", "l"}) || !slices.Equal(c.Values()[9:12], []string{"d", "e", "f"}) {
+		t.Errorf("captions after swapping rows 1 and 3: %v", c.Values())
+	}
 	wantErr(t, d.GatherInto(New(3, 3), []int{0}), "not in the destination")
 }
 

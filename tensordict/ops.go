@@ -605,29 +605,41 @@ func (d *Dict) SetRows(idx []int, src *Dict) error {
 	if err := d.needBatchDim("SetRows"); err != nil {
 		return err
 	}
-	return d.setRows(idx, src, "")
+	return copyRows(d, src, idx, false, "")
 }
 
-func (d *Dict) setRows(idx []int, src *Dict, prefix string) error {
+// copyRows walks src's leaves and copies rows between them and dst's: with gather, dst row j
+// takes src row idx[j] (GatherInto); without, dst row idx[j] takes src row j (SetRows).
+func copyRows(dst, src *Dict, idx []int, gather bool, prefix string) error {
 	for i, k := range src.keys {
 		path := prefix + k
 		se := src.vals[i]
-		de, ok := d.get(k)
+		de, ok := dst.get(k)
 		if !ok {
 			return fmt.Errorf("tensordict: key %q is not in the destination", path)
 		}
 		switch {
 		case se.t != nil && de.t != nil:
-			if err := de.t.SetRows(idx, se.t); err != nil {
+			var err error
+			if gather {
+				err = se.t.GatherInto(de.t, idx)
+			} else {
+				err = de.t.SetRows(idx, se.t)
+			}
+			if err != nil {
 				return fmt.Errorf("tensordict: key %q: %w", path, err)
 			}
 		case se.s != nil && de.s != nil:
-			rl := de.s.rowLen()
+			rl := se.s.rowLen()
 			for j, r := range idx {
-				copy(de.s.vals[r*rl:(r+1)*rl], se.s.vals[j*rl:(j+1)*rl])
+				to, from := r, j
+				if gather {
+					to, from = j, r
+				}
+				copy(de.s.vals[to*rl:(to+1)*rl], se.s.vals[from*rl:(from+1)*rl])
 			}
 		case se.d != nil && de.d != nil:
-			if err := de.d.setRows(idx, se.d, path+Sep); err != nil {
+			if err := copyRows(de.d, se.d, idx, gather, path+Sep); err != nil {
 				return err
 			}
 		default:
@@ -644,36 +656,7 @@ func (d *Dict) GatherInto(dst *Dict, idx []int) error {
 	if err := d.needBatchDim("GatherInto"); err != nil {
 		return err
 	}
-	return d.gatherInto(dst, idx, "")
-}
-
-func (d *Dict) gatherInto(dst *Dict, idx []int, prefix string) error {
-	for i, k := range d.keys {
-		path := prefix + k
-		se := d.vals[i]
-		de, ok := dst.get(k)
-		if !ok {
-			return fmt.Errorf("tensordict: key %q is not in the destination", path)
-		}
-		switch {
-		case se.t != nil && de.t != nil:
-			if err := se.t.GatherInto(de.t, idx); err != nil {
-				return fmt.Errorf("tensordict: key %q: %w", path, err)
-			}
-		case se.s != nil && de.s != nil:
-			rl := se.s.rowLen()
-			for j, r := range idx {
-				copy(de.s.vals[j*rl:(j+1)*rl], se.s.vals[r*rl:(r+1)*rl])
-			}
-		case se.d != nil && de.d != nil:
-			if err := se.d.gatherInto(de.d, idx, path+Sep); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("tensordict: key %q: cannot copy a %s into a %s", path, kind(se), kind(de))
-		}
-	}
-	return nil
+	return copyRows(dst, d, idx, true, "")
 }
 
 // ResetTo makes d hold src's entries again, where d is a Shallow copy of src that has since
