@@ -9,42 +9,33 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"sync"
 	"time"
 
+	"github.com/maestro-rl/maestro/bench/internal/benchutil"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
 
-var keys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars", "tty_colors", "tty_cursor"}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "collectorbench:", err)
-	os.Exit(1)
-}
+func fail(err error) { benchutil.Fail("collectorbench", err) }
 
 func main() {
 	mode := flag.String("mode", "collector", "collector or raw")
 	frames := flag.Int("frames", 20_000, "frames to collect")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fail(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfile, err := benchutil.StartCPUProfile(*cpuprofile)
+	if err != nil {
+		fail(err)
 	}
+	defer stopProfile()
 	const workers = 2
 	if runtime.GOMAXPROCS(0) <= workers {
 		runtime.GOMAXPROCS(workers + 1) // an idle P keeps sysmon from stealing a stepping thread
 	}
-	opts := nethack.EnvOptions{Task: nethack.TaskScore, Game: nethack.GameOptions{ObservationKeys: keys}}
+	opts := nethack.EnvOptions{Task: nethack.TaskScore, Game: nethack.GameOptions{ObservationKeys: nethack.AgentObservationKeys}}
 	var m0, m1 runtime.MemStats
 	switch *mode {
 	case "raw":

@@ -12,22 +12,15 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"time"
 
+	"github.com/maestro-rl/maestro/bench/internal/benchutil"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
 
-// agentObs are the observations Motif's agent uses (bench/rollout/peer.py has the same list).
-var agentObs = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars", "tty_colors", "tty_cursor"}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "rolloutbench:", err)
-	os.Exit(1)
-}
+func fail(err error) { benchutil.Fail("rolloutbench", err) }
 
 func main() {
 	n := flag.Int("envs", 1, "1 for a single env, 2 for envs.Parallel of two")
@@ -35,18 +28,15 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	agentKeys := flag.Bool("agent-keys", false, "observe what Motif's agent reads (no screen_descriptions) instead of NLE's default keys")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fail(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfile, err := benchutil.StartCPUProfile(*cpuprofile)
+	if err != nil {
+		fail(err)
 	}
+	defer stopProfile()
 	mk := func() envs.Env {
 		o := nethack.EnvOptions{Task: nethack.TaskScore}
 		if *agentKeys {
-			o.Game.ObservationKeys = agentObs
+			o.Game.ObservationKeys = nethack.AgentObservationKeys
 		}
 		e, err := nethack.NewEnv(o)
 		if err != nil {

@@ -3,6 +3,7 @@ package nethack
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/maestro-rl/maestro/envs"
@@ -38,13 +39,20 @@ func NewEnv(o EnvOptions) (*Env, error) {
 	return &Env{Env: envs.FromSimple(s), task: te}, nil
 }
 
+// defaultKeys are NLE's default observation keys (those of its base env).
+var defaultKeys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "inv_glyphs",
+	"inv_strs", "inv_letters", "inv_oclasses", "screen_descriptions", "tty_chars", "tty_colors", "tty_cursor"}
+
+// AgentObservationKeys are the observations Motif's NetHack agent reads: NLE's defaults
+// without the inventory and screen_descriptions (the largest, which the agent never uses).
+var AgentObservationKeys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars", "tty_colors", "tty_cursor"}
+
 func defaultEnvKeys(t Task) []string {
 	if t == TaskChallenge {
 		return []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "inv_glyphs",
 			"inv_strs", "inv_letters", "inv_oclasses", "tty_chars", "tty_colors", "tty_cursor", "misc"}
 	}
-	return []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "inv_glyphs",
-		"inv_strs", "inv_letters", "inv_oclasses", "screen_descriptions", "tty_chars", "tty_colors", "tty_cursor"}
+	return slices.Clone(defaultKeys)
 }
 
 // Task returns the underlying TaskEnv (for seeds, the raw game, episode counters).

@@ -176,9 +176,7 @@ func NewTaskEnv(o EnvOptions) (*TaskEnv, error) {
 	e := &TaskEnv{opts: o, penaltyStep: -0.01, maxSteps: 5000}
 	keys := g.ObservationKeys
 	if keys == nil {
-		keys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message",
-			"inv_glyphs", "inv_strs", "inv_letters", "inv_oclasses", "screen_descriptions",
-			"tty_chars", "tty_colors", "tty_cursor"}
+		keys = slices.Clone(defaultKeys)
 	}
 	e.actions = TaskActions()
 	switch o.Task {
