@@ -189,7 +189,22 @@ func TestMultiSyncAndAsync(t *testing.T) {
 	}
 	m.Close()
 
-	a := must(collectors.NewAsync(mk(), policy, collectors.Options{FramesPerBatch: 20, TotalFrames: 200}))
+	// Which worker is ready first is up to the scheduler: on a loaded machine one worker can
+	// start so late (its thread descheduled by the OS) that the others deliver all ten batches,
+	// as seen in CI. So every worker waits before its second batch until the caller has had a
+	// batch from each: the test checks that Async serves every worker, not how fast they start.
+	// (If Async never served a worker, this test would hang to go test's -timeout.)
+	allSeen := make(chan struct{})
+	gated := func(i int) envs.Policy {
+		inner, steps := policy(i), 0
+		return envs.PolicyFunc(func(td *tensordict.Dict) error {
+			if steps++; steps == 11 { // the first step of the worker's second batch of 10
+				<-allSeen
+			}
+			return inner.Act(td)
+		})
+	}
+	a := must(collectors.NewAsync(mk(), gated, collectors.Options{FramesPerBatch: 20, TotalFrames: 200}))
 	seen := map[int]int{}
 	for {
 		b, w, err := a.Next()
@@ -202,7 +217,9 @@ func TestMultiSyncAndAsync(t *testing.T) {
 		if !slices.Equal(b.BatchShape(), []int{10, 2}) {
 			t.Fatalf("async batch shape %v", b.BatchShape())
 		}
-		seen[w]++
+		if seen[w]++; len(seen) == 3 && seen[w] == 1 {
+			close(allSeen)
+		}
 	}
 	if len(seen) != 3 {
 		t.Errorf("async batches came from workers %v, want all 3", seen)
