@@ -71,7 +71,7 @@ func NewNetHackAgent(actions int, rng *rand.Rand) (*NetHackAgent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.Core, err = NewGRUCell("core", 512+128+27+128, 512, rng); err != nil {
+	if a.Core, err = NewGRUCell("core", EncodedSize, 512, rng); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -93,8 +93,21 @@ func (a *NetHackAgent) Params() []*Param {
 
 // Forward runs one step: logits [N, actions], value [N, 1] and the next hidden state [N, 512]
 // from the input and the hidden state h [N, 512] (zero rows start episodes: multiply by a keep
-// mask before calling).
+// mask before calling). It is Heads(Core(Encode(in), h)).
 func (a *NetHackAgent) Forward(g *Graph, in AgentInput, h *Value) (logits, value, next *Value) {
+	next = a.Core.Forward(g, a.Encode(g, in), h)
+	logits, value = a.Heads(g, next)
+	return logits, value, next
+}
+
+// EncodedSize is the width of Encode's output: crop 512 + blstats MLP 128 + raw blstats 27 +
+// message 128.
+const EncodedSize = 512 + 128 + 27 + 128
+
+// Encode runs the feed-forward encoders on every row of in: [N, EncodedSize], the core's
+// input. A recurrent learner encodes a whole [T*B] sequence batch at once and then steps
+// the core through time.
+func (a *NetHackAgent) Encode(g *Graph, in AgentInput) *Value {
 	n, cells := in.N, CropSize*CropSize
 	if len(in.Chars) != n*cells || len(in.Colors) != n*cells || len(in.Blstats) != n*27 || len(in.Message) != n*256 {
 		panic(fmt.Sprintf("nn: agent input of %d rows with %d chars, %d colours, %d blstats, %d message values", n, len(in.Chars), len(in.Colors), len(in.Blstats), len(in.Message)))
@@ -108,8 +121,12 @@ func (a *NetHackAgent) Forward(g *Graph, in AgentInput, h *Value) (logits, value
 	bl := g.Input(in.Blstats, n, 27)
 	b := g.ELU(a.Blstats[1].Forward(g, g.ELU(a.Blstats[0].Forward(g, bl))))
 	m := g.ELU(a.Message[1].Forward(g, g.ELU(a.Message[0].Forward(g, g.Input(in.Message, n, 256)))))
-	next = a.Core.Forward(g, g.Concat(crop, b, bl, m), h)
-	return a.Policy.Forward(g, next), a.Value.Forward(g, next), next
+	return g.Concat(crop, b, bl, m)
+}
+
+// Heads returns the policy logits [N, actions] and the value [N, 1] of core outputs h.
+func (a *NetHackAgent) Heads(g *Graph, h *Value) (logits, value *Value) {
+	return a.Policy.Forward(g, h), a.Value.Forward(g, h)
 }
 
 // ActorCritic is an MLP actor-critic for small vector observations (CartPole): separate actor

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 type sliceColsOp struct {
@@ -357,5 +358,76 @@ func (o *maxPool2dOp) backward() {
 	}
 	for i, gy := range o.y.Grad {
 		o.x.Grad[o.arg[i]] += gy
+	}
+}
+
+type sliceRowsOp struct {
+	x, y *Value
+	off  int
+}
+
+// SliceRows returns rows [lo, hi) of x (rows are the leading dimension, any rank) as a copy of
+// shape [hi-lo, ...]: one time step of a time-major [T*B, ...] value.
+func (g *Graph) SliceRows(x *Value, lo, hi int) *Value {
+	if len(x.Shape) == 0 || lo < 0 || hi > x.Shape[0] || lo >= hi {
+		panic(fmt.Sprintf("nn: SliceRows [%d, %d) of %v", lo, hi, x.Shape))
+	}
+	w := len(x.Data) / x.Shape[0]
+	shape := append([]int{hi - lo}, x.Shape[1:]...)
+	y := g.value(needsGrad(x), shape...)
+	copy(y.Data, x.Data[lo*w:hi*w])
+	if y.Grad != nil {
+		o := record[sliceRowsOp](g)
+		*o = sliceRowsOp{x, y, lo * w}
+	}
+	return y
+}
+
+func (o *sliceRowsOp) backward() {
+	gx := o.x.Grad[o.off : o.off+len(o.y.Grad)]
+	for i, v := range o.y.Grad {
+		gx[i] += v
+	}
+}
+
+type concatRowsOp struct {
+	xs []*Value
+	y  *Value
+}
+
+// ConcatRows stacks values with equal trailing shapes along the leading dimension: the
+// per-step outputs of a recurrent core back into one time-major [T*B, ...] value.
+func (g *Graph) ConcatRows(xs ...*Value) *Value {
+	rows, grad := 0, false
+	for _, x := range xs {
+		if len(x.Shape) == 0 || !slices.Equal(x.Shape[1:], xs[0].Shape[1:]) {
+			panic(fmt.Sprintf("nn: ConcatRows of %v and %v", xs[0].Shape, x.Shape))
+		}
+		rows += x.Shape[0]
+		grad = grad || x.Grad != nil
+	}
+	shape := append([]int{rows}, xs[0].Shape[1:]...)
+	y := g.value(grad, shape...)
+	off := 0
+	for _, x := range xs {
+		off += copy(y.Data[off:], x.Data)
+	}
+	if y.Grad != nil {
+		o := record[concatRowsOp](g)
+		o.xs = append(o.xs[:0], xs...)
+		o.y = y
+	}
+	return y
+}
+
+func (o *concatRowsOp) backward() {
+	off := 0
+	for _, x := range o.xs {
+		if x.Grad != nil {
+			for i := range x.Grad {
+				x.Grad[i] += o.y.Grad[off+i]
+			}
+		}
+		off += len(x.Data)
 	}
 }

@@ -948,3 +948,38 @@ func TestExpfAccuracy(t *testing.T) {
 		t.Error("expf does not saturate")
 	}
 }
+
+// SliceRows and ConcatRows, as a recurrent learner uses them: a time-major [T*B] value cut
+// into steps, each through a GRU, the steps stacked again.
+func TestFiniteDifferencesRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	gru, _ := NewGRUCell("gru", 3, 4, rng)
+	lin, _ := NewLinear("lin", 4, 2, rng)
+	const T, B = 3, 2
+	xs := make([]float32, T*B*3)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64())
+	}
+	w := make([]float32, T*B*2)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	fdCheck(t, "slice rows + concat rows", append(gru.Params(), lin.Params()...), func(g *Graph) *Value {
+		x := lin.Forward(g, gru.Forward(g, g.Input(xs, T*B, 3), g.Input(make([]float32, T*B*4), T*B, 4))) // [6, 2]
+		_ = x
+		enc := g.Tanh(g.Input(xs, T*B, 3))
+		h := g.Input(make([]float32, B*4), B, 4)
+		var hs []*Value
+		for s := 0; s < T; s++ {
+			h = gru.Forward(g, g.SliceRows(enc, s*B, (s+1)*B), h)
+			hs = append(hs, h)
+		}
+		out := lin.Forward(g, g.ConcatRows(hs...))
+		return g.Add(g.Sum(g.Mul(out, g.Input(w, T*B, 2))), g.Sum(g.Mul(g.SliceRows(x, 1, 4), g.Input(w[:6], 3, 2))))
+	})
+	g := NewGraph()
+	v := g.Input([]float32{1, 2, 3, 4, 5, 6}, 3, 2)
+	if r := g.ConcatRows(g.SliceRows(v, 2, 3), g.SliceRows(v, 0, 1)); !slices.Equal(r.Data, []float32{5, 6, 1, 2}) || !slices.Equal(r.Shape, []int{2, 2}) {
+		t.Errorf("ConcatRows(SliceRows) = %v %v, want [5 6 1 2] [2 2]", r.Data, r.Shape)
+	}
+}

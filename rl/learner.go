@@ -3,7 +3,6 @@ package rl
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/maestro-rl/maestro/nn"
@@ -200,20 +199,17 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	_, nv := p.net.Forward(g, g.Input(nextObs, n, f))
 	nextValue := append([]float32(nil), nv.Data...)
 	adv, target := make([]float32, n), make([]float32, n)
-	if p.o.Algo == APPO {
-		// V-trace with the learner's current policy as pi and the acting policy as mu.
+	var logPi []float32
+	if p.o.Algo == APPO { // V-trace with the learner's current policy as pi and the acting one as mu
 		g.Reset()
 		logits, _ := p.net.Forward(g, g.Input(obs, n, f))
 		acts := make([]int, n)
 		for i, a := range acts64 {
 			acts[i] = int(a)
 		}
-		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts)
-		logPi := append([]float32(nil), lp.Data...)
-		if err := VTrace(float32(p.o.Gamma), float32(p.o.RhoMax), float32(p.o.CMax), T, B, logPi, logpOld, reward, value, nextValue, done, term, target, adv); err != nil {
-			return err
-		}
-	} else if err := GAE(float32(p.o.Gamma), float32(p.o.Lambda), T, B, reward, value, nextValue, done, term, adv, target); err != nil {
+		logPi = append([]float32(nil), nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts).Data...)
+	}
+	if err := p.o.estimate(T, B, logPi, logpOld, reward, value, nextValue, done, term, adv, target); err != nil {
 		return err
 	}
 	mb := n / p.o.Minibatches
@@ -226,69 +222,31 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	}
 	mObs, mAdv, mTgt, mLogp := make([]float32, mb*f), make([]float32, mb), make([]float32, mb), make([]float32, mb)
 	mActs := make([]int, mb)
-	var clipFrac, approxKL, lossSum, policySum, valueSum, entropySum float64
-	steps := 0
+	var st lossStats
 	for epoch := 0; epoch < p.o.Epochs; epoch++ {
 		p.rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 		for m := 0; m+mb <= n; m += mb {
-			var mean, sq float64
 			for k, i := range idx[m : m+mb] {
 				copy(mObs[k*f:(k+1)*f], obs[i*f:(i+1)*f])
 				mAdv[k], mTgt[k], mLogp[k], mActs[k] = adv[i], target[i], logpOld[i], int(acts64[i])
-				mean += float64(adv[i])
 			}
 			if !p.o.NoAdvantageNorm {
-				mean /= float64(mb)
-				for _, a := range mAdv {
-					sq += (float64(a) - mean) * (float64(a) - mean)
-				}
-				std := math.Sqrt(sq/float64(mb-1)) + 1e-8
-				for k := range mAdv {
-					mAdv[k] = float32((float64(mAdv[k]) - mean) / std)
-				}
+				normalize(mAdv)
 			}
 			g.Reset()
 			logits, v := p.net.Forward(g, g.Input(mObs, mb, f))
-			dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
-			logRatio := g.Sub(dist.LogProb(g, mActs), g.Input(mLogp, mb))
-			ratio := g.Exp(logRatio)
-			advV := g.Input(mAdv, mb)
-			surr := g.Mul(ratio, advV) // A2C: the ratio is 1 with the gradient of the log-probability
-			if p.o.Algo != A2C {
-				surr = g.Minimum(surr, g.Mul(g.Clamp(ratio, float32(1-p.o.Clip), float32(1+p.o.Clip)), advV))
-			}
-			policyLoss := g.Mul(g.Mean(surr), g.Input([]float32{-1}, 1))
-			valueLoss := g.MSE(g.Reshape(v, mb), g.Input(mTgt, mb))
-			entropy := g.Mean(dist.Entropy(g))
-			loss := g.Add(g.Add(policyLoss, g.Mul(valueLoss, g.Input([]float32{float32(p.o.ValueCoef)}, 1))),
-				g.Mul(entropy, g.Input([]float32{float32(-p.o.EntropyCoef)}, 1)))
-			g.Backward(loss)
+			t := p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt)
+			g.Backward(t.loss)
 			nn.ClipGradNorm(p.net.Params(), p.o.MaxGradNorm)
 			if err := nn.CheckGrads(p.net.Params()); err != nil {
 				nn.ZeroGrad(p.net.Params())
 				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}
 			p.opt.Step()
-			for k, r := range ratio.Data {
-				if math.Abs(float64(r)-1) > p.o.Clip {
-					clipFrac++
-				}
-				lr := float64(logRatio.Data[k])
-				approxKL += math.Exp(lr) - 1 - lr
-			}
-			lossSum += float64(loss.Data[0])
-			policySum += float64(policyLoss.Data[0])
-			valueSum += float64(valueLoss.Data[0])
-			entropySum += float64(entropy.Data[0])
-			steps++
+			st.add(p.o, t)
 		}
 	}
-	p.Stats["loss"] = lossSum / float64(max(steps, 1))
-	p.Stats["policy_loss"] = policySum / float64(max(steps, 1))
-	p.Stats["value_loss"] = valueSum / float64(max(steps, 1))
-	p.Stats["entropy"] = entropySum / float64(max(steps, 1))
-	p.Stats["clip_fraction"] = clipFrac / float64(max(steps*mb, 1))
-	p.Stats["approx_kl"] = approxKL / float64(max(steps*mb, 1))
+	st.write(p.Stats)
 	return nil
 }
 

@@ -1,0 +1,90 @@
+package rl
+
+import (
+	"math"
+
+	"github.com/maestro-rl/maestro/nn"
+)
+
+// estimate fills adv and target for a [T][B] batch: GAE for PPO and A2C, V-trace for APPO
+// (logPi: the learner's current log-probabilities of the taken actions).
+func (o *Options) estimate(T, B int, logPi, logpOld, reward, value, nextValue []float32, done, term []bool, adv, target []float32) error {
+	if o.Algo == APPO {
+		return VTrace(float32(o.Gamma), float32(o.RhoMax), float32(o.CMax), T, B, logPi, logpOld, reward, value, nextValue, done, term, target, adv)
+	}
+	return GAE(float32(o.Gamma), float32(o.Lambda), T, B, reward, value, nextValue, done, term, adv, target)
+}
+
+// normalize scales advantages to zero mean and unit (sample) standard deviation.
+func normalize(adv []float32) {
+	var mean, sq float64
+	for _, a := range adv {
+		mean += float64(a)
+	}
+	mean /= float64(len(adv))
+	for _, a := range adv {
+		sq += (float64(a) - mean) * (float64(a) - mean)
+	}
+	std := math.Sqrt(sq/float64(len(adv)-1)) + 1e-8
+	for k := range adv {
+		adv[k] = float32((float64(adv[k]) - mean) / std)
+	}
+}
+
+// terms are the values of one minibatch's objective.
+type terms struct {
+	loss, policy, value, entropy, ratio, logRatio *nn.Value
+}
+
+// objective builds one minibatch's loss on g from the policy's logits [mb, actions] and values
+// [mb, 1]: the clipped surrogate (plain policy gradient for A2C), the squared value error times
+// ValueCoef, and the entropy bonus times EntropyCoef.
+func (o *Options) objective(g *nn.Graph, logits, v *nn.Value, acts []int, logpOld, adv, tgt []float32) terms {
+	mb := len(acts)
+	dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
+	logRatio := g.Sub(dist.LogProb(g, acts), g.Input(logpOld, mb))
+	ratio := g.Exp(logRatio)
+	advV := g.Input(adv, mb)
+	surr := g.Mul(ratio, advV) // A2C: the ratio is 1 with the gradient of the log-probability
+	if o.Algo != A2C {
+		surr = g.Minimum(surr, g.Mul(g.Clamp(ratio, float32(1-o.Clip), float32(1+o.Clip)), advV))
+	}
+	policyLoss := g.Mul(g.Mean(surr), g.Input([]float32{-1}, 1))
+	valueLoss := g.MSE(g.Reshape(v, mb), g.Input(tgt, mb))
+	entropy := g.Mean(dist.Entropy(g))
+	loss := g.Add(g.Add(policyLoss, g.Mul(valueLoss, g.Input([]float32{float32(o.ValueCoef)}, 1))),
+		g.Mul(entropy, g.Input([]float32{float32(-o.EntropyCoef)}, 1)))
+	return terms{loss, policyLoss, valueLoss, entropy, ratio, logRatio}
+}
+
+// lossStats averages an Update's terms over its optimizer steps.
+type lossStats struct {
+	clipFrac, approxKL, loss, policy, value, entropy float64
+	steps, frames                                    int
+}
+
+func (s *lossStats) add(o Options, t terms) {
+	for k, r := range t.ratio.Data {
+		if math.Abs(float64(r)-1) > o.Clip {
+			s.clipFrac++
+		}
+		lr := float64(t.logRatio.Data[k])
+		s.approxKL += math.Exp(lr) - 1 - lr
+	}
+	s.loss += float64(t.loss.Data[0])
+	s.policy += float64(t.policy.Data[0])
+	s.value += float64(t.value.Data[0])
+	s.entropy += float64(t.entropy.Data[0])
+	s.steps++
+	s.frames += len(t.ratio.Data)
+}
+
+func (s *lossStats) write(stats map[string]float64) {
+	steps, frames := float64(max(s.steps, 1)), float64(max(s.frames, 1))
+	stats["loss"] = s.loss / steps
+	stats["policy_loss"] = s.policy / steps
+	stats["value_loss"] = s.value / steps
+	stats["entropy"] = s.entropy / steps
+	stats["clip_fraction"] = s.clipFrac / frames
+	stats["approx_kl"] = s.approxKL / frames
+}
