@@ -171,12 +171,21 @@ type syncState struct {
 	Frames int    `json:"frames"`
 	Env    []byte `json:"env"`
 	Root   []byte `json:"root,omitempty"`
+	// FreshEpisodes: the env could not save its state, so a restored collector starts new
+	// episodes (the frame count carries over).
+	FreshEpisodes bool `json:"fresh_episodes,omitempty"`
 }
 
 // Snapshot saves what a resumed run needs to continue bit-exactly: the frame count, the env's
-// state (the env must implement envs.Snapshotter) and the root of the next step.
+// state and the root of the next step. For an env that cannot save its state
+// (envs.ErrNoSnapshot: NetHack) it saves the frame count only, and the restored collector
+// starts new episodes.
 func (c *Sync) Snapshot() ([]byte, error) {
 	env, err := envs.Snapshot(c.env)
+	if errors.Is(err, envs.ErrNoSnapshot) {
+		// NetHack: keep the counters; a restored collector starts new episodes.
+		return json.Marshal(syncState{Frames: c.frames, FreshEpisodes: true})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("collectors: %w", err)
 	}
@@ -195,10 +204,13 @@ func (c *Sync) Restore(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("collectors: state: %w", err)
 	}
+	c.frames = s.Frames
+	if s.FreshEpisodes {
+		return nil
+	}
 	if err := envs.Restore(c.env, s.Env); err != nil {
 		return fmt.Errorf("collectors: %w", err)
 	}
-	c.frames = s.Frames
 	if s.Root != nil {
 		root, err := tensordict.Unmarshal(s.Root)
 		if err != nil {

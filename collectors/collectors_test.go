@@ -12,6 +12,7 @@ import (
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/cartpole"
+	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/replaybuffer"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -409,5 +410,33 @@ func TestAsyncAfterWorkerError(t *testing.T) {
 		if _, _, err := a.Next(); err == nil || !strings.Contains(err.Error(), "injected") {
 			t.Fatalf("call %d after the failure: %v, want the worker's error", k+2, err)
 		}
+	}
+}
+
+// An env that cannot save its state (NetHack's lives in the C library) still checkpoints: the
+// collector keeps its frame count and starts new episodes after Restore.
+func TestSnapshotWithoutEnvState(t *testing.T) {
+	mk := func() *collectors.Sync {
+		env := must(nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore, Game: nethack.GameOptions{ObservationKeys: []string{"blstats", "message"}}}))
+		return must(collectors.NewSync(must(envs.Compose(env, envs.StepCounter(0))), nil, collectors.Options{FramesPerBatch: 10, InitRandomFrames: 1 << 30}))
+	}
+	c := mk()
+	defer c.Close()
+	must(c.Next())
+	b, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mk()
+	defer r.Close()
+	if err := r.Restore(b); err != nil {
+		t.Fatal(err)
+	}
+	batch := must(r.Next())
+	if r.Frames() != 20 {
+		t.Errorf("restored collector at %d frames after one batch, want 20", r.Frames())
+	}
+	if steps := must(tensordict.GetAs[int64](batch, "step_count")); steps[0] != 0 {
+		t.Errorf("restored collector's first step is step %d of an episode, want 0 (a new one)", steps[0])
 	}
 }

@@ -1,9 +1,14 @@
 package envs
 
 import (
+	"errors"
 	"encoding/json"
 	"fmt"
 )
+
+// ErrNoSnapshot is returned (wrapped) by Snapshot for envs that cannot save their state, such
+// as NetHack, whose game state lives inside the C library.
+var ErrNoSnapshot = errors.New("envs: the env cannot save its state")
 
 // Snapshotter is implemented by envs whose whole state can be saved and restored, so that a
 // training run resumes bit-exactly. CartPole, the batched envs and every transform implement
@@ -18,7 +23,7 @@ type Snapshotter interface {
 func Snapshot(env Env) ([]byte, error) {
 	s, ok := env.(Snapshotter)
 	if !ok {
-		return nil, fmt.Errorf("envs: %T cannot save its state (no Snapshot method)", env)
+		return nil, fmt.Errorf("%w: %T has no Snapshot method", ErrNoSnapshot, env)
 	}
 	return s.Snapshot()
 }
@@ -74,7 +79,7 @@ type simpleState struct {
 func (e *simpleEnv) Snapshot() ([]byte, error) {
 	s, ok := e.s.(Snapshotter)
 	if !ok {
-		return nil, fmt.Errorf("envs: %T cannot save its state (no Snapshot method)", e.s)
+		return nil, fmt.Errorf("%w: %T has no Snapshot method", ErrNoSnapshot, e.s)
 	}
 	in, err := s.Snapshot()
 	if err != nil {

@@ -252,8 +252,19 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 
 // Snapshot saves the network's parameters, the optimizer's state and the sampling generator,
 // for a bit-exact resume.
-func (p *Learner) Snapshot() ([]byte, error) {
-	st, err := p.opt.State()
+func (p *Learner) Snapshot() ([]byte, error) { return snapshot(p.net.Params(), p.opt, p.src) }
+
+// Restore restores a Snapshot taken from a learner of the same network.
+func (p *Learner) Restore(b []byte) error { return restore(b, p.net.Params(), p.opt, p.src) }
+
+// Metrics returns the statistics of the last Update.
+func (p *Learner) Metrics() map[string]float64 { return p.Stats }
+
+// Params returns the network's parameters.
+func (p *Learner) Params() []*nn.Param { return p.net.Params() }
+
+func snapshot(params []*nn.Param, opt *nn.Adam, src *rand.PCG) ([]byte, error) {
+	st, err := opt.State()
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +272,7 @@ func (p *Learner) Snapshot() ([]byte, error) {
 	if err := d.SetDict("adam", st); err != nil {
 		return nil, err
 	}
-	for _, prm := range p.net.Params() {
+	for _, prm := range params {
 		t, err := tensor.FromSlice(prm.Data, prm.Shape...)
 		if err != nil {
 			return nil, err
@@ -270,7 +281,7 @@ func (p *Learner) Snapshot() ([]byte, error) {
 			return nil, err
 		}
 	}
-	r, err := p.src.MarshalBinary()
+	r, err := src.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -280,8 +291,7 @@ func (p *Learner) Snapshot() ([]byte, error) {
 	return tensordict.Marshal(d)
 }
 
-// Restore restores a Snapshot taken from a learner of the same network.
-func (p *Learner) Restore(b []byte) error {
+func restore(b []byte, params []*nn.Param, opt *nn.Adam, src *rand.PCG) error {
 	d, err := tensordict.Unmarshal(b)
 	if err != nil {
 		return fmt.Errorf("rl: learner state: %w", err)
@@ -290,19 +300,19 @@ func (p *Learner) Restore(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("rl: learner state: %w", err)
 	}
-	for _, prm := range p.net.Params() {
+	for _, prm := range params {
 		v, err := tensordict.GetAs[float32](d, "params/"+prm.Name)
 		if err != nil || len(v) != prm.Len() {
 			return fmt.Errorf("rl: learner state lacks %s %v (another network?)", prm.Name, prm.Shape)
 		}
 		copy(prm.Data, v)
 	}
-	if err := p.opt.SetState(st); err != nil {
+	if err := opt.SetState(st); err != nil {
 		return err
 	}
 	r, err := tensordict.GetAs[uint8](d, "rng")
 	if err != nil {
 		return fmt.Errorf("rl: learner state: %w", err)
 	}
-	return p.src.UnmarshalBinary(r)
+	return src.UnmarshalBinary(r)
 }
