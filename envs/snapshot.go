@@ -1,8 +1,8 @@
 package envs
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 

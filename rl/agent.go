@@ -327,15 +327,9 @@ func (p *AgentLearner) Update(batch *tensordict.Dict) error {
 			p.prepare(o, n, rowsMB)
 			g.Reset()
 			logits, v := p.sequences(g, T, b, h0, mEnded)
-			tm := p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt)
-			g.Backward(tm.loss)
-			nn.ClipGradNorm(p.net.Params(), p.o.MaxGradNorm)
-			if err := nn.CheckGrads(p.net.Params()); err != nil {
-				nn.ZeroGrad(p.net.Params())
+			if err := p.o.step(g, p.opt, p.net.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt), &st); err != nil {
 				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}
-			p.opt.Step()
-			st.add(p.o, tm)
 		}
 	}
 	st.write(p.Stats)

@@ -235,15 +235,9 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 			}
 			g.Reset()
 			logits, v := p.net.Forward(g, g.Input(mObs, mb, f))
-			t := p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt)
-			g.Backward(t.loss)
-			nn.ClipGradNorm(p.net.Params(), p.o.MaxGradNorm)
-			if err := nn.CheckGrads(p.net.Params()); err != nil {
-				nn.ZeroGrad(p.net.Params())
+			if err := p.o.step(g, p.opt, p.net.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt), &st); err != nil {
 				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}
-			p.opt.Step()
-			st.add(p.o, t)
 		}
 	}
 	st.write(p.Stats)

@@ -88,3 +88,17 @@ func (s *lossStats) write(stats map[string]float64) {
 	stats["clip_fraction"] = s.clipFrac / frames
 	stats["approx_kl"] = s.approxKL / frames
 }
+
+// step backpropagates t's loss, clips the gradients' global norm and takes an optimizer step,
+// unless a gradient is not finite (then the gradients are zeroed and the error names it).
+func (o *Options) step(g *nn.Graph, opt *nn.Adam, params []*nn.Param, t terms, st *lossStats) error {
+	g.Backward(t.loss)
+	nn.ClipGradNorm(params, o.MaxGradNorm)
+	if err := nn.CheckGrads(params); err != nil {
+		nn.ZeroGrad(params)
+		return err
+	}
+	opt.Step()
+	st.add(*o, t)
+	return nil
+}
