@@ -44,6 +44,13 @@ type Options struct {
 	Seed                                                         uint64
 }
 
+// MotifOptions are Motif's APPO hyper-parameters for NetHack (reference/motif.md §10): lr 1e-4,
+// gamma 0.99, clip 0.1, value coefficient 0.5, entropy 0.003, max gradient norm 4, one epoch,
+// V-trace with rho = c = 1. With PPO or A2C the same values apply where they mean the same.
+func MotifOptions(algo string) Options {
+	return Options{Algo: algo, LR: 1e-4, Gamma: 0.99, Clip: 0.1, ValueCoef: 0.5, EntropyCoef: 0.003, MaxGradNorm: 4, Epochs: 1, RhoMax: 1, CMax: 1}
+}
+
 func (o *Options) defaults() error {
 	def := func(v *float64, d float64) {
 		if *v == 0 {

@@ -1,7 +1,7 @@
-// Command train trains an agent. This first version trains PPO, A2C or APPO on CartPole
-// with the framework's collectors and learners and writes a CSV log, TensorBoard event files
-// (tensorboard --logdir runs) and the final weights; NetHack tasks, Motif rewards, plots and
-// resumable checkpoints come next.
+// Command train trains an agent: PPO, A2C or APPO on CartPole (an MLP actor-critic) or on a
+// NetHack task (the recurrent Motif-style agent, Motif's hyper-parameters), with a progress
+// bar, a CSV log, TensorBoard event files (tensorboard --logdir runs), a learning curve
+// (curve.png), checkpoints that --resume continues from, and the final weights.
 package main
 
 import (
@@ -74,12 +74,12 @@ func main() {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.Algo, "algo", "ppo", "learning algorithm: ppo, a2c or appo")
-	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole (NetHack tasks are not trainable yet)")
+	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole or a NetHack task (NetHackScore, NetHackStaircase, NetHackOracle, ... or their short names: score, staircase); NetHack trains the recurrent Motif-style agent")
 	fs.IntVar(&c.NumEnvs, "num-envs", 4, "environments stepped together")
 	fs.IntVar(&c.Frames, "frames-per-batch", 128, "steps per environment per batch")
 	fs.IntVar(&c.TotalFrames, "total-frames", 200_000, "train until this many environment steps (whole batches: the last may end past it)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the environments, the network and the sampling")
-	fs.Float64Var(&c.LR, "lr", 1e-3, "learning rate, annealed linearly to 0 over --total-frames")
+	fs.Float64Var(&c.LR, "lr", 0, "learning rate, annealed linearly to 0 over --total-frames; 0 means 1e-3 on CartPole, 1e-4 on NetHack (Motif's, with its other hyper-parameters: clip 0.1, entropy 0.003, max gradient norm 4, one epoch)")
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
@@ -108,21 +108,120 @@ func main() {
 	}
 }
 
+// learner is what train trains: rl.Learner (CartPole) or rl.AgentLearner (NetHack).
+type learner interface {
+	envs.Policy
+	Update(batch *tensordict.Dict) error
+	Optimizer() *nn.Adam
+	Metrics() map[string]float64
+	Params() []*nn.Param
+	Snapshot() ([]byte, error)
+	Restore(b []byte) error
+}
+
+// parseEnv normalises c.Env's spelling and returns its NetHack task (hack false for CartPole).
+func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
+	if strings.EqualFold(c.Env, "CartPole") {
+		c.Env = "CartPole" // --env cartpole and a later --resume --env CartPole are one run
+		if c.LR == 0 {
+			c.LR = 1e-3
+		}
+		return 0, false, nil
+	}
+	if task, err = nethack.ParseTask(c.Env); err != nil {
+		return 0, false, fmt.Errorf("unknown --env %q; available: CartPole or a NetHack task (%v)", c.Env, err)
+	}
+	c.Env = task.String()
+	if c.LR == 0 {
+		c.LR = rl.MotifOptions(c.Algo).LR
+	}
+	return task, true, nil
+}
+
+// build makes the batched env (with episode returns under episode_reward) and its learner.
+// NetHack games are seeded from --seed, one seed per env, so runs repeat.
+func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
+	rng := rand.New(rand.NewPCG(c.Seed, 1))
+	o := rl.Options{Algo: c.Algo, LR: c.LR, Seed: c.Seed}
+	var children []envs.Env
+	closeAll := func() {
+		for _, e := range children {
+			e.Close()
+		}
+	}
+	for i := 0; i < c.NumEnvs; i++ {
+		var e envs.Env
+		var err error
+		if !hack {
+			e, err = cartpole.NewEnv(cartpole.Options{Seed: c.Seed*1000 + uint64(i)})
+		} else {
+			var ne *nethack.Env
+			ne, err = nethack.NewEnv(nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}})
+			if err == nil {
+				err = ne.Task().Seed(nethack.Seeds{Core: c.Seed*1000 + uint64(i), Disp: c.Seed*1000 + uint64(i) + 500})
+			}
+			e = ne
+		}
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		children = append(children, e)
+	}
+	batched, err := envs.Serial(children...)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	env, err := envs.Compose(batched, envs.RewardSum)
+	if err != nil {
+		batched.Close()
+		return nil, nil, err
+	}
+	var l learner
+	if !hack {
+		net, err := nn.NewActorCritic(4, 2, 64, rng)
+		if err == nil {
+			l, err = rl.NewLearner(net, cartpole.KeyObservation, o)
+		}
+		if err != nil {
+			env.Close()
+			return nil, nil, err
+		}
+		return env, l, nil
+	}
+	o = rl.MotifOptions(c.Algo)
+	o.LR, o.Seed = c.LR, c.Seed
+	// Minibatches are groups of whole env sequences: as many as divide the env count, up to 4.
+	o.Minibatches = 1
+	for _, m := range []int{4, 2} {
+		if c.NumEnvs%m == 0 {
+			o.Minibatches = m
+			break
+		}
+	}
+	net, err := nn.NewNetHackAgent(env.Specs().Action.(envs.Categorical).N, rng)
+	if err == nil {
+		l, err = rl.NewAgentLearner(net, o)
+	}
+	if err != nil {
+		env.Close()
+		return nil, nil, err
+	}
+	return env, l, nil
+}
+
 // run trains as c says; resolved, when not nil, writes the resolved flags to a path.
 func run(c config, resolved func(path string) error) error {
 	if c.NumEnvs < 1 || c.Frames < 1 || c.TotalFrames < 1 || c.checkpointEvery < 0 || c.stopAfter < 0 {
 		return fmt.Errorf("--num-envs, --frames-per-batch and --total-frames must be positive, --checkpoint-every and --stop-after not negative")
 	}
-	if strings.EqualFold(c.Env, "CartPole") {
-		c.Env = "CartPole" // --env cartpole and a later --resume --env CartPole are one run
-	} else {
-		if _, err := nethack.ParseTask(c.Env); err == nil {
-			return fmt.Errorf("--env %s: training on NetHack needs the recurrent learner, which is not built yet; use --env CartPole, or `play -task %s` to watch a random agent", c.Env, c.Env)
-		}
-		return fmt.Errorf("unknown --env %q; available: CartPole", c.Env)
+	task, hack, err := parseEnv(&c)
+	if err != nil {
+		return err
 	}
 	if c.runDir == "" {
-		c.runDir = filepath.Join("runs", fmt.Sprintf("cartpole-%s-%d", c.Algo, c.Seed))
+		c.runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%d", strings.ToLower(c.Env), c.Algo, c.Seed))
 	}
 	var st state
 	if c.resume {
@@ -150,32 +249,13 @@ func run(c config, resolved func(path string) error) error {
 			return err
 		}
 	}
-	var children []envs.Env
-	for i := 0; i < c.NumEnvs; i++ {
-		e, err := cartpole.NewEnv(cartpole.Options{Seed: c.Seed*1000 + uint64(i)})
-		if err != nil {
-			return err
-		}
-		children = append(children, e)
-	}
-	batched, err := envs.Serial(children...)
+	env, learner, err := build(c, task, hack)
 	if err != nil {
 		return err
 	}
-	env, err := envs.Compose(batched, envs.RewardSum)
+	col, err := collectors.NewSync(env, learner, collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames})
 	if err != nil {
-		return err
-	}
-	net, err := nn.NewActorCritic(4, 2, 64, rand.New(rand.NewPCG(c.Seed, 1)))
-	if err != nil {
-		return err
-	}
-	learner, err := rl.NewLearner(net, cartpole.KeyObservation, rl.Options{Algo: c.Algo, LR: c.LR, Seed: c.Seed})
-	if err != nil {
-		return err
-	}
-	col, err := collectors.NewSync(env, learner, collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames, StateKeys: []string{}})
-	if err != nil {
+		env.Close()
 		return err
 	}
 	defer col.Close()
@@ -261,13 +341,13 @@ func run(c config, resolved func(path string) error) error {
 		batches++
 		mean := meanLast(returns, 20)
 		el := time.Since(start).Seconds()
-		s := learner.Stats
+		s := learner.Metrics()
 		step := int64(col.Frames())
 		curve.Frames = append(curve.Frames, float64(col.Frames()))
 		curve.Values = append(curve.Values, mean)
 		if time.Since(lastPlot) > 5*time.Second { // refreshed while training runs
 			lastPlot = time.Now()
-			if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), "CartPole", "return", curve); err != nil {
+			if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), c.Env, "return", curve); err != nil {
 				return err
 			}
 		}
@@ -297,10 +377,10 @@ func run(c config, resolved func(path string) error) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), "CartPole", "return", curve); err != nil {
+	if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), c.Env, "return", curve); err != nil {
 		return err
 	}
-	if err := nn.SaveParams(filepath.Join(c.runDir, "params.mtd"), net.Params()); err != nil {
+	if err := nn.SaveParams(filepath.Join(c.runDir, "params.mtd"), learner.Params()); err != nil {
 		return err
 	}
 	if err := checkpoint(); err != nil {
@@ -315,7 +395,7 @@ func run(c config, resolved func(path string) error) error {
 // generation, then train.json naming that generation, each file renamed into place whole. A
 // crash at any point leaves a train.json that names a complete, matching pair; files of older
 // generations are removed once the new train.json is in place.
-func save(c config, learner *rl.Learner, col *collectors.Sync, st state) error {
+func save(c config, learner learner, col *collectors.Sync, st state) error {
 	dir := filepath.Join(c.runDir, "ckpt")
 	lb, err := learner.Snapshot()
 	if err != nil {
@@ -347,7 +427,7 @@ func save(c config, learner *rl.Learner, col *collectors.Sync, st state) error {
 	return nil
 }
 
-func restore(runDir string, gen int, learner *rl.Learner, col *collectors.Sync) error {
+func restore(runDir string, gen int, learner learner, col *collectors.Sync) error {
 	dir := filepath.Join(runDir, "ckpt")
 	ln, cn := ckptFiles(gen)
 	lb, err := os.ReadFile(filepath.Join(dir, ln))

@@ -56,7 +56,6 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	}
 	for _, bad := range []config{
 		{Algo: "dqn", Env: "CartPole", runDir: filepath.Join(t.TempDir(), "x"), NumEnvs: 1, Frames: 8, TotalFrames: 8, LR: 1e-3},
-		{Algo: "ppo", Env: "NetHackScore", NumEnvs: 1, Frames: 8, TotalFrames: 8},
 		{Algo: "ppo", Env: "Pong", NumEnvs: 1, Frames: 8, TotalFrames: 8},
 		{Algo: "ppo", Env: "CartPole", NumEnvs: 0, Frames: 8, TotalFrames: 8},
 		{Algo: "ppo", Env: "CartPole", runDir: filepath.Join(t.TempDir(), "y"), NumEnvs: 1, Frames: 4, TotalFrames: 8, LR: 1e-3}, // 4 minibatches of 1
@@ -168,4 +167,51 @@ func TestConfigFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"num_env"`) || !strings.Contains(err.Error(), `"num-envs"`) {
 		t.Errorf("unknown key: %v; want it named with the nearest flag", err)
 	}
+}
+
+// TestNetHackRunAndResume trains the recurrent agent on NetHackScore for a few batches, stops
+// halfway with a checkpoint and resumes: NetHack cannot save a game, so the resumed run starts
+// new episodes but keeps the frame count, the weights and the optimizer.
+func TestNetHackRunAndResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nh")
+	c := config{Algo: "appo", Env: "score", NumEnvs: 2, Frames: 16, TotalFrames: 128, Seed: 4, runDir: dir, checkpointEvery: 1, stopAfter: 64}
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	var st state
+	b, err := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Frames != 64 || st.Config.Env != "NetHackScore" || st.Config.LR != 1e-4 {
+		t.Errorf("checkpoint at %d frames of %s with lr %g; want 64 frames of NetHackScore, lr 1e-4 (Motif's default)", st.Frames, st.Config.Env, st.Config.LR)
+	}
+	c.Env, c.resume, c.stopAfter = "NetHackScore", true, 0
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, filepath.Join(dir, "log.csv"))
+	if len(rows) != 1+128/32 || rows[len(rows)-1][0] != "128" {
+		t.Errorf("log.csv after the resume: %v; want a header and 4 rows ending at 128 frames", rows)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
+		t.Error(err)
+	}
+}
+
+func readLog(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
