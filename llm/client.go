@@ -1,0 +1,263 @@
+// Package llm talks to OpenAI-compatible chat servers (vLLM, llama.cpp's llama-server, Ollama,
+// OpenAI) through github.com/sashabaranov/go-openai, adding what that client lacks: retries
+// with backoff on 429 and 5xx answers that honour Retry-After, a bound on requests in flight,
+// several endpoints served round-robin, and a clear error for an unreachable server, a missing
+// API key or a model the server does not serve. It also runs the embedded local server
+// (Server).
+//
+// # Invariants
+//   - A Client is safe for concurrent use; at most Options.Concurrency requests are in flight
+//     over all endpoints together.
+//   - The API key is sent to the servers only; it is never part of an error or a log line.
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// Options configure a Client.
+type Options struct {
+	// URLs are the servers' base URLs up to /v1 ("http://127.0.0.1:8080/v1"); requests go to
+	// them in turn.
+	URLs []string
+	// APIKey is sent as a bearer token; "" sends none (local servers). RequireKey makes an empty
+	// key an error (for hosted APIs).
+	APIKey     string
+	RequireKey bool
+	// Model is the served model's name.
+	Model string
+	// Concurrency bounds the requests in flight; 0 means 4.
+	Concurrency int
+	// MaxRetries is how often a request answered with 429 or 5xx is sent again; 0 means 6.
+	MaxRetries int
+	// Timeout bounds one request, retries included; 0 means 5 minutes.
+	Timeout time.Duration
+}
+
+// Client sends chat requests.
+type Client struct {
+	o       Options
+	clients []*openai.Client
+	// transports are the clients' retrying transports (tests replace their sleep).
+	transports []http.RoundTripper
+	next    atomic.Uint64
+	slots   chan struct{}
+	// Stats, updated atomically: requests answered, retries, prompt and completion tokens.
+	Requests, Retries, PromptTokens, CompletionTokens atomic.Int64
+}
+
+// New returns a client; it does not contact the servers (Check does).
+func New(o Options) (*Client, error) {
+	if len(o.URLs) == 0 {
+		return nil, errors.New("llm: no server URL; pass one (e.g. --llm-url http://127.0.0.1:8080/v1) or let the embedded server start")
+	}
+	if o.Model == "" {
+		return nil, errors.New("llm: no model name; pass the name the server serves (e.g. --llm-model)")
+	}
+	if o.RequireKey && o.APIKey == "" {
+		return nil, errors.New("llm: an API key is required for this server and none was given; set OPENAI_API_KEY (it is never written to logs or files)")
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 6
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	c := &Client{o: o, slots: make(chan struct{}, o.Concurrency)}
+	for _, u := range o.URLs {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("llm: server URL %q must start with http:// or https://", u)
+		}
+		cfg := openai.DefaultConfig(o.APIKey)
+		cfg.BaseURL = strings.TrimSuffix(u, "/")
+		rt := &retryTransport{base: http.DefaultTransport, max: o.MaxRetries, retries: &c.Retries}
+		cfg.HTTPClient = &http.Client{Transport: rt}
+		c.transports = append(c.transports, rt)
+		c.clients = append(c.clients, openai.NewClientWithConfig(cfg))
+	}
+	return c, nil
+}
+
+// Model returns the model's name.
+func (c *Client) Model() string { return c.o.Model }
+
+// Check asks every server for its models and fails, naming the URL, when one cannot be
+// reached or does not serve the model.
+func (c *Client) Check(ctx context.Context) error {
+	for i, cl := range c.clients {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		list, err := cl.ListModels(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("llm: server %s: %w (is it running? check the URL)", c.o.URLs[i], scrub(err, c.o.APIKey))
+		}
+		var names []string
+		for _, m := range list.Models {
+			if m.ID == c.o.Model || strings.TrimSuffix(m.ID, ".gguf") == c.o.Model {
+				names = nil
+				break
+			}
+			names = append(names, m.ID)
+		}
+		if names != nil {
+			return fmt.Errorf("llm: server %s does not serve model %q; it serves: %s", c.o.URLs[i], c.o.Model, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// Request is one chat completion.
+type Request struct {
+	Messages []openai.ChatCompletionMessage
+	// MaxTokens bounds the answer; 0 means the server's limit.
+	MaxTokens int
+	// Temperature; go-openai drops a zero, so 0 means the server's default.
+	Temperature, TopP float32
+	// TopLogProbs > 0 asks for that many most likely first tokens (at most 20).
+	TopLogProbs int
+	Seed        *int
+}
+
+// Reply is an answer: the text and, when asked, the first token's top log-probabilities.
+type Reply struct {
+	Text     string
+	TopFirst map[string]float64
+	Tokens   int // prompt + completion
+}
+
+// Chat sends r to the next server in turn, waiting for a free slot.
+func (c *Client) Chat(ctx context.Context, r Request) (Reply, error) {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	}
+	defer func() { <-c.slots }()
+	i := int(c.next.Add(1)-1) % len(c.clients)
+	req := openai.ChatCompletionRequest{Model: c.o.Model, Messages: r.Messages, MaxTokens: r.MaxTokens,
+		Temperature: r.Temperature, TopP: r.TopP, Seed: r.Seed}
+	if r.TopLogProbs > 0 {
+		req.LogProbs, req.TopLogProbs = true, r.TopLogProbs
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	resp, err := c.clients[i].CreateChatCompletion(ctx, req)
+	if err != nil {
+		return Reply{}, fmt.Errorf("llm: %s: %w", c.o.URLs[i], scrub(err, c.o.APIKey))
+	}
+	if len(resp.Choices) == 0 {
+		return Reply{}, fmt.Errorf("llm: %s answered with no choices", c.o.URLs[i])
+	}
+	c.Requests.Add(1)
+	c.PromptTokens.Add(int64(resp.Usage.PromptTokens))
+	c.CompletionTokens.Add(int64(resp.Usage.CompletionTokens))
+	ch := resp.Choices[0]
+	out := Reply{Text: ch.Message.Content, Tokens: resp.Usage.TotalTokens}
+	if ch.LogProbs != nil && len(ch.LogProbs.Content) > 0 {
+		first := ch.LogProbs.Content[0]
+		out.TopFirst = map[string]float64{first.Token: first.LogProb}
+		for _, t := range first.TopLogProbs {
+			if old, ok := out.TopFirst[t.Token]; !ok || t.LogProb > old {
+				out.TopFirst[t.Token] = t.LogProb
+			}
+		}
+	}
+	return out, nil
+}
+
+// scrub removes the API key from an error's text (some servers echo the request).
+func scrub(err error, key string) error {
+	if key == "" || !strings.Contains(err.Error(), key) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), key, "[api key]"))
+}
+
+// retryTransport sends a request again when the server answers 429 or 5xx, after the server's
+// Retry-After when it gives one, else after an exponential backoff with jitter (0.5 s
+// doubling, at most 30 s). Connection failures are returned at once: an unreachable server
+// fails fast.
+type retryTransport struct {
+	base    http.RoundTripper
+	max     int
+	retries *atomic.Int64
+	sleep   func(ctx context.Context, d time.Duration) error // nil: a timer
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && req.Body != nil && req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+		resp, err := t.base.RoundTrip(req)
+		if err != nil {
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				return nil, fmt.Errorf("cannot connect to %s://%s: %w", req.URL.Scheme, req.URL.Host, err)
+			}
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 || attempt >= t.max {
+			return resp, nil
+		}
+		wait := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if wait < 0 {
+			wait = time.Duration(float64(500*time.Millisecond) * math.Pow(2, float64(attempt)) * (0.5 + rand.Float64()))
+			wait = min(wait, 30*time.Second)
+		}
+		resp.Body.Close()
+		t.retries.Add(1)
+		sleep := t.sleep
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		if err := sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date); -1 when absent or invalid.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return -1
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now))
+	}
+	return -1
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,152 @@
+package llm
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// startEmbedded starts the real embedded server (make test's setup installs it).
+func startEmbedded(t *testing.T) *Server {
+	t.Helper()
+	s, err := StartServer(context.Background(), ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// TestEmbeddedServer starts llama-server with SmolLM2, checks the model list, asks a one-token
+// question with log-probabilities and a short generative one, and stops the server.
+func TestEmbeddedServer(t *testing.T) {
+	s := startEmbedded(t)
+	c, err := New(Options{URLs: []string{s.URL()}, Model: s.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := New(Options{URLs: []string{s.URL()}, Model: "llama-70b"})
+	if err := bad.Check(ctx); err == nil || !strings.Contains(err.Error(), "llama-70b") || !strings.Contains(err.Error(), s.Name()) {
+		t.Errorf("a model the server does not serve: %v; want an error naming it and the served one", err)
+	}
+	r, err := c.Chat(ctx, Request{Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "Pick a number: 1 or 2? Answer with one digit."}},
+		MaxTokens: 1, Temperature: 0.1, TopLogProbs: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.TopFirst) < 2 {
+		t.Errorf("top log-probabilities of the first token: %v; want several", r.TopFirst)
+	}
+	for tok, lp := range r.TopFirst {
+		if lp > 0 || lp < -100 {
+			t.Errorf("token %q has log-probability %g", tok, lp)
+		}
+	}
+	g, err := c.Chat(ctx, Request{Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "Say hello."}}, MaxTokens: 8, Temperature: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Text == "" || c.Requests.Load() != 2 || c.PromptTokens.Load() == 0 {
+		t.Errorf("answer %q, %d requests, %d prompt tokens", g.Text, c.Requests.Load(), c.PromptTokens.Load())
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(strings.TrimSuffix(s.URL(), "/v1") + "/health"); err == nil {
+		t.Error("the server still answers after Stop")
+	}
+}
+
+// The fault tests use an httptest server as a stand-in: a real server cannot be made to answer
+// 429 or 503 on demand.
+func TestRetriesHonourRetryAfter(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"best_message: 2"}}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := New(Options{URLs: []string{srv.URL + "/v1"}, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	rt := findRetry(t, c)
+	rt.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	r, err := c.Chat(context.Background(), Request{Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Text != "best_message: 2" || calls.Load() != 3 || c.Retries.Load() != 2 {
+		t.Fatalf("answer %q after %d calls and %d retries; want the third call's answer", r.Text, calls.Load(), c.Retries.Load())
+	}
+	if len(waits) != 2 || waits[0] != 7*time.Second || waits[1] < 500*time.Millisecond || waits[1] > 1500*time.Millisecond {
+		t.Errorf("waits %v; want 7s (Retry-After) then the second attempt's backoff of 0.5-1.5s", waits)
+	}
+	if d := retryAfter(time.Unix(1000, 0).UTC().Format(http.TimeFormat), time.Unix(990, 0)); d != 10*time.Second {
+		t.Errorf("Retry-After as an HTTP date 10 s ahead: %v", d)
+	}
+}
+
+func findRetry(t *testing.T, c *Client) *retryTransport {
+	t.Helper()
+	// The transport is reachable through the config each client was made with; keep a handle.
+	rt, ok := c.transports[0].(*retryTransport)
+	if !ok {
+		t.Fatal("no retry transport")
+	}
+	return rt
+}
+
+func TestErrorsNameTheProblem(t *testing.T) {
+	// An unreachable server fails fast, naming the URL.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	url := dead.URL + "/v1"
+	dead.Close()
+	c, _ := New(Options{URLs: []string{url}, Model: "m"})
+	start := time.Now()
+	if err := c.Check(context.Background()); err == nil || !strings.Contains(err.Error(), url) {
+		t.Errorf("unreachable server: %v; want an error naming %s", err, url)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("an unreachable server took %v to report", d)
+	}
+	if _, err := New(Options{URLs: []string{"http://x/v1"}, Model: "m", RequireKey: true}); err == nil || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
+		t.Errorf("missing key: %v", err)
+	}
+	if _, err := New(Options{URLs: []string{"localhost:8080"}, Model: "m"}); err == nil {
+		t.Error("a URL without scheme accepted")
+	}
+	// A server that echoes the request's authorization in its error: the key never shows.
+	const key = "sk-secret-123456"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":{"message":"bad request with %s"}}`, r.Header.Get("Authorization"))
+	}))
+	defer echo.Close()
+	c, _ = New(Options{URLs: []string{echo.URL + "/v1"}, Model: "m", APIKey: key})
+	_, err := c.Chat(context.Background(), Request{Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "x"}}})
+	if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[api key]") {
+		t.Errorf("error %v; want the key replaced by [api key]", err)
+	}
+}
