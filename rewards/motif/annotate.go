@@ -1,0 +1,311 @@
+package motif
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/maestro-rl/maestro/llm"
+)
+
+// AnnotateOptions configure Annotate.
+type AnnotateOptions struct {
+	Template *Template
+	// Goal is the goal text (Goals[name], or free text; "" is zero-knowledge).
+	Goal string
+	// Mode is Generative (default) or Scored.
+	Mode string
+	// Concurrency is the number of requests in flight; 0 means 4.
+	Concurrency int
+	// Temperature and TopP of generative answers; 0 means Motif's 0.1 and 0.95.
+	Temperature, TopP float32
+	// MaxTokens bounds a generative answer; 0 means 512.
+	MaxTokens int
+	// TieMargin: in scored mode, a pair whose combined log-probability margin is at most this
+	// is a tie.
+	TieMargin float64
+	// Progress, when set, is called after every answer.
+	Progress func(Progress)
+}
+
+// Progress of an annotation job.
+type Progress struct {
+	Done, Total int // requests answered (this run) and to ask (this run)
+	Tokens      int64
+	Elapsed     time.Duration
+}
+
+// Summary describes an annotation job.
+type Summary struct {
+	Pairs     int `json:"pairs"`
+	Identical int `json:"identical_captions"` // labelled tie without asking
+	Unique    int `json:"unique_caption_pairs"`
+	Asked     int `json:"requests_sent"`
+	Cached    int `json:"requests_cached"`
+	Retried   int `json:"retry_turns"`
+	// Labels counts first, second, tie, unknown over all pairs.
+	Labels [4]int `json:"labels"`
+	// PositionBias is the share of unique pairs, among those answered decisively in both
+	// orders, whose two answers chose the same position (1 and 1, or 2 and 2): the judge
+	// followed the position, not the content.
+	PositionBias float64 `json:"position_bias"`
+	Tokens       int64   `json:"tokens"`
+}
+
+// key identifies one request: model, template, goal, mode and the captions in asked order.
+func key(model string, o AnnotateOptions, first, second string) string {
+	h := sha256.New()
+	for _, s := range []string{model, o.Template.Text, o.Goal, o.Mode, first, second} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Annotate labels caption pairs with the judge. Identical captions are ties without asking;
+// every other distinct pair is asked in both orders (cancelling position bias) and each answer
+// is looked up in, or recorded to, the journal, so no request is paid for twice and a killed
+// job continues where it stopped. Labels come back in pairs' order.
+func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string, o AnnotateOptions) ([]int8, Summary, error) {
+	if o.Template == nil {
+		return nil, Summary{}, fmt.Errorf("motif: no prompt template")
+	}
+	if o.Mode == "" {
+		o.Mode = Generative
+	}
+	if o.Mode != Generative && o.Mode != Scored {
+		return nil, Summary{}, fmt.Errorf("motif: unknown answer mode %q; use %s or %s", o.Mode, Generative, Scored)
+	}
+	if o.Temperature == 0 {
+		o.Temperature = 0.1
+	}
+	if o.TopP == 0 {
+		o.TopP = 0.95
+	}
+	if o.MaxTokens == 0 {
+		o.MaxTokens = 512
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	s := Summary{Pairs: len(pairs)}
+	type uk struct{ a, b string }
+	unique := map[uk]bool{}
+	var order []uk
+	for _, p := range pairs {
+		if p[0] == p[1] {
+			s.Identical++
+			continue
+		}
+		u := uk{p[0], p[1]}
+		if p[1] < p[0] {
+			u = uk{p[1], p[0]}
+		}
+		if !unique[u] {
+			unique[u] = true
+			order = append(order, u)
+		}
+	}
+	s.Unique = len(order)
+	type ask struct{ first, second, key string }
+	var todo []ask
+	for _, u := range order {
+		for _, q := range [2][2]string{{u.a, u.b}, {u.b, u.a}} {
+			k := key(c.Model(), o, q[0], q[1])
+			if _, ok := j.Get(k); ok {
+				s.Cached++
+				continue
+			}
+			todo = append(todo, ask{q[0], q[1], k})
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		next     atomic.Int64
+		done     atomic.Int64
+		tokens   atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		start    = time.Now()
+	)
+	for w := 0; w < min(o.Concurrency, len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(todo) || ctx.Err() != nil {
+					return
+				}
+				a, err := askOne(ctx, c, o, todo[i].first, todo[i].second)
+				if err == nil {
+					a.Key = todo[i].key
+					err = j.Add(a)
+				}
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				tokens.Add(int64(a.Tokens))
+				n := done.Add(1)
+				if o.Progress != nil {
+					o.Progress(Progress{Done: int(n), Total: len(todo), Tokens: tokens.Load(), Elapsed: time.Since(start)})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.Asked, s.Tokens = int(done.Load()), tokens.Load()
+	if firstErr != nil {
+		return nil, s, fmt.Errorf("motif: annotation stopped after %d new answers (kept in the journal; rerun to continue): %w", s.Asked, firstErr)
+	}
+	// Combine both orders of each unique pair into a label for (a, b).
+	combined := map[uk]int8{}
+	decisive, biased := 0, 0
+	for _, u := range order {
+		x, _ := j.Get(key(c.Model(), o, u.a, u.b))
+		y, _ := j.Get(key(c.Model(), o, u.b, u.a))
+		if x.Retried {
+			s.Retried++
+		}
+		if y.Retried {
+			s.Retried++
+		}
+		var l int8
+		if o.Mode == Scored {
+			l, decisive, biased = combineScored(x, y, o.TieMargin, decisive, biased)
+		} else {
+			l, decisive, biased = combineGenerative(x, y, decisive, biased)
+		}
+		combined[u] = l
+	}
+	if decisive > 0 {
+		s.PositionBias = float64(biased) / float64(decisive)
+	}
+	labels := make([]int8, len(pairs))
+	for i, p := range pairs {
+		switch {
+		case p[0] == p[1]:
+			labels[i] = Tie
+		case p[0] < p[1]:
+			labels[i] = combined[uk{p[0], p[1]}]
+		default:
+			labels[i] = flip(combined[uk{p[1], p[0]}])
+		}
+		s.Labels[labels[i]]++
+	}
+	return labels, s, nil
+}
+
+func flip(l int8) int8 {
+	switch l {
+	case First:
+		return Second
+	case Second:
+		return First
+	}
+	return l
+}
+
+// combineGenerative merges the answers for (a, b) and (b, a): agreeing answers stand, opposite
+// ones (each picked the same position) make a tie, a single usable answer stands alone.
+func combineGenerative(x, y Answer, decisive, biased int) (int8, int, int) {
+	lx, ly := Unknown, Unknown
+	if x.OK {
+		lx = x.Label
+	}
+	if y.OK {
+		ly = flip(y.Label)
+	}
+	if (lx == First || lx == Second) && (ly == First || ly == Second) {
+		decisive++
+		if lx != ly {
+			biased++
+			return Tie, decisive, biased
+		}
+		return lx, decisive, biased
+	}
+	switch {
+	case lx == Unknown:
+		return ly, decisive, biased
+	case ly == Unknown:
+		return lx, decisive, biased
+	case lx == ly:
+		return lx, decisive, biased
+	}
+	return Tie, decisive, biased // one tie, one preference
+}
+
+// combineScored sums the margins for a over b from both orders.
+func combineScored(x, y Answer, tie float64, decisive, biased int) (int8, int, int) {
+	if !x.OK && !y.OK {
+		return Unknown, decisive, biased
+	}
+	m := 0.0
+	if x.OK {
+		m += x.Margin
+	}
+	if y.OK {
+		m -= y.Margin
+	}
+	if x.OK && y.OK && x.Margin != 0 && y.Margin != 0 {
+		decisive++
+		if (x.Margin > 0) == (y.Margin > 0) {
+			biased++
+		}
+	}
+	switch {
+	case m > tie:
+		return First, decisive, biased
+	case m < -tie:
+		return Second, decisive, biased
+	}
+	return Tie, decisive, biased
+}
+
+const retryPrompt = "Your answer did not end with the required line. Reply with exactly one line: best_message: 1, best_message: 2, or best_message: None."
+
+// askOne asks for one ordered pair, with one retry turn for an unparsable generative answer.
+func askOne(ctx context.Context, c *llm.Client, o AnnotateOptions, first, second string) (Answer, error) {
+	prompt, err := o.Template.Render(o.Goal, first, second, o.Mode)
+	if err != nil {
+		return Answer{}, err
+	}
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}}
+	if o.Mode == Scored {
+		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
+		if err != nil {
+			return Answer{}, err
+		}
+		m, ok := ScoreAnswer(r.TopFirst)
+		return Answer{Label: Unknown, Margin: m, OK: ok, Tokens: r.Tokens}, nil
+	}
+	req := llm.Request{Messages: msgs, MaxTokens: o.MaxTokens, Temperature: o.Temperature, TopP: o.TopP}
+	r, err := c.Chat(ctx, req)
+	if err != nil {
+		return Answer{}, err
+	}
+	if l, ok := ParseAnswer(r.Text); ok {
+		return Answer{Label: l, OK: true, Tokens: r.Tokens}, nil
+	}
+	req.Messages = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: r.Text},
+		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: retryPrompt})
+	req.MaxTokens = 16
+	r2, err := c.Chat(ctx, req)
+	if err != nil {
+		return Answer{}, err
+	}
+	l, ok := ParseAnswer(r2.Text)
+	if !ok {
+		l = Unknown
+	}
+	return Answer{Label: l, OK: ok, Tokens: r.Tokens + r2.Tokens, Retried: true}, nil
+}
