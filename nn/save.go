@@ -8,8 +8,9 @@ import (
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
-// paramsDict puts params into a Dict under their names (views of their data).
-func paramsDict(params []*Param) (*tensordict.Dict, error) {
+// ParamsDict puts params into a Dict under their names (views of their data), for files that
+// store parameters beside other things; SetParams reads them back.
+func ParamsDict(params []*Param) (*tensordict.Dict, error) {
 	d := tensordict.New()
 	for _, p := range params {
 		t, err := tensor.FromSlice(p.Data, p.Shape...)
@@ -28,7 +29,7 @@ func paramsDict(params []*Param) (*tensordict.Dict, error) {
 
 // SaveParams writes params to path (tensordict's codec, written atomically), by name.
 func SaveParams(path string, params []*Param) error {
-	d, err := paramsDict(params)
+	d, err := ParamsDict(params)
 	if err != nil {
 		return err
 	}
@@ -43,10 +44,12 @@ func LoadParams(path string, params []*Param) error {
 	if err != nil {
 		return fmt.Errorf("nn: %w", err)
 	}
-	return setParams(d, params, path)
+	return SetParams(d, params, path)
 }
 
-func setParams(d *tensordict.Dict, params []*Param, source string) error {
+// SetParams copies the parameters in d into params by name; source names d in errors. Every
+// parameter must be there with its shape; params are left unchanged when one is not.
+func SetParams(d *tensordict.Dict, params []*Param, source string) error {
 	data := make([][]float32, len(params))
 	for i, p := range params {
 		t, err := d.Get(p.Name)

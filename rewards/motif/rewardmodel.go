@@ -1,0 +1,293 @@
+package motif
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// Arch names the reward model's architecture in its file.
+const Arch = "motif-message-cnn"
+
+// Quantiles are the levels whose normalised rewards a model file stores (0.05, 0.10, ... 0.95).
+var Quantiles = func() []float64 {
+	var q []float64
+	for i := 1; i <= 19; i++ {
+		q = append(q, float64(i)/20)
+	}
+	return q
+}()
+
+// RewardModel is a trained Motif reward model with the statistics that normalise its output:
+// r_hat = (r(m) - Mean) / Std, and the quantiles of r_hat over the distinct training messages.
+type RewardModel struct {
+	Net       *nn.RewardModel
+	Mean, Std float64
+	Quant     []float64 // normalised reward at each of Quantiles
+	// Info is free text stored with the model (provenance).
+	Info string
+}
+
+// Quantile returns the normalised reward at level q (one of Quantiles, e.g. 0.5).
+func (m *RewardModel) Quantile(q float64) (float64, error) {
+	for i, l := range Quantiles {
+		if math.Abs(l-q) < 1e-9 {
+			return m.Quant[i], nil
+		}
+	}
+	return 0, fmt.Errorf("motif: no stored quantile %g; the model stores 0.05, 0.10, ..., 0.95", q)
+}
+
+// Save writes the model file atomically.
+func (m *RewardModel) Save(path string) error {
+	d := tensordict.New()
+	p, err := nn.ParamsDict(m.Net.Params())
+	if err != nil {
+		return err
+	}
+	for _, e := range []error{
+		d.SetDict("params", p),
+		d.Set("format", tensor.Scalar(int64(FormatVersion))),
+		d.Set("arch", tensor.Of([]uint8(Arch))),
+		d.Set("info", tensor.Of([]uint8(m.Info))),
+		d.Set("norm", tensor.Of([]float64{m.Mean, m.Std})),
+		d.Set("quantiles", tensor.Of(m.Quant)),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	return tensordict.SaveFile(path, d)
+}
+
+// LoadRewardModel reads a model file, refusing other formats and architectures.
+func LoadRewardModel(path string) (*RewardModel, error) {
+	d, err := tensordict.LoadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("motif: reward model: %w", err)
+	}
+	arch, err := tensordict.GetAs[uint8](d, "arch")
+	if err != nil || string(arch) != Arch {
+		return nil, fmt.Errorf("motif: %s is not a %s reward model (arch %q); train one with `annotate train`", path, Arch, arch)
+	}
+	if f, err := tensordict.GetAs[int64](d, "format"); err != nil || len(f) != 1 || f[0] != FormatVersion {
+		return nil, fmt.Errorf("motif: %s has format %v; this Maestro reads format %d (retrain the model)", path, f, FormatVersion)
+	}
+	net, err := nn.NewRewardModel(rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	p, err := d.GetDict("params")
+	if err != nil {
+		return nil, fmt.Errorf("motif: %s: %w", path, err)
+	}
+	if err := nn.SetParams(p, net.Params(), path); err != nil {
+		return nil, err
+	}
+	norm, err1 := tensordict.GetAs[float64](d, "norm")
+	q, err2 := tensordict.GetAs[float64](d, "quantiles")
+	info, _ := tensordict.GetAs[uint8](d, "info")
+	if err1 != nil || err2 != nil || len(norm) != 2 || len(q) != len(Quantiles) {
+		return nil, fmt.Errorf("motif: %s lacks its normalisation statistics", path)
+	}
+	return &RewardModel{Net: net, Mean: norm[0], Std: norm[1], Quant: slices.Clone(q), Info: string(info)}, nil
+}
+
+// Score returns the raw rewards r(m) of n messages (n x 256 bytes) in batches of 512.
+func (m *RewardModel) Score(g *nn.Graph, messages []uint8, out []float32) {
+	n := len(messages) / nn.MessageLen
+	for lo := 0; lo < n; lo += 512 {
+		hi := min(n, lo+512)
+		g.Reset()
+		r := m.Net.Forward(g, messages[lo*nn.MessageLen:hi*nn.MessageLen])
+		copy(out[lo:hi], r.Data)
+	}
+}
+
+// TrainOptions configure TrainRewardModel. Zero values mean Motif's: 10 epochs of batches of
+// 1024 pairs, Adam lr 1e-5, 20% of the pairs held out.
+type TrainOptions struct {
+	Epochs, Batch int
+	LR            float64
+	ValFraction   float64
+	Seed          uint64
+	// Progress, when set, is called after each epoch.
+	Progress func(epoch int, r TrainResult)
+}
+
+// TrainResult reports training.
+type TrainResult struct {
+	Train, Val         int     // pairs used (unknown labels dropped)
+	Dropped            int     // pairs with unknown labels
+	TrainLoss, ValLoss float64 // mean Bradley-Terry loss of the last epoch
+	// TrainAcc and ValAcc: the share of non-tie pairs whose preferred message scores higher.
+	TrainAcc, ValAcc float64
+}
+
+// TrainRewardModel trains Motif's reward model on a labelled pair dataset (first/message,
+// second/message, label): soft Bradley-Terry loss (targets [1, 0], [0, 1], [0.5, 0.5]),
+// unknown labels dropped, a held-out split; then the normalisation statistics: mean and
+// standard deviation of r over every message of the training pairs, and quantiles of the
+// normalised reward over their distinct messages.
+func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, TrainResult, error) {
+	if o.Epochs <= 0 {
+		o.Epochs = 10
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1024
+	}
+	if o.LR <= 0 {
+		o.LR = 1e-5
+	}
+	if o.ValFraction <= 0 || o.ValFraction >= 1 {
+		o.ValFraction = 0.2
+	}
+	var res TrainResult
+	m1, err1 := tensordict.GetAs[uint8](pairs, "first/message")
+	m2, err2 := tensordict.GetAs[uint8](pairs, "second/message")
+	labels, err3 := tensordict.GetAs[int8](pairs, "label")
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, res, fmt.Errorf("motif: a pair dataset needs first/message, second/message and label (make one with `annotate pairs` and label it with `annotate label`)")
+	}
+	L := nn.MessageLen
+	var idx []int
+	for i, l := range labels {
+		if l == Unknown {
+			res.Dropped++
+			continue
+		}
+		if l < First || l > Unknown {
+			return nil, res, fmt.Errorf("motif: pair %d has label %d; labels are 0 (first), 1 (second), 2 (tie), 3 (unknown)", i, l)
+		}
+		idx = append(idx, i)
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x4d))
+	rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	nVal := int(math.Round(float64(len(idx)) * o.ValFraction))
+	val, train := idx[:nVal], idx[nVal:]
+	res.Train, res.Val = len(train), len(val)
+	if len(train) < 2 {
+		return nil, res, fmt.Errorf("motif: %d labelled pairs to train on (%d unknown dropped); label more pairs", len(train), res.Dropped)
+	}
+	net, err := nn.NewRewardModel(rng)
+	if err != nil {
+		return nil, res, err
+	}
+	opt, err := nn.NewAdam(net.Params(), nn.AdamOptions{LR: o.LR})
+	if err != nil {
+		return nil, res, err
+	}
+	g := nn.NewGraph()
+	bs := min(o.Batch, len(train))
+	msgs := make([]uint8, 2*bs*L)
+	target := make([]float32, 2*bs)
+	// pass runs the pairs in set through the model (learning when learn is set) and returns
+	// the mean loss and the accuracy on non-tie pairs.
+	pass := func(set []int, learn bool) (loss, acc float64) {
+		var n, right, decisive int
+		for lo := 0; lo < len(set); lo += bs {
+			b := set[lo:min(len(set), lo+bs)]
+			k := len(b)
+			for j, i := range b {
+				copy(msgs[j*L:(j+1)*L], m1[i*L:(i+1)*L])
+				copy(msgs[(k+j)*L:(k+j+1)*L], m2[i*L:(i+1)*L])
+				switch labels[i] {
+				case First:
+					target[2*j], target[2*j+1] = 1, 0
+				case Second:
+					target[2*j], target[2*j+1] = 0, 1
+				default:
+					target[2*j], target[2*j+1] = 0.5, 0.5
+				}
+			}
+			g.Reset()
+			r := net.Forward(g, msgs[:2*k*L])
+			logits := g.Concat(g.SliceRows(r, 0, k), g.SliceRows(r, k, 2*k)) // [k, 2]: r(first), r(second)
+			l := g.SoftCrossEntropy(logits, g.Input(target[:2*k], k, 2))
+			if learn {
+				g.Backward(l)
+				if err := nn.CheckGrads(net.Params()); err == nil {
+					opt.Step()
+				}
+				nn.ZeroGrad(net.Params())
+			}
+			loss += float64(l.Data[0]) * float64(k)
+			n += k
+			for j, i := range b {
+				if labels[i] == Tie {
+					continue
+				}
+				decisive++
+				if (labels[i] == First) == (logits.Data[2*j] > logits.Data[2*j+1]) {
+					right++
+				}
+			}
+		}
+		if decisive > 0 {
+			acc = float64(right) / float64(decisive)
+		}
+		return loss / float64(max(n, 1)), acc
+	}
+	for e := 0; e < o.Epochs; e++ {
+		rng.Shuffle(len(train), func(i, j int) { train[i], train[j] = train[j], train[i] })
+		res.TrainLoss, res.TrainAcc = pass(train, true)
+		if len(val) > 0 {
+			res.ValLoss, res.ValAcc = pass(val, false)
+		}
+		if o.Progress != nil {
+			o.Progress(e+1, res)
+		}
+	}
+	// Normalisation over every message of the training pairs (repeats weigh as often as they
+	// occur), quantiles over the distinct ones.
+	all := make([]uint8, 0, 2*len(train)*L)
+	for _, i := range train {
+		all = append(all, m1[i*L:(i+1)*L]...)
+		all = append(all, m2[i*L:(i+1)*L]...)
+	}
+	rm := &RewardModel{Net: net}
+	scores := make([]float32, len(all)/L)
+	rm.Score(g, all, scores)
+	var mean, sq float64
+	for _, s := range scores {
+		mean += float64(s)
+	}
+	mean /= float64(len(scores))
+	for _, s := range scores {
+		sq += (float64(s) - mean) * (float64(s) - mean)
+	}
+	rm.Mean, rm.Std = mean, math.Sqrt(sq/float64(len(scores)))+1e-8
+	seen := map[string]bool{}
+	var distinct []float64
+	for k, s := range scores {
+		msg := string(all[k*L : (k+1)*L])
+		if !seen[msg] {
+			seen[msg] = true
+			distinct = append(distinct, (float64(s)-rm.Mean)/rm.Std)
+		}
+	}
+	slices.Sort(distinct)
+	for _, q := range Quantiles {
+		rm.Quant = append(rm.Quant, quantile(distinct, q))
+	}
+	return rm, res, nil
+}
+
+// quantile interpolates linearly between order statistics (numpy's default).
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 1 {
+		return sorted[0]
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	if lo+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	f := pos - float64(lo)
+	return sorted[lo]*(1-f) + sorted[lo+1]*f
+}
