@@ -1,0 +1,194 @@
+package motif
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// Keys the intrinsic reward writes under next (the reward itself replaces next/reward).
+const (
+	KeyIntrinsic = "next/intrinsic_reward"
+	KeyExtrinsic = "next/extrinsic_reward"
+)
+
+// IntrinsicOptions are the coefficients of Motif's reward (reference/motif.md §9):
+//
+//	r = A2 * clip(0.1 * r_env, -10, 10) + A1 * 1[r_hat > eps] * r_hat / N(m)^Beta
+//
+// with r_hat the normalised reward-model output for the message m of the observation on
+// which the action was taken, eps its stored quantile at Threshold, and N(m) the count of m
+// in the current episode (Motif), or within the last LRU messages when LRU > 0
+// (MaestroMotif).
+type IntrinsicOptions struct {
+	A1, A2, Beta float64
+	// Threshold is the quantile level of eps (one of 0.05 ... 0.95).
+	Threshold float64
+	LRU       int
+}
+
+// DefaultIntrinsic are Motif's defaults for NetHackScore: a1 0.1, a2 0.1, beta 3, eps at the
+// 0.5 quantile, per-episode counts.
+func DefaultIntrinsic() IntrinsicOptions {
+	return IntrinsicOptions{A1: 0.1, A2: 0.1, Beta: 3, Threshold: 0.5}
+}
+
+// Intrinsic computes Motif's reward on collected batches: use Postproc as the collector's
+// postprocessing stage. It reads message at the root and next/reward, next/done under next,
+// replaces next/reward by r and writes the two parts under KeyIntrinsic and KeyExtrinsic
+// (the extrinsic one unscaled). Message counts carry across batches per env.
+type Intrinsic struct {
+	o      IntrinsicOptions
+	m      *RewardModel
+	eps    float64
+	cache  map[string]float64 // r_hat per message (messages repeat a lot)
+	counts []map[string]int   // per env: this episode's counts (or the LRU window's)
+	recent [][]string         // per env: the LRU window, oldest first
+	g      *nn.Graph
+	// Episode returns of the two parts, per env, and the finished episodes' means.
+	epIn, epEx []float64
+	finished   []float64 // intrinsic returns of episodes finished since the last Drain
+	finishedEx []float64
+}
+
+// NewIntrinsic returns the transform for model m.
+func NewIntrinsic(m *RewardModel, o IntrinsicOptions) (*Intrinsic, error) {
+	eps, err := m.Quantile(o.Threshold)
+	if err != nil {
+		return nil, err
+	}
+	if o.Beta < 0 || o.LRU < 0 {
+		return nil, fmt.Errorf("motif: intrinsic reward needs beta >= 0 and LRU >= 0, got %g and %d", o.Beta, o.LRU)
+	}
+	return &Intrinsic{o: o, m: m, eps: eps, cache: map[string]float64{}, g: nn.NewGraph()}, nil
+}
+
+// Eps is the threshold on the normalised reward.
+func (r *Intrinsic) Eps() float64 { return r.eps }
+
+// Normalized returns r_hat for each message (n x 256 bytes), through the cache.
+func (r *Intrinsic) Normalized(messages []uint8) []float64 {
+	L := nn.MessageLen
+	n := len(messages) / L
+	out := make([]float64, n)
+	var miss []uint8
+	var missAt []int
+	for i := range n {
+		if v, ok := r.cache[string(messages[i*L:(i+1)*L])]; ok {
+			out[i] = v
+		} else {
+			miss = append(miss, messages[i*L:(i+1)*L]...)
+			missAt = append(missAt, i)
+		}
+	}
+	if len(missAt) > 0 {
+		raw := make([]float32, len(missAt))
+		r.m.Score(r.g, miss, raw)
+		for k, i := range missAt {
+			v := (float64(raw[k]) - r.m.Mean) / r.m.Std
+			r.cache[string(messages[i*L:(i+1)*L])] = v
+			out[i] = v
+		}
+	}
+	return out
+}
+
+// Postproc rewrites a [T, B] (or [T]) batch's rewards.
+func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
+	bs := batch.BatchShape()
+	if len(bs) == 0 || len(bs) > 2 {
+		return nil, fmt.Errorf("motif: intrinsic reward needs a [T] or [T, B] batch, got %v", bs)
+	}
+	T, B := bs[0], 1
+	if len(bs) == 2 {
+		B = bs[1]
+	}
+	msgs, err := tensordict.GetAs[uint8](batch, "message")
+	if err != nil {
+		return nil, fmt.Errorf("motif: intrinsic reward reads the message the action was taken on: %w (keep NLE's message observation)", err)
+	}
+	rew, err := tensordict.GetAs[float32](batch, "next/reward")
+	if err != nil {
+		return nil, err
+	}
+	done, err := tensordict.GetAs[bool](batch, "next/done")
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != T*B*nn.MessageLen {
+		return nil, fmt.Errorf("motif: message holds %d bytes for %d steps; want %d-byte messages", len(msgs), T*B, nn.MessageLen)
+	}
+	if r.counts == nil {
+		r.counts, r.recent = make([]map[string]int, B), make([][]string, B)
+		r.epIn, r.epEx = make([]float64, B), make([]float64, B)
+		for b := range r.counts {
+			r.counts[b] = map[string]int{}
+		}
+	} else if len(r.counts) != B {
+		return nil, fmt.Errorf("motif: batches of %d envs after batches of %d", B, len(r.counts))
+	}
+	rhat := r.Normalized(msgs)
+	total := tensor.Zeros(tensor.Float32, bs...)
+	in := tensor.Zeros(tensor.Float32, bs...)
+	ex := tensor.Zeros(tensor.Float32, bs...)
+	td, id, ed := tensor.MustData[float32](total), tensor.MustData[float32](in), tensor.MustData[float32](ex)
+	L := nn.MessageLen
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			i := t*B + b
+			msg := string(msgs[i*L : (i+1)*L])
+			n := r.count(b, msg)
+			intr := 0.0
+			if rhat[i] > r.eps {
+				intr = rhat[i] / math.Pow(float64(n), r.o.Beta)
+			}
+			env := float64(rew[i])
+			id[i], ed[i] = float32(intr), float32(env)
+			td[i] = float32(r.o.A2*math.Max(-10, math.Min(10, 0.1*env)) + r.o.A1*intr)
+			r.epIn[b] += intr
+			r.epEx[b] += env
+			if done[i] {
+				r.finished = append(r.finished, r.epIn[b])
+				r.finishedEx = append(r.finishedEx, r.epEx[b])
+				r.epIn[b], r.epEx[b] = 0, 0
+				if r.o.LRU == 0 {
+					clear(r.counts[b])
+				}
+			}
+		}
+	}
+	for _, e := range []error{batch.Set("next/reward", total), batch.Set(KeyIntrinsic, in), batch.Set(KeyExtrinsic, ex)} {
+		if e != nil {
+			return nil, e
+		}
+	}
+	return batch, nil
+}
+
+// count returns N(m) after counting msg for env b.
+func (r *Intrinsic) count(b int, msg string) int {
+	c := r.counts[b]
+	c[msg]++
+	if r.o.LRU > 0 {
+		r.recent[b] = append(r.recent[b], msg)
+		if len(r.recent[b]) > r.o.LRU {
+			old := r.recent[b][0]
+			r.recent[b] = r.recent[b][1:]
+			if c[old]--; c[old] == 0 {
+				delete(c, old)
+			}
+		}
+	}
+	return c[msg]
+}
+
+// Drain returns the intrinsic and extrinsic (unscaled) returns of the episodes finished since
+// the last call.
+func (r *Intrinsic) Drain() (intrinsic, extrinsic []float64) {
+	intrinsic, extrinsic = r.finished, r.finishedEx
+	r.finished, r.finishedEx = nil, nil
+	return intrinsic, extrinsic
+}
