@@ -80,7 +80,9 @@ func syntheticPairs(n int, seed uint64) *tensordict.Dict {
 func TestRewardModelLearnsARule(t *testing.T) {
 	pairs := syntheticPairs(1000, 7)
 	rm, res, err := TrainRewardModel(pairs, TrainOptions{Epochs: 2, Batch: 64, LR: 1e-3, Seed: 1,
-		Progress: func(e int, r TrainResult) { t.Logf("epoch %d: train loss %.4f acc %.3f, val loss %.4f acc %.3f", e, r.TrainLoss, r.TrainAcc, r.ValLoss, r.ValAcc) }})
+		Progress: func(e int, r TrainResult) {
+			t.Logf("epoch %d: train loss %.4f acc %.3f, val loss %.4f acc %.3f", e, r.TrainLoss, r.TrainAcc, r.ValLoss, r.ValAcc)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
