@@ -25,6 +25,7 @@ import (
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -37,6 +38,10 @@ type config struct {
 	TotalFrames int     `json:"total_frames"`
 	Seed        uint64  `json:"seed"`
 	LR          float64 `json:"lr"`
+	Reward      string  `json:"reward"`
+	// RewardModel is the Motif reward model file ("" = the one shipped with Maestro).
+	RewardModel string                 `json:"reward_model,omitempty"`
+	Motif       motif.IntrinsicOptions `json:"motif"`
 	// Not part of a run's identity:
 	runDir          string
 	force           bool
@@ -47,7 +52,8 @@ type config struct {
 
 // identity returns the fields that define a run (what --resume must match).
 func (c config) identity() config {
-	return config{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Frames: c.Frames, TotalFrames: c.TotalFrames, Seed: c.Seed, LR: c.LR}
+	return config{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Frames: c.Frames, TotalFrames: c.TotalFrames, Seed: c.Seed, LR: c.LR,
+		Reward: c.Reward, RewardModel: c.RewardModel, Motif: c.Motif}
 }
 
 // state is what a checkpoint holds besides the learner and the collector.
@@ -80,6 +86,14 @@ func main() {
 	fs.IntVar(&c.TotalFrames, "total-frames", 200_000, "train until this many environment steps (whole batches: the last may end past it)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the environments, the network and the sampling")
 	fs.Float64Var(&c.LR, "lr", 0, "learning rate, annealed linearly to 0 over --total-frames; 0 means 1e-3 on CartPole, 1e-4 on NetHack (Motif's, with its other hyper-parameters: clip 0.1, entropy 0.003, max gradient norm 4, one epoch)")
+	fs.StringVar(&c.Reward, "reward", "extrinsic", "reward: extrinsic (the task's) or motif (Motif's intrinsic reward from an LLM-trained reward model, plus --motif-a2 times the task's; NetHack only)")
+	fs.StringVar(&c.RewardModel, "reward-model", "", "Motif reward model file from `annotate train` (default: the model shipped with Maestro, see rewards/motif/models/default.json)")
+	def := motif.DefaultIntrinsic()
+	fs.Float64Var(&c.Motif.A1, "motif-a1", def.A1, "Motif: weight of the intrinsic reward")
+	fs.Float64Var(&c.Motif.A2, "motif-a2", def.A2, "Motif: weight of the task's reward, clipped to +-10 after scaling by 0.1 (0: intrinsic only; Motif uses 10 on sparse tasks)")
+	fs.Float64Var(&c.Motif.Beta, "motif-beta", def.Beta, "Motif: the intrinsic reward is divided by N^beta, N the message's count in the episode")
+	fs.Float64Var(&c.Motif.Threshold, "motif-threshold", def.Threshold, "Motif: quantile (0.05 ... 0.95) of the normalised reward below which the intrinsic reward is 0")
+	fs.IntVar(&c.Motif.LRU, "motif-lru", 0, "Motif: count messages within the last N (MaestroMotif) instead of per episode (0)")
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
@@ -220,8 +234,31 @@ func run(c config, resolved func(path string) error) error {
 	if err != nil {
 		return err
 	}
+	var intr *motif.Intrinsic
+	switch c.Reward {
+	case "", "extrinsic":
+		c.Reward, c.RewardModel, c.Motif = "extrinsic", "", motif.IntrinsicOptions{}
+	case "motif":
+		if !hack {
+			return fmt.Errorf("--reward motif scores NetHack's message line; use it with a NetHack --env, not %s", c.Env)
+		}
+		var rm *motif.RewardModel
+		if c.RewardModel == "" {
+			rm, err = motif.DefaultRewardModel()
+		} else {
+			rm, err = motif.LoadRewardModel(c.RewardModel)
+		}
+		if err != nil {
+			return fmt.Errorf("--reward-model: %w", err)
+		}
+		if intr, err = motif.NewIntrinsic(rm, c.Motif); err != nil {
+			return fmt.Errorf("--motif-threshold, --motif-beta or --motif-lru: %w", err)
+		}
+	default:
+		return fmt.Errorf("unknown --reward %q; use extrinsic or motif", c.Reward)
+	}
 	if c.runDir == "" {
-		c.runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%d", strings.ToLower(c.Env), c.Algo, c.Seed))
+		c.runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%d", strings.ToLower(c.Env), c.Algo, c.Reward, c.Seed))
 	}
 	var st state
 	if c.resume {
@@ -253,7 +290,11 @@ func run(c config, resolved func(path string) error) error {
 	if err != nil {
 		return err
 	}
-	col, err := collectors.NewSync(env, learner, collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames})
+	co := collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames}
+	if intr != nil {
+		co.Postproc = intr.Postproc
+	}
+	col, err := collectors.NewSync(env, learner, co)
 	if err != nil {
 		env.Close()
 		return err
@@ -283,11 +324,12 @@ func run(c config, resolved func(path string) error) error {
 	defer tb.Close()
 	w := csv.NewWriter(logFile)
 	if !c.resume {
-		w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"})
+		w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "mean_intrinsic_return_last20"})
 	}
 	sched := nn.LinearSchedule(c.LR, 0, c.TotalFrames)
 	start := time.Now()
 	returns, curve := st.Returns, st.Curve
+	var intrReturns []float64
 	curve.Name = c.Algo + " mean return (last 20)"
 	lastPrint, lastPlot := time.Time{}, time.Now()
 	interrupt := make(chan os.Signal, 1)
@@ -332,6 +374,10 @@ func run(c config, resolved func(path string) error) error {
 				returns = append(returns, float64(ep[i]))
 			}
 		}
+		if intr != nil {
+			in, _ := intr.Drain()
+			intrReturns = append(intrReturns, in...)
+		}
 		if err := learner.Update(batch); err != nil {
 			if cerr := checkpoint(); cerr != nil {
 				return fmt.Errorf("%w (and the checkpoint failed: %v)", err, cerr)
@@ -352,16 +398,23 @@ func run(c config, resolved func(path string) error) error {
 			}
 		}
 		tb.Scalar("train/mean_return_last20", step, mean)
+		meanIntr := meanLast(intrReturns, 20)
+		if intr != nil {
+			tb.Scalar("train/mean_intrinsic_return_last20", step, meanIntr)
+		}
 		tb.Scalar("train/frames_per_second", step, float64(col.Frames()-startFrames)/el)
 		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
 			tb.Scalar("loss/"+k, step, s[k])
 		}
-		w.Write([]string{strconv.Itoa(col.Frames()), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"])})
+		w.Write([]string{strconv.Itoa(col.Frames()), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"]), f(meanIntr)})
 		if time.Since(lastPrint) > 250*time.Millisecond || col.Frames() >= c.TotalFrames {
 			lastPrint = time.Now()
 			rate := float64(col.Frames()-startFrames) / el
 			fmt.Printf("\r%s %s  %7d/%d frames  %6.0f frames/s  ETA %4.0fs  episodes %5d  mean return (last 20) %6.1f ", c.Algo, bar(col.Frames(), c.TotalFrames),
 				col.Frames(), c.TotalFrames, rate, float64(max(0, c.TotalFrames-col.Frames()))/rate, len(returns), mean)
+			if intr != nil {
+				fmt.Printf(" intrinsic %6.2f ", meanIntr)
+			}
 		}
 		if c.checkpointEvery > 0 && batches%c.checkpointEvery == 0 {
 			if err := checkpoint(); err != nil {

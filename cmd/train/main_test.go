@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/maestro-rl/maestro/rewards/motif"
 )
 
 func base(dir string) config {
@@ -214,4 +216,30 @@ func readLog(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// TestMotifReward trains with Motif's intrinsic reward from the shipped reward model, and
+// refuses it where it cannot apply.
+func TestMotifReward(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "motif")
+	c := config{Algo: "appo", Env: "NetHackScore", NumEnvs: 2, Frames: 16, TotalFrames: 64, Seed: 2, runDir: dir, Reward: "motif", Motif: motif.DefaultIntrinsic()}
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, filepath.Join(dir, "log.csv"))
+	if len(rows) != 3 || rows[0][len(rows[0])-1] != "mean_intrinsic_return_last20" {
+		t.Errorf("log %v", rows)
+	}
+	for _, bad := range []config{
+		{Algo: "ppo", Env: "CartPole", NumEnvs: 1, Frames: 8, TotalFrames: 8, Reward: "motif", runDir: filepath.Join(t.TempDir(), "a")},
+		{Algo: "ppo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Reward: "curiosity", runDir: filepath.Join(t.TempDir(), "b")},
+		{Algo: "ppo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Reward: "motif", RewardModel: filepath.Join(t.TempDir(), "none.mtd"), Motif: motif.DefaultIntrinsic(), runDir: filepath.Join(t.TempDir(), "c")},
+		{Algo: "ppo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Reward: "motif", Motif: motif.IntrinsicOptions{Threshold: 0.33}, runDir: filepath.Join(t.TempDir(), "d")},
+	} {
+		if err := run(bad, nil); err == nil {
+			t.Errorf("config %+v accepted", bad)
+		} else {
+			t.Log(err)
+		}
+	}
 }

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden prompt files in testdata/golden")
@@ -121,5 +124,30 @@ func TestCaption(t *testing.T) {
 	}
 	if c := Caption(make([]uint8, 256)); c != "" {
 		t.Errorf("empty message caption %q", c)
+	}
+}
+
+func TestDatasetFiles(t *testing.T) {
+	dir := t.TempDir()
+	d := tensordict.New(3)
+	d.Set("label", tensor.Of([]int8{0, 1, 2}))
+	p := filepath.Join(dir, "pairs.mtd")
+	if err := SaveDataset(p, KindPairs, d); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadDataset(p, KindPairs)
+	if err != nil || back.BatchShape()[0] != 3 {
+		t.Fatalf("%v %v", back, err)
+	}
+	if _, err := LoadDataset(p, KindObservations); err == nil || !strings.Contains(err.Error(), KindObservations) {
+		t.Errorf("pairs read as observations: %v", err)
+	}
+	root := tensordict.New()
+	root.Set("format", tensor.Scalar(int64(FormatVersion+1)))
+	root.Set("kind", tensor.Of([]uint8(KindPairs)))
+	root.SetDict("data", d)
+	tensordict.SaveFile(p, root)
+	if _, err := LoadDataset(p, KindPairs); err == nil || !strings.Contains(err.Error(), "format") {
+		t.Errorf("a newer format read: %v", err)
 	}
 }

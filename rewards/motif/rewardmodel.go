@@ -1,6 +1,7 @@
 package motif
 
 import (
+	_ "embed"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -71,6 +72,23 @@ func LoadRewardModel(path string) (*RewardModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("motif: reward model: %w", err)
 	}
+	return decodeRewardModel(d, path)
+}
+
+//go:embed models/default.mtd
+var defaultModel []byte
+
+// DefaultRewardModel returns the reward model shipped with Maestro (models/default.mtd; how
+// it was made is in models/default.json: scripts/make-reward-model.sh ran the pipeline).
+func DefaultRewardModel() (*RewardModel, error) {
+	d, err := tensordict.Unmarshal(defaultModel)
+	if err != nil {
+		return nil, fmt.Errorf("motif: the shipped reward model: %w", err)
+	}
+	return decodeRewardModel(d, "the shipped reward model")
+}
+
+func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
 	arch, err := tensordict.GetAs[uint8](d, "arch")
 	if err != nil || string(arch) != Arch {
 		return nil, fmt.Errorf("motif: %s is not a %s reward model (arch %q); train one with `annotate train`", path, Arch, arch)

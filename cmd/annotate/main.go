@@ -1,0 +1,420 @@
+// Command annotate runs Motif's offline pipeline: collect observations, draw caption pairs,
+// label them with an LLM judge (any OpenAI-compatible server, or the embedded llama-server),
+// inspect the labels and train the reward model that `train --reward motif` uses.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/rewards/motif"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+const usage = `annotate: Motif's preference pipeline.
+
+Usage:
+  annotate collect --task score --steps 20000 --out data/obs.mtd     play and store observations
+  annotate pairs   --obs data/obs.mtd --out data/pairs.mtd           draw Motif's caption pairs
+  annotate label   --pairs data/pairs.mtd [--llm-url URL]           label them with an LLM judge
+  annotate inspect --pairs data/pairs.mtd                            counts, captions, labels
+  annotate train   --pairs data/pairs.mtd --out rm.mtd               train the reward model
+
+Without --llm-url, label starts the embedded llama-server with SmolLM2-135M (built by
+scripts/setup.sh --llm): a tiny, weak judge, good for trying the pipeline. For real labels
+point --llm-url at vLLM, llama.cpp or OpenAI (several URLs, comma-separated, share the work)
+and name the model with --llm-model; an API key is read from OPENAI_API_KEY and never written
+anywhere.
+
+Run "annotate <command> --help" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Print(usage)
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "collect":
+		err = collect(ctx, args)
+	case "pairs":
+		err = pairs(args)
+	case "label":
+		err = label(ctx, args)
+	case "inspect":
+		err = inspect(args, os.Stdout)
+	case "train":
+		err = train(args)
+	default:
+		err = fmt.Errorf("unknown command %q; commands: collect, pairs, label, inspect, train (annotate --help)", cmd)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "annotate:", err)
+		os.Exit(1)
+	}
+}
+
+func newFlags(name, example string) *flag.FlagSet {
+	fs := flag.NewFlagSet("annotate "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: annotate %s [flags]\n\nExample:\n  %s\n\nFlags:\n", name, example)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// bar prints a one-line progress bar.
+func bar(what string, done, total int, start time.Time, extra string) {
+	const width = 24
+	k := min(width, done*width/max(total, 1))
+	el := time.Since(start).Seconds()
+	rate := float64(done) / max(el, 1e-9)
+	eta := float64(total-done) / max(rate, 1e-9)
+	fmt.Fprintf(os.Stderr, "\r%s [%s%s] %d/%d  %.1f/s  ETA %.0fs %s ", what, strings.Repeat("#", k), strings.Repeat(".", width-k), done, total, rate, eta, extra)
+}
+
+func collect(ctx context.Context, args []string) error {
+	fs := newFlags("collect", "annotate collect --task score --steps 20000 --envs 4 --out data/obs.mtd")
+	task := fs.String("task", "score", "NetHack task to play (NetHackScore, score, staircase, ...)")
+	steps := fs.Int("steps", 20000, "observations to store")
+	envsN := fs.Int("envs", 4, "games played side by side")
+	seed := fs.Uint64("seed", 1, "seed of the games and the random policy")
+	noTTY := fs.Bool("no-tty", false, "leave the 24x80 terminal (tty_chars/tty_colors, ~90% of each row) out")
+	out := fs.String("out", "", "dataset file to write (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("collect: --out is required (the dataset file to write)")
+	}
+	t, err := nethack.ParseTask(*task)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	d, err := motif.Collect(ctx, motif.CollectOptions{Task: t, Steps: *steps, Envs: *envsN, Seed: *seed, NoTTY: *noTTY,
+		Progress: func(n int) { bar("collect", n, *steps, start, "") }})
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	if err := motif.SaveDataset(*out, motif.KindObservations, d); err != nil {
+		return err
+	}
+	ep := tensor.MustData[int64](must(d.Get(motif.KeyEpisode)))
+	fmt.Printf("collect: %d observations of %s (%d episodes) in %s\n", len(ep), t, distinct(ep), *out)
+	return nil
+}
+
+func distinct(xs []int64) int {
+	seen := map[int64]bool{}
+	for _, x := range xs {
+		seen[x] = true
+	}
+	return len(seen)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func pairs(args []string) error {
+	fs := newFlags("pairs", "annotate pairs --obs data/obs.mtd --out data/pairs.mtd --pairs 5000")
+	obsPath := fs.String("obs", "", "observation dataset from `annotate collect` (required)")
+	out := fs.String("out", "", "pair dataset to write (required)")
+	n := fs.Int("pairs", 0, "at most this many pairs (0: all that Motif's sampling gives, about half the observations)")
+	stride := fs.Int("stride", 1, "Motif's L: from an episode of T steps draw T/L observations")
+	seed := fs.Uint64("seed", 1, "seed of the sampling")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *obsPath == "" || *out == "" {
+		return errors.New("pairs: --obs and --out are required")
+	}
+	obs, err := motif.LoadDataset(*obsPath, motif.KindObservations)
+	if err != nil {
+		return err
+	}
+	ep, err := tensordict.GetAs[int64](obs, motif.KeyEpisode)
+	if err != nil {
+		return err
+	}
+	idx := motif.PairIndices(ep, *stride, *n, rand.New(rand.NewPCG(*seed, 2)))
+	p, err := motif.MakePairs(obs, idx)
+	if err != nil {
+		return err
+	}
+	if err := motif.SaveDataset(*out, motif.KindPairs, p); err != nil {
+		return err
+	}
+	fmt.Printf("pairs: %d pairs from %d observations in %s\n", len(idx), len(ep), *out)
+	return nil
+}
+
+// captions returns each pair's two captions.
+func captions(p *tensordict.Dict) ([][2]string, error) {
+	m1, err1 := tensordict.GetAs[uint8](p, "first/message")
+	m2, err2 := tensordict.GetAs[uint8](p, "second/message")
+	if err1 != nil || err2 != nil {
+		return nil, errors.New("the pair dataset lacks first/message or second/message")
+	}
+	L := nethack.MessageLen
+	out := make([][2]string, len(m1)/L)
+	for i := range out {
+		out[i] = [2]string{motif.Caption(m1[i*L : (i+1)*L]), motif.Caption(m2[i*L : (i+1)*L])}
+	}
+	return out, nil
+}
+
+// provenance is written beside a labelled dataset (<pairs>.labels.json).
+type provenance struct {
+	Model       string        `json:"model"`
+	URLs        []string      `json:"urls"`
+	Template    string        `json:"template"`
+	Goal        string        `json:"goal"`
+	GoalText    string        `json:"goal_text"`
+	Mode        string        `json:"mode"`
+	Summary     motif.Summary `json:"summary"`
+	Seconds     float64       `json:"seconds"`
+	PairsPerSec float64       `json:"pairs_per_second"`
+}
+
+func label(ctx context.Context, args []string) error {
+	fs := newFlags("label", "annotate label --pairs data/pairs.mtd --mode scored --goal default")
+	pairsPath := fs.String("pairs", "", "pair dataset from `annotate pairs` (required); labels are written into it")
+	out := fs.String("out", "", "write the labelled dataset here instead of into --pairs")
+	urls := fs.String("llm-url", "", "OpenAI-compatible server(s) up to /v1, comma-separated; empty starts the embedded llama-server")
+	model := fs.String("llm-model", "", "the served model's name (default: the embedded server's)")
+	mode := fs.String("mode", motif.Scored, "scored: one token, compare log p(1) and log p(2) (small models); generative: the judge reasons, then answers best_message: 1|2|None")
+	goal := fs.String("goal", "default", "the player's goal the judge is told: "+strings.Join(motif.GoalNames(), ", ")+", or free text")
+	tmpl := fs.String("template", "judge", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy rewards/motif/prompts/judge.tmpl)")
+	conc := fs.Int("concurrency", 2, "requests in flight (over all servers)")
+	journalPath := fs.String("journal", "", "answer journal for resuming and caching (default: <out>.journal)")
+	maxTokens := fs.Int("max-tokens", 512, "longest generative answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pairsPath == "" {
+		return errors.New("label: --pairs is required")
+	}
+	if *out == "" {
+		*out = *pairsPath
+	}
+	if *journalPath == "" {
+		*journalPath = *out + ".journal"
+	}
+	p, err := motif.LoadDataset(*pairsPath, motif.KindPairs)
+	if err != nil {
+		return err
+	}
+	caps, err := captions(p)
+	if err != nil {
+		return err
+	}
+	tp, err := motif.LoadTemplate(*tmpl)
+	if err != nil {
+		return err
+	}
+	goalText, ok := motif.Goals[*goal]
+	if !ok {
+		goalText = *goal // free text
+	}
+	var urlList []string
+	for _, u := range strings.Split(*urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urlList = append(urlList, u)
+		}
+	}
+	if len(urlList) == 0 {
+		fmt.Fprintln(os.Stderr, "label: starting the embedded llama-server (SmolLM2-135M-Instruct: a small, weak judge; use --llm-url for a real one)")
+		srv, err := llm.StartServer(ctx, llm.ServerOptions{Parallel: *conc})
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		urlList = []string{srv.URL()}
+		if *model == "" {
+			*model = srv.Name()
+		}
+	}
+	if *model == "" {
+		return errors.New("label: --llm-model is required with --llm-url (the name the server serves)")
+	}
+	client, err := llm.New(llm.Options{URLs: urlList, Model: *model, APIKey: os.Getenv("OPENAI_API_KEY"), Concurrency: *conc})
+	if err != nil {
+		return err
+	}
+	if err := client.Check(ctx); err != nil {
+		return err
+	}
+	j, err := motif.OpenJournal(*journalPath)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	start := time.Now()
+	fmt.Fprintf(os.Stderr, "label: %d pairs, %d answers already in %s\n", len(caps), j.Len(), *journalPath)
+	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: *mode, Concurrency: *conc, MaxTokens: *maxTokens,
+		Progress: func(pr motif.Progress) {
+			bar("label", pr.Done, pr.Total, start, fmt.Sprintf(" %.0f tokens/s", float64(pr.Tokens)/time.Since(start).Seconds()))
+		}})
+	fmt.Fprintln(os.Stderr)
+	if cerr := j.Compact(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.Set("label", tensor.Of(labels)); err != nil {
+		return err
+	}
+	if err := motif.SaveDataset(*out, motif.KindPairs, p); err != nil {
+		return err
+	}
+	el := time.Since(start).Seconds()
+	prov := provenance{Model: *model, URLs: urlList, Template: tp.Name, Goal: *goal, GoalText: goalText, Mode: *mode, Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
+	if *urls == "" {
+		prov.URLs = []string{"embedded llama-server"}
+	}
+	b, _ := json.MarshalIndent(prov, "", "  ")
+	if err := atomicfile.WriteFile(*out+".labels.json", append(b, '\n')); err != nil {
+		return err
+	}
+	fmt.Printf("label: %d pairs in %.1fs (%.2f pairs/s, %d requests sent, %d cached, %d identical captions): first %d, second %d, tie %d, unknown %d; position bias %.2f; %d tokens; %s\n",
+		len(caps), el, prov.PairsPerSec, sum.Asked, sum.Cached, sum.Identical, sum.Labels[0], sum.Labels[1], sum.Labels[2], sum.Labels[3], sum.PositionBias, sum.Tokens, *out)
+	return nil
+}
+
+func inspect(args []string, w *os.File) error {
+	fs := newFlags("inspect", "annotate inspect --pairs data/pairs.mtd")
+	pairsPath := fs.String("pairs", "", "pair dataset (required)")
+	top := fs.Int("top", 10, "most frequent captions to list")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pairsPath == "" {
+		return errors.New("inspect: --pairs is required")
+	}
+	p, err := motif.LoadDataset(*pairsPath, motif.KindPairs)
+	if err != nil {
+		return err
+	}
+	caps, err := captions(p)
+	if err != nil {
+		return err
+	}
+	labels, err := tensordict.GetAs[int8](p, "label")
+	if err != nil {
+		return err
+	}
+	count := map[string]int{}
+	identical := 0
+	for _, c := range caps {
+		count[c[0]]++
+		count[c[1]]++
+		if c[0] == c[1] {
+			identical++
+		}
+	}
+	var hist [4]int
+	for _, l := range labels {
+		if l >= 0 && l < 4 {
+			hist[l]++
+		}
+	}
+	fmt.Fprintf(w, "%s: %d pairs, %d unique captions, %d pairs of identical captions\n", *pairsPath, len(caps), len(count), identical)
+	fmt.Fprintf(w, "labels: first %d, second %d, tie %d, unknown %d\n", hist[0], hist[1], hist[2], hist[3])
+	type kv struct {
+		c string
+		n int
+	}
+	var list []kv
+	for c, n := range count {
+		list = append(list, kv{c, n})
+	}
+	slices.SortFunc(list, func(a, b kv) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return strings.Compare(a.c, b.c)
+	})
+	fmt.Fprintf(w, "most frequent captions:\n")
+	for _, e := range list[:min(*top, len(list))] {
+		fmt.Fprintf(w, "  %6d  %q\n", e.n, e.c)
+	}
+	return nil
+}
+
+func train(args []string) error {
+	fs := newFlags("train", "annotate train --pairs data/pairs.mtd --out rm.mtd --epochs 10")
+	pairsPath := fs.String("pairs", "", "labelled pair dataset (required)")
+	out := fs.String("out", "", "reward model file to write (required)")
+	epochs := fs.Int("epochs", 10, "passes over the training pairs")
+	batch := fs.Int("batch", 1024, "pairs per step")
+	lr := fs.Float64("lr", 1e-5, "Adam learning rate (Motif's 1e-5 suits ~500k pairs; small datasets learn faster with 1e-4 to 1e-3)")
+	seed := fs.Uint64("seed", 1, "seed of the split, the initialisation and the shuffling")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pairsPath == "" || *out == "" {
+		return errors.New("train: --pairs and --out are required")
+	}
+	p, err := motif.LoadDataset(*pairsPath, motif.KindPairs)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	rm, res, err := motif.TrainRewardModel(p, motif.TrainOptions{Epochs: *epochs, Batch: *batch, LR: *lr, Seed: *seed,
+		Progress: func(e int, r motif.TrainResult) {
+			fmt.Fprintf(os.Stderr, "epoch %d/%d: train loss %.4f acc %.3f | held-out loss %.4f acc %.3f (%.0fs)\n", e, *epochs, r.TrainLoss, r.TrainAcc, r.ValLoss, r.ValAcc, time.Since(start).Seconds())
+		}})
+	if err != nil {
+		return err
+	}
+	info := map[string]any{"pairs": *pairsPath, "train_pairs": res.Train, "held_out_pairs": res.Val, "unknown_dropped": res.Dropped,
+		"held_out_accuracy": res.ValAcc, "train_accuracy": res.TrainAcc, "epochs": *epochs, "batch": *batch, "lr": *lr, "seed": *seed}
+	if b, err := os.ReadFile(*pairsPath + ".labels.json"); err == nil {
+		var prov any
+		if json.Unmarshal(b, &prov) == nil {
+			info["labels"] = prov
+		}
+	}
+	ib, _ := json.MarshalIndent(info, "", "  ")
+	rm.Info = string(ib)
+	if err := rm.Save(*out); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(*out+".json", append(ib, '\n')); err != nil {
+		return err
+	}
+	eps, _ := rm.Quantile(0.5)
+	fmt.Printf("train: reward model in %s (%d train / %d held-out pairs, held-out accuracy %.3f, median normalised reward %.3f); provenance in %s.json\n", *out, res.Train, res.Val, res.ValAcc, eps, *out)
+	return nil
+}
