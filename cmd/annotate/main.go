@@ -84,6 +84,23 @@ func newFlags(name, example string) *flag.FlagSet {
 	return fs
 }
 
+// parse parses args and requires the named flags to be set.
+func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var missing []string
+	for _, n := range required {
+		if fs.Lookup(n).Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: %s required (see --help)", fs.Name(), strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
+	}
+	return nil
+}
+
 // bar prints a one-line progress bar.
 func bar(what string, done, total int, start time.Time, extra string) {
 	const width = 24
@@ -102,11 +119,8 @@ func collect(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the games and the random policy")
 	noTTY := fs.Bool("no-tty", false, "leave the 24x80 terminal (tty_chars/tty_colors, ~90% of each row) out")
 	out := fs.String("out", "", "dataset file to write (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, "out"); err != nil {
 		return err
-	}
-	if *out == "" {
-		return errors.New("collect: --out is required (the dataset file to write)")
 	}
 	t, err := nethack.ParseTask(*task)
 	if err != nil {
@@ -152,11 +166,8 @@ func pairs(args []string) error {
 	n := fs.Int("pairs", 0, "at most this many pairs (0: all that Motif's sampling gives, about half the observations)")
 	stride := fs.Int("stride", 1, "Motif's L: from an episode of T steps draw T/L observations")
 	seed := fs.Uint64("seed", 1, "seed of the sampling")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, "obs", "out"); err != nil {
 		return err
-	}
-	if *obsPath == "" || *out == "" {
-		return errors.New("pairs: --obs and --out are required")
 	}
 	obs, err := motif.LoadDataset(*obsPath, motif.KindObservations)
 	if err != nil {
@@ -218,11 +229,8 @@ func label(ctx context.Context, args []string) error {
 	conc := fs.Int("concurrency", 2, "requests in flight (over all servers)")
 	journalPath := fs.String("journal", "", "answer journal for resuming and caching (default: <out>.journal)")
 	maxTokens := fs.Int("max-tokens", 512, "longest generative answer")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, "pairs"); err != nil {
 		return err
-	}
-	if *pairsPath == "" {
-		return errors.New("label: --pairs is required")
 	}
 	if *out == "" {
 		*out = *pairsPath
@@ -316,11 +324,8 @@ func inspect(args []string, w *os.File) error {
 	fs := newFlags("inspect", "annotate inspect --pairs data/pairs.mtd")
 	pairsPath := fs.String("pairs", "", "pair dataset (required)")
 	top := fs.Int("top", 10, "most frequent captions to list")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, "pairs"); err != nil {
 		return err
-	}
-	if *pairsPath == "" {
-		return errors.New("inspect: --pairs is required")
 	}
 	p, err := motif.LoadDataset(*pairsPath, motif.KindPairs)
 	if err != nil {
@@ -380,11 +385,8 @@ func train(args []string) error {
 	batch := fs.Int("batch", 1024, "pairs per step")
 	lr := fs.Float64("lr", 1e-5, "Adam learning rate (Motif's 1e-5 suits ~500k pairs; small datasets learn faster with 1e-4 to 1e-3)")
 	seed := fs.Uint64("seed", 1, "seed of the split, the initialisation and the shuffling")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, "pairs", "out"); err != nil {
 		return err
-	}
-	if *pairsPath == "" || *out == "" {
-		return errors.New("train: --pairs and --out are required")
 	}
 	p, err := motif.LoadDataset(*pairsPath, motif.KindPairs)
 	if err != nil {

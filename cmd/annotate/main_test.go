@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/maestro-rl/maestro/rewards/motif"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// TestPipeline runs the whole offline pipeline through the commands: collect, pairs, label
+// with the real embedded llama-server, inspect, train; then a rerun of label is served from
+// the journal.
+func TestPipeline(t *testing.T) {
+	dir := t.TempDir()
+	obs, pairsFile, rm := filepath.Join(dir, "obs.mtd"), filepath.Join(dir, "pairs.mtd"), filepath.Join(dir, "rm.mtd")
+	ctx := context.Background()
+	if err := collect(ctx, []string{"--task", "score", "--steps", "3000", "--envs", "2", "--out", obs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pairs([]string{"--obs", obs, "--out", pairsFile, "--pairs", "40"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := label(ctx, []string{"--pairs", pairsFile}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := motif.LoadDataset(pairsFile, motif.KindPairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := must(tensordict.GetAs[int8](p, "label"))
+	decided := 0
+	for _, l := range labels {
+		if l != motif.Unknown {
+			decided++
+		}
+	}
+	if len(labels) != 40 || decided < 30 {
+		t.Errorf("%d labels, %d decided; want 40 labels, most decided", len(labels), decided)
+	}
+	if _, err := os.Stat(pairsFile + ".labels.json"); err != nil {
+		t.Error(err)
+	}
+	out, _ := os.CreateTemp(dir, "inspect")
+	if err := inspect([]string{"--pairs", pairsFile}, out); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out.Name())
+	if !strings.Contains(string(b), "40 pairs") || !strings.Contains(string(b), "labels: first") {
+		t.Errorf("inspect printed:\n%s", b)
+	}
+	if err := train([]string{"--pairs", pairsFile, "--out", rm, "--epochs", "2", "--batch", "16", "--lr", "1e-3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := motif.LoadRewardModel(rm); err != nil {
+		t.Fatal(err)
+	}
+	// A second label run asks nothing: every answer is in the journal.
+	j, err := motif.OpenJournal(pairsFile + ".journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := j.Len()
+	j.Close()
+	if err := label(ctx, []string{"--pairs", pairsFile}); err != nil {
+		t.Fatal(err)
+	}
+	j, _ = motif.OpenJournal(pairsFile + ".journal")
+	if j.Len() != before {
+		t.Errorf("the rerun added %d answers; want none", j.Len()-before)
+	}
+	j.Close()
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	obs := filepath.Join(dir, "obs.mtd")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{collect(context.Background(), []string{"--steps", "10"}), "--out is required"},
+		{pairs([]string{"--obs", obs}), "--out is required"},
+		{train([]string{}), "--pairs and --out are required"},
+		{label(context.Background(), []string{"--pairs", filepath.Join(dir, "none.mtd")}), "no such file"},
+	} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("error %v; want one saying %q", c.err, c.want)
+		}
+	}
+	if err := collect(context.Background(), []string{"--steps", "100", "--envs", "1", "--out", obs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := train([]string{"--pairs", obs, "--out", filepath.Join(dir, "rm.mtd")}); err == nil || !strings.Contains(err.Error(), motif.KindPairs) {
+		t.Errorf("observations given as pairs: %v", err)
+	}
+	if err := label(context.Background(), []string{"--pairs", obs, "--template", "nosuch"}); err == nil {
+		t.Error("observations labelled")
+	}
+}
