@@ -125,12 +125,30 @@ bench_nn() {
   "$bpy" bench/summarize.py nn "$out/nn.txt"
 }
 
+bench_annotate() {
+  # Both sides against the embedded llama-server (scripts/setup.sh --llm); the naive side sends
+  # every request, one at a time, so it takes a few minutes.
+  bash scripts/setup.sh --llm >/dev/null
+  go build -o "$out/annotatebench" ./bench/annotate
+  : >"$out/annotate.txt"
+  "$out/annotatebench" -side maestro | tee -a "$out/annotate.txt"
+  "$out/annotatebench" -side naive | tee -a "$out/annotate.txt"
+  local m n mr nr
+  m=$(grep '^maestro ' "$out/annotate.txt" | tr ' ' '\n' | grep '^pairs_per_s=' | cut -d= -f2)
+  n=$(grep '^naive ' "$out/annotate.txt" | tr ' ' '\n' | grep '^pairs_per_s=' | cut -d= -f2)
+  mr=$(grep '^maestro ' "$out/annotate.txt" | tr ' ' '\n' | grep '^requests=' | cut -d= -f2)
+  nr=$(grep '^naive ' "$out/annotate.txt" | tr ' ' '\n' | grep '^requests=' | cut -d= -f2)
+  awk -v m="$m" -v n="$n" -v mr="$mr" -v nr="$nr" 'BEGIN {
+    printf "RESULT annotate ratio=%.2f pairs_per_s=%.3f naive_pairs_per_s=%.3f requests=%d naive_requests=%d\n", m/n, m, n, mr, nr }'
+}
+
 case "$name" in
+  annotate) bench_annotate ;;
   nle) bench_nle ;;
   nn) bench_nn ;;
   collector) bench_collector ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate" >&2; exit 2 ;;
 esac
