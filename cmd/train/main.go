@@ -77,6 +77,13 @@ func ckptFiles(gen int) (learner, collector string) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "eval" {
+		if err := evalMain(os.Args[2:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "train:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.Algo, "algo", "ppo", "learning algorithm: ppo, a2c or appo")
@@ -101,7 +108,7 @@ func main() {
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/cartpole-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage: train [flags]\n\nExample:\n  train --algo ppo --env CartPole --total-frames 100000\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage:\n  train [flags]\n  train eval --run-dir DIR --episodes N   (play a trained run's policy; train eval --help)\n\nExamples:\n  train --algo ppo --env CartPole --total-frames 100000\n  train --algo appo --env NetHackScore --reward motif --num-envs 8\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 )
 
@@ -241,5 +242,53 @@ func TestMotifReward(t *testing.T) {
 		} else {
 			t.Log(err)
 		}
+	}
+}
+
+// TestEval plays a trained CartPole run: its returns beat the same network freshly
+// initialised by far, and without params.mtd the last checkpoint's weights give the same
+// episodes.
+func TestEval(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	c := base(dir)
+	c.TotalFrames = 24576
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	trained, err := evaluate(dir, 10, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "eval.json")); err != nil {
+		t.Error(err)
+	}
+	os.Remove(filepath.Join(dir, "params.mtd"))
+	fromCkpt, err := evaluate(dir, 10, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fromCkpt.Returns, trained.Returns) || !strings.Contains(fromCkpt.Weights, "ckpt") {
+		t.Errorf("checkpoint weights (%s) gave %v, params.mtd gave %v", fromCkpt.Weights, fromCkpt.Returns, trained.Returns)
+	}
+	cc := c
+	task, hack, _ := parseEnv(&cc)
+	env, fresh, err := build(cc, task, hack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Close()
+	if err := nn.SaveParams(filepath.Join(dir, "params.mtd"), fresh.Params()); err != nil {
+		t.Fatal(err)
+	}
+	untrained, err := evaluate(dir, 10, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mean return: trained %.1f, untrained %.1f", trained.Mean, untrained.Mean)
+	if trained.Mean < 2*untrained.Mean {
+		t.Errorf("trained policy's mean return %.1f is not twice the untrained one's %.1f", trained.Mean, untrained.Mean)
+	}
+	if _, err := evaluate(t.TempDir(), 3, 1); err == nil || !strings.Contains(err.Error(), "not a run folder") {
+		t.Errorf("eval of an empty folder: %v", err)
 	}
 }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/maestro-rl/maestro/collectors"
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// evalResult is what `train eval` reports and writes to <run-dir>/eval.json.
+type evalResult struct {
+	Env      string    `json:"env"`
+	Weights  string    `json:"weights"`
+	Episodes int       `json:"episodes"`
+	Mean     float64   `json:"mean_return"`
+	Std      float64   `json:"std_return"`
+	Min      float64   `json:"min_return"`
+	Max      float64   `json:"max_return"`
+	Returns  []float64 `json:"returns"`
+}
+
+// evalMain is `train eval --run-dir DIR --episodes N`: it plays N episodes with the run's
+// final weights (params.mtd) or, for an unfinished run, its last checkpoint's, sampling actions
+// from the policy, and reports the task's returns.
+func evalMain(args []string) error {
+	fs := flag.NewFlagSet("train eval", flag.ContinueOnError)
+	runDir := fs.String("run-dir", "", "the run folder to evaluate (required)")
+	episodes := fs.Int("episodes", 10, "episodes to play")
+	seed := fs.Uint64("seed", 12345, "seed of the evaluation games (other than the training seeds)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: train eval --run-dir DIR [--episodes N]\n\nPlays N episodes with a run's weights and reports the returns (also in DIR/eval.json).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runDir == "" || *episodes < 1 {
+		return errors.New("eval: --run-dir is required and --episodes must be positive")
+	}
+	r, err := evaluate(*runDir, *episodes, *seed)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("eval: %d episodes of %s with %s: mean return %.2f (std %.2f, min %.2f, max %.2f); %s\n", r.Episodes, r.Env, r.Weights, r.Mean, r.Std, r.Min, r.Max, filepath.Join(*runDir, "eval.json"))
+	return nil
+}
+
+func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
+	var st state
+	b, err := os.ReadFile(filepath.Join(runDir, "ckpt", "train.json"))
+	if err != nil {
+		return evalResult{}, fmt.Errorf("eval: %s is not a run folder (no ckpt/train.json): %v", runDir, err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return evalResult{}, fmt.Errorf("eval: %s/ckpt/train.json: %w", runDir, err)
+	}
+	c := st.Config
+	c.Seed = seed
+	task, hack, err := parseEnv(&c)
+	if err != nil {
+		return evalResult{}, err
+	}
+	env, l, err := build(c, task, hack)
+	if err != nil {
+		return evalResult{}, err
+	}
+	res := evalResult{Env: c.Env, Weights: filepath.Join(runDir, "params.mtd")}
+	if err := nn.LoadParams(res.Weights, l.Params()); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			env.Close()
+			return res, err
+		}
+		ln, _ := ckptFiles(st.Generation)
+		res.Weights = filepath.Join(runDir, "ckpt", ln)
+		lb, err := os.ReadFile(res.Weights)
+		if err == nil {
+			err = restoreParams(c, task, hack, lb, l)
+		}
+		if err != nil {
+			env.Close()
+			return res, fmt.Errorf("eval: no params.mtd and no usable checkpoint in %s: %w", runDir, err)
+		}
+	}
+	col, err := collectors.NewSync(env, l, collectors.Options{FramesPerBatch: c.NumEnvs * 64})
+	if err != nil {
+		env.Close()
+		return res, err
+	}
+	defer col.Close()
+	for len(res.Returns) < episodes {
+		batch, err := col.Next()
+		if err != nil {
+			return res, err
+		}
+		done, _ := tensordict.GetAs[bool](batch, "next/done")
+		ep, _ := tensordict.GetAs[float32](batch, "next/episode_reward")
+		for i, d := range done {
+			if d && len(res.Returns) < episodes {
+				res.Returns = append(res.Returns, float64(ep[i]))
+			}
+		}
+	}
+	res.Episodes = len(res.Returns)
+	res.Min, res.Max = math.Inf(1), math.Inf(-1)
+	for _, x := range res.Returns {
+		res.Mean += x / float64(res.Episodes)
+		res.Min, res.Max = math.Min(res.Min, x), math.Max(res.Max, x)
+	}
+	for _, x := range res.Returns {
+		res.Std += (x - res.Mean) * (x - res.Mean) / float64(res.Episodes)
+	}
+	res.Std = math.Sqrt(res.Std)
+	out, _ := json.MarshalIndent(res, "", "  ")
+	return res, atomicfile.WriteFile(filepath.Join(runDir, "eval.json"), append(out, '\n'))
+}
+
+// restoreParams copies the weights of a learner checkpoint into l, leaving l's sampling
+// generator as evaluation seeded it (a checkpoint also holds the training generator's state).
+func restoreParams(c config, task nethack.Task, hack bool, ckpt []byte, l learner) error {
+	env, tmp, err := build(c, task, hack)
+	if err != nil {
+		return err
+	}
+	env.Close()
+	if err := tmp.Restore(ckpt); err != nil {
+		return err
+	}
+	for i, p := range tmp.Params() {
+		copy(l.Params()[i].Data, p.Data)
+	}
+	return nil
+}
