@@ -6,6 +6,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -65,6 +67,57 @@ type state struct {
 	// Generation numbers the checkpoint; its learner and collector files carry it in their
 	// names, so train.json (written last) always names a matching pair.
 	Generation int `json:"generation"`
+	// Checksums are the sha256 of the generation's learner and collector files, by name.
+	Checksums map[string]string `json:"checksums,omitempty"`
+}
+
+// keepGenerations is how many checkpoint generations stay on disk: a damaged newest one falls
+// back to the one before.
+const keepGenerations = 3
+
+func stateFile(gen int) string { return fmt.Sprintf("state-%d.json", gen) }
+
+func sum256(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// soundCheckpoint returns the newest generation, from st's down, whose files exist and match
+// their checksums, saying so when it skips a damaged one.
+func soundCheckpoint(runDir string, st state) (state, error) {
+	dir := filepath.Join(runDir, "ckpt")
+	var problems []string
+	for g := st.Generation; g >= 0 && g > st.Generation-keepGenerations; g-- {
+		cand := st
+		if g != st.Generation {
+			b, err := os.ReadFile(filepath.Join(dir, stateFile(g)))
+			if err != nil || json.Unmarshal(b, &cand) != nil {
+				continue
+			}
+		}
+		ln, cn := ckptFiles(g)
+		bad := ""
+		for _, name := range []string{ln, cn} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			switch {
+			case err != nil:
+				bad = err.Error()
+			case cand.Checksums != nil && cand.Checksums[name] != sum256(b):
+				bad = fmt.Sprintf("%s does not match its checksum (truncated or changed)", name)
+			}
+			if bad != "" {
+				break
+			}
+		}
+		if bad == "" {
+			if g != st.Generation {
+				fmt.Fprintf(os.Stderr, "train: checkpoint generation %d is damaged (%s); resuming from generation %d at %d frames\n", st.Generation, strings.Join(problems, "; "), g, cand.Frames)
+			}
+			return cand, nil
+		}
+		problems = append(problems, bad)
+	}
+	return st, fmt.Errorf("--resume: no sound checkpoint in %s: %s; start the run again", dir, strings.Join(problems, "; "))
 }
 
 // ckptFiles names a checkpoint generation's learner and collector files. Generation 0 is the
@@ -279,6 +332,9 @@ func run(c config, resolved func(path string) error) error {
 		if st.Config != c.identity() {
 			return fmt.Errorf("--resume: %s was trained with %+v, these flags say %+v; pass the run's flags (or start a new --run-dir)", c.runDir, st.Config, c.identity())
 		}
+		if st, err = soundCheckpoint(c.runDir, st); err != nil {
+			return err
+		}
 	} else {
 		if _, err := os.Stat(c.runDir); err == nil && !c.force {
 			return fmt.Errorf("run folder %s exists; pass --force to overwrite it, --resume to continue it, or choose --run-dir", c.runDir)
@@ -465,23 +521,30 @@ func save(c config, learner learner, col *collectors.Sync, st state) error {
 	if err != nil {
 		return err
 	}
+	ln, cn := ckptFiles(st.Generation)
+	st.Checksums = map[string]string{ln: sum256(lb), cn: sum256(cb)}
 	tb, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	ln, cn := ckptFiles(st.Generation)
 	for _, fb := range []struct {
 		name string
 		b    []byte
-	}{{ln, lb}, {cn, cb}, {"train.json", tb}} {
+	}{{ln, lb}, {cn, cb}, {stateFile(st.Generation), tb}, {"train.json", tb}} {
 		if err := atomicfile.WriteFile(filepath.Join(dir, fb.name), fb.b); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
-	old, _ := filepath.Glob(filepath.Join(dir, "*.bin"))
-	for _, p := range old {
-		if b := filepath.Base(p); b != ln && b != cn {
-			os.Remove(p)
+	// Generations older than the newest keepGenerations go.
+	gone := st.Generation - keepGenerations
+	for _, pat := range []string{"learner-*.bin", "collector-*.bin", "state-*.json", "learner.bin", "collector.bin"} {
+		old, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, p := range old {
+			var g int
+			b := filepath.Base(p)
+			if _, err := fmt.Sscanf(b[strings.IndexByte(b, '-')+1:], "%d", &g); err != nil || g <= gone {
+				os.Remove(p)
+			}
 		}
 	}
 	return nil

@@ -40,16 +40,23 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 			t.Errorf("missing %s: %v", name, err)
 		}
 	}
-	// One generation of checkpoint files remains: the one train.json names.
+	// The newest keepGenerations generations of checkpoint files remain, train.json naming the
+	// newest.
 	var st state
 	b, _ := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	ln, cn := ckptFiles(st.Generation)
-	if bins, _ := filepath.Glob(filepath.Join(dir, "ckpt", "*.bin")); len(bins) != 2 ||
-		!slices.Contains(bins, filepath.Join(dir, "ckpt", ln)) || !slices.Contains(bins, filepath.Join(dir, "ckpt", cn)) {
-		t.Errorf("checkpoint files %v; want only %s and %s (generation %d)", bins, ln, cn, st.Generation)
+	var want []string
+	for g := st.Generation - keepGenerations + 1; g <= st.Generation; g++ {
+		ln, cn := ckptFiles(g)
+		want = append(want, filepath.Join(dir, "ckpt", ln), filepath.Join(dir, "ckpt", cn))
+	}
+	bins, _ := filepath.Glob(filepath.Join(dir, "ckpt", "*.bin"))
+	slices.Sort(bins)
+	slices.Sort(want)
+	if !slices.Equal(bins, want) {
+		t.Errorf("checkpoint files %v; want %v (the newest is generation %d)", bins, want, st.Generation)
 	}
 	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
 		t.Errorf("%d TensorBoard event files, want 1", len(ev))
@@ -290,5 +297,55 @@ func TestEval(t *testing.T) {
 	}
 	if _, err := evaluate(t.TempDir(), 3, 1); err == nil || !strings.Contains(err.Error(), "not a run folder") {
 		t.Errorf("eval of an empty folder: %v", err)
+	}
+}
+
+// TestDamagedCheckpoint truncates the newest checkpoint's learner file: --resume notices by
+// checksum, falls back to the generation before, and the resumed run still ends bit-exactly
+// where an uninterrupted one does.
+func TestDamagedCheckpoint(t *testing.T) {
+	straight := filepath.Join(t.TempDir(), "straight")
+	if err := run(base(straight), nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "damaged")
+	c := base(dir)
+	c.stopAfter = 1600 // checkpoints every 3 batches of 128 (at 1536 the 4th) and at the stop (1664)
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	var st state
+	b, _ := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
+	json.Unmarshal(b, &st)
+	ln, _ := ckptFiles(st.Generation)
+	lb, _ := os.ReadFile(filepath.Join(dir, "ckpt", ln))
+	os.WriteFile(filepath.Join(dir, "ckpt", ln), lb[:len(lb)/2], 0o644)
+	got, err := soundCheckpoint(dir, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Generation != st.Generation-1 || got.Frames >= st.Frames {
+		t.Fatalf("fell back to generation %d at %d frames; want generation %d before %d frames", got.Generation, got.Frames, st.Generation-1, st.Frames)
+	}
+	c.stopAfter, c.resume = 0, true
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(straight, "params.mtd"))
+	r, _ := os.ReadFile(filepath.Join(dir, "params.mtd"))
+	if !bytes.Equal(a, r) {
+		t.Error("the run resumed from the fallback generation ends with other weights than the uninterrupted run")
+	}
+	// With every generation damaged, --resume refuses and says so.
+	for g := st.Generation - keepGenerations + 1; g <= st.Generation+10; g++ {
+		ln, _ := ckptFiles(g)
+		if _, err := os.Stat(filepath.Join(dir, "ckpt", ln)); err == nil {
+			os.WriteFile(filepath.Join(dir, "ckpt", ln), []byte("x"), 0o644)
+		}
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
+	json.Unmarshal(b, &st)
+	if _, err := soundCheckpoint(dir, st); err == nil || !strings.Contains(err.Error(), "no sound checkpoint") {
+		t.Errorf("all generations damaged: %v", err)
 	}
 }
