@@ -125,6 +125,19 @@ bench_nn() {
   "$bpy" bench/summarize.py nn "$out/nn.txt"
 }
 
+bench_rewardmodel() {
+  # The reward-model case of the nn benchmark alone, more rounds.
+  local reps=${REPS:-5}
+  go build -o "$out/nnbench" ./bench/nn
+  : >"$out/rewardmodel.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    MAESTRO_NN_CASES=rm_step "$out/nnbench" | sed 's/^/go /' >>"$out/rewardmodel.txt"
+    MAESTRO_NN_CASES=rm_step "$bpy" bench/nn/peer.py 2>/dev/null | sed 's/^/py /' >>"$out/rewardmodel.txt"
+  done
+  "$bpy" bench/summarize.py rewardmodel "$out/rewardmodel.txt"
+}
+
 bench_annotate() {
   # Both sides against the embedded llama-server (scripts/setup.sh --llm); the naive side sends
   # every request, one at a time, so it takes a few minutes.
@@ -144,11 +157,12 @@ bench_annotate() {
 
 case "$name" in
   annotate) bench_annotate ;;
+  rewardmodel) bench_rewardmodel ;;
   nle) bench_nle ;;
   nn) bench_nn ;;
   collector) bench_collector ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel" >&2; exit 2 ;;
 esac

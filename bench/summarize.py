@@ -1,7 +1,7 @@
 """Summaries for bench/run.sh: reads "<side> <case> <value> [allocs]" lines (side go or py,
 value a time per op), takes medians per case, prints a table and the RESULT line.
 
-    python summarize.py tensordict|replaybuffer|nn FILE
+    python summarize.py tensordict|replaybuffer|nn|rewardmodel FILE
 """
 import math
 import statistics
@@ -46,6 +46,12 @@ def replaybuffer(go, py, allocs):
         py["memory_uniform"] / go["memory_uniform"]))
 
 
+def rewardmodel(go, py, allocs):
+    k = "rm_step"
+    print("reward-model training step (1024 pairs): go %.1f ms  torch %.1f ms  allocs %d" % (go[k], py[k], allocs.get(k, -1)))
+    print("RESULT rewardmodel ratio=%.2f go_ms=%.1f torch_ms=%.1f go_allocs=%d" % (py[k] / go[k], go[k], py[k], allocs.get(k, -1)))
+
+
 def nn(go, py, allocs):
     rows = {k: py[k] / go[k] for k in go}
     for k in go:
@@ -54,4 +60,4 @@ def nn(go, py, allocs):
 
 
 if __name__ == "__main__":
-    {"tensordict": tensordict, "replaybuffer": replaybuffer, "nn": nn}[sys.argv[1]](*load(sys.argv[2]))
+    {"tensordict": tensordict, "replaybuffer": replaybuffer, "nn": nn, "rewardmodel": rewardmodel}[sys.argv[1]](*load(sys.argv[2]))

@@ -203,3 +203,12 @@ func shapeErr(op string, a, b []int) string {
 
 // BLASDescription says which matrix-multiply backend and kernel nn uses, for logs.
 func BLASDescription() string { return blas.Default().Describe() }
+
+// SetBLASThreads sets the threads the matrix products may use (OpenBLAS; 0 leaves its own
+// choice). On a machine whose cores are busy with other work, OpenBLAS's spinning threads can
+// slow small products tenfold; one thread avoids that.
+func SetBLASThreads(n int) {
+	if n > 0 {
+		blas.Default().SetThreads(n)
+	}
+}

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"slices"
+	"strings"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -25,7 +27,11 @@ func agentInput(rng *rand.Rand, n int) nn.AgentInput {
 	return in
 }
 
+// run measures f unless MAESTRO_NN_CASES (comma-separated case names) leaves it out.
 func run(name string, f func()) {
+	if cs := os.Getenv("MAESTRO_NN_CASES"); cs != "" && !slices.Contains(strings.Split(cs, ","), name) {
+		return
+	}
 	f() // warm-up: buffers are allocated on the first pass
 	r := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()

@@ -50,6 +50,7 @@ type config struct {
 	resume          bool
 	stopAfter       int
 	checkpointEvery int
+	blasThreads     int
 }
 
 // identity returns the fields that define a run (what --resume must match).
@@ -160,6 +161,7 @@ func main() {
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/cartpole-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
+	fs.IntVar(&c.blasThreads, "blas-threads", 0, "threads for matrix products (0: OpenBLAS's choice, all cores); 1 when other work keeps the cores busy")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage:\n  train [flags]\n  train eval --run-dir DIR --episodes N   (play a trained run's policy; train eval --help)\n\nExamples:\n  train --algo ppo --env CartPole --total-frames 100000\n  train --algo appo --env NetHackScore --reward motif --num-envs 8\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -294,6 +296,7 @@ func run(c config, resolved func(path string) error) error {
 	if err != nil {
 		return err
 	}
+	nn.SetBLASThreads(c.blasThreads)
 	var intr *motif.Intrinsic
 	switch c.Reward {
 	case "", "extrinsic":
