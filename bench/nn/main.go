@@ -6,11 +6,11 @@
 package main
 
 import (
-	"slices"
-	"strings"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/maestro-rl/maestro/nn"
