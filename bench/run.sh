@@ -47,16 +47,22 @@ bench_nle() {
       ge/pe, gr/c, ge, pe, gr, pr, gr/pr, c, g2, c2, g2/c2, g2b, c2b, al }'
 }
 
-bench_tensordict() {
-  local reps=${REPS:-3}
-  go build -o "$out/tdbench" ./bench/tensordict
-  : >"$out/tensordict.txt"
+# side_by_side NAME REPS GO_BINARY PY_SCRIPT: runs both sides REPS times, alternating, into
+# $out/NAME.txt, then prints bench/summarize.py's table and RESULT line.
+side_by_side() {
+  local name=$1 reps=$2 gobin=$3 py=$4
+  : >"$out/$name.txt"
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
-    "$out/tdbench" | sed 's/^/go /' >>"$out/tensordict.txt"
-    "$bpy" bench/tensordict/peer.py | sed 's/^/py /' >>"$out/tensordict.txt"
+    "$gobin" | sed 's/^/go /' >>"$out/$name.txt"
+    "$bpy" "$py" 2>/dev/null | sed 's/^/py /' >>"$out/$name.txt"
   done
-  "$bpy" bench/summarize.py tensordict "$out/tensordict.txt"
+  "$bpy" bench/summarize.py "$name" "$out/$name.txt"
+}
+
+bench_tensordict() {
+  go build -o "$out/tdbench" ./bench/tensordict
+  side_by_side tensordict "${REPS:-3}" "$out/tdbench" bench/tensordict/peer.py
 }
 
 bench_rollout() {
@@ -114,28 +120,14 @@ bench_collector() {
 }
 
 bench_nn() {
-  local reps=${REPS:-3}
   go build -o "$out/nnbench" ./bench/nn
-  : >"$out/nn.txt"
-  for r in $(seq "$reps"); do
-    echo "round $r/$reps" >&2
-    "$out/nnbench" | sed 's/^/go /' >>"$out/nn.txt"
-    "$bpy" bench/nn/peer.py 2>/dev/null | sed 's/^/py /' >>"$out/nn.txt"
-  done
-  "$bpy" bench/summarize.py nn "$out/nn.txt"
+  side_by_side nn "${REPS:-3}" "$out/nnbench" bench/nn/peer.py
 }
 
 bench_rewardmodel() {
   # The reward-model case of the nn benchmark alone, more rounds.
-  local reps=${REPS:-5}
   go build -o "$out/nnbench" ./bench/nn
-  : >"$out/rewardmodel.txt"
-  for r in $(seq "$reps"); do
-    echo "round $r/$reps" >&2
-    MAESTRO_NN_CASES=rm_step "$out/nnbench" | sed 's/^/go /' >>"$out/rewardmodel.txt"
-    MAESTRO_NN_CASES=rm_step "$bpy" bench/nn/peer.py 2>/dev/null | sed 's/^/py /' >>"$out/rewardmodel.txt"
-  done
-  "$bpy" bench/summarize.py rewardmodel "$out/rewardmodel.txt"
+  MAESTRO_NN_CASES=rm_step side_by_side rewardmodel "${REPS:-5}" "$out/nnbench" bench/nn/peer.py
 }
 
 bench_annotate() {
