@@ -324,6 +324,7 @@ func inspect(args []string, w *os.File) error {
 	fs := newFlags("inspect", "annotate inspect --pairs data/pairs.mtd")
 	pairsPath := fs.String("pairs", "", "pair dataset (required)")
 	top := fs.Int("top", 10, "most frequent captions to list")
+	rmPath := fs.String("reward-model", "", "also rank the captions by this reward model's normalised reward (\"default\": the shipped one)")
 	if err := parse(fs, args, "pairs"); err != nil {
 		return err
 	}
@@ -374,7 +375,57 @@ func inspect(args []string, w *os.File) error {
 	for _, e := range list[:min(*top, len(list))] {
 		fmt.Fprintf(w, "  %6d  %q\n", e.n, e.c)
 	}
+	if *rmPath == "" {
+		return nil
+	}
+	var rm *motif.RewardModel
+	if *rmPath == "default" {
+		rm, err = motif.DefaultRewardModel()
+	} else {
+		rm, err = motif.LoadRewardModel(*rmPath)
+	}
+	if err != nil {
+		return err
+	}
+	intr, err := motif.NewIntrinsic(rm, motif.DefaultIntrinsic())
+	if err != nil {
+		return err
+	}
+	msgs := make([]uint8, len(list)*nethack.MessageLen)
+	for i, e := range list {
+		copy(msgs[i*nethack.MessageLen:], e.c)
+	}
+	rhat := intr.Normalized(msgs)
+	order := make([]int, len(list))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmpFloat(rhat[b], rhat[a]) })
+	fmt.Fprintf(w, "captions by normalised reward (threshold %.3f; above it they earn intrinsic reward):\n", intr.Eps())
+	show := func(ids []int) {
+		for _, i := range ids {
+			fmt.Fprintf(w, "  %7.3f  %6d  %q\n", rhat[i], list[i].n, list[i].c)
+		}
+	}
+	k := min(*top, len(order))
+	show(order[:k])
+	if len(order) > 2*k {
+		fmt.Fprintln(w, "  ...")
+		show(order[len(order)-k:])
+	} else {
+		show(order[k:])
+	}
 	return nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func train(args []string) error {

@@ -58,6 +58,13 @@ func TestPipeline(t *testing.T) {
 	if _, err := motif.LoadRewardModel(rm); err != nil {
 		t.Fatal(err)
 	}
+	ranked, _ := os.CreateTemp(dir, "ranked")
+	if err := inspect([]string{"--pairs", pairsFile, "--reward-model", rm}, ranked); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(ranked.Name()); !strings.Contains(string(b), "captions by normalised reward") {
+		t.Errorf("inspect --reward-model printed:\n%s", b)
+	}
 	// A second label run asks nothing: every answer is in the journal.
 	j, err := motif.OpenJournal(pairsFile + ".journal")
 	if err != nil {
