@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 GO ?= go
 BENCH ?=
-TRAIN_ARGS ?= --algo ppo --env CartPole --total-frames 200000
+TRAIN_ARGS ?= --algo appo --env NetHackScore --reward motif --num-envs 8 --frames-per-batch 32 --total-frames 200000
 PLAY_ARGS ?= -task NetHackScore -steps 300
 
 .PHONY: all setup setup-peer setup-bench build train play test bench clean
@@ -22,7 +22,8 @@ setup-peer:
 build: setup
 	$(GO) build -o bin/ ./cmd/...
 
-# The main job: for now PPO on CartPole (NetHack training and Motif rewards come next).
+# The main job: APPO on NetHackScore with Motif's intrinsic reward from the shipped reward
+# model (200,000 frames, about 9 minutes on 2 cores). TRAIN_ARGS="--env CartPole --algo ppo" for a quick one.
 train: build
 	./bin/train --force $(TRAIN_ARGS)
 

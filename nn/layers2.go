@@ -262,8 +262,17 @@ func (c *GRUCell) Params() []*Param { return []*Param{c.Wih, c.Whh, c.Bih, c.Bhh
 // Forward returns the next hidden state [N, H] from x [N, in] and h [N, H]. To start a new
 // episode for some rows, multiply h by a keep mask first (Mul with 0 where an episode began).
 func (c *GRUCell) Forward(g *Graph, x, h *Value) *Value {
+	return c.Step(g, c.InputProjection(g, x), h)
+}
+
+// InputProjection returns W_ih x + b_ih [N, 3H]: the part of a step that does not depend on
+// the state, so a sequence can project all its steps' inputs in one product and then Step
+// through time.
+func (c *GRUCell) InputProjection(g *Graph, x *Value) *Value { return g.Linear(x, c.Wih, c.Bih) }
+
+// Step advances the state h [N, H] given the projected input gi [N, 3H].
+func (c *GRUCell) Step(g *Graph, gi, h *Value) *Value {
 	H := c.H
-	gi := g.Linear(x, c.Wih, c.Bih)
 	gh := g.Linear(h, c.Whh, c.Bhh)
 	r := g.Sigmoid(g.Add(g.SliceCols(gi, 0, H), g.SliceCols(gh, 0, H)))
 	z := g.Sigmoid(g.Add(g.SliceCols(gi, H, 2*H), g.SliceCols(gh, H, 2*H)))

@@ -183,7 +183,7 @@ func (p *AgentLearner) Act(td *tensordict.Dict) error {
 // (its state is zeroed before step t+1). It returns logits [T*b, actions] and values [T*b, 1].
 func (p *AgentLearner) sequences(g *nn.Graph, T, b int, h0 []float32, ended []bool) (logits, value *nn.Value) {
 	H := p.net.Hidden
-	enc := p.net.Encode(g, p.in)
+	gi := p.net.Core.InputProjection(g, p.net.Encode(g, p.in)) // all T steps in one product
 	h := g.Input(h0, b, H)
 	p.hs = p.hs[:0]
 	p.mask = resize(p.mask, b*H)
@@ -203,7 +203,7 @@ func (p *AgentLearner) sequences(g *nn.Graph, T, b int, h0 []float32, ended []bo
 				h = g.Mul(h, g.Input(p.mask, b, H))
 			}
 		}
-		h = p.net.Core.Forward(g, g.SliceRows(enc, t*b, (t+1)*b), h)
+		h = p.net.Core.Step(g, g.SliceRows(gi, t*b, (t+1)*b), h)
 		p.hs = append(p.hs, h)
 	}
 	return p.net.Heads(g, g.ConcatRows(p.hs...))
