@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/maestro-rl/maestro/envs/nethack"
@@ -117,8 +119,16 @@ func run(taskName string, steps int, seed uint64, character string, fps float64,
 		}
 	}
 	el := time.Since(start)
-	fmt.Printf("play: %s, %d steps in %.1fs, %d finished episodes, returns %v, current episode return %.2f (seed %d)\n",
-		task, steps, el.Seconds(), len(returns), returns, ret, seed)
+	mean := 0.0
+	for _, r := range returns {
+		mean += r / float64(len(returns))
+	}
+	rounded := make([]string, len(returns))
+	for i, r := range returns {
+		rounded[i] = strconv.FormatFloat(r, 'f', 2, 64)
+	}
+	fmt.Printf("play: %s, %d steps in %.1fs, %d finished episodes, mean return %.2f, returns [%s], current episode return %.2f (seed %d)\n",
+		task, steps, el.Seconds(), len(returns), mean, strings.Join(rounded, " "), ret, seed)
 	if ttyrecDir != "" {
 		fmt.Printf("play: ttyrecs in %s\n", ttyrecDir)
 	}

@@ -132,8 +132,9 @@ func ckptFiles(gen int) (learner, collector string) {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "eval" {
-		if err := evalMain(os.Args[2:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+	if len(os.Args) > 1 && (os.Args[1] == "eval" || os.Args[1] == "plot") {
+		sub := map[string]func([]string) error{"eval": evalMain, "plot": plotMain}[os.Args[1]]
+		if err := sub(os.Args[2:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "train:", err)
 			os.Exit(1)
 		}
@@ -165,7 +166,7 @@ func main() {
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.IntVar(&c.blasThreads, "blas-threads", 1, "threads for matrix products (0: OpenBLAS's choice, all cores). 1 is nearly as fast on 2 cores (NetHack APPO, 8 envs: 379 frames/s against 416 with OpenBLAS's two threads) and does not collapse when other work keeps the cores busy, where OpenBLAS's spinning threads made training 10-15x slower")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage:\n  train [flags]\n  train eval --run-dir DIR --episodes N   (play a trained run's policy; train eval --help)\n\nExamples:\n  train --algo ppo --env CartPole --total-frames 100000\n  train --algo appo --env NetHackScore --reward motif --num-envs 8\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage:\n  train [flags]\n  train eval --run-dir DIR --episodes N   (play a trained run's policy; train eval --help)\n  train plot --out FILE RUN-DIR...        (compare runs' curves; train plot --help)\n\nExamples:\n  train --algo ppo --env CartPole --total-frames 100000\n  train --algo appo --env NetHackScore --reward motif --num-envs 8\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {

@@ -349,3 +349,25 @@ func TestDamagedCheckpoint(t *testing.T) {
 		t.Errorf("all generations damaged: %v", err)
 	}
 }
+
+func TestPlot(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		os.WriteFile(filepath.Join(dir, name, "log.csv"), []byte("frames,seconds,mean_return_last20\n100,1,2\n200,2,3.5\n"), 0o644)
+	}
+	out := filepath.Join(dir, "cmp.png")
+	if err := plotMain([]string{"--out", out, filepath.Join(dir, "a"), filepath.Join(dir, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(out); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("no PNG written: %v", err)
+	}
+	c, err := readCurve(filepath.Join(dir, "a", "log.csv"), "mean_return_last20")
+	if err != nil || !slices.Equal(c.Values, []float64{2, 3.5}) || !slices.Equal(c.Frames, []float64{100, 200}) {
+		t.Errorf("curve %+v, %v", c, err)
+	}
+	if err := plotMain([]string{"--out", out, "--column", "nope", filepath.Join(dir, "a")}); err == nil || !strings.Contains(err.Error(), "no column") {
+		t.Errorf("unknown column: %v", err)
+	}
+}
