@@ -3,15 +3,22 @@ package motif
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
+
+	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/maestro-rl/maestro/llm"
 )
@@ -204,5 +211,64 @@ func TestCombine(t *testing.T) {
 	}
 	if l, _, b := combineScored(s(1), s(3), 0, 0, 0); l != Second || b != 1 {
 		t.Errorf("scored 1, 3 (position 1 both times, stronger the second): %s bias %d", LabelName(l), b)
+	}
+}
+
+// TestGenerativeRetryTurn uses a stand-in server (a real model cannot be made to ramble on
+// demand): the first answer states no choice, so the annotator asks once more in the same
+// conversation, with the model's answer and the format reminder; the second answer decides.
+// A pair whose retry also fails is unknown.
+func TestGenerativeRetryTurn(t *testing.T) {
+	var mu sync.Mutex
+	var convs [][]openai.ChatCompletionMessage
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req openai.ChatCompletionRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		convs = append(convs, req.Messages)
+		mu.Unlock()
+		answer := "Both messages are interesting in their own way."
+		line := func(k string) string { // the prompt's line holding message k
+			p := req.Messages[0].Content
+			p = p[strings.Index(p, "Message "+k+":"):]
+			return p[:strings.IndexByte(p, '\n')]
+		}
+		if len(req.Messages) == 3 { // the retry turn: answer when one message mentions gold
+			switch {
+			case strings.Contains(line("1"), "gold"):
+				answer = "best_message: 1"
+			case strings.Contains(line("2"), "gold"):
+				answer = "best_message: 2"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":%q}}],"usage":{"total_tokens":10}}`, answer)
+	}))
+	defer srv.Close()
+	c, err := llm.New(llm.Options{URLs: []string{srv.URL + "/v1"}, Model: "m", Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	tp, _ := LoadTemplate("judge")
+	labels, s, err := Annotate(context.Background(), c, j, [][2]string{{"You see here 5 gold pieces.", "You kill the newt!"}, {"It's a wall.", "Hello."}},
+		AnnotateOptions{Template: tp, Goal: Goals["gold"], Mode: Generative, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labels[0] != First || labels[1] != Unknown {
+		t.Errorf("labels %s %s; want first (gold, after the retry) and unknown (no choice twice)", LabelName(labels[0]), LabelName(labels[1]))
+	}
+	if s.Retried != 4 || len(convs) != 8 {
+		t.Errorf("%d retry turns and %d requests; want 4 and 8 (2 pairs x 2 orders x 2 turns)", s.Retried, len(convs))
+	}
+	for _, m := range convs {
+		if len(m) == 3 && (m[1].Role != openai.ChatMessageRoleAssistant || m[1].Content != "Both messages are interesting in their own way." || m[2].Content != retryPrompt) {
+			t.Errorf("retry conversation %+v; want the prompt, the model's answer and the reminder", m)
+		}
 	}
 }
