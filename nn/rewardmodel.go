@@ -17,7 +17,41 @@ type RewardModel struct {
 	Emb   *EmbeddingLayer
 	Convs []*Conv1dLayer
 	MLP   []*LinearLayer
-	idx   []int
+	// Diff and Joint are set in MaestroMotif's variant (NewRewardModelDiff).
+	Diff, Joint []*LinearLayer
+	idx         []int
+}
+
+// DiffStats is the width of the diffstats input: the changes in dungeon depth, gold, hit
+// points, experience level and hunger state between two observations.
+const DiffStats = 5
+
+// NewRewardModelDiff returns MaestroMotif's skill reward model: the same message trunk up to
+// Linear 320->128 ReLU, a diffstats MLP 5->128->128 (ReLU), their concatenation 256 -> 512
+// ReLU -> 1; orthogonal linear layers with zero bias: 291,201 parameters (reference/motif.md
+// quotes ~357k for the original, whose exact head widths it does not give).
+func NewRewardModelDiff(rng *rand.Rand) (*RewardModel, error) {
+	m, err := NewRewardModel(rng)
+	if err != nil {
+		return nil, err
+	}
+	m.MLP = m.MLP[:1]
+	mk := func(name string, in, out int) *LinearLayer {
+		l, e := NewLinear(name, in, out, rng)
+		if e == nil {
+			e = Orthogonal(l.W, 1, rng)
+		}
+		if e != nil && err == nil {
+			err = e
+		}
+		if l != nil {
+			clear(l.B.Data)
+		}
+		return l
+	}
+	m.Diff = []*LinearLayer{mk("diff0", DiffStats, 128), mk("diff1", 128, 128)}
+	m.Joint = []*LinearLayer{mk("joint0", 256, 512), mk("joint1", 512, 1)}
+	return m, err
 }
 
 // NewRewardModel returns a freshly initialised reward model.
@@ -56,13 +90,32 @@ func (m *RewardModel) Params() []*Param {
 	for _, c := range m.Convs {
 		ps = append(ps, c.Params()...)
 	}
-	for _, l := range m.MLP {
+	for _, l := range append(append(append([]*LinearLayer{}, m.MLP...), m.Diff...), m.Joint...) {
 		ps = append(ps, l.Params()...)
 	}
 	return ps
 }
 
-// Forward scores messages (n x 256 bytes, row-major) and returns [n, 1] rewards.
+// ForwardDiff scores messages with their diffstats (n x DiffStats) in MaestroMotif's variant.
+func (m *RewardModel) ForwardDiff(g *Graph, messages []uint8, diff []float32) *Value {
+	if m.Diff == nil {
+		panic("nn: ForwardDiff on a reward model without the diffstats branch")
+	}
+	x := m.Forward(g, messages) // [n, 128] from the trunk and fc0
+	n := x.Shape[0]
+	if len(diff) != n*DiffStats {
+		panic(fmt.Sprintf("nn: %d diffstats values for %d messages", len(diff), n))
+	}
+	d := g.Input(diff, n, DiffStats)
+	for _, l := range m.Diff {
+		d = g.ReLU(l.Forward(g, d))
+	}
+	y := g.ReLU(m.Joint[0].Forward(g, g.Concat(g.ReLU(x), d)))
+	return m.Joint[1].Forward(g, y)
+}
+
+// Forward scores messages (n x 256 bytes, row-major) and returns [n, 1] rewards (in the
+// diffstats variant: the trunk's [n, 128] features before the ReLU; use ForwardDiff).
 func (m *RewardModel) Forward(g *Graph, messages []uint8) *Value {
 	if len(messages)%MessageLen != 0 || len(messages) == 0 {
 		panic(fmt.Sprintf("nn: reward model input of %d bytes is not a whole number of %d-byte messages", len(messages), MessageLen))
