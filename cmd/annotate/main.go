@@ -101,6 +101,13 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 	return nil
 }
 
+// flagSet says whether the command line set the flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // bar prints a one-line progress bar.
 func bar(what string, done, total int, start time.Time, extra string) {
 	const width = 24
@@ -166,6 +173,7 @@ func pairs(args []string) error {
 	n := fs.Int("pairs", 0, "at most this many pairs (0: all that Motif's sampling gives, about half the observations)")
 	stride := fs.Int("stride", 1, "Motif's L: from an episode of T steps draw T/L observations")
 	seed := fs.Uint64("seed", 1, "seed of the sampling")
+	delta := fs.Int("delta", 0, "MaestroMotif's pairs of transitions: each element is what was seen this many steps earlier, what is seen now, and the change of depth, gold, HP, XP level and hunger (0: Motif's single observations)")
 	if err := parse(fs, args, "obs", "out"); err != nil {
 		return err
 	}
@@ -177,31 +185,26 @@ func pairs(args []string) error {
 	if err != nil {
 		return err
 	}
-	idx := motif.PairIndices(ep, *stride, *n, rand.New(rand.NewPCG(*seed, 2)))
-	p, err := motif.MakePairs(obs, idx)
+	rng := rand.New(rand.NewPCG(*seed, 2))
+	var p *tensordict.Dict
+	var count int
+	if *delta > 0 {
+		idx := motif.TransitionIndices(ep, *delta, *stride, *n, rng)
+		p, err = motif.MakeTransitionPairs(obs, idx, *delta)
+		count = len(idx)
+	} else {
+		idx := motif.PairIndices(ep, *stride, *n, rng)
+		p, err = motif.MakePairs(obs, idx)
+		count = len(idx)
+	}
 	if err != nil {
 		return err
 	}
 	if err := motif.SaveDataset(*out, motif.KindPairs, p); err != nil {
 		return err
 	}
-	fmt.Printf("pairs: %d pairs from %d observations in %s\n", len(idx), len(ep), *out)
+	fmt.Printf("pairs: %d pairs from %d observations in %s\n", count, len(ep), *out)
 	return nil
-}
-
-// captions returns each pair's two captions.
-func captions(p *tensordict.Dict) ([][2]string, error) {
-	m1, err1 := tensordict.GetAs[uint8](p, "first/message")
-	m2, err2 := tensordict.GetAs[uint8](p, "second/message")
-	if err1 != nil || err2 != nil {
-		return nil, errors.New("the pair dataset lacks first/message or second/message")
-	}
-	L := nethack.MessageLen
-	out := make([][2]string, len(m1)/L)
-	for i := range out {
-		out[i] = [2]string{motif.Caption(m1[i*L : (i+1)*L]), motif.Caption(m2[i*L : (i+1)*L])}
-	}
-	return out, nil
 }
 
 // provenance is written beside a labelled dataset (<pairs>.labels.json).
@@ -225,7 +228,7 @@ func label(ctx context.Context, args []string) error {
 	model := fs.String("llm-model", "", "the served model's name (default: the embedded server's)")
 	mode := fs.String("mode", motif.Scored, "scored: one token, compare log p(1) and log p(2) (small models); generative: the judge reasons, then answers best_message: 1|2|None")
 	goal := fs.String("goal", "default", "the player's goal the judge is told: "+strings.Join(motif.GoalNames(), ", ")+", or free text")
-	tmpl := fs.String("template", "judge", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy rewards/motif/prompts/judge.tmpl)")
+	tmpl := fs.String("template", "judge", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy rewards/motif/prompts/judge.tmpl); transition pairs default to judge-transition")
 	conc := fs.Int("concurrency", 2, "requests in flight (over all servers)")
 	journalPath := fs.String("journal", "", "answer journal for resuming and caching (default: <out>.journal)")
 	maxTokens := fs.Int("max-tokens", 512, "longest generative answer")
@@ -242,9 +245,12 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	caps, err := captions(p)
+	caps, err := motif.PairCaptions(p)
 	if err != nil {
 		return err
+	}
+	if p.Has("first/prev_message") && !flagSet(fs, "template") {
+		*tmpl = "judge-transition" // MaestroMotif's pairs of transitions
 	}
 	tp, err := motif.LoadTemplate(*tmpl)
 	if err != nil {
@@ -332,7 +338,7 @@ func inspect(args []string, w *os.File) error {
 	if err != nil {
 		return err
 	}
-	caps, err := captions(p)
+	caps, err := motif.PairCaptions(p)
 	if err != nil {
 		return err
 	}
@@ -395,7 +401,10 @@ func inspect(args []string, w *os.File) error {
 	for i, e := range list {
 		copy(msgs[i*nethack.MessageLen:], e.c)
 	}
-	rhat := intr.Normalized(msgs)
+	if rm.UsesDiffStats() {
+		return fmt.Errorf("inspect --reward-model ranks single captions; %s scores transitions (MaestroMotif)", *rmPath)
+	}
+	rhat := intr.Normalized(msgs, nil)
 	order := make([]int, len(list))
 	for i := range order {
 		order[i] = i

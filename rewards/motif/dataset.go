@@ -2,9 +2,11 @@ package motif
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
@@ -45,7 +47,7 @@ type CollectOptions struct {
 }
 
 // Collect plays the task and returns a dataset of Steps observations (those on which actions
-// were taken), episode by episode in each env.
+// were taken), ordered by episode and step.
 func Collect(ctx context.Context, o CollectOptions) (*tensordict.Dict, error) {
 	if o.Steps <= 0 || o.Envs <= 0 {
 		return nil, fmt.Errorf("motif: collect needs positive steps and envs, got %d and %d", o.Steps, o.Envs)
@@ -152,7 +154,21 @@ func Collect(ctx context.Context, o CollectOptions) (*tensordict.Dict, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	// Batches interleave the envs: order the rows by episode, then step, so each episode's
+	// steps are consecutive (PairIndices and TransitionIndices rely on it).
+	ep := tensor.MustData[int64](must(out.Get(KeyEpisode)))
+	st := tensor.MustData[int64](must(out.Get(KeyStep)))
+	perm := make([]int, len(ep))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortStableFunc(perm, func(a, b int) int {
+		if ep[a] != ep[b] {
+			return cmp.Compare(ep[a], ep[b])
+		}
+		return cmp.Compare(st[a], st[b])
+	})
+	return out.IndexList(perm)
 }
 
 func must[T any](v T, err error) T {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -47,6 +48,7 @@ type Intrinsic struct {
 	cache  map[string]float64 // r_hat per message (messages repeat a lot)
 	counts []map[string]int   // per env: this episode's counts (or the LRU window's)
 	recent [][]string         // per env: the LRU window, oldest first
+	hist   [][][]int64        // per env: blstats of the last Delta+1 steps of the episode
 	g      *nn.Graph
 	// Episode returns of the two parts, per env, and the finished episodes' means.
 	epIn, epEx []float64
@@ -69,28 +71,62 @@ func NewIntrinsic(m *RewardModel, o IntrinsicOptions) (*Intrinsic, error) {
 // Eps is the threshold on the normalised reward.
 func (r *Intrinsic) Eps() float64 { return r.eps }
 
-// Normalized returns r_hat for each message (n x 256 bytes), through the cache.
-func (r *Intrinsic) Normalized(messages []uint8) []float64 {
-	L := nn.MessageLen
+// Normalized returns r_hat for each message (n x 256 bytes), through the cache; diff holds
+// the messages' diffstats (n x 5) when the model uses them (nil otherwise).
+func (r *Intrinsic) Normalized(messages []uint8, diff []float32) []float64 {
+	L, D := nn.MessageLen, nn.DiffStats
 	n := len(messages) / L
 	out := make([]float64, n)
 	var miss []uint8
+	var missDiff []float32
 	var missAt []int
+	keys := make([]string, n)
 	for i := range n {
-		if v, ok := r.cache[string(messages[i*L:(i+1)*L])]; ok {
+		keys[i] = string(messages[i*L : (i+1)*L])
+		if diff != nil {
+			keys[i] += fmt.Sprint(diff[i*D : (i+1)*D])
+		}
+		if v, ok := r.cache[keys[i]]; ok {
 			out[i] = v
 		} else {
 			miss = append(miss, messages[i*L:(i+1)*L]...)
+			if diff != nil {
+				missDiff = append(missDiff, diff[i*D:(i+1)*D]...)
+			}
 			missAt = append(missAt, i)
 		}
 	}
 	if len(missAt) > 0 {
 		raw := make([]float32, len(missAt))
-		r.m.Score(r.g, miss, raw)
+		r.m.Score(r.g, miss, missDiff, raw)
 		for k, i := range missAt {
 			v := (float64(raw[k]) - r.m.Mean) / r.m.Std
-			r.cache[string(messages[i*L:(i+1)*L])] = v
+			r.cache[keys[i]] = v
 			out[i] = v
+		}
+	}
+	return out
+}
+
+// diffstats returns each step's diffstats for a [T, B] batch: blstats now minus blstats Delta
+// steps earlier in the same episode (or at its first step), keeping each env's recent blstats
+// across batches.
+func (r *Intrinsic) diffstats(bl []int64, done []bool, T, B int) []float32 {
+	NB, D := nethack.NumBlstats, nn.DiffStats
+	out := make([]float32, T*B*D)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			i := t*B + b
+			cur := bl[i*NB : (i+1)*NB]
+			h := append(r.hist[b], append([]int64(nil), cur...))
+			if len(h) > r.m.Delta+1 {
+				h = h[1:]
+			}
+			DiffStats(out[i*D:(i+1)*D], h[0], cur)
+			r.hist[b] = h
+			if done[i] {
+				r.hist[b] = nil
+			}
 		}
 	}
 	return out
@@ -124,13 +160,22 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	if r.counts == nil {
 		r.counts, r.recent = make([]map[string]int, B), make([][]string, B)
 		r.epIn, r.epEx = make([]float64, B), make([]float64, B)
+		r.hist = make([][][]int64, B)
 		for b := range r.counts {
 			r.counts[b] = map[string]int{}
 		}
 	} else if len(r.counts) != B {
 		return nil, fmt.Errorf("motif: batches of %d envs after batches of %d", B, len(r.counts))
 	}
-	rhat := r.Normalized(msgs)
+	var diff []float32
+	if r.m.UsesDiffStats() {
+		bl, err := tensordict.GetAs[int64](batch, "blstats")
+		if err != nil || len(bl) != T*B*nethack.NumBlstats {
+			return nil, fmt.Errorf("motif: the diffstats reward model reads blstats [T, B, %d] at the root: %v", nethack.NumBlstats, err)
+		}
+		diff = r.diffstats(bl, done, T, B)
+	}
+	rhat := r.Normalized(msgs, diff)
 	total := tensor.Zeros(tensor.Float32, bs...)
 	in := tensor.Zeros(tensor.Float32, bs...)
 	ex := tensor.Zeros(tensor.Float32, bs...)

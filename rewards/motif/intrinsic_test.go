@@ -110,7 +110,7 @@ func TestNormalizedUsesTheModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := r.Normalized(msgBytes("You kill the newt!", ""))
+	got := r.Normalized(msgBytes("You kill the newt!", ""), nil)
 	if math.Abs(got[0]-0.5) > 1e-6 || math.Abs(got[1]-0.5) > 1e-6 {
 		t.Errorf("r_hat %v, want 0.5 = (3 - 1) / 4", got)
 	}

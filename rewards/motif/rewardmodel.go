@@ -12,8 +12,12 @@ import (
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
-// Arch names the reward model's architecture in its file.
-const Arch = "motif-message-cnn"
+// Arch and ArchDiff name the reward models' architectures in their files: Motif's message
+// model and MaestroMotif's message + diffstats model.
+const (
+	Arch     = "motif-message-cnn"
+	ArchDiff = "maestromotif-diffstats-cnn"
+)
 
 // Quantiles are the levels whose normalised rewards a model file stores (0.05, 0.10, ... 0.95).
 var Quantiles = func() []float64 {
@@ -30,8 +34,20 @@ type RewardModel struct {
 	Net       *nn.RewardModel
 	Mean, Std float64
 	Quant     []float64 // normalised reward at each of Quantiles
+	// Delta is the gap in steps of the diffstats (MaestroMotif's variant; 0 for Motif's).
+	Delta int
 	// Info is free text stored with the model (provenance).
 	Info string
+}
+
+// UsesDiffStats says whether the model scores transitions (MaestroMotif's variant).
+func (m *RewardModel) UsesDiffStats() bool { return m.Net.Diff != nil }
+
+func (m *RewardModel) arch() string {
+	if m.UsesDiffStats() {
+		return ArchDiff
+	}
+	return Arch
 }
 
 // Quantile returns the normalised reward at level q (one of Quantiles, e.g. 0.5).
@@ -54,7 +70,8 @@ func (m *RewardModel) Save(path string) error {
 	for _, e := range []error{
 		d.SetDict("params", p),
 		d.Set("format", tensor.Scalar(int64(FormatVersion))),
-		d.Set("arch", tensor.Of([]uint8(Arch))),
+		d.Set("arch", tensor.Of([]uint8(m.arch()))),
+		d.Set("delta", tensor.Scalar(int64(m.Delta))),
 		d.Set("info", tensor.Of([]uint8(m.Info))),
 		d.Set("norm", tensor.Of([]float64{m.Mean, m.Std})),
 		d.Set("quantiles", tensor.Of(m.Quant)),
@@ -90,13 +107,17 @@ func DefaultRewardModel() (*RewardModel, error) {
 
 func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
 	arch, err := tensordict.GetAs[uint8](d, "arch")
-	if err != nil || string(arch) != Arch {
-		return nil, fmt.Errorf("motif: %s is not a %s reward model (arch %q); train one with `annotate train`", path, Arch, arch)
+	if err != nil || string(arch) != Arch && string(arch) != ArchDiff {
+		return nil, fmt.Errorf("motif: %s is not a reward model (arch %q; want %s or %s); train one with `annotate train`", path, arch, Arch, ArchDiff)
 	}
 	if f, err := tensordict.GetAs[int64](d, "format"); err != nil || len(f) != 1 || f[0] != FormatVersion {
 		return nil, fmt.Errorf("motif: %s has format %v; this Maestro reads format %d (retrain the model)", path, f, FormatVersion)
 	}
-	net, err := nn.NewRewardModel(rand.New(rand.NewPCG(0, 0)))
+	newNet := nn.NewRewardModel
+	if string(arch) == ArchDiff {
+		newNet = nn.NewRewardModelDiff
+	}
+	net, err := newNet(rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, err
 	}
@@ -113,17 +134,27 @@ func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
 	if err1 != nil || err2 != nil || len(norm) != 2 || len(q) != len(Quantiles) {
 		return nil, fmt.Errorf("motif: %s lacks its normalisation statistics", path)
 	}
-	return &RewardModel{Net: net, Mean: norm[0], Std: norm[1], Quant: slices.Clone(q), Info: string(info)}, nil
+	delta, _ := tensordict.GetAs[int64](d, "delta")
+	rm := &RewardModel{Net: net, Mean: norm[0], Std: norm[1], Quant: slices.Clone(q), Info: string(info)}
+	if len(delta) == 1 {
+		rm.Delta = int(delta[0])
+	}
+	return rm, nil
 }
 
-// Score returns the raw rewards r(m) of n messages (n x 256 bytes) in batches of 512.
-func (m *RewardModel) Score(g *nn.Graph, messages []uint8, out []float32) {
+// Score returns the raw rewards r(m) of n messages (n x 256 bytes) in batches of 512; diff
+// holds their diffstats (n x 5) for MaestroMotif's variant and is ignored otherwise.
+func (m *RewardModel) Score(g *nn.Graph, messages []uint8, diff []float32, out []float32) {
 	n := len(messages) / nn.MessageLen
 	for lo := 0; lo < n; lo += 512 {
 		hi := min(n, lo+512)
 		g.Reset()
-		r := m.Net.Forward(g, messages[lo*nn.MessageLen:hi*nn.MessageLen])
-		copy(out[lo:hi], r.Data)
+		out := out[lo:hi]
+		if m.UsesDiffStats() {
+			copy(out, m.Net.ForwardDiff(g, messages[lo*nn.MessageLen:hi*nn.MessageLen], diff[lo*nn.DiffStats:hi*nn.DiffStats]).Data)
+		} else {
+			copy(out, m.Net.Forward(g, messages[lo*nn.MessageLen:hi*nn.MessageLen]).Data)
+		}
 	}
 }
 
@@ -151,7 +182,9 @@ type TrainResult struct {
 // second/message, label): soft Bradley-Terry loss (targets [1, 0], [0, 1], [0.5, 0.5]),
 // unknown labels dropped, a held-out split; then the normalisation statistics: mean and
 // standard deviation of r over every message of the training pairs, and quantiles of the
-// normalised reward over their distinct messages.
+// normalised reward over their distinct messages. Transition pairs (first/diffstats, from
+// MakeTransitionPairs) train MaestroMotif's diffstats model instead, distinct entries being
+// (message, diffstats).
 func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, TrainResult, error) {
 	if o.Epochs <= 0 {
 		o.Epochs = 10
@@ -172,7 +205,20 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, res, fmt.Errorf("motif: a pair dataset needs first/message, second/message and label (make one with `annotate pairs` and label it with `annotate label`)")
 	}
-	L := nn.MessageLen
+	L, D := nn.MessageLen, nn.DiffStats
+	// MaestroMotif's transition pairs carry diffstats: then the diffstats model is trained.
+	var d1, d2 []float32
+	delta := 0
+	if pairs.Has("first/diffstats") {
+		d1, err1 = tensordict.GetAs[float32](pairs, "first/diffstats")
+		d2, err2 = tensordict.GetAs[float32](pairs, "second/diffstats")
+		if err1 != nil || err2 != nil {
+			return nil, res, fmt.Errorf("motif: transition pairs need first/diffstats and second/diffstats")
+		}
+		if ds, err := tensordict.GetAs[int64](pairs, "delta"); err == nil && len(ds) > 0 {
+			delta = int(ds[0])
+		}
+	}
 	var idx []int
 	for i, l := range labels {
 		if l == Unknown {
@@ -192,7 +238,11 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	if len(train) < 2 {
 		return nil, res, fmt.Errorf("motif: %d labelled pairs to train on (%d unknown dropped); label more pairs", len(train), res.Dropped)
 	}
-	net, err := nn.NewRewardModel(rng)
+	newNet := nn.NewRewardModel
+	if d1 != nil {
+		newNet = nn.NewRewardModelDiff
+	}
+	net, err := newNet(rng)
 	if err != nil {
 		return nil, res, err
 	}
@@ -203,6 +253,7 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	g := nn.NewGraph()
 	bs := min(o.Batch, len(train))
 	msgs := make([]uint8, 2*bs*L)
+	diffs := make([]float32, 2*bs*D)
 	target := make([]float32, 2*bs)
 	// pass runs the pairs in set through the model (learning when learn is set) and returns
 	// the mean loss and the accuracy on non-tie pairs.
@@ -214,6 +265,10 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 			for j, i := range b {
 				copy(msgs[j*L:(j+1)*L], m1[i*L:(i+1)*L])
 				copy(msgs[(k+j)*L:(k+j+1)*L], m2[i*L:(i+1)*L])
+				if d1 != nil {
+					copy(diffs[j*D:(j+1)*D], d1[i*D:(i+1)*D])
+					copy(diffs[(k+j)*D:(k+j+1)*D], d2[i*D:(i+1)*D])
+				}
 				switch labels[i] {
 				case First:
 					target[2*j], target[2*j+1] = 1, 0
@@ -224,7 +279,12 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 				}
 			}
 			g.Reset()
-			r := net.Forward(g, msgs[:2*k*L])
+			var r *nn.Value
+			if d1 != nil {
+				r = net.ForwardDiff(g, msgs[:2*k*L], diffs[:2*k*D])
+			} else {
+				r = net.Forward(g, msgs[:2*k*L])
+			}
 			logits := g.Concat(g.SliceRows(r, 0, k), g.SliceRows(r, k, 2*k)) // [k, 2]: r(first), r(second)
 			l := g.SoftCrossEntropy(logits, g.Input(target[:2*k], k, 2))
 			if learn {
@@ -264,13 +324,17 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	// Normalisation over every message of the training pairs (repeats weigh as often as they
 	// occur), quantiles over the distinct ones.
 	all := make([]uint8, 0, 2*len(train)*L)
+	var allDiff []float32
 	for _, i := range train {
 		all = append(all, m1[i*L:(i+1)*L]...)
 		all = append(all, m2[i*L:(i+1)*L]...)
+		if d1 != nil {
+			allDiff = append(append(allDiff, d1[i*D:(i+1)*D]...), d2[i*D:(i+1)*D]...)
+		}
 	}
-	rm := &RewardModel{Net: net}
+	rm := &RewardModel{Net: net, Delta: delta}
 	scores := make([]float32, len(all)/L)
-	rm.Score(g, all, scores)
+	rm.Score(g, all, allDiff, scores)
 	var mean, sq float64
 	for _, s := range scores {
 		mean += float64(s)
@@ -284,6 +348,9 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	var distinct []float64
 	for k, s := range scores {
 		msg := string(all[k*L : (k+1)*L])
+		if allDiff != nil {
+			msg += fmt.Sprint(allDiff[k*D : (k+1)*D])
+		}
 		if !seen[msg] {
 			seen[msg] = true
 			distinct = append(distinct, (float64(s)-rm.Mean)/rm.Std)

@@ -100,7 +100,7 @@ func TestRewardModelLearnsARule(t *testing.T) {
 		copy(msgs[i*nn.MessageLen:], syntheticMessage(rng, i%2 == 0))
 	}
 	scores := make([]float32, 200)
-	rm.Score(g, msgs, scores)
+	rm.Score(g, msgs, nil, scores)
 	wrong := 0
 	for i := 0; i+1 < 200; i += 2 {
 		if scores[i] <= scores[i+1] {
@@ -120,7 +120,7 @@ func TestRewardModelLearnsARule(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := make([]float32, 200)
-	back.Score(g, msgs, again)
+	back.Score(g, msgs, nil, again)
 	if back.Mean != rm.Mean || back.Std != rm.Std || back.Info != "synthetic" || again[3] != scores[3] {
 		t.Errorf("the reloaded model differs")
 	}

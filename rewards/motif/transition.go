@@ -1,0 +1,156 @@
+package motif
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// MaestroMotif's pairs compare transitions rather than single observations: what the player saw
+// Delta steps earlier, what is on screen now, and how five statistics changed in between
+// (DiffStatNames). Pair files of this kind hold first/prev_message and first/diffstats (and the
+// same under second) besides first/message.
+
+// DiffStatNames name the diffstats, in order.
+var DiffStatNames = [nn.DiffStats]string{"dungeon level", "gold", "hit points", "experience level", "hunger state"}
+
+var diffStatIndex = [nn.DiffStats]int{nethack.BlDepth, nethack.BlGold, nethack.BlHP, nethack.BlXP, nethack.BlHunger}
+
+// DiffStats writes cur - prev for the five statistics into dst.
+func DiffStats(dst []float32, prev, cur []int64) {
+	for k, i := range diffStatIndex {
+		dst[k] = float32(cur[i] - prev[i])
+	}
+}
+
+// TransitionIndices draws MaestroMotif's pairs of transitions: from each episode of T steps,
+// T/stride end points whose step Delta earlier is in the same episode, shuffled over all
+// episodes and paired consecutively; at most n pairs (0: all). Each element is {earlier row,
+// later row}. Rows of an episode must be consecutive and in step order (Collect's order).
+func TransitionIndices(episode []int64, delta, stride, n int, rng *rand.Rand) [][2][2]int {
+	if stride <= 0 {
+		stride = 1
+	}
+	var picks [][2]int
+	for lo := 0; lo < len(episode); {
+		hi := lo
+		for hi < len(episode) && episode[hi] == episode[lo] {
+			hi++
+		}
+		if T := hi - lo; T > delta {
+			for range T / stride {
+				t := lo + delta + rng.IntN(T-delta)
+				picks = append(picks, [2]int{t - delta, t})
+			}
+		}
+		lo = hi
+	}
+	rng.Shuffle(len(picks), func(i, j int) { picks[i], picks[j] = picks[j], picks[i] })
+	var pairs [][2][2]int
+	for i := 0; i+1 < len(picks) && (n <= 0 || len(pairs) < n); i += 2 {
+		pairs = append(pairs, [2][2]int{picks[i], picks[i+1]})
+	}
+	return pairs
+}
+
+// MakeTransitionPairs builds a transition pair dataset: first/message (the later message),
+// first/prev_message, first/diffstats [P, 5] float32, the same under second, "delta" (the gap
+// in steps, for the reward model to record) and "label" Unknown.
+func MakeTransitionPairs(obs *tensordict.Dict, pairs [][2][2]int, delta int) (*tensordict.Dict, error) {
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("motif: no transition pairs (episodes shorter than the gap? collect more steps)")
+	}
+	msg, err := tensordict.GetAs[uint8](obs, "message")
+	if err != nil {
+		return nil, err
+	}
+	bl, err := tensordict.GetAs[int64](obs, "blstats")
+	if err != nil {
+		return nil, err
+	}
+	P, L, NB := len(pairs), nethack.MessageLen, nethack.NumBlstats
+	out := tensordict.New(P)
+	for side, name := range []string{"first", "second"} {
+		cur, prev, diff := make([]uint8, P*L), make([]uint8, P*L), make([]float32, P*nn.DiffStats)
+		for i, p := range pairs {
+			a, b := p[side][0], p[side][1]
+			copy(prev[i*L:], msg[a*L:(a+1)*L])
+			copy(cur[i*L:], msg[b*L:(b+1)*L])
+			DiffStats(diff[i*nn.DiffStats:], bl[a*NB:(a+1)*NB], bl[b*NB:(b+1)*NB])
+		}
+		c, _ := tensor.FromSlice(cur, P, L)
+		pv, _ := tensor.FromSlice(prev, P, L)
+		d, _ := tensor.FromSlice(diff, P, nn.DiffStats)
+		for _, e := range []error{out.Set(name+"/message", c), out.Set(name+"/prev_message", pv), out.Set(name+"/diffstats", d)} {
+			if e != nil {
+				return nil, e
+			}
+		}
+	}
+	labels := make([]int8, P)
+	deltas := make([]int64, P)
+	for i := range labels {
+		labels[i], deltas[i] = Unknown, int64(delta)
+	}
+	if err := out.Set("delta", tensor.Of(deltas)); err != nil {
+		return nil, err
+	}
+	return out, out.Set("label", tensor.Of(labels))
+}
+
+// TransitionCaption describes a transition for the judge.
+func TransitionCaption(prev, cur []uint8, diff []float32) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "previously seen message: %q; currently displayed message: %q", Caption(prev), Caption(cur))
+	for k, v := range diff[:nn.DiffStats] {
+		switch {
+		case v > 0:
+			fmt.Fprintf(&b, "; %s rose by %g", DiffStatNames[k], v)
+		case v < 0:
+			fmt.Fprintf(&b, "; %s fell by %g", DiffStatNames[k], -v)
+		}
+	}
+	return b.String()
+}
+
+// PairCaptions returns the judge's text for both elements of every pair: captions of single
+// observations, or transition captions for MaestroMotif's pairs.
+func PairCaptions(p *tensordict.Dict) ([][2]string, error) {
+	L := nethack.MessageLen
+	var sides [2][]uint8
+	var prev [2][]uint8
+	var diff [2][]float32
+	transitions := p.Has("first/prev_message")
+	for s, name := range []string{"first", "second"} {
+		var err error
+		if sides[s], err = tensordict.GetAs[uint8](p, name+"/message"); err != nil {
+			return nil, fmt.Errorf("motif: the pair dataset lacks %s/message", name)
+		}
+		if transitions {
+			prev[s], err = tensordict.GetAs[uint8](p, name+"/prev_message")
+			if err == nil {
+				diff[s], err = tensordict.GetAs[float32](p, name+"/diffstats")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("motif: transition pairs lack %s/prev_message or %s/diffstats", name, name)
+			}
+		}
+	}
+	out := make([][2]string, len(sides[0])/L)
+	for i := range out {
+		for s := range 2 {
+			m := sides[s][i*L : (i+1)*L]
+			if transitions {
+				out[i][s] = TransitionCaption(prev[s][i*L:(i+1)*L], m, diff[s][i*nn.DiffStats:(i+1)*nn.DiffStats])
+			} else {
+				out[i][s] = Caption(m)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,151 @@
+package motif
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+func TestTransitionIndices(t *testing.T) {
+	ep := []int64{0, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2}
+	pairs := TransitionIndices(ep, 2, 1, 0, rand.New(rand.NewPCG(1, 1)))
+	if len(pairs) != (5+6)/2 { // T end points from each episode longer than the gap: 5 + 0 + 6 -> 5 pairs
+		t.Errorf("%d pairs, want 5", len(pairs))
+	}
+	for _, p := range pairs {
+		for _, e := range p {
+			if e[1]-e[0] != 2 || ep[e[0]] != ep[e[1]] {
+				t.Errorf("element %v is not 2 steps within one episode", e)
+			}
+		}
+	}
+}
+
+// TestCollectOrder: Collect's rows come episode by episode, steps consecutive.
+func TestCollectOrder(t *testing.T) {
+	d, err := Collect(context.Background(), CollectOptions{Task: nethack.TaskScore, Steps: 3000, Envs: 3, Seed: 2, NoTTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := tensor.MustData[int64](must(d.Get(KeyEpisode)))
+	st := tensor.MustData[int64](must(d.Get(KeyStep)))
+	seen := map[int64]bool{}
+	for i := range ep {
+		if i > 0 && ep[i] == ep[i-1] {
+			if st[i] != st[i-1]+1 {
+				t.Fatalf("row %d: step %d after %d in episode %d", i, st[i], st[i-1], ep[i])
+			}
+			continue
+		}
+		if seen[ep[i]] {
+			t.Fatalf("episode %d appears in two runs of rows", ep[i])
+		}
+		seen[ep[i]] = true
+	}
+	if len(seen) < 3 {
+		t.Errorf("%d episodes", len(seen))
+	}
+}
+
+func TestTransitionCaptions(t *testing.T) {
+	got := TransitionCaption(msgBytes("You kill the newt!")[:nn.MessageLen], msgBytes("")[:nn.MessageLen], []float32{1, 12, -3, 0, 0})
+	want := `previously seen message: "You kill the newt!"; currently displayed message: ""; dungeon level rose by 1; gold rose by 12; hit points fell by 3`
+	if got != want {
+		t.Errorf("caption\n%s\nwant\n%s", got, want)
+	}
+	obs := tensordict.New(4)
+	m, _ := tensor.FromSlice(msgBytes("a", "b", "c", "d"), 4, nn.MessageLen)
+	bl := make([]int64, 4*nethack.NumBlstats)
+	bl[3*nethack.NumBlstats+nethack.BlGold] = 7
+	b, _ := tensor.FromSlice(bl, 4, nethack.NumBlstats)
+	obs.Set("message", m)
+	obs.Set("blstats", b)
+	p, err := MakeTransitionPairs(obs, [][2][2]int{{{0, 1}, {2, 3}}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, err := PairCaptions(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(caps[0][0], `"a"`) || !strings.Contains(caps[0][0], `"b"`) || !strings.Contains(caps[0][1], "gold rose by 7") {
+		t.Errorf("captions %q", caps)
+	}
+}
+
+// TestDiffRewardModelLearnsARule: transitions in which gold rose beat those in which it did
+// not, whatever the messages say; the diffstats model learns it to >= 95% held out.
+func TestDiffRewardModelLearnsARule(t *testing.T) {
+	const n = 600
+	rng := rand.New(rand.NewPCG(11, 1))
+	d := tensordict.New(n)
+	labels := make([]int8, n)
+	for _, side := range []string{"first", "second"} {
+		msgs, prev, diff := make([]uint8, n*nn.MessageLen), make([]uint8, n*nn.MessageLen), make([]float32, n*nn.DiffStats)
+		for i := range n {
+			copy(msgs[i*nn.MessageLen:], syntheticMessage(rng, false))
+			copy(prev[i*nn.MessageLen:], syntheticMessage(rng, false))
+			for k := range nn.DiffStats {
+				diff[i*nn.DiffStats+k] = float32(rng.IntN(3) - 1)
+			}
+			diff[i*nn.DiffStats+1] = float32(rng.IntN(2) * (1 + rng.IntN(20))) // gold: 0 or a rise
+		}
+		a, _ := tensor.FromSlice(msgs, n, nn.MessageLen)
+		b, _ := tensor.FromSlice(prev, n, nn.MessageLen)
+		c, _ := tensor.FromSlice(diff, n, nn.DiffStats)
+		d.Set(side+"/message", a)
+		d.Set(side+"/prev_message", b)
+		d.Set(side+"/diffstats", c)
+	}
+	g1 := tensor.MustData[float32](must(d.Get("first/diffstats")))
+	g2 := tensor.MustData[float32](must(d.Get("second/diffstats")))
+	for i := range labels {
+		a, b := g1[i*nn.DiffStats+1] > 0, g2[i*nn.DiffStats+1] > 0
+		labels[i] = map[[2]bool]int8{{true, false}: First, {false, true}: Second}[[2]bool{a, b}]
+		if a == b {
+			labels[i] = Tie
+		}
+	}
+	d.Set("label", tensor.Of(labels))
+	d.Set("delta", tensor.Of(slices.Repeat([]int64{100}, n)))
+	rm, res, err := TrainRewardModel(d, TrainOptions{Epochs: 3, Batch: 32, LR: 1e-3, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rm.UsesDiffStats() || rm.Delta != 100 {
+		t.Errorf("trained a model with diffstats %v, delta %d; want the diffstats model with delta 100", rm.UsesDiffStats(), rm.Delta)
+	}
+	if res.ValAcc < 0.95 {
+		t.Errorf("held-out accuracy %.3f, want >= 0.95", res.ValAcc)
+	}
+}
+
+// TestIntrinsicDiffStats: diffstats at RL time are blstats now minus blstats Delta steps
+// earlier in the same episode, restarting with each episode.
+func TestIntrinsicDiffStats(t *testing.T) {
+	net, _ := nn.NewRewardModelDiff(rand.New(rand.NewPCG(1, 1)))
+	r, err := NewIntrinsic(&RewardModel{Net: net, Std: 1, Quant: make([]float64, len(Quantiles)), Delta: 2}, DefaultIntrinsic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gold := []int64{0, 5, 5, 9, 20}
+	bl := make([]int64, len(gold)*nethack.NumBlstats)
+	for i, v := range gold {
+		bl[i*nethack.NumBlstats+nethack.BlGold] = v
+	}
+	r.hist = make([][][]int64, 1)
+	got := r.diffstats(bl, []bool{false, true, false, false, false}, len(gold), 1)
+	want := []float32{0, 5, 0, 4, 15} // episode ends after step 1; step 4 looks back 2 steps to step 2
+	for i, w := range want {
+		if g := got[i*nn.DiffStats+1]; g != w {
+			t.Errorf("step %d: gold change %g, want %g", i, g, w)
+		}
+	}
+}
