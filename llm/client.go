@@ -56,6 +56,16 @@ type Client struct {
 	slots      chan struct{}
 	// Stats, updated atomically: requests answered, retries, prompt and completion tokens.
 	Requests, Retries, PromptTokens, CompletionTokens atomic.Int64
+	perURL                                            []atomic.Int64
+}
+
+// RequestsPerURL returns the requests each server answered, in Options.URLs' order.
+func (c *Client) RequestsPerURL() []int64 {
+	out := make([]int64, len(c.perURL))
+	for i := range c.perURL {
+		out[i] = c.perURL[i].Load()
+	}
+	return out
 }
 
 // New returns a client; it does not contact the servers (Check does).
@@ -78,7 +88,7 @@ func New(o Options) (*Client, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
-	c := &Client{o: o, slots: make(chan struct{}, o.Concurrency)}
+	c := &Client{o: o, slots: make(chan struct{}, o.Concurrency), perURL: make([]atomic.Int64, len(o.URLs))}
 	for _, u := range o.URLs {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			return nil, fmt.Errorf("llm: server URL %q must start with http:// or https://", u)
@@ -164,6 +174,7 @@ func (c *Client) Chat(ctx context.Context, r Request) (Reply, error) {
 		return Reply{}, fmt.Errorf("llm: %s answered with no choices", c.o.URLs[i])
 	}
 	c.Requests.Add(1)
+	c.perURL[i].Add(1)
 	c.PromptTokens.Add(int64(resp.Usage.PromptTokens))
 	c.CompletionTokens.Add(int64(resp.Usage.CompletionTokens))
 	ch := resp.Choices[0]

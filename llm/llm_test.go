@@ -150,3 +150,23 @@ func TestErrorsNameTheProblem(t *testing.T) {
 		t.Errorf("error %v; want the key replaced by [api key]", err)
 	}
 }
+
+// TestTwoEndpoints spreads requests over two real servers in turn.
+func TestTwoEndpoints(t *testing.T) {
+	a, b := startEmbedded(t), startEmbedded(t)
+	c, err := New(Options{URLs: []string{a.URL(), b.URL()}, Model: a.Name(), Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if _, err := c.Chat(context.Background(), Request{Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "1 or 2?"}}, MaxTokens: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.RequestsPerURL(); got[0] != 3 || got[1] != 3 {
+		t.Errorf("requests per server %v, want [3 3]", got)
+	}
+}

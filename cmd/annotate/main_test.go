@@ -24,9 +24,17 @@ func TestPipeline(t *testing.T) {
 	if err := pairs([]string{"--obs", obs, "--out", pairsFile, "--pairs", "40"}); err != nil {
 		t.Fatal(err)
 	}
+	const key = "sk-maestro-test-key-do-not-write"
+	t.Setenv("OPENAI_API_KEY", key) // the embedded server ignores it; no file may contain it
 	if err := label(ctx, []string{"--pairs", pairsFile}); err != nil {
 		t.Fatal(err)
 	}
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if b, _ := os.ReadFile(path); err == nil && !info.IsDir() && strings.Contains(string(b), key) {
+			t.Errorf("%s contains the API key", path)
+		}
+		return nil
+	})
 	p, err := motif.LoadDataset(pairsFile, motif.KindPairs)
 	if err != nil {
 		t.Fatal(err)
