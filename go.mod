@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/sashabaranov/go-openai v1.43.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
+	go.starlark.net v0.0.0-20260908191801-89a6a09411d5
 	golang.org/x/sys v0.50.0
 	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.17.0

@@ -29,6 +29,7 @@ var layer = map[string]int{
 	"rl":                          5,
 	"llm":                         0,
 	"rewards/motif":               5,
+	"skills":                      6,
 }
 
 func TestImportsGoDownward(t *testing.T) {
