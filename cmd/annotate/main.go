@@ -18,10 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
+	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -125,6 +128,7 @@ func collect(ctx context.Context, args []string) error {
 	envsN := fs.Int("envs", 4, "games played side by side")
 	seed := fs.Uint64("seed", 1, "seed of the games and the random policy")
 	noTTY := fs.Bool("no-tty", false, "leave the 24x80 terminal (tty_chars/tty_colors, ~90% of each row) out")
+	policy := fs.String("policy", "", "weights of a trained NetHack agent (a train run's params.mtd) to act with (default: uniformly random actions); Motif collects with an agent trained on the score")
 	out := fs.String("out", "", "dataset file to write (required)")
 	if err := parse(fs, args, "out"); err != nil {
 		return err
@@ -133,8 +137,26 @@ func collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var pol envs.Policy
+	if *policy != "" {
+		if *noTTY {
+			return errors.New("collect: --policy needs the terminal (the agent reads its crop); drop --no-tty")
+		}
+		agent, err := nn.NewNetHackAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(*seed, 3)))
+		if err != nil {
+			return err
+		}
+		if err := nn.LoadParams(*policy, agent.Params()); err != nil {
+			return fmt.Errorf("collect: --policy %s: %w (it must be a NetHack run's params.mtd)", *policy, err)
+		}
+		l, err := rl.NewAgentLearner(agent, rl.Options{Seed: *seed})
+		if err != nil {
+			return err
+		}
+		pol = l
+	}
 	start := time.Now()
-	d, err := motif.Collect(ctx, motif.CollectOptions{Task: t, Steps: *steps, Envs: *envsN, Seed: *seed, NoTTY: *noTTY,
+	d, err := motif.Collect(ctx, motif.CollectOptions{Task: t, Steps: *steps, Envs: *envsN, Seed: *seed, NoTTY: *noTTY, Policy: pol,
 		Progress: func(n int) { bar("collect", n, *steps, start, "") }})
 	fmt.Fprintln(os.Stderr)
 	if err != nil {
@@ -232,6 +254,7 @@ func label(ctx context.Context, args []string) error {
 	conc := fs.Int("concurrency", 2, "requests in flight (over all servers)")
 	journalPath := fs.String("journal", "", "answer journal for resuming and caching (default: <out>.journal)")
 	maxTokens := fs.Int("max-tokens", 512, "longest generative answer")
+	withStats := fs.Bool("caption-stats", false, "append the bottom line in words to each caption (Motif's option: HP, gold, dungeon level, experience level, turn)")
 	if err := parse(fs, args, "pairs"); err != nil {
 		return err
 	}
@@ -245,7 +268,7 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	caps, err := motif.PairCaptions(p)
+	caps, err := motif.PairCaptions(p, *withStats)
 	if err != nil {
 		return err
 	}
@@ -281,7 +304,11 @@ func label(ctx context.Context, args []string) error {
 	if *model == "" {
 		return errors.New("label: --llm-model is required with --llm-url (the name the server serves)")
 	}
-	client, err := llm.New(llm.Options{URLs: urlList, Model: *model, APIKey: os.Getenv("OPENAI_API_KEY"), Concurrency: *conc})
+	hosted := false
+	for _, u := range urlList {
+		hosted = hosted || strings.Contains(u, "api.openai.com")
+	}
+	client, err := llm.New(llm.Options{URLs: urlList, Model: *model, APIKey: os.Getenv("OPENAI_API_KEY"), RequireKey: hosted, Concurrency: *conc})
 	if err != nil {
 		return err
 	}
@@ -338,7 +365,7 @@ func inspect(args []string, w *os.File) error {
 	if err != nil {
 		return err
 	}
-	caps, err := motif.PairCaptions(p)
+	caps, err := motif.PairCaptions(p, false)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -114,5 +117,32 @@ func TestBadInput(t *testing.T) {
 	}
 	if err := label(context.Background(), []string{"--pairs", obs, "--template", "nosuch"}); err == nil {
 		t.Error("observations labelled")
+	}
+}
+
+// TestCollectWithPolicy collects with an agent's weights (here an untrained agent's, saved as a
+// run would) and refuses weights of another network.
+func TestCollectWithPolicy(t *testing.T) {
+	dir := t.TempDir()
+	agent, err := nn.NewNetHackAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := filepath.Join(dir, "params.mtd")
+	if err := nn.SaveParams(params, agent.Params()); err != nil {
+		t.Fatal(err)
+	}
+	obs := filepath.Join(dir, "obs.mtd")
+	if err := collect(context.Background(), []string{"--steps", "256", "--envs", "2", "--policy", params, "--out", obs}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := motif.LoadDataset(obs, motif.KindObservations)
+	if err != nil || d.BatchShape()[0] != 256 {
+		t.Fatalf("%v %v", d, err)
+	}
+	rm, _ := nn.NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	nn.SaveParams(params, rm.Params())
+	if err := collect(context.Background(), []string{"--steps", "64", "--policy", params, "--out", obs}); err == nil || !strings.Contains(err.Error(), "params.mtd") {
+		t.Errorf("a reward model's weights as the policy: %v", err)
 	}
 }

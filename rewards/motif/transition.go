@@ -118,18 +118,31 @@ func TransitionCaption(prev, cur []uint8, diff []float32) string {
 	return b.String()
 }
 
+// StatsCaption is Motif's optional caption with the bottom line in words appended.
+func StatsCaption(message []uint8, bl []int64) string {
+	return fmt.Sprintf("%s (hit points %d of %d, gold %d, dungeon level %d, experience level %d, turn %d)", Caption(message),
+		bl[nethack.BlHP], bl[nethack.BlHPMax], bl[nethack.BlGold], bl[nethack.BlDepth], bl[nethack.BlXP], bl[nethack.BlTime])
+}
+
 // PairCaptions returns the judge's text for both elements of every pair: captions of single
-// observations, or transition captions for MaestroMotif's pairs.
-func PairCaptions(p *tensordict.Dict) ([][2]string, error) {
+// observations (with the bottom line in words when withStats is set: Motif's option, off by
+// default), or transition captions for MaestroMotif's pairs.
+func PairCaptions(p *tensordict.Dict, withStats bool) ([][2]string, error) {
 	L := nethack.MessageLen
 	var sides [2][]uint8
 	var prev [2][]uint8
 	var diff [2][]float32
 	transitions := p.Has("first/prev_message")
+	var stats [2][]int64
 	for s, name := range []string{"first", "second"} {
 		var err error
 		if sides[s], err = tensordict.GetAs[uint8](p, name+"/message"); err != nil {
 			return nil, fmt.Errorf("motif: the pair dataset lacks %s/message", name)
+		}
+		if withStats && !transitions {
+			if stats[s], err = tensordict.GetAs[int64](p, name+"/blstats"); err != nil {
+				return nil, fmt.Errorf("motif: captions with statistics need %s/blstats in the pair dataset", name)
+			}
 		}
 		if transitions {
 			prev[s], err = tensordict.GetAs[uint8](p, name+"/prev_message")
@@ -145,9 +158,12 @@ func PairCaptions(p *tensordict.Dict) ([][2]string, error) {
 	for i := range out {
 		for s := range 2 {
 			m := sides[s][i*L : (i+1)*L]
-			if transitions {
+			switch {
+			case transitions:
 				out[i][s] = TransitionCaption(prev[s][i*L:(i+1)*L], m, diff[s][i*nn.DiffStats:(i+1)*nn.DiffStats])
-			} else {
+			case withStats:
+				out[i][s] = StatsCaption(m, stats[s][i*nethack.NumBlstats:(i+1)*nethack.NumBlstats])
+			default:
 				out[i][s] = Caption(m)
 			}
 		}

@@ -71,7 +71,7 @@ func TestTransitionCaptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caps, err := PairCaptions(p)
+	caps, err := PairCaptions(p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,5 +147,29 @@ func TestIntrinsicDiffStats(t *testing.T) {
 		if g := got[i*nn.DiffStats+1]; g != w {
 			t.Errorf("step %d: gold change %g, want %g", i, g, w)
 		}
+	}
+}
+
+func TestStatsCaptions(t *testing.T) {
+	obs := tensordict.New(2)
+	m, _ := tensor.FromSlice(msgBytes("You kill the newt!", ""), 2, nn.MessageLen)
+	bl := make([]int64, 2*nethack.NumBlstats)
+	bl[nethack.BlGold], bl[nethack.BlHP], bl[nethack.BlHPMax], bl[nethack.BlDepth] = 12, 9, 14, 3
+	b, _ := tensor.FromSlice(bl, 2, nethack.NumBlstats)
+	obs.Set("message", m)
+	obs.Set("blstats", b)
+	p, err := MakePairs(obs, [][2]int{{0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, err := PairCaptions(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "You kill the newt! (hit points 9 of 14, gold 12, dungeon level 3, experience level 0, turn 0)"; caps[0][0] != want {
+		t.Errorf("caption %q, want %q", caps[0][0], want)
+	}
+	if plain, _ := PairCaptions(p, false); plain[0][0] != "You kill the newt!" {
+		t.Errorf("plain caption %q", plain[0][0])
 	}
 }
