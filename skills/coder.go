@@ -1,0 +1,295 @@
+package skills
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	openai "github.com/sashabaranov/go-openai"
+	"go.starlark.net/starlark"
+
+	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/llm"
+)
+
+// The code MaestroMotif's coder writes, as Starlark functions:
+//
+//	should_stop(skill, start, now, turns) -> bool
+//	    whether the running skill ends: start and now are observations (dicts: depth, dungeon,
+//	    turn, gold, hp, message) when the skill started and now, turns the game turns since.
+//	select_skill(obs, state) -> (skill, state)
+//	    the policy over skills: the next skill's name and the state (a dict) for the next call.
+var (
+	TerminationSig = Signature{"should_stop", []string{"skill", "start", "now", "turns"}}
+	PolicySig      = Signature{"select_skill", []string{"obs", "state"}}
+)
+
+// Check is one harness case and whether the code passed it.
+type CaseResult struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Candidate is one round's code with how it fared.
+type Candidate struct {
+	Round  int          `json:"round"`
+	Code   string       `json:"code"`
+	Prompt string       `json:"prompt"`
+	Error  string       `json:"error,omitempty"` // load or run failure
+	Cases  []CaseResult `json:"cases"`
+	Score  float64      `json:"score"` // share of harness cases passed
+	Tokens int          `json:"tokens"`
+}
+
+// CodeResult is the outcome of a coding job: the best candidate and all of them.
+type CodeResult struct {
+	Kind       string      `json:"kind"`
+	Model      string      `json:"model"`
+	Best       Candidate   `json:"best"`
+	Candidates []Candidate `json:"candidates"`
+}
+
+// CoderOptions configure WriteCode.
+type CoderOptions struct {
+	// Rounds is the budget of LLM answers (first draft + refinements); 0 means 4.
+	Rounds int
+	// Temperature of the coder; 0 means 0.2 (MaestroMotif's).
+	Temperature float32
+	// MaxTokens of an answer; 0 means 1024.
+	MaxTokens int
+	// Task describes the goal for the policy over skills.
+	Task string
+	// Dir, when set, receives <kind>.star (the best code) and <kind>.json (the CodeResult).
+	Dir string
+	// Limits of each call into the code.
+	Limits Limits
+}
+
+var fenceRE = regexp.MustCompile("(?s)```(?:python|starlark|py)?\\s*\n(.*?)```")
+
+// ExtractCode returns the code in an answer: the longest fenced block, what follows an unclosed
+// fence (an answer cut by its token limit), or the whole answer when it has no fence.
+func ExtractCode(answer string) string {
+	best := ""
+	for _, m := range fenceRE.FindAllStringSubmatch(answer, -1) {
+		if len(m[1]) > len(best) {
+			best = m[1]
+		}
+	}
+	if best == "" {
+		best = answer
+		if i := strings.Index(answer, "```"); i >= 0 { // an unclosed fence: a truncated answer
+			best = answer[i+3:]
+			if nl := strings.IndexByte(best, '\n'); nl >= 0 {
+				best = best[nl+1:]
+			}
+		}
+	}
+	return strings.TrimSpace(best) + "\n"
+}
+
+// WriteCode has the LLM write the termination function ("termination") or the policy over
+// skills ("policy") for spec, runs every answer on the harness in the sandbox, and feeds errors
+// and failed cases back for the next round, keeping the best candidate (greedy search). It
+// stops early when a candidate passes every case.
+func WriteCode(ctx context.Context, c *llm.Client, spec *Spec, kind string, o CoderOptions) (*CodeResult, error) {
+	if o.Rounds <= 0 {
+		o.Rounds = 4
+	}
+	if o.Temperature == 0 {
+		o.Temperature = 0.2
+	}
+	if o.MaxTokens == 0 {
+		o.MaxTokens = 1024
+	}
+	var sig Signature
+	var harness func(*Program) []CaseResult
+	switch kind {
+	case "termination":
+		sig, harness = TerminationSig, func(p *Program) []CaseResult { return TerminationHarness(ctx, p, spec) }
+	case "policy":
+		sig, harness = PolicySig, func(p *Program) []CaseResult { return PolicyHarness(ctx, p, spec) }
+	default:
+		return nil, fmt.Errorf("skills: unknown code kind %q; use termination or policy", kind)
+	}
+	res := &CodeResult{Kind: kind, Model: c.Model(), Best: Candidate{Score: -1}}
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: codePrompt(spec, kind, sig, o.Task)}}
+	for round := 1; round <= o.Rounds; round++ {
+		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: o.MaxTokens, Temperature: o.Temperature})
+		if err != nil {
+			return res, fmt.Errorf("skills: coder round %d: %w", round, err)
+		}
+		cand := Candidate{Round: round, Code: ExtractCode(r.Text), Prompt: msgs[len(msgs)-1].Content, Tokens: r.Tokens}
+		prog, err := Load(kind+".star", cand.Code, []Signature{sig}, nil, o.Limits)
+		var feedback string
+		if err != nil {
+			cand.Error = err.Error()
+			feedback = "The code did not load: " + err.Error()
+		} else {
+			cand.Cases = harness(prog)
+			passed := 0
+			var failed []string
+			for _, cr := range cand.Cases {
+				if cr.Passed {
+					passed++
+				} else {
+					failed = append(failed, "- "+cr.Name+": "+cr.Detail)
+				}
+			}
+			cand.Score = float64(passed) / float64(max(len(cand.Cases), 1))
+			feedback = fmt.Sprintf("The code ran but failed %d of %d test cases:\n%s", len(failed), len(cand.Cases), strings.Join(failed, "\n"))
+		}
+		res.Candidates = append(res.Candidates, cand)
+		if cand.Score > res.Best.Score {
+			res.Best = cand
+		}
+		if cand.Score == 1 {
+			break
+		}
+		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: r.Text},
+			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: feedback + "\n\nRewrite the whole function so that every case passes. Reply with one ```python code block."})
+	}
+	if o.Dir != "" {
+		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+			return res, err
+		}
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := atomicfile.WriteFile(filepath.Join(o.Dir, kind+".json"), append(b, '\n')); err != nil {
+			return res, err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(o.Dir, kind+".star"), []byte(res.Best.Code)); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func codePrompt(spec *Spec, kind string, sig Signature, task string) string {
+	var b strings.Builder
+	b.WriteString("You write code for an agent that plays NetHack with skills. Each skill is trained to do one thing:\n")
+	for _, s := range spec.Skills {
+		fmt.Fprintf(&b, "- %s: %s\n", s.Name, s.Description)
+	}
+	b.WriteString("\nObservations are dicts with the keys depth (dungeon level, 1 at the top), dungeon (\"main\" or \"mines\"), turn (game turns), gold, hp and message (the last game message).\n")
+	b.WriteString("Write Starlark, a subset of Python: no imports, no classes, no recursion, no I/O; use dicts, lists, if, for and while.\n\n")
+	switch kind {
+	case "termination":
+		fmt.Fprintf(&b, "Write def %s: return True when the running skill should stop. skill is its name, start the observation when it started, now the current one, turns the game turns since it started. Discoverer should stop after 500 turns, Descender once it is deeper than at its start, Ascender once it is shallower, and Worshipper and Merchant after 10000 turns.\n", sig)
+	case "policy":
+		fmt.Fprintf(&b, "Write def %s: choose the next skill for this task: %s\nReturn a tuple (skill_name, new_state); state is a dict you design (empty {} on the first call) and get back on the next call. Explore each new level with discoverer before going deeper with descender.\n", sig, task)
+	}
+	b.WriteString("Reply with one ```python code block.")
+	return b.String()
+}
+
+func obsValue(depth, turn int, dungeon string) starlark.Value {
+	v, _ := ToValue(map[string]any{"depth": depth, "dungeon": dungeon, "turn": turn, "gold": 0, "hp": 12, "message": ""})
+	return v
+}
+
+// TerminationHarness runs should_stop on scripted cases: for MaestroMotif's skills the
+// reference's rules (Discoverer after 500 turns, Descender deeper, Ascender shallower,
+// Worshipper and Merchant after 10,000 turns); for other skills only that it returns a bool.
+func TerminationHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
+	type tc struct {
+		skill               string
+		depth0, depth, turn int
+		want                bool
+	}
+	known := []tc{
+		{"discoverer", 1, 1, 499, false}, {"discoverer", 1, 1, 500, true}, {"discoverer", 2, 2, 10, false},
+		{"descender", 1, 1, 50, false}, {"descender", 1, 2, 50, true}, {"descender", 3, 4, 1, true},
+		{"ascender", 3, 3, 50, false}, {"ascender", 3, 2, 50, true},
+		{"worshipper", 1, 1, 9999, false}, {"worshipper", 1, 1, 10000, true},
+		{"merchant", 2, 2, 100, false}, {"merchant", 2, 2, 10000, true},
+	}
+	var out []CaseResult
+	for _, sk := range spec.Skills {
+		cases := []tc{{sk.Name, 1, 1, 1, false}}
+		for _, k := range known {
+			if k.skill == sk.Name {
+				cases = append(cases, k)
+			}
+		}
+		for i, k := range cases {
+			name := fmt.Sprintf("%s: start depth %d, now depth %d, %d turns", k.skill, k.depth0, k.depth, k.turn)
+			v, err := p.Call(ctx, "should_stop", starlark.String(k.skill), obsValue(k.depth0, 0, "main"), obsValue(k.depth, k.turn, "main"), starlark.MakeInt(k.turn))
+			switch b, ok := v.(starlark.Bool); {
+			case err != nil:
+				out = append(out, CaseResult{name, false, err.Error()})
+			case !ok:
+				out = append(out, CaseResult{name, false, fmt.Sprintf("returned %s, want a bool", v.Type())})
+			case i == 0 && len(cases) == 1: // unknown skill rules: any bool passes
+				out = append(out, CaseResult{name, true, ""})
+			case i == 0:
+				continue // the sanity case is covered by the rule cases
+			case bool(b) != k.want:
+				out = append(out, CaseResult{name, false, fmt.Sprintf("returned %v, want %v", b, k.want)})
+			default:
+				out = append(out, CaseResult{name, true, ""})
+			}
+		}
+	}
+	return out
+}
+
+// PolicyHarness plays select_skill through a scripted game of 40 skill choices, in which
+// descender takes the hero one level down, ascender one level up and other skills stay: every
+// call must return a known skill and a dict state, and the policy must explore before it
+// descends (no two descents in a row) and reach depth 3.
+func PolicyHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
+	depth, turn := 1, 0
+	state := starlark.Value(starlark.NewDict(0))
+	prev, maxDepth := "", 1
+	var trace []string
+	res := CaseResult{Name: "40 choices return known skills and a dict state", Passed: true}
+	order := CaseResult{Name: "explores a level (another skill) between two descents", Passed: true}
+	for step := 0; step < 40; step++ {
+		v, err := p.Call(ctx, "select_skill", obsValue(depth, turn, "main"), state)
+		if err != nil {
+			res = CaseResult{res.Name, false, fmt.Sprintf("call %d: %v", step+1, err)}
+			break
+		}
+		tup, ok := v.(starlark.Tuple)
+		if !ok || len(tup) != 2 {
+			res = CaseResult{res.Name, false, fmt.Sprintf("call %d returned %s, want (skill, state)", step+1, v)}
+			break
+		}
+		name, ok := starlark.AsString(tup[0])
+		if _, err := spec.Skill(name); !ok || err != nil {
+			res = CaseResult{res.Name, false, fmt.Sprintf("call %d chose %s, not a skill of the spec", step+1, tup[0])}
+			break
+		}
+		if _, ok := tup[1].(*starlark.Dict); !ok {
+			res = CaseResult{res.Name, false, fmt.Sprintf("call %d returned state %s, want a dict", step+1, tup[1].Type())}
+			break
+		}
+		state = tup[1]
+		if name == "descender" && prev == "descender" && order.Passed {
+			order = CaseResult{order.Name, false, fmt.Sprintf("descender twice in a row at calls %d and %d (trace: %s)", step, step+1, strings.Join(trace, " "))}
+		}
+		switch name {
+		case "descender":
+			depth++
+		case "ascender":
+			depth = max(1, depth-1)
+		}
+		maxDepth = max(maxDepth, depth)
+		turn += 100
+		prev = name
+		trace = append(trace, fmt.Sprintf("%s@%d", name, depth))
+	}
+	deep := CaseResult{Name: "reaches depth 3 within 40 choices", Passed: maxDepth >= 3}
+	if !deep.Passed {
+		deep.Detail = fmt.Sprintf("deepest level %d (trace: %s)", maxDepth, strings.Join(trace, " "))
+	}
+	if !res.Passed {
+		return []CaseResult{res}
+	}
+	return []CaseResult{res, order, deep}
+}
