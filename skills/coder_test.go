@@ -2,19 +2,15 @@ package skills
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/llm/llmtest"
 )
 
 const goodTermination = `
@@ -78,27 +74,10 @@ func TestHarnesses(t *testing.T) {
 }
 
 // scriptedCoder is a stand-in LLM (a real model cannot be made to write known-bad code on
-// demand) that answers with the given replies in turn and records the conversations.
-func scriptedCoder(t *testing.T, replies ...string) (*llm.Client, *[][]openai.ChatCompletionMessage) {
-	var mu sync.Mutex
-	var convs [][]openai.ChatCompletionMessage
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req openai.ChatCompletionRequest
-		json.NewDecoder(r.Body).Decode(&req)
-		mu.Lock()
-		reply := replies[min(len(convs), len(replies)-1)]
-		convs = append(convs, req.Messages)
-		mu.Unlock()
-		b, _ := json.Marshal(reply)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":%s}}],"usage":{"total_tokens":5}}`, b)
-	}))
-	t.Cleanup(srv.Close)
-	c, err := llm.New(llm.Options{URLs: []string{srv.URL + "/v1"}, Model: "scripted"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, &convs
+// demand) that answers with the given replies in turn.
+func scriptedCoder(t *testing.T, replies ...string) (*llm.Client, *llmtest.Server) {
+	srv := llmtest.Start(t, func(n int, _ []openai.ChatCompletionMessage) string { return replies[min(n, len(replies)-1)] })
+	return srv.Client(t, 1), srv
 }
 
 // TestRefinementLoop: a syntax error, then wrong logic, then right code; the loop feeds each
@@ -119,7 +98,7 @@ func TestRefinementLoop(t *testing.T) {
 	if res.Candidates[0].Error == "" || res.Candidates[1].Score >= 1 || res.Candidates[1].Score <= 0.5 {
 		t.Errorf("round 1 error %q, round 2 score %g", res.Candidates[0].Error, res.Candidates[1].Score)
 	}
-	second, third := (*convs)[1], (*convs)[2]
+	second, third := convs.Conversations()[1], convs.Conversations()[2]
 	if !strings.Contains(second[len(second)-1].Content, "did not load") || !strings.Contains(third[len(third)-1].Content, "discoverer: start depth 1, now depth 1, 499 turns") {
 		t.Errorf("feedback:\n%s\n---\n%s", second[len(second)-1].Content, third[len(third)-1].Content)
 	}

@@ -28,6 +28,7 @@ var layer = map[string]int{
 	"collectors":                  4,
 	"rl":                          5,
 	"llm":                         0,
+	"llm/llmtest":                 1,
 	"rewards/motif":               5,
 	"skills":                      6,
 }

@@ -3,24 +3,21 @@ package motif
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/llm/llmtest"
 )
 
 // TestMain lets the kill test run an annotation job in a child process (the test binary
@@ -219,36 +216,23 @@ func TestCombine(t *testing.T) {
 // conversation, with the model's answer and the format reminder; the second answer decides.
 // A pair whose retry also fails is unknown.
 func TestGenerativeRetryTurn(t *testing.T) {
-	var mu sync.Mutex
-	var convs [][]openai.ChatCompletionMessage
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req openai.ChatCompletionRequest
-		json.NewDecoder(r.Body).Decode(&req)
-		mu.Lock()
-		convs = append(convs, req.Messages)
-		mu.Unlock()
-		answer := "Both messages are interesting in their own way."
+	srv := llmtest.Start(t, func(_ int, msgs []openai.ChatCompletionMessage) string {
 		line := func(k string) string { // the prompt's line holding message k
-			p := req.Messages[0].Content
+			p := msgs[0].Content
 			p = p[strings.Index(p, "Message "+k+":"):]
 			return p[:strings.IndexByte(p, '\n')]
 		}
-		if len(req.Messages) == 3 { // the retry turn: answer when one message mentions gold
+		if len(msgs) == 3 { // the retry turn: answer when one message mentions gold
 			switch {
 			case strings.Contains(line("1"), "gold"):
-				answer = "best_message: 1"
+				return "best_message: 1"
 			case strings.Contains(line("2"), "gold"):
-				answer = "best_message: 2"
+				return "best_message: 2"
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":%q}}],"usage":{"total_tokens":10}}`, answer)
-	}))
-	defer srv.Close()
-	c, err := llm.New(llm.Options{URLs: []string{srv.URL + "/v1"}, Model: "m", Concurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+		return "Both messages are interesting in their own way."
+	})
+	c := srv.Client(t, 1)
 	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"))
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +247,7 @@ func TestGenerativeRetryTurn(t *testing.T) {
 	if labels[0] != First || labels[1] != Unknown {
 		t.Errorf("labels %s %s; want first (gold, after the retry) and unknown (no choice twice)", LabelName(labels[0]), LabelName(labels[1]))
 	}
+	convs := srv.Conversations()
 	if s.Retried != 4 || len(convs) != 8 {
 		t.Errorf("%d retry turns and %d requests; want 4 and 8 (2 pairs x 2 orders x 2 turns)", s.Retried, len(convs))
 	}
