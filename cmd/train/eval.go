@@ -26,6 +26,10 @@ type evalResult struct {
 	Min      float64   `json:"min_return"`
 	Max      float64   `json:"max_return"`
 	Returns  []float64 `json:"returns"`
+	// Best and Worst are the ttyrecs of the best and worst episodes (NetHack only), relative
+	// to the run folder; play them with any ttyrec player (they are bz2-compressed ttyrec3).
+	Best  string `json:"best_ttyrec,omitempty"`
+	Worst string `json:"worst_ttyrec,omitempty"`
 }
 
 // evalMain is `train eval --run-dir DIR --episodes N`: it plays N episodes with the run's
@@ -51,6 +55,9 @@ func evalMain(args []string) error {
 		return err
 	}
 	fmt.Printf("eval: %d episodes of %s with %s: mean return %.2f (std %.2f, min %.2f, max %.2f); %s\n", r.Episodes, r.Env, r.Weights, r.Mean, r.Std, r.Min, r.Max, filepath.Join(*runDir, "eval.json"))
+	if r.Best != "" {
+		fmt.Printf("eval: best and worst episodes recorded in %s and %s\n", filepath.Join(*runDir, r.Best), filepath.Join(*runDir, r.Worst))
+	}
 	return nil
 }
 
@@ -64,50 +71,102 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 		return evalResult{}, fmt.Errorf("eval: %s/ckpt/train.json: %w", runDir, err)
 	}
 	c := st.Config
+	weights := filepath.Join(runDir, "params.mtd")
+	return evalWith(c, runDir, episodes, seed, func(l learner, task nethack.Task, hack bool) (string, error) {
+		err := nn.LoadParams(weights, l.Params())
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return weights, err
+		}
+		ln, _ := ckptFiles(st.Generation)
+		weights = filepath.Join(runDir, "ckpt", ln)
+		lb, err := os.ReadFile(weights)
+		if err == nil {
+			err = restoreParams(c, task, hack, lb, l)
+		}
+		if err != nil {
+			return weights, fmt.Errorf("eval: no params.mtd and no usable checkpoint in %s: %w", runDir, err)
+		}
+		return weights, nil
+	})
+}
+
+// evalWith plays episodes of c's env on fresh seeds with the weights setWeights gives the
+// learner (it returns their name), records the best and worst NetHack episodes, and writes
+// runDir/eval.json.
+func evalWith(c config, runDir string, episodes int, seed uint64, setWeights func(l learner, task nethack.Task, hack bool) (string, error)) (evalResult, error) {
 	c.Seed = seed
 	task, hack, err := parseEnv(&c)
 	if err != nil {
 		return evalResult{}, err
 	}
-	env, l, err := build(c, task, hack)
+	recDir := ""
+	if hack {
+		recDir = filepath.Join(runDir, "eval", "ttyrec-tmp")
+		os.RemoveAll(recDir)
+	}
+	env, l, err := buildRecording(c, task, hack, recDir)
 	if err != nil {
 		return evalResult{}, err
 	}
-	res := evalResult{Env: c.Env, Weights: filepath.Join(runDir, "params.mtd")}
-	if err := nn.LoadParams(res.Weights, l.Params()); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			env.Close()
-			return res, err
-		}
-		ln, _ := ckptFiles(st.Generation)
-		res.Weights = filepath.Join(runDir, "ckpt", ln)
-		lb, err := os.ReadFile(res.Weights)
-		if err == nil {
-			err = restoreParams(c, task, hack, lb, l)
-		}
-		if err != nil {
-			env.Close()
-			return res, fmt.Errorf("eval: no params.mtd and no usable checkpoint in %s: %w", runDir, err)
-		}
+	res := evalResult{Env: c.Env}
+	if res.Weights, err = setWeights(l, task, hack); err != nil {
+		env.Close()
+		return res, err
 	}
 	col, err := collectors.NewSync(env, l, collectors.Options{FramesPerBatch: c.NumEnvs * 64})
 	if err != nil {
 		env.Close()
 		return res, err
 	}
-	defer col.Close()
+	type finished struct{ env, episode int }
+	var which []finished
+	epIndex := make([]int, c.NumEnvs)
 	for len(res.Returns) < episodes {
 		batch, err := col.Next()
 		if err != nil {
+			col.Close()
 			return res, err
 		}
 		done, _ := tensordict.GetAs[bool](batch, "next/done")
 		ep, _ := tensordict.GetAs[float32](batch, "next/episode_reward")
 		for i, d := range done {
-			if d && len(res.Returns) < episodes {
+			if !d {
+				continue
+			}
+			e := i % c.NumEnvs // [T, B] time-major
+			if len(res.Returns) < episodes {
 				res.Returns = append(res.Returns, float64(ep[i]))
+				which = append(which, finished{e, epIndex[e]})
+			}
+			epIndex[e]++
+		}
+	}
+	col.Close() // closes the games, completing their ttyrecs
+	if recDir != "" {
+		best, worst := 0, 0
+		for i, r := range res.Returns {
+			if r > res.Returns[best] {
+				best = i
+			}
+			if r < res.Returns[worst] {
+				worst = i
 			}
 		}
+		for _, k := range []struct {
+			i    int
+			name string
+			dst  *string
+		}{{best, "best", &res.Best}, {worst, "worst", &res.Worst}} {
+			f := which[k.i]
+			src, _ := filepath.Glob(filepath.Join(recDir, fmt.Sprintf("env%d", f.env), fmt.Sprintf("nle.*.%d.ttyrec3.bz2", f.episode)))
+			if len(src) == 1 {
+				rel := filepath.Join("eval", k.name+".ttyrec3.bz2")
+				if err := os.Rename(src[0], filepath.Join(runDir, rel)); err == nil {
+					*k.dst = rel
+				}
+			}
+		}
+		os.RemoveAll(recDir)
 	}
 	res.Episodes = len(res.Returns)
 	res.Min, res.Max = math.Inf(1), math.Inf(-1)

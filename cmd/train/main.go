@@ -52,6 +52,8 @@ type config struct {
 	stopAfter       int
 	checkpointEvery int
 	blasThreads     int
+	evalEvery       int
+	evalEpisodes    int
 }
 
 // identity returns the fields that define a run (what --resume must match).
@@ -160,6 +162,8 @@ func main() {
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
+	fs.IntVar(&c.evalEvery, "eval-every", 0, "every this many frames, play --eval-episodes with the current weights on fresh seeds (logged as eval/mean_return; NetHack keeps the best and worst as ttyrecs in eval/); 0: never")
+	fs.IntVar(&c.evalEpisodes, "eval-episodes", 5, "episodes per evaluation")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile here (go tool pprof)")
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/cartpole-<algo>-<seed>")
@@ -231,6 +235,12 @@ func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
 // build makes the batched env (with episode returns under episode_reward) and its learner.
 // NetHack games are seeded from --seed, one seed per env, so runs repeat.
 func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
+	return buildRecording(c, task, hack, "")
+}
+
+// buildRecording is build with NetHack episodes recorded as ttyrecs under ttyrecDir/env<i>/
+// (none when ttyrecDir is "").
+func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (envs.Env, learner, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 1))
 	o := rl.Options{Algo: c.Algo, LR: c.LR, Seed: c.Seed}
 	var children []envs.Env
@@ -246,7 +256,11 @@ func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
 			e, err = cartpole.NewEnv(cartpole.Options{Seed: c.Seed*1000 + uint64(i)})
 		} else {
 			var ne *nethack.Env
-			ne, err = nethack.NewEnv(nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}})
+			eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
+			if ttyrecDir != "" {
+				eo.TTYRecDir = filepath.Join(ttyrecDir, fmt.Sprintf("env%d", i))
+			}
+			ne, err = nethack.NewEnv(eo)
 			if err == nil {
 				err = ne.Task().Seed(nethack.Seeds{Core: c.Seed*1000 + uint64(i), Disp: c.Seed*1000 + uint64(i) + 500})
 			}
@@ -497,6 +511,20 @@ func run(c config, resolved func(path string) error) error {
 				fmt.Printf(" intrinsic %6.2f ", meanIntr)
 			}
 		}
+		if c.evalEvery > 0 && col.Frames()/c.evalEvery > (col.Frames()-c.NumEnvs*c.Frames)/c.evalEvery {
+			trained := learner
+			r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI, _ nethack.Task, _ bool) (string, error) {
+				for i, p := range trained.Params() {
+					copy(l.Params()[i].Data, p.Data)
+				}
+				return fmt.Sprintf("the weights at %d frames", col.Frames()), nil
+			})
+			if err != nil {
+				return fmt.Errorf("evaluation at %d frames: %w", col.Frames(), err)
+			}
+			tb.Scalar("eval/mean_return", step, r.Mean)
+			fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)\n", col.Frames(), r.Mean, r.Episodes, r.Min, r.Max)
+		}
 		if c.checkpointEvery > 0 && batches%c.checkpointEvery == 0 {
 			if err := checkpoint(); err != nil {
 				return err
@@ -636,3 +664,6 @@ func bar(done, total int) string {
 	k := min(width, done*width/max(total, 1))
 	return "[" + strings.Repeat("#", k) + strings.Repeat(".", width-k) + "]"
 }
+
+// learnerAPI names the learner type where a variable called learner shadows it.
+type learnerAPI = learner

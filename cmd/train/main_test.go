@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 )
@@ -369,5 +370,36 @@ func TestPlot(t *testing.T) {
 	}
 	if err := plotMain([]string{"--out", out, "--column", "nope", filepath.Join(dir, "a")}); err == nil || !strings.Contains(err.Error(), "no column") {
 		t.Errorf("unknown column: %v", err)
+	}
+}
+
+// TestNetHackEvalRecordsBestAndWorst evaluates a (barely trained) NetHack run: the best and
+// worst of its episodes are kept as ttyrecs that decode, the rest are removed.
+func TestNetHackEvalRecordsBestAndWorst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nh")
+	c := config{Algo: "appo", Env: "NetHackScore", NumEnvs: 2, Frames: 16, TotalFrames: 32, Seed: 3, runDir: dir}
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := evaluate(dir, 3, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Best == "" || r.Worst == "" {
+		t.Fatalf("no ttyrecs kept: %+v", r)
+	}
+	for _, rel := range []string{r.Best, r.Worst} {
+		f, err := os.Open(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := nethack.ReadTTYRec(f) // it decompresses
+		f.Close()
+		if err != nil || len(recs) < 10 {
+			t.Errorf("%s: %d records, %v", rel, len(recs), err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "eval", "*")); len(left) != 2 {
+		t.Errorf("eval folder holds %v; want only the best and worst ttyrecs", left)
 	}
 }
