@@ -40,7 +40,10 @@ type Options struct {
 	// TotalFrames ends collection (Next returns io.EOF) once reached; 0 means never.
 	TotalFrames int
 	// InitRandomFrames are collected with uniformly random actions before the policy acts;
-	// MultiSync and Async count them over all workers (each worker takes an equal share).
+	// MultiSync and Async count them over all workers (each worker takes an equal share). A
+	// policy, when given, still runs on these frames (its recurrent state and other outputs are
+	// kept); only its actions are replaced (so log-probabilities it records are of its own
+	// choices: random frames are for off-policy learners and buffers, not for PPO).
 	InitRandomFrames int
 	// MaxFramesPerTraj truncates episodes after this many steps (envs.StepCounter); 0: none.
 	MaxFramesPerTraj int
@@ -124,7 +127,7 @@ func (c *Sync) Next() (*tensordict.Dict, error) {
 	policy := c.policy
 	c.mu.Unlock()
 	if c.frames < c.o.InitRandomFrames {
-		policy = c.random
+		policy = randomOver(policy, c.random)
 	}
 	c.runner.SetPolicy(policy)
 	out, err := c.runner.Run()
@@ -133,6 +136,20 @@ func (c *Sync) Next() (*tensordict.Dict, error) {
 	}
 	c.frames += c.o.FramesPerBatch
 	return finish(out, c.o, 0)
+}
+
+// randomOver acts with random: when there is a policy it still runs first, so its recurrent
+// state and other outputs keep their keys and meaning, and only its action is replaced.
+func randomOver(policy, random envs.Policy) envs.Policy {
+	if policy == nil {
+		return random
+	}
+	return envs.PolicyFunc(func(td *tensordict.Dict) error {
+		if err := policy.Act(td); err != nil {
+			return err
+		}
+		return random.Act(td)
+	})
 }
 
 // finish applies Postproc and writes into the buffer; timeDim is the batch dimension of time

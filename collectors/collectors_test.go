@@ -68,13 +68,17 @@ func (c counting) Act(td *tensordict.Dict) error {
 // With StateKeys nil the collector infers the state from what the policy writes under next.
 func TestRecurrentStateResetAtEpisodeEnds(t *testing.T) {
 	for _, keys := range [][]string{{"hidden"}, nil} {
-		testRecurrent(t, keys)
+		testRecurrent(t, keys, 0)
 	}
+	// Random first frames with a recurrent policy: the policy still runs (only its action is
+	// replaced), so the state is there and right from the first batch on (it used to be missing
+	// in the random batches, and inferring the state keys failed).
+	testRecurrent(t, nil, 3*4*50)
 }
 
-func testRecurrent(t *testing.T, keys []string) {
+func testRecurrent(t *testing.T, keys []string, random int) {
 	env := carts(t, 4, 1)
-	c := must(collectors.NewSync(env, counting{rand.New(rand.NewPCG(1, 1))}, collectors.Options{FramesPerBatch: 4 * 50, StateKeys: keys}))
+	c := must(collectors.NewSync(env, counting{rand.New(rand.NewPCG(1, 1))}, collectors.Options{FramesPerBatch: 4 * 50, StateKeys: keys, InitRandomFrames: random}))
 	defer c.Close()
 	starts := 0
 	for b := 0; b < 8; b++ {
