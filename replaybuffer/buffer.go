@@ -39,6 +39,7 @@ type Buffer struct {
 	writer  Writer
 	size    int
 	o       Options
+	prio    *os.File // Dir/priorities.f64 for a file-backed prioritized buffer
 }
 
 const metaVersion = 1
@@ -93,6 +94,10 @@ func New(o Options) (*Buffer, error) {
 			s.Close()
 			return nil, err
 		}
+		if err := b.openPriorities(false); err != nil {
+			s.Close()
+			return nil, err
+		}
 		return b, nil
 	}
 	os.Remove(items) // items without meta: a buffer that never acknowledged a write
@@ -101,6 +106,10 @@ func New(o Options) (*Buffer, error) {
 		return nil, err
 	}
 	b.storage = s
+	if err := b.openPriorities(true); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -152,7 +161,11 @@ func (b *Buffer) Extend(items *tensordict.Dict) ([]int, error) {
 	b.size = size
 	b.smu.Lock()
 	b.sampler.Written(slots)
+	err = b.persistPriorities(slots)
 	b.smu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if b.o.Dir != "" {
 		if err := b.writeMeta(b.o.Dir, false); err != nil {
 			return nil, err
@@ -241,7 +254,10 @@ func (b *Buffer) UpdatePriority(idx []int, priority []float64) error {
 	}
 	b.smu.Lock()
 	defer b.smu.Unlock()
-	return p.Update(idx, priority)
+	if err := p.Update(idx, priority); err != nil {
+		return err
+	}
+	return b.persistPriorities(idx)
 }
 
 func (b *Buffer) writeMeta(dir string, durable bool) error {
@@ -313,6 +329,11 @@ func (b *Buffer) Save(dir string) error {
 		if err := s.Sync(); err != nil {
 			return err
 		}
+		if b.prio != nil {
+			if err := b.prio.Sync(); err != nil {
+				return fmt.Errorf("replaybuffer: priorities: %w", err)
+			}
+		}
 		if filepath.Clean(dir) != filepath.Clean(b.o.Dir) {
 			return fmt.Errorf("replaybuffer: a file-backed buffer saves in place (Dir %s), not to %s", b.o.Dir, dir)
 		}
@@ -337,6 +358,9 @@ func Load(dir string, o Options) (*Buffer, error) {
 	if err := b.readMeta(dir); err != nil {
 		return nil, err
 	}
+	if err := b.loadPriorities(dir); err != nil {
+		return nil, err
+	}
 	if b.size > 0 {
 		d, err := tensordict.LoadFile(filepath.Join(dir, "items.mtd"))
 		if err != nil {
@@ -354,6 +378,10 @@ func Load(dir string, o Options) (*Buffer, error) {
 func (b *Buffer) Close() error {
 	b.mu.Lock() // not while a Sample or Extend reads or writes the mapping
 	defer b.mu.Unlock()
+	if b.prio != nil {
+		b.prio.Close()
+		b.prio = nil
+	}
 	if s, ok := b.storage.(*Mapped); ok {
 		return s.Close()
 	}
@@ -408,7 +436,7 @@ func (w *WithoutReplacement) unmarshalState(b []byte) error {
 
 type prioState struct {
 	RNG    []byte    `json:"rng"`
-	Leaves []float64 `json:"leaves"`
+	Leaves []float64 `json:"leaves,omitempty"` // absent when they live in priorities.f64
 	MaxP   float64   `json:"max_p"`
 }
 
@@ -418,14 +446,18 @@ func (p *Prioritized) marshalState() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(prioState{s, p.tree[p.leaves:], p.maxP})
+	st := prioState{RNG: s, MaxP: p.maxP}
+	if !p.external {
+		st.Leaves = p.tree[p.leaves:]
+	}
+	return json.Marshal(st)
 }
 func (p *Prioritized) unmarshalState(b []byte) error {
 	var s prioState
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	if len(s.Leaves) != p.leaves {
+	if s.Leaves != nil && len(s.Leaves) != p.leaves {
 		return fmt.Errorf("saved %d priorities, the sampler has %d", len(s.Leaves), p.leaves)
 	}
 	for i, v := range s.Leaves {

@@ -474,3 +474,66 @@ func TestPrioritizedSliceSkipsShortTrajectories(t *testing.T) {
 		t.Errorf("only 3-step episodes for slices of 4: %v, want an error naming AllowShort", err)
 	}
 }
+
+// TestFileBackedPrioritiesSurviveKill: a child process extends a file-backed prioritized
+// buffer, updates priorities (after its last Extend) and SIGKILLs itself; the reopened buffer
+// has those priorities, meta.json does not grow with the capacity, and Load of the folder
+// into memory reads them too.
+func TestFileBackedPrioritiesSurviveKill(t *testing.T) {
+	const capacity = 1 << 15
+	sampler := func() *Prioritized { return must(NewPrioritized(capacity, 0.6, 0.4, 5)) }
+	upd := func() ([]int, []float64) {
+		idx, pr := []int{3, 4, 5, 90, 91, 299}, []float64{7, 0.5, 2, 11, 0, 3.5}
+		return idx, pr
+	}
+	if dir := os.Getenv("MAESTRO_RB_PRIO_CHILD"); dir != "" {
+		b := must(New(Options{Capacity: capacity, Dir: dir, Sampler: sampler()}))
+		must(b.Extend(items(0, 300, 10)))
+		idx, pr := upd()
+		if err := b.UpdatePriority(idx, pr); err != nil {
+			panic(err)
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	dir := filepath.Join(t.TempDir(), "rb")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFileBackedPrioritiesSurviveKill$")
+	cmd.Env = append(os.Environ(), "MAESTRO_RB_PRIO_CHILD="+dir)
+	out, err := cmd.CombinedOutput()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die by SIGKILL: %v\n%s", err, out)
+	}
+	// What the priorities should be: the same operations on an in-memory buffer.
+	ref := must(New(Options{Capacity: capacity, Sampler: sampler()}))
+	must(ref.Extend(items(0, 300, 10)))
+	idx, pr := upd()
+	if err := ref.UpdatePriority(idx, pr); err != nil {
+		t.Fatal(err)
+	}
+	want := ref.prioritized()
+	s := sampler()
+	b := must(New(Options{Capacity: capacity, Dir: dir, Sampler: s}))
+	for i := 0; i < 400; i++ {
+		if got, w := s.tree[s.leaves+i], want.tree[want.leaves+i]; math.Abs(got-w) > 1e-12 {
+			t.Fatalf("slot %d: priority %v after reopening, want %v", i, got, w)
+		}
+	}
+	if math.Abs(s.tree[1]-want.tree[1]) > 1e-9 || s.maxP != want.maxP {
+		t.Errorf("sum %v maxP %v, want %v %v", s.tree[1], s.maxP, want.tree[1], want.maxP)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "meta.json")); st.Size() > 1024 {
+		t.Errorf("meta.json is %d bytes for a capacity of %d: priorities should not be in it", st.Size(), capacity)
+	}
+	if err := b.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	s2 := sampler()
+	mem, err := Load(dir, Options{Capacity: capacity, Sampler: s2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem.Len() != 300 || math.Abs(s2.tree[1]-want.tree[1]) > 1e-9 {
+		t.Errorf("Load: %d items, priority sum %v, want 300 and %v", mem.Len(), s2.tree[1], want.tree[1])
+	}
+}

@@ -109,6 +109,7 @@ type Prioritized struct {
 	maxP             float64
 	rng              *rand.Rand
 	src              *rand.PCG
+	external         bool // leaves persisted by the buffer's priorities file, not in its state
 }
 
 // NewPrioritized returns a prioritized sampler over capacity slots.
