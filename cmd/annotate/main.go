@@ -25,6 +25,7 @@ import (
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/rl"
+	"github.com/maestro-rl/maestro/skills"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -254,6 +255,8 @@ func label(ctx context.Context, args []string) error {
 	conc := fs.Int("concurrency", 2, "requests in flight (over all servers)")
 	journalPath := fs.String("journal", "", "answer journal for resuming and caching (default: <out>.journal)")
 	maxTokens := fs.Int("max-tokens", 512, "longest generative answer")
+	skill := fs.String("skill", "", "label for one skill of --spec (MaestroMotif): the judge is told the skill and its preference; write each skill's labels to its own --out and train one reward model per skill")
+	specPath := fs.String("spec", "default", "skills spec for --skill (default: MaestroMotif's five skills)")
 	withStats := fs.Bool("caption-stats", false, "append the bottom line in words to each caption (Motif's option: HP, gold, dungeon level, experience level, turn)")
 	if err := parse(fs, args, "pairs"); err != nil {
 		return err
@@ -282,6 +285,19 @@ func label(ctx context.Context, args []string) error {
 	goalText, ok := motif.Goals[*goal]
 	if !ok {
 		goalText = *goal // free text
+	}
+	if *skill != "" { // MaestroMotif: the skill's preference and a clause against angering the god
+		spec, err := skills.LoadSpec(*specPath)
+		if err != nil {
+			return err
+		}
+		i, err := spec.Skill(*skill)
+		if err != nil {
+			return err
+		}
+		goalText = fmt.Sprintf("%s The player is using the skill %q: %s Seek this preference: %s Never prefer angering the god.",
+			goalText, spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference)
+		*goal = "skill:" + *skill
 	}
 	var urlList []string
 	for _, u := range strings.Split(*urls, ",") {

@@ -118,6 +118,13 @@ func TestBadInput(t *testing.T) {
 	if err := label(context.Background(), []string{"--pairs", obs, "--template", "nosuch"}); err == nil {
 		t.Error("observations labelled")
 	}
+	pairsFile := filepath.Join(dir, "pairs.mtd")
+	if err := pairs([]string{"--obs", obs, "--out", pairsFile}); err != nil {
+		t.Fatal(err)
+	}
+	if err := label(context.Background(), []string{"--pairs", pairsFile, "--skill", "swimmer"}); err == nil || !strings.Contains(err.Error(), "discoverer") {
+		t.Errorf("an unknown skill: %v; want the spec's skills listed", err)
+	}
 }
 
 // TestCollectWithPolicy collects with an agent's weights (here an untrained agent's, saved as a

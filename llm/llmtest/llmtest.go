@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 	"github.com/maestro-rl/maestro/llm"
 )
 
-// Server answers each chat request with reply(n, messages), n counting requests from 0, and
+// Server serves the model "stand-in" and answers each chat request with reply(n, messages), n counting requests from 0, and
 // records the conversations.
 type Server struct {
 	mu    sync.Mutex
@@ -28,6 +29,11 @@ type Server struct {
 func Start(t *testing.T, reply func(n int, msgs []openai.ChatCompletionMessage) string) *Server {
 	s := &Server{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/models") {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"object":"list","data":[{"id":"stand-in","object":"model"}]}`)
+			return
+		}
 		var req openai.ChatCompletionRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
