@@ -103,6 +103,9 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
+// URLs returns the servers' base URLs.
+func (c *Client) URLs() []string { return append([]string(nil), c.o.URLs...) }
+
 // Model returns the model's name.
 func (c *Client) Model() string { return c.o.Model }
 

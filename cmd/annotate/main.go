@@ -299,38 +299,14 @@ func label(ctx context.Context, args []string) error {
 			goalText, spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference)
 		*goal = "skill:" + *skill
 	}
-	var urlList []string
-	for _, u := range strings.Split(*urls, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urlList = append(urlList, u)
-		}
-	}
-	if len(urlList) == 0 {
-		fmt.Fprintln(os.Stderr, "label: starting the embedded llama-server (SmolLM2-135M-Instruct: a small, weak judge; use --llm-url for a real one)")
-		srv, err := llm.StartServer(ctx, llm.ServerOptions{Parallel: *conc})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		urlList = []string{srv.URL()}
-		if *model == "" {
-			*model = srv.Name()
-		}
-	}
-	if *model == "" {
-		return errors.New("label: --llm-model is required with --llm-url (the name the server serves)")
-	}
-	hosted := false
-	for _, u := range urlList {
-		hosted = hosted || strings.Contains(u, "api.openai.com")
-	}
-	client, err := llm.New(llm.Options{URLs: urlList, Model: *model, APIKey: os.Getenv("OPENAI_API_KEY"), RequireKey: hosted, Concurrency: *conc})
+	client, stopLLM, err := llm.Connect(ctx, *urls, *model, *conc, os.Stderr,
+		"label: starting the embedded llama-server (SmolLM2-135M-Instruct: a small, weak judge; use --llm-url for a real one)")
 	if err != nil {
 		return err
 	}
-	if err := client.Check(ctx); err != nil {
-		return err
-	}
+	defer stopLLM()
+	urlList := client.URLs()
+	*model = client.Model()
 	j, err := motif.OpenJournal(*journalPath)
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/maestro-rl/maestro/llm"
@@ -62,31 +61,12 @@ func run(ctx context.Context, args []string) error {
 	if *out == "" {
 		*out = filepath.Join("runs", "compose-"+name)
 	}
-	var urlList []string
-	for _, u := range strings.Split(*urls, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urlList = append(urlList, u)
-		}
-	}
-	if len(urlList) == 0 {
-		fmt.Fprintln(os.Stderr, "compose: starting the embedded llama-server (SmolLM2-135M: too small to write working code; use --llm-url for a real coder)")
-		srv, err := llm.StartServer(ctx, llm.ServerOptions{})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		urlList, *model = []string{srv.URL()}, srv.Name()
-	}
-	if *model == "" {
-		return errors.New("--llm-model is required with --llm-url")
-	}
-	c, err := llm.New(llm.Options{URLs: urlList, Model: *model, APIKey: os.Getenv("OPENAI_API_KEY")})
+	c, stopLLM, err := llm.Connect(ctx, *urls, *model, 1, os.Stderr,
+		"compose: starting the embedded llama-server (SmolLM2-135M: too small to write working code; use --llm-url for a real coder)")
 	if err != nil {
 		return err
 	}
-	if err := c.Check(ctx); err != nil {
-		return err
-	}
+	defer stopLLM()
 	for _, kind := range []string{"termination", "policy"} {
 		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: *rounds, Task: desc, Dir: *out})
 		if err != nil {
