@@ -130,6 +130,26 @@ bench_rewardmodel() {
   MAESTRO_NN_CASES=rm_step side_by_side rewardmodel "${REPS:-5}" "$out/nnbench" bench/nn/peer.py
 }
 
+bench_ppo() {
+  # End-to-end PPO training on NetHackScore, same network, envs, batch and epochs: `train` against
+  # TorchRL (bench/ppo/peer.py). FRAMES per run (default 2048: 8 batches of 8 envs x 32 steps).
+  local reps=${REPS:-3} frames=${FRAMES:-2048}
+  go build -o "$out/train" ./cmd/train
+  : >"$out/ppo.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    "$out/train" --algo ppo --env NetHackScore --num-envs 8 --frames-per-batch 32 --total-frames "$frames" \
+      --run-dir "$out/ppo-run" --force --seed "$r" --checkpoint-every 0 2>/dev/null | tail -1 |
+      awk '{for (i=1;i<NF;i++) if ($(i+1)=="frames" && $(i+2)=="in") {f=$i; s=$(i+3)}} END {sub("s;","",s); printf "go frames_per_s=%.1f frames=%d seconds=%s\n", f/s, f, s}' >>"$out/ppo.txt"
+    "$bpy" bench/ppo/peer.py "$frames" 2>/dev/null | tail -1 >>"$out/ppo.txt"
+  done
+  cat "$out/ppo.txt"
+  m() { grep "^$1 " "$out/ppo.txt" | tr ' ' '\n' | grep '^frames_per_s=' | cut -d= -f2 | median; }
+  local go tr
+  go=$(m go); tr=$(m torchrl)
+  awk -v go="$go" -v tr="$tr" 'BEGIN { printf "RESULT ppo ratio=%.2f go_fps=%.1f torchrl_fps=%.1f\n", go/tr, go, tr }'
+}
+
 bench_annotate() {
   # Both sides against the embedded llama-server (scripts/setup.sh --llm); the naive side sends
   # every request, one at a time, so it takes a few minutes.
@@ -149,6 +169,7 @@ bench_annotate() {
 
 case "$name" in
   annotate) bench_annotate ;;
+  ppo) bench_ppo ;;
   rewardmodel) bench_rewardmodel ;;
   nle) bench_nle ;;
   nn) bench_nn ;;
@@ -156,5 +177,5 @@ case "$name" in
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo" >&2; exit 2 ;;
 esac

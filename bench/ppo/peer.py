@@ -1,0 +1,129 @@
+"""TorchRL side of `make bench BENCH=ppo`: PPO on NetHackScore with the twin of Maestro's agent
+(bench/nn/peer.py's Agent: 12x12 crop encoder, blstats and message MLPs, GRU 512), TorchRL's
+GymEnv + SerialEnv + InitTracker, Collector, GAE (functional) and ClipPPOLoss, Adam; the same
+settings as `train --algo ppo --env NetHackScore` in Go: 8 envs x 32 steps per batch, one epoch
+of 4 minibatches of 2 env sequences (replayed through the GRU from the stored state, reset at
+episode starts), clip 0.1, entropy 0.003, value coefficient 0.5, max gradient norm 4, lr 1e-4,
+2 threads. Prints "torchrl frames_per_s=<x> frames=<n> seconds=<s>".
+
+usage: peer.py FRAMES
+"""
+import os
+import sys
+import time
+
+import nle  # noqa: F401  (registers NetHackScore-v0)
+import torch
+import torch.nn as nn
+from tensordict import TensorDict
+from tensordict.nn import TensorDictModule
+from torch.distributions import Categorical
+from torchrl.collectors import Collector
+from torchrl.envs import GymEnv, InitTracker, SerialEnv, TransformedEnv
+from torchrl.modules import ProbabilisticActor
+from torchrl.objectives import ClipPPOLoss
+from torchrl.objectives.value.functional import generalized_advantage_estimate
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "nn"))
+from agent_twin import Agent  # noqa: E402
+
+torch.set_num_threads(2)
+N, T, MB = 8, 32, 4
+KEYS = ("tty_chars", "tty_colors", "blstats", "message")
+SCALE = torch.tensor([1 / 80, 1 / 21, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 1000, 1 / 20, 1 / 20,
+                      1 / 10, 1 / 1000, 1 / 20, 1 / 20, 1 / 10, 1 / 20, 1 / 20, 1 / 1000, 1 / 10000, 1 / 5, 1 / 5, 1 / 5,
+                      1 / 50, 1, 1], dtype=torch.float32)
+
+
+def features(td):
+    """Agent inputs from NLE observations [n, ...]: hero-centred 12x12 crops, scaled blstats."""
+    chars, colors, bl, msg = td["tty_chars"], td["tty_colors"], td["blstats"], td["message"]
+    n = chars.shape[0]
+    pc = torch.nn.functional.pad(chars.long(), (6, 6, 6, 6), value=32)
+    pk = torch.nn.functional.pad(colors.long(), (6, 6, 6, 6))
+    cc, ck = torch.empty(n, 12, 12, dtype=torch.long), torch.empty(n, 12, 12, dtype=torch.long)
+    for i in range(n):
+        r, c = int(bl[i, 1]) + 1, int(bl[i, 0])
+        cc[i], ck[i] = pc[i, r:r + 12, c:c + 12], pk[i, r:r + 12, c:c + 12]
+    blf = (bl.float() * SCALE).clamp(-5, 5)
+    return cc.reshape(n, 144), ck.reshape(n, 144).clamp(0, 31), blf, msg.float() / 255
+
+
+class Seq(nn.Module):
+    """Runs the agent over [B] steps (acting) or [B, T] sequences (learning)."""
+
+    def __init__(self, agent):
+        super().__init__()
+        self.agent = agent
+
+    def step(self, td, h):
+        logits, value, h2 = self.agent(*features(td), h)
+        return logits, value, h2
+
+    def forward(self, td):
+        if td.ndim == 1:  # acting
+            h = td.get("hidden", None)
+            h = torch.zeros(td.shape[0], 512) if h is None else h
+            h = h * (~td["is_init"]).float()
+            logits, value, h2 = self.step(td, h)
+            td.set("logits", logits)
+            td.set("state_value", value)
+            td.set(("next", "hidden"), h2)
+            td.set("hidden", h)
+            return td
+        B, L = td.shape
+        h = td["hidden"][:, 0]
+        logits, values = [], []
+        for t in range(L):
+            h = h * (~td["is_init"][:, t]).float()
+            lg, v, h = self.step(td[:, t], h)
+            logits.append(lg)
+            values.append(v)
+        td.set("logits", torch.stack(logits, 1))
+        td.set("state_value", torch.stack(values, 1))
+        return td
+
+
+def main():
+    frames = int(sys.argv[1])
+    make = lambda: GymEnv("NetHackScore-v0", categorical_action_encoding=True, observation_keys=KEYS)  # noqa: E731
+    env = TransformedEnv(SerialEnv(N, make), InitTracker())
+    seq = Seq(Agent(23))
+    body = TensorDictModule(seq, in_keys=list(KEYS) + ["is_init"], out_keys=[])
+    body.forward = seq.forward  # the module reads and writes the tensordict itself
+    actor = ProbabilisticActor(body, in_keys=["logits"], distribution_class=Categorical, return_log_prob=True,
+                               log_prob_key="sample_log_prob")
+    critic = TensorDictModule(lambda td: seq(td)["state_value"], in_keys=[], out_keys=["state_value"])
+    critic.forward = lambda td: seq(td)
+    collector = Collector(env, actor, frames_per_batch=N * T, total_frames=frames)
+    loss = ClipPPOLoss(actor, critic, clip_epsilon=0.1, entropy_coeff=0.003, critic_coeff=0.5, normalize_advantage=True)
+    loss.set_keys(sample_log_prob="sample_log_prob")
+    opt = torch.optim.Adam(seq.parameters(), lr=1e-4, eps=1e-5)
+    start, n = time.perf_counter(), 0
+    for data in collector:  # [N, T]
+        with torch.no_grad():
+            nxt = data["next"]
+            v = data["state_value"]
+            nv = torch.empty_like(v)
+            nv[:, :-1] = v[:, 1:]
+            _, last, _ = seq.step(nxt[:, -1], nxt["hidden"][:, -1])
+            nv[:, -1] = last
+            adv, target = generalized_advantage_estimate(0.99, 0.95, v, nv, nxt["reward"], nxt["done"], nxt["terminated"], time_dim=1)
+            data.set("advantage", adv)
+            data.set("value_target", target)
+        perm = torch.randperm(N)
+        for g in range(MB):
+            mb = data[perm[g * (N // MB):(g + 1) * (N // MB)]]
+            out = loss(mb)
+            total = out["loss_objective"] + out["loss_critic"] + out["loss_entropy"]
+            opt.zero_grad()
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(seq.parameters(), 4.0)
+            opt.step()
+        n += data.numel()
+    el = time.perf_counter() - start
+    print("torchrl frames_per_s=%.1f frames=%d seconds=%.1f" % (n / el, n, el), flush=True)
+
+
+if __name__ == "__main__":
+    main()
