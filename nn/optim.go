@@ -52,6 +52,9 @@ func NewAdam(params []*Param, o AdamOptions) (*Adam, error) {
 // SetLR changes the learning rate (schedules call it between steps).
 func (a *Adam) SetLR(lr float64) { a.o.LR = lr }
 
+// LR returns the learning rate.
+func (a *Adam) LR() float64 { return a.o.LR }
+
 // Step applies one update from the accumulated gradients and zeroes them.
 func (a *Adam) Step() {
 	a.step++

@@ -4,7 +4,8 @@ GymEnv + SerialEnv + InitTracker, Collector, GAE (functional) and ClipPPOLoss, A
 settings as `train --algo ppo --env NetHackScore` in Go: 8 envs x 32 steps per batch, one epoch
 of 4 minibatches of 2 env sequences (replayed through the GRU from the stored state, reset at
 episode starts), clip 0.1, entropy 0.003, value coefficient 0.5, max gradient norm 4, lr 1e-4,
-2 threads. Prints "torchrl frames_per_s=<x> frames=<n> seconds=<s>".
+2 threads. Prints "torchrl frames_per_s=<x> frames=<n> seconds=<s>"; with MAESTRO_PPO_CURVE set,
+writes a log.csv-like curve there (frames, seconds, episodes, mean_return_last20) for docs/.
 
 usage: peer.py FRAMES
 """
@@ -19,7 +20,7 @@ from tensordict import TensorDict
 from tensordict.nn import TensorDictModule
 from torch.distributions import Categorical
 from torchrl.collectors import Collector
-from torchrl.envs import GymEnv, InitTracker, SerialEnv, TransformedEnv
+from torchrl.envs import Compose, GymEnv, InitTracker, RewardSum, SerialEnv, TransformedEnv
 from torchrl.modules import ProbabilisticActor
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value.functional import generalized_advantage_estimate
@@ -87,7 +88,7 @@ class Seq(nn.Module):
 def main():
     frames = int(sys.argv[1])
     make = lambda: GymEnv("NetHackScore-v0", categorical_action_encoding=True, observation_keys=KEYS)  # noqa: E731
-    env = TransformedEnv(SerialEnv(N, make), InitTracker())
+    env = TransformedEnv(SerialEnv(N, make), Compose(InitTracker(), RewardSum()))
     seq = Seq(Agent(23))
     body = TensorDictModule(seq, in_keys=list(KEYS) + ["is_init"], out_keys=[])
     body.forward = seq.forward  # the module reads and writes the tensordict itself
@@ -100,7 +101,13 @@ def main():
     loss.set_keys(sample_log_prob="sample_log_prob")
     opt = torch.optim.Adam(seq.parameters(), lr=1e-4, eps=1e-5)
     start, n = time.perf_counter(), 0
+    returns = []
+    curve = open(os.environ["MAESTRO_PPO_CURVE"], "w") if os.environ.get("MAESTRO_PPO_CURVE") else None
+    if curve:
+        curve.write("frames,seconds,episodes,mean_return_last20\n")
     for data in collector:  # [N, T]
+        done = data["next", "done"].squeeze(-1)
+        returns += data["next", "episode_reward"].squeeze(-1)[done].tolist()
         with torch.no_grad():
             nxt = data["next"]
             v = data["state_value"]
@@ -121,6 +128,10 @@ def main():
             torch.nn.utils.clip_grad_norm_(seq.parameters(), 4.0)
             opt.step()
         n += data.numel()
+        if curve:
+            last = returns[-20:]
+            curve.write("%d,%.1f,%d,%.4f\n" % (n, time.perf_counter() - start, len(returns), sum(last) / max(len(last), 1)))
+            curve.flush()
     el = time.perf_counter() - start
     print("torchrl frames_per_s=%.1f frames=%d seconds=%.1f" % (n / el, n, el), flush=True)
 

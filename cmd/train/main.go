@@ -444,47 +444,57 @@ func run(c config, resolved func(path string) error) error {
 		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Generation: gen})
 	}
 	startFrames := col.Frames()
-	batches := 0
-	for col.Frames() < c.TotalFrames {
-		if c.stopAfter > 0 && col.Frames() >= c.stopAfter {
-			break
-		}
-		select {
-		case <-interrupt:
-			fmt.Println("\ntrain: interrupted; saving a checkpoint (continue with --resume)")
-			return checkpoint()
-		default:
-		}
-		// The learning rate follows the frames seen before this batch, so the first update
-		// uses the full rate and the last one a positive one.
-		learner.Optimizer().SetLR(sched(col.Frames()))
-		batch, err := col.Next()
-		if err != nil {
-			return err
-		}
-		done, _ := tensordict.GetAs[bool](batch, "next/done")
-		ep, _ := tensordict.GetAs[float32](batch, "next/episode_reward")
-		for i, d := range done {
-			if d {
-				returns = append(returns, float64(ep[i]))
+	errInterrupted := errors.New("interrupted")
+	t := &rl.Trainer{Collector: col, Learner: learner, TotalFrames: c.TotalFrames,
+		// The learning rate follows the frames seen before each batch.
+		LR: sched,
+		BeforeBatch: []rl.BeforeBatch{
+			func(frames int) error { // --stop-after: a clean stop with the final save
+				if c.stopAfter > 0 && frames >= c.stopAfter {
+					return rl.ErrStop
+				}
+				return nil
+			},
+			func(int) error { // Ctrl-C: checkpoint and leave
+				select {
+				case <-interrupt:
+					fmt.Println("\ntrain: interrupted; saving a checkpoint (continue with --resume)")
+					if err := checkpoint(); err != nil {
+						return err
+					}
+					return errInterrupted
+				default:
+					return nil
+				}
+			},
+		},
+		AfterCollect: []rl.AfterCollect{func(batch *tensordict.Dict) error { // episode returns
+			done, _ := tensordict.GetAs[bool](batch, "next/done")
+			ep, _ := tensordict.GetAs[float32](batch, "next/episode_reward")
+			for i, d := range done {
+				if d {
+					returns = append(returns, float64(ep[i]))
+				}
 			}
-		}
-		if intr != nil {
-			in, _ := intr.Drain()
-			intrReturns = append(intrReturns, in...)
-		}
-		if err := learner.Update(batch); err != nil {
+			if intr != nil {
+				in, _ := intr.Drain()
+				intrReturns = append(intrReturns, in...)
+			}
+			return nil
+		}},
+		OnUpdateError: func(err error) error {
 			if cerr := checkpoint(); cerr != nil {
 				return fmt.Errorf("%w (and the checkpoint failed: %v)", err, cerr)
 			}
 			return fmt.Errorf("%w; the state it stopped in (parameters still finite) is checkpointed in %s; lower --lr and --resume, or start again", err, c.runDir)
-		}
-		batches++
+		},
+	}
+	logStep := func(st rl.Step) error { // CSV, TensorBoard, curve, progress bar
 		mean := meanLast(returns, 20)
 		el := time.Since(start).Seconds()
-		s := learner.Metrics()
-		step := int64(col.Frames())
-		curve.Frames = append(curve.Frames, float64(col.Frames()))
+		s := st.Stats
+		step := int64(st.Frames)
+		curve.Frames = append(curve.Frames, float64(st.Frames))
 		curve.Values = append(curve.Values, mean)
 		if time.Since(lastPlot) > 5*time.Second { // refreshed while training runs
 			lastPlot = time.Now()
@@ -497,39 +507,50 @@ func run(c config, resolved func(path string) error) error {
 		if intr != nil {
 			tb.Scalar("train/mean_intrinsic_return_last20", step, meanIntr)
 		}
-		tb.Scalar("train/frames_per_second", step, float64(col.Frames()-startFrames)/el)
+		tb.Scalar("train/frames_per_second", step, float64(st.Frames-startFrames)/el)
 		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
 			tb.Scalar("loss/"+k, step, s[k])
 		}
-		w.Write([]string{strconv.Itoa(col.Frames()), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"]), f(meanIntr)})
-		if time.Since(lastPrint) > 250*time.Millisecond || col.Frames() >= c.TotalFrames {
+		w.Write([]string{strconv.Itoa(st.Frames), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"]), f(meanIntr)})
+		if time.Since(lastPrint) > 250*time.Millisecond || st.Frames >= c.TotalFrames {
 			lastPrint = time.Now()
-			rate := float64(col.Frames()-startFrames) / el
-			fmt.Printf("\r%s %s  %7d/%d frames  %6.0f frames/s  ETA %4.0fs  episodes %5d  mean return (last 20) %6.1f ", c.Algo, bar(col.Frames(), c.TotalFrames),
-				col.Frames(), c.TotalFrames, rate, float64(max(0, c.TotalFrames-col.Frames()))/rate, len(returns), mean)
+			rate := float64(st.Frames-startFrames) / el
+			fmt.Printf("\r%s %s  %7d/%d frames  %6.0f frames/s  ETA %4.0fs  episodes %5d  mean return (last 20) %6.1f ", c.Algo, bar(st.Frames, c.TotalFrames),
+				st.Frames, c.TotalFrames, rate, float64(max(0, c.TotalFrames-st.Frames))/rate, len(returns), mean)
 			if intr != nil {
 				fmt.Printf(" intrinsic %6.2f ", meanIntr)
 			}
 		}
-		if c.evalEvery > 0 && col.Frames()/c.evalEvery > (col.Frames()-c.NumEnvs*c.Frames)/c.evalEvery {
-			trained := learner
-			r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI, _ nethack.Task, _ bool) (string, error) {
-				for i, p := range trained.Params() {
-					copy(l.Params()[i].Data, p.Data)
-				}
-				return fmt.Sprintf("the weights at %d frames", col.Frames()), nil
-			})
-			if err != nil {
-				return fmt.Errorf("evaluation at %d frames: %w", col.Frames(), err)
-			}
-			tb.Scalar("eval/mean_return", step, r.Mean)
-			fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)\n", col.Frames(), r.Mean, r.Episodes, r.Min, r.Max)
+		return nil
+	}
+	evalStep := func(st rl.Step) error { // --eval-every
+		if c.evalEvery == 0 || st.Frames/c.evalEvery == (st.Frames-c.NumEnvs*c.Frames)/c.evalEvery {
+			return nil
 		}
-		if c.checkpointEvery > 0 && batches%c.checkpointEvery == 0 {
-			if err := checkpoint(); err != nil {
-				return err
+		r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI, _ nethack.Task, _ bool) (string, error) {
+			for i, p := range learner.Params() {
+				copy(l.Params()[i].Data, p.Data)
 			}
+			return fmt.Sprintf("the weights at %d frames", st.Frames), nil
+		})
+		if err != nil {
+			return fmt.Errorf("evaluation at %d frames: %w", st.Frames, err)
 		}
+		tb.Scalar("eval/mean_return", int64(st.Frames), r.Mean)
+		fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max)
+		return nil
+	}
+	checkpointStep := func(st rl.Step) error { // --checkpoint-every
+		if c.checkpointEvery > 0 && st.Batches%c.checkpointEvery == 0 {
+			return checkpoint()
+		}
+		return nil
+	}
+	t.AfterUpdate = []rl.AfterUpdate{logStep, evalStep, checkpointStep}
+	if err := t.Run(); errors.Is(err, errInterrupted) {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	fmt.Println()
 	if err := tb.Flush(); err != nil {
