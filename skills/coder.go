@@ -23,9 +23,14 @@ import (
 //	    turn, gold, hp, message) when the skill started and now, turns the game turns since.
 //	select_skill(obs, state) -> (skill, state)
 //	    the policy over skills: the next skill's name and the state (a dict) for the next call.
+//	can_start(skill, obs) -> bool
+//	    whether the skill may start now: obs also holds window, the 7x7 characters around the
+//	    hero as 7 strings, and new_items, the non-food items picked up since the last sale or
+//	    altar visit.
 var (
 	TerminationSig = Signature{"should_stop", []string{"skill", "start", "now", "turns"}}
 	PolicySig      = Signature{"select_skill", []string{"obs", "state"}}
+	InitiationSig  = Signature{"can_start", []string{"skill", "obs"}}
 )
 
 // Check is one harness case and whether the code passed it.
@@ -114,8 +119,10 @@ func WriteCode(ctx context.Context, c *llm.Client, spec *Spec, kind string, o Co
 		sig, harness = TerminationSig, func(p *Program) []CaseResult { return TerminationHarness(ctx, p, spec) }
 	case "policy":
 		sig, harness = PolicySig, func(p *Program) []CaseResult { return PolicyHarness(ctx, p, spec) }
+	case "initiation":
+		sig, harness = InitiationSig, func(p *Program) []CaseResult { return InitiationHarness(ctx, p, spec) }
 	default:
-		return nil, fmt.Errorf("skills: unknown code kind %q; use termination or policy", kind)
+		return nil, fmt.Errorf("skills: unknown code kind %q; use initiation, termination or policy", kind)
 	}
 	res := &CodeResult{Kind: kind, Model: c.Model(), Best: Candidate{Score: -1}}
 	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: codePrompt(spec, kind, sig, o.Task)}}
@@ -180,6 +187,8 @@ func codePrompt(spec *Spec, kind string, sig Signature, task string) string {
 	switch kind {
 	case "termination":
 		fmt.Fprintf(&b, "Write def %s: return True when the running skill should stop. skill is its name, start the observation when it started, now the current one, turns the game turns since it started. Discoverer should stop after 500 turns, Descender once it is deeper than at its start, Ascender once it is shallower, and Worshipper and Merchant after 10000 turns.\n", sig)
+	case "initiation":
+		fmt.Fprintf(&b, "Write def %s: return True when the skill may start now. obs also has window, the 7x7 characters around the hero as a list of 7 strings (the hero is '@' in the middle; an altar is '_', a shopkeeper another '@'), and new_items, the number of non-food items picked up since the last sale or altar visit. Worshipper may start only with an altar in view and new items; Merchant only with a shopkeeper in view and new items; the other skills always.\n", sig)
 	case "policy":
 		fmt.Fprintf(&b, "Write def %s: choose the next skill for this task: %s\nReturn a tuple (skill_name, new_state); state is a dict you design (empty {} on the first call) and get back on the next call. Explore each new level with discoverer before going deeper with descender.\n", sig, task)
 	}
@@ -292,4 +301,47 @@ func PolicyHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
 		return []CaseResult{res}
 	}
 	return []CaseResult{res, order, deep}
+}
+
+// InitiationHarness runs can_start on scripted windows: MaestroMotif's rules (Worshipper needs
+// an altar '_' in view and new items, Merchant a shopkeeper '@' besides the hero and new items,
+// the others may always start).
+func InitiationHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
+	plain := []string{"       ", " ..... ", " ..... ", " ..@.. ", " ..... ", " ..... ", "       "}
+	altar := []string{"       ", " ..... ", " ._... ", " ..@.. ", " ..... ", " ..... ", "       "}
+	shop := []string{"       ", " ..... ", " ..... ", " ..@.@ ", " ..... ", " ..... ", "       "}
+	type tc struct {
+		skill  string
+		window []string
+		items  int
+		want   bool
+	}
+	known := map[string][]tc{
+		"worshipper": {{"worshipper", altar, 2, true}, {"worshipper", altar, 0, false}, {"worshipper", plain, 3, false}},
+		"merchant":   {{"merchant", shop, 1, true}, {"merchant", shop, 0, false}, {"merchant", plain, 2, false}},
+	}
+	var out []CaseResult
+	for _, sk := range spec.Skills {
+		cases, ok := known[sk.Name]
+		if !ok {
+			cases = []tc{{sk.Name, plain, 0, true}, {sk.Name, altar, 1, true}}
+		}
+		for _, k := range cases {
+			name := fmt.Sprintf("%s: window %q, %d new items", k.skill, strings.Join(k.window, "|"), k.items)
+			obs, _ := ToValue(map[string]any{"depth": 1, "dungeon": "main", "turn": 100, "gold": 0, "hp": 12, "message": "",
+				"window": k.window, "new_items": k.items})
+			v, err := p.Call(ctx, "can_start", starlark.String(k.skill), obs)
+			switch b, ok := v.(starlark.Bool); {
+			case err != nil:
+				out = append(out, CaseResult{name, false, err.Error()})
+			case !ok:
+				out = append(out, CaseResult{name, false, fmt.Sprintf("returned %s, want a bool", v.Type())})
+			case bool(b) != k.want:
+				out = append(out, CaseResult{name, false, fmt.Sprintf("returned %v, want %v", b, k.want)})
+			default:
+				out = append(out, CaseResult{name, true, ""})
+			}
+		}
+	}
+	return out
 }

@@ -24,6 +24,17 @@ def should_stop(skill, start, now, turns):
     return turns >= 10000
 `
 
+const goodInitiation = `
+def can_start(skill, obs):
+    seen = "".join(obs["window"])
+    others = seen.count("@") > 1
+    if skill == "worshipper":
+        return "_" in seen and obs["new_items"] > 0
+    if skill == "merchant":
+        return others and obs["new_items"] > 0
+    return True
+`
+
 const goodPolicy = `
 def select_skill(obs, state):
     explored = state.get("explored", [])
@@ -65,6 +76,26 @@ func TestHarnesses(t *testing.T) {
 		if !c.Passed {
 			t.Errorf("good policy failed %s: %s", c.Name, c.Detail)
 		}
+	}
+	p, err = Load("i.star", goodInitiation, []Signature{InitiationSig}, nil, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := InitiationHarness(ctx, p, spec)
+	for _, c := range ic {
+		if !c.Passed {
+			t.Errorf("good initiation failed %s: %s", c.Name, c.Detail)
+		}
+	}
+	lax, _ := Load("l.star", "def can_start(skill, obs):\n    return True\n", []Signature{InitiationSig}, nil, Limits{})
+	failed := 0
+	for _, c := range InitiationHarness(ctx, lax, spec) {
+		if !c.Passed {
+			failed++
+		}
+	}
+	if len(ic) != 12 || failed != 4 {
+		t.Errorf("%d initiation cases; an always-true can_start fails %d, want 12 and 4", len(ic), failed)
 	}
 	bad, _ := Load("b.star", "def select_skill(obs, state):\n    return ('descender', state)\n", []Signature{PolicySig}, nil, Limits{})
 	cases := PolicyHarness(ctx, bad, spec)

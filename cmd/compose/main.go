@@ -1,7 +1,7 @@
 // Command compose has an LLM write the code that drives skills for a task (MaestroMotif): the
-// termination function of the spec's skills and the policy over skills for the task, each
-// refined against its harness in the Starlark sandbox. The code, prompts, scores and harness
-// cases go to --out.
+// initiation and termination functions of the spec's skills and the policy over skills for the
+// task, each refined against its harness in the Starlark sandbox. The code, prompts, scores and
+// harness cases go to --out.
 //
 // Playing the composed behaviour needs skill-conditioned agents (`train --skills`), which
 // Maestro does not have yet; compose says so at the end of its report.
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopLLM()
-	for _, kind := range []string{"termination", "policy"} {
+	for _, kind := range []string{"initiation", "termination", "policy"} {
 		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: *rounds, Task: desc, Dir: *out})
 		if err != nil {
 			return err
