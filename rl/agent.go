@@ -145,10 +145,7 @@ func (p *AgentLearner) Act(td *tensordict.Dict) error {
 		return err
 	}
 	batch := td.BatchShape()
-	n := 1
-	for _, d := range batch {
-		n *= d
-	}
+	n := rows(td)
 	H := p.net.Hidden
 	h := make([]float32, n*H)
 	if td.Has(KeyHidden) {
@@ -162,20 +159,9 @@ func (p *AgentLearner) Act(td *tensordict.Dict) error {
 	g := p.g
 	g.Reset()
 	logits, value, next := p.net.Forward(g, p.in, g.Input(h, n, H))
-	dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
-	acts := make([]int, n)
-	dist.Sample(p.rng, acts)
-	lp := dist.LogProb(g, acts)
-	a := tensor.Zeros(tensor.Int64, batch...)
-	lps := tensor.Zeros(tensor.Float32, batch...)
-	vs := tensor.Zeros(tensor.Float32, batch...)
-	hn := tensor.Zeros(tensor.Float32, append(append([]int{}, batch...), H)...)
-	ad, ld, vd := tensor.MustData[int64](a), tensor.MustData[float32](lps), tensor.MustData[float32](vs)
-	for i := range acts {
-		ad[i], ld[i], vd[i] = int64(acts[i]), lp.Data[i], value.Data[i]
-	}
+	hn := tensor.Zeros(tensor.Float32, append(td.BatchShape(), H)...)
 	copy(tensor.MustData[float32](hn), next.Data)
-	return errors.Join(td.Set("action", a), td.Set(KeyLogProb, lps), td.Set(KeyValue, vs), td.Set("next/"+KeyHidden, hn))
+	return errors.Join(sampleInto(td, g, p.rng, logits, value), td.Set("next/"+KeyHidden, hn))
 }
 
 // sequences runs the agent over b envs for T steps: p.in holds their T*b rows time-major,

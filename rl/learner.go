@@ -1,7 +1,6 @@
 package rl
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -134,27 +133,12 @@ func (p *Learner) Act(td *tensordict.Dict) error {
 	if err != nil {
 		return err
 	}
-	batch := td.BatchShape()
-	n := 1
-	for _, d := range batch {
-		n *= d
-	}
+	n := rows(td)
 	f := len(obs) / max(n, 1)
 	g := p.g
 	g.Reset()
 	logits, value := p.net.Forward(g, g.Input(obs, n, f))
-	dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
-	acts := make([]int, n)
-	dist.Sample(p.rng, acts)
-	lp := dist.LogProb(g, acts)
-	a := tensor.Zeros(tensor.Int64, batch...)
-	lps := tensor.Zeros(tensor.Float32, batch...)
-	vs := tensor.Zeros(tensor.Float32, batch...)
-	ad, ld, vd := tensor.MustData[int64](a), tensor.MustData[float32](lps), tensor.MustData[float32](vs)
-	for i := range acts {
-		ad[i], ld[i], vd[i] = int64(acts[i]), lp.Data[i], value.Data[i]
-	}
-	return errors.Join(td.Set("action", a), td.Set(KeyLogProb, lps), td.Set(KeyValue, vs))
+	return sampleInto(td, g, p.rng, logits, value)
 }
 
 // Update learns from a batch of [T][B] steps collected with Act (root: observation, action,

@@ -1,9 +1,13 @@
 package rl
 
 import (
+	"errors"
 	"math"
+	"math/rand/v2"
 
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
 )
 
 // estimate fills adv and target for a [T][B] batch: GAE for PPO and A2C, V-trace for APPO
@@ -101,4 +105,32 @@ func (o *Options) step(g *nn.Graph, opt *nn.Adam, params []*nn.Param, t terms, s
 	opt.Step()
 	st.add(*o, t)
 	return nil
+}
+
+// rows is the number of rows over td's batch dims.
+func rows(td *tensordict.Dict) int {
+	n := 1
+	for _, d := range td.BatchShape() {
+		n *= d
+	}
+	return n
+}
+
+// sampleInto samples actions from logits [n, actions] and writes them with their
+// log-probabilities and the values [n, 1] into td (shaped as its batch): what both learners do
+// when they act.
+func sampleInto(td *tensordict.Dict, g *nn.Graph, rng *rand.Rand, logits, value *nn.Value) error {
+	batch := td.BatchShape()
+	dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
+	acts := make([]int, logits.Shape[0])
+	dist.Sample(rng, acts)
+	lp := dist.LogProb(g, acts)
+	a := tensor.Zeros(tensor.Int64, batch...)
+	lps := tensor.Zeros(tensor.Float32, batch...)
+	vs := tensor.Zeros(tensor.Float32, batch...)
+	ad, ld, vd := tensor.MustData[int64](a), tensor.MustData[float32](lps), tensor.MustData[float32](vs)
+	for i := range acts {
+		ad[i], ld[i], vd[i] = int64(acts[i]), lp.Data[i], value.Data[i]
+	}
+	return errors.Join(td.Set("action", a), td.Set(KeyLogProb, lps), td.Set(KeyValue, vs))
 }

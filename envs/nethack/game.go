@@ -332,6 +332,9 @@ func NewGame(o GameOptions) (*Game, error) {
 		return nil, fmt.Errorf("nethack: %w", err)
 	}
 	b := lib.Buffers()
+	// Observation mirrors nledl.Buffers field for field on purpose: the public type carries the
+	// documentation, the internal one the cgo, and this conversion stops compiling if they
+	// drift apart.
 	g.obs = Observation(b)
 	return g, nil
 }
