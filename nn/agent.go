@@ -11,13 +11,15 @@ const CropSize = 12
 // AgentInput is one batch of NetHack observations prepared for the agent (N rows):
 // Chars and Colors are the hero-centred crops [N][12][12] (nethack.CropTTY), Blstats the
 // normalised bottom-line statistics [N][27] (nethack.NormalizeBlstats), Message the message
-// bytes scaled to [0, 1] [N][256].
+// bytes scaled to [0, 1] [N][256], Extra the agent's extra features [N][Extra] (a skill's
+// one-hot for MaestroMotif; nil when the agent has none).
 type AgentInput struct {
 	N       int
 	Chars   []int // values 0..255
 	Colors  []int // values 0..31
 	Blstats []float32
 	Message []float32
+	Extra   []float32
 }
 
 // NetHackAgent is a Motif-style actor-critic for NetHack (reference/motif.md §10) in its
@@ -26,6 +28,10 @@ type AgentInput struct {
 // 512 features, where Motif renders the crop to a 3 x 72 x 72 image; the blstats MLP
 // (27 -> 128 -> 128, ELU) is concatenated with the raw statistics; the message MLP
 // (256 -> 128 -> 128, ELU); then a GRU of 512 and linear policy and value heads.
+//
+// An agent made with NewSkillAgent also reads Extra features appended to the statistics (in
+// the MLP's input and in the raw copy): MaestroMotif's skill one-hot, which conditions one
+// network on the skill it plays.
 type NetHackAgent struct {
 	CharEmb, ColorEmb *EmbeddingLayer
 	Convs             []*Conv2dLayer
@@ -34,15 +40,26 @@ type NetHackAgent struct {
 	Core              *GRUCell
 	Policy, Value     *LinearLayer
 	Actions, Hidden   int
-	cidx              []int
+	// Extra is the number of features appended to the statistics (0 for NewNetHackAgent).
+	Extra int
+	cidx  []int
 }
 
 // NewNetHackAgent returns an agent over the given number of actions.
 func NewNetHackAgent(actions int, rng *rand.Rand) (*NetHackAgent, error) {
+	return NewSkillAgent(actions, 0, rng)
+}
+
+// NewSkillAgent returns an agent that also reads extra features (AgentInput.Extra) next to
+// the statistics: MaestroMotif's skill-conditioned agent with extra = the number of skills.
+func NewSkillAgent(actions, extra int, rng *rand.Rand) (*NetHackAgent, error) {
 	if actions <= 0 {
 		return nil, fmt.Errorf("nn: the agent needs at least one action, got %d", actions)
 	}
-	a := &NetHackAgent{Actions: actions, Hidden: 512}
+	if extra < 0 {
+		return nil, fmt.Errorf("nn: the agent's extra features must not be negative, got %d", extra)
+	}
+	a := &NetHackAgent{Actions: actions, Hidden: 512, Extra: extra}
 	var err error
 	must := func(l *LinearLayer, e error) *LinearLayer {
 		if e != nil && err == nil {
@@ -64,14 +81,14 @@ func NewNetHackAgent(actions int, rng *rand.Rand) (*NetHackAgent, error) {
 		a.Convs = append(a.Convs, l)
 	}
 	a.CropFC = must(NewLinear("crop_fc", 64*3*3, 512, rng))
-	a.Blstats = []*LinearLayer{must(NewLinear("blstats0", 27, 128, rng)), must(NewLinear("blstats1", 128, 128, rng))}
+	a.Blstats = []*LinearLayer{must(NewLinear("blstats0", 27+extra, 128, rng)), must(NewLinear("blstats1", 128, 128, rng))}
 	a.Message = []*LinearLayer{must(NewLinear("message0", 256, 128, rng)), must(NewLinear("message1", 128, 128, rng))}
 	a.Policy = must(NewLinear("policy", 512, actions, rng))
 	a.Value = must(NewLinear("value", 512, 1, rng))
 	if err != nil {
 		return nil, err
 	}
-	if a.Core, err = NewGRUCell("core", EncodedSize, 512, rng); err != nil {
+	if a.Core, err = NewGRUCell("core", a.EncodedSize(), 512, rng); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -100,17 +117,21 @@ func (a *NetHackAgent) Forward(g *Graph, in AgentInput, h *Value) (logits, value
 	return logits, value, next
 }
 
-// EncodedSize is the width of Encode's output: crop 512 + blstats MLP 128 + raw blstats 27 +
-// message 128.
+// EncodedSize is the width of Encode's output for an agent without extra features: crop 512
+// + blstats MLP 128 + raw blstats 27 + message 128.
 const EncodedSize = 512 + 128 + 27 + 128
+
+// EncodedSize is the width of a's Encode output: EncodedSize plus its extra features.
+func (a *NetHackAgent) EncodedSize() int { return EncodedSize + a.Extra }
 
 // Encode runs the feed-forward encoders on every row of in: [N, EncodedSize], the core's
 // input. A recurrent learner encodes a whole [T*B] sequence batch at once and then steps
 // the core through time.
 func (a *NetHackAgent) Encode(g *Graph, in AgentInput) *Value {
 	n, cells := in.N, CropSize*CropSize
-	if len(in.Chars) != n*cells || len(in.Colors) != n*cells || len(in.Blstats) != n*27 || len(in.Message) != n*256 {
-		panic(fmt.Sprintf("nn: agent input of %d rows with %d chars, %d colours, %d blstats, %d message values", n, len(in.Chars), len(in.Colors), len(in.Blstats), len(in.Message)))
+	if len(in.Chars) != n*cells || len(in.Colors) != n*cells || len(in.Blstats) != n*27 || len(in.Message) != n*256 || len(in.Extra) != n*a.Extra {
+		panic(fmt.Sprintf("nn: agent input of %d rows with %d chars, %d colours, %d blstats, %d message values, %d extra features (the agent takes %d per row)",
+			n, len(in.Chars), len(in.Colors), len(in.Blstats), len(in.Message), len(in.Extra), a.Extra))
 	}
 	emb := g.Concat(a.CharEmb.Forward(g, in.Chars), a.ColorEmb.Forward(g, in.Colors)) // [n*144, 24]
 	x := g.Reshape(g.Transpose12(g.Reshape(emb, n, cells, 24)), n, 24, CropSize, CropSize)
@@ -119,6 +140,9 @@ func (a *NetHackAgent) Encode(g *Graph, in AgentInput) *Value {
 	}
 	crop := g.ELU(a.CropFC.Forward(g, g.Reshape(x, n, -1)))
 	bl := g.Input(in.Blstats, n, 27)
+	if a.Extra > 0 {
+		bl = g.Concat(bl, g.Input(in.Extra, n, a.Extra))
+	}
 	b := g.ELU(a.Blstats[1].Forward(g, g.ELU(a.Blstats[0].Forward(g, bl))))
 	m := g.ELU(a.Message[1].Forward(g, g.ELU(a.Message[0].Forward(g, g.Input(in.Message, n, 256)))))
 	return g.Concat(crop, b, bl, m)

@@ -753,13 +753,41 @@ func agentInput(rng *rand.Rand, n int) AgentInput {
 	return in
 }
 
+// The plain agent and the skill-conditioned one (5 skills: one-hots appended to blstats).
 func TestNetHackAgentGradientsAndAllocations(t *testing.T) {
+	for _, extra := range []int{0, 5} {
+		t.Run(fmt.Sprintf("extra=%d", extra), func(t *testing.T) { testAgentGradients(t, extra) })
+	}
+}
+
+func testAgentGradients(t *testing.T, extra int) {
 	rng := rand.New(rand.NewPCG(5, 5))
-	a, err := NewNetHackAgent(23, rng)
+	a, err := NewSkillAgent(23, extra, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := agentInput(rng, 4)
+	if extra > 0 {
+		in.Extra = make([]float32, 4*extra)
+		for r := range 4 {
+			in.Extra[r*extra+r%extra] = 1
+		}
+		// Another skill gives another policy: the features reach the output.
+		other := in
+		other.Extra = make([]float32, 4*extra)
+		for r := range 4 {
+			other.Extra[r*extra+(r+1)%extra] = 1
+		}
+		g0, g1 := NewGraph(), NewGraph()
+		l0, _, _ := a.Forward(g0, in, g0.Input(make([]float32, 4*512), 4, 512))
+		l1, _, _ := a.Forward(g1, other, g1.Input(make([]float32, 4*512), 4, 512))
+		if slices.Equal(l0.Data, l1.Data) {
+			t.Error("the skill one-hot does not change the logits")
+		}
+		if w := a.Blstats[0].W; w.Shape[1] != 27+extra { // [out, in], as PyTorch
+			t.Errorf("blstats0 weight %v, want an input of 27+%d", w.Shape, extra)
+		}
+	}
 	h0 := make([]float32, 4*512)
 	actions := []int{1, 5, 22, 0}
 	loss := func(g *Graph) *Value {

@@ -19,6 +19,11 @@ const KeyHidden = "hidden"
 // AgentObservationKeys are the observations an AgentLearner reads.
 var AgentObservationKeys = []string{"tty_chars", "tty_colors", "blstats", "message"}
 
+// KeySkill is the skill an agent with extra features (nn.NewSkillAgent) plays: an int64
+// observation in [0, skills) that the learner turns into the one-hot the network reads, at
+// the root for acting and under next for bootstrapping (skills.Controller writes it).
+const KeySkill = "skill"
+
 // AgentLearner trains the recurrent nn.NetHackAgent with PPO, A2C or APPO (Options as for
 // Learner). It is also the collecting policy (Act): it reads the observations of
 // AgentObservationKeys and the state under KeyHidden (zeros when absent), and writes the
@@ -74,9 +79,11 @@ type obs struct {
 	colors  []int8
 	blstats []int64
 	message []uint8
+	skill   []int64 // nil for an agent without skills
 }
 
-func readObs(td *tensordict.Dict, prefix string) (o obs, err error) {
+// readObs reads the agent's observations under prefix, and the skill when skills > 0.
+func readObs(td *tensordict.Dict, prefix string, skills int) (o obs, err error) {
 	get := func(k string) (*tensor.Tensor, error) {
 		t, err := td.Get(prefix + k)
 		if err != nil {
@@ -100,6 +107,16 @@ func readObs(td *tensordict.Dict, prefix string) (o obs, err error) {
 	if err != nil {
 		return o, fmt.Errorf("rl: NetHack observations: %w", err)
 	}
+	if skills > 0 {
+		if o.skill, err = tensordict.GetAs[int64](td, prefix+KeySkill); err != nil {
+			return o, fmt.Errorf("rl: the skill-conditioned agent reads %s: %w (wrap the env in skills.Controller)", prefix+KeySkill, err)
+		}
+		for _, k := range o.skill {
+			if k < 0 || int(k) >= skills {
+				return o, fmt.Errorf("rl: %s %d out of range: the agent knows %d skills", prefix+KeySkill, k, skills)
+			}
+		}
+	}
 	return o, nil
 }
 
@@ -113,6 +130,9 @@ func (p *AgentLearner) prepare(o obs, n int, rows []int) {
 	in.N = n
 	in.Chars, in.Colors = resize(in.Chars, n*cells), resize(in.Colors, n*cells)
 	in.Blstats, in.Message = resize(in.Blstats, n*nethack.NumBlstats), resize(in.Message, n*nethack.MessageLen)
+	K := p.net.Extra
+	in.Extra = resize(in.Extra, n*K)
+	clear(in.Extra)
 	for k := 0; k < n; k++ {
 		i := k
 		if rows != nil {
@@ -127,6 +147,9 @@ func (p *AgentLearner) prepare(o obs, n int, rows []int) {
 		for j, c := range o.message[i*nethack.MessageLen : (i+1)*nethack.MessageLen] {
 			in.Message[k*nethack.MessageLen+j] = float32(c) / 255
 		}
+		if K > 0 {
+			in.Extra[k*K+int(o.skill[i])] = 1
+		}
 	}
 }
 
@@ -140,7 +163,7 @@ func resize[T any](s []T, n int) []T {
 // Act samples actions for td's observations and records their log-probabilities, values and
 // the next recurrent state.
 func (p *AgentLearner) Act(td *tensordict.Dict) error {
-	o, err := readObs(td, "")
+	o, err := readObs(td, "", p.net.Extra)
 	if err != nil {
 		return err
 	}
@@ -210,11 +233,11 @@ func (p *AgentLearner) Update(batch *tensordict.Dict) error {
 	if b*T < 2 {
 		return fmt.Errorf("rl: minibatches of %d frames; each needs at least 2 (advantages are normalised per minibatch)", b*T)
 	}
-	o, err := readObs(batch, "")
+	o, err := readObs(batch, "", p.net.Extra)
 	if err != nil {
 		return err
 	}
-	no, err := readObs(batch, "next/")
+	no, err := readObs(batch, "next/", p.net.Extra)
 	if err != nil {
 		return err
 	}

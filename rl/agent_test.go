@@ -81,7 +81,7 @@ func TestAgentLearnerReplaysActing(t *testing.T) {
 		t.Fatalf("the batch should start from carried states and hold episode ends: %d non-zero state values, %d ends", nonzero, ends)
 	}
 	replay := func(h0 []float32, ended []bool) (dLogp, dValue float64) {
-		o, err := readObs(batch, "")
+		o, err := readObs(batch, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,12 +41,17 @@ func DefaultIntrinsic() IntrinsicOptions {
 // postprocessing stage. It reads message at the root and next/reward, next/done under next,
 // replaces next/reward by r and writes the two parts under KeyIntrinsic and KeyExtrinsic
 // (the extrinsic one unscaled). Message counts carry across batches per env.
+//
+// Made with NewSkillIntrinsic it is MaestroMotif's reward: one reward model and threshold per
+// skill, the step's model chosen by the skill observation at the root, and it records every
+// skill segment (a stretch of one skill, ended by a switch or the episode's end).
 type Intrinsic struct {
-	o      IntrinsicOptions
-	m      *RewardModel
-	eps    float64
-	cache  map[string]float64 // r_hat per message (messages repeat a lot)
-	counts []map[string]int   // per env: this episode's counts (or the LRU window's)
+	o        IntrinsicOptions
+	ms       []*RewardModel
+	eps      []float64
+	skillKey string               // "" for Motif's single model
+	cache    []map[string]float64 // per model: r_hat per message (messages repeat a lot)
+	counts   []map[string]int     // per env: this episode's counts (or the LRU window's)
 	recent [][]string         // per env: the LRU window, oldest first
 	hist   [][][]int64        // per env: blstats of the last Delta+1 steps of the episode
 	g      *nn.Graph
@@ -54,26 +59,68 @@ type Intrinsic struct {
 	epIn, epEx []float64
 	finished   []float64 // intrinsic returns of episodes finished since the last Drain
 	finishedEx []float64
+	seg        []Segment // per env: the running skill segment
+	segments   []Segment // segments finished since the last DrainSegments
+}
+
+// Segment is a stretch of steps of one skill: its index, its length and the intrinsic reward
+// it earned.
+type Segment struct {
+	Skill  int
+	Steps  int
+	Return float64
 }
 
 // NewIntrinsic returns the transform for model m.
 func NewIntrinsic(m *RewardModel, o IntrinsicOptions) (*Intrinsic, error) {
-	eps, err := m.Quantile(o.Threshold)
-	if err != nil {
-		return nil, err
+	return newIntrinsic([]*RewardModel{m}, []float64{o.Threshold}, "", o)
+}
+
+// NewSkillIntrinsic returns MaestroMotif's transform: models[k] and thresholds[k] (quantile
+// levels) for skill k, the skill of each step read from the int64 observation skillKey at the
+// root. o.Threshold is not used.
+func NewSkillIntrinsic(models []*RewardModel, thresholds []float64, skillKey string, o IntrinsicOptions) (*Intrinsic, error) {
+	if len(models) == 0 || len(models) != len(thresholds) || skillKey == "" {
+		return nil, fmt.Errorf("motif: skill rewards need one model and one threshold per skill (got %d and %d) and a skill key", len(models), len(thresholds))
 	}
+	for k, m := range models[1:] {
+		if m.UsesDiffStats() != models[0].UsesDiffStats() || m.Delta != models[0].Delta {
+			return nil, fmt.Errorf("motif: skill %d's reward model (diffstats %v, delta %d) differs from skill 0's (diffstats %v, delta %d); train them on the same pairs", k+1, m.UsesDiffStats(), m.Delta, models[0].UsesDiffStats(), models[0].Delta)
+		}
+	}
+	return newIntrinsic(models, thresholds, skillKey, o)
+}
+
+func newIntrinsic(ms []*RewardModel, thresholds []float64, skillKey string, o IntrinsicOptions) (*Intrinsic, error) {
 	if o.Beta < 0 || o.LRU < 0 {
 		return nil, fmt.Errorf("motif: intrinsic reward needs beta >= 0 and LRU >= 0, got %g and %d", o.Beta, o.LRU)
 	}
-	return &Intrinsic{o: o, m: m, eps: eps, cache: map[string]float64{}, g: nn.NewGraph()}, nil
+	r := &Intrinsic{o: o, ms: ms, skillKey: skillKey, g: nn.NewGraph()}
+	for k, m := range ms {
+		eps, err := m.Quantile(thresholds[k])
+		if err != nil {
+			if skillKey != "" {
+				err = fmt.Errorf("skill %d: %w", k, err)
+			}
+			return nil, err
+		}
+		r.eps = append(r.eps, eps)
+		r.cache = append(r.cache, map[string]float64{})
+	}
+	return r, nil
 }
 
-// Eps is the threshold on the normalised reward.
-func (r *Intrinsic) Eps() float64 { return r.eps }
+// Eps is the threshold on the normalised reward (of the first skill's model).
+func (r *Intrinsic) Eps() float64 { return r.eps[0] }
 
 // Normalized returns r_hat for each message (n x 256 bytes), through the cache; diff holds
-// the messages' diffstats (n x 5) when the model uses them (nil otherwise).
+// the messages' diffstats (n x 5) when the model uses them (nil otherwise). With skills it is
+// the first skill's model.
 func (r *Intrinsic) Normalized(messages []uint8, diff []float32) []float64 {
+	return r.normalized(0, messages, diff)
+}
+
+func (r *Intrinsic) normalized(model int, messages []uint8, diff []float32) []float64 {
 	L, D := nn.MessageLen, nn.DiffStats
 	n := len(messages) / L
 	out := make([]float64, n)
@@ -86,7 +133,7 @@ func (r *Intrinsic) Normalized(messages []uint8, diff []float32) []float64 {
 		if diff != nil {
 			keys[i] += fmt.Sprint(diff[i*D : (i+1)*D])
 		}
-		if v, ok := r.cache[keys[i]]; ok {
+		if v, ok := r.cache[model][keys[i]]; ok {
 			out[i] = v
 		} else {
 			miss = append(miss, messages[i*L:(i+1)*L]...)
@@ -98,10 +145,11 @@ func (r *Intrinsic) Normalized(messages []uint8, diff []float32) []float64 {
 	}
 	if len(missAt) > 0 {
 		raw := make([]float32, len(missAt))
-		r.m.Score(r.g, miss, missDiff, raw)
+		m := r.ms[model]
+		m.Score(r.g, miss, missDiff, raw)
 		for k, i := range missAt {
-			v := (float64(raw[k]) - r.m.Mean) / r.m.Std
-			r.cache[keys[i]] = v
+			v := (float64(raw[k]) - m.Mean) / m.Std
+			r.cache[model][keys[i]] = v
 			out[i] = v
 		}
 	}
@@ -119,7 +167,7 @@ func (r *Intrinsic) diffstats(bl []int64, done []bool, T, B int) []float32 {
 			i := t*B + b
 			cur := bl[i*NB : (i+1)*NB]
 			h := append(r.hist[b], append([]int64(nil), cur...))
-			if len(h) > r.m.Delta+1 {
+			if len(h) > r.ms[0].Delta+1 {
 				h = h[1:]
 			}
 			DiffStats(out[i*D:(i+1)*D], h[0], cur)
@@ -161,6 +209,7 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 		r.counts, r.recent = make([]map[string]int, B), make([][]string, B)
 		r.epIn, r.epEx = make([]float64, B), make([]float64, B)
 		r.hist = make([][][]int64, B)
+		r.seg = make([]Segment, B)
 		for b := range r.counts {
 			r.counts[b] = map[string]int{}
 		}
@@ -168,14 +217,17 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 		return nil, fmt.Errorf("motif: batches of %d envs after batches of %d", B, len(r.counts))
 	}
 	var diff []float32
-	if r.m.UsesDiffStats() {
+	if r.ms[0].UsesDiffStats() {
 		bl, err := tensordict.GetAs[int64](batch, "blstats")
 		if err != nil || len(bl) != T*B*nethack.NumBlstats {
 			return nil, fmt.Errorf("motif: the diffstats reward model reads blstats [T, B, %d] at the root: %v", nethack.NumBlstats, err)
 		}
 		diff = r.diffstats(bl, done, T, B)
 	}
-	rhat := r.Normalized(msgs, diff)
+	rhat, skill, nextSkill, err := r.scores(batch, msgs, diff, T*B)
+	if err != nil {
+		return nil, err
+	}
 	total := tensor.Zeros(tensor.Float32, bs...)
 	in := tensor.Zeros(tensor.Float32, bs...)
 	ex := tensor.Zeros(tensor.Float32, bs...)
@@ -186,9 +238,15 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 			i := t*B + b
 			msg := string(msgs[i*L : (i+1)*L])
 			n := r.count(b, msg)
-			intr := 0.0
-			if rhat[i] > r.eps {
+			intr, k := 0.0, 0
+			if skill != nil {
+				k = int(skill[i])
+			}
+			if rhat[i] > r.eps[k] {
 				intr = rhat[i] / math.Pow(float64(n), r.o.Beta)
+			}
+			if skill != nil {
+				r.segment(b, k, intr, done[i] || nextSkill[i] != skill[i])
 			}
 			env := float64(rew[i])
 			id[i], ed[i] = float32(intr), float32(env)
@@ -211,6 +269,66 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 		}
 	}
 	return batch, nil
+}
+
+// scores returns r_hat for each of the n steps (each with its skill's model) and, with
+// skills, the skill of each step and of the step after it.
+func (r *Intrinsic) scores(batch *tensordict.Dict, msgs []uint8, diff []float32, n int) (rhat []float64, skill, next []int64, err error) {
+	if r.skillKey == "" {
+		return r.normalized(0, msgs, diff), nil, nil, nil
+	}
+	if skill, err = tensordict.GetAs[int64](batch, r.skillKey); err == nil {
+		next, err = tensordict.GetAs[int64](batch, "next/"+r.skillKey)
+	}
+	if err != nil || len(skill) != n || len(next) != n {
+		return nil, nil, nil, fmt.Errorf("motif: skill rewards read the skill of each step, an int64 %q at the root and under next (wrap the env in skills.Controller): %v", r.skillKey, err)
+	}
+	rhat = make([]float64, n)
+	L, D := nn.MessageLen, nn.DiffStats
+	for k := range r.ms {
+		var at []int
+		var m []uint8
+		var d []float32
+		for i, s := range skill {
+			if s < 0 || int(s) >= len(r.ms) {
+				return nil, nil, nil, fmt.Errorf("motif: %s %d out of range: there are reward models for %d skills", r.skillKey, s, len(r.ms))
+			}
+			if int(s) == k {
+				at = append(at, i)
+				m = append(m, msgs[i*L:(i+1)*L]...)
+				if diff != nil {
+					d = append(d, diff[i*D:(i+1)*D]...)
+				}
+			}
+		}
+		if len(at) == 0 {
+			continue
+		}
+		for j, v := range r.normalized(k, m, d) {
+			rhat[at[j]] = v
+		}
+	}
+	return rhat, skill, next, nil
+}
+
+// segment adds a step of skill k earning intr to env b's running segment, and ends it when
+// end is set.
+func (r *Intrinsic) segment(b, k int, intr float64, end bool) {
+	s := &r.seg[b]
+	s.Skill = k
+	s.Steps++
+	s.Return += intr
+	if end {
+		r.segments = append(r.segments, *s)
+		*s = Segment{}
+	}
+}
+
+// DrainSegments returns the skill segments finished since the last call.
+func (r *Intrinsic) DrainSegments() []Segment {
+	s := r.segments
+	r.segments = nil
+	return s
 }
 
 // count returns N(m) after counting msg for env b.

@@ -3,6 +3,7 @@ package motif
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/maestro-rl/maestro/nn"
@@ -29,7 +30,7 @@ func handIntrinsic(t *testing.T, o IntrinsicOptions) *Intrinsic {
 		t.Fatal(err)
 	}
 	for m, v := range map[string]float64{"A": 2, "B": 1, "C": -1} {
-		r.cache[string(msgBytes(m))] = v
+		r.cache[0][string(msgBytes(m))] = v
 	}
 	return r
 }
@@ -95,6 +96,63 @@ func TestIntrinsicHandComputed(t *testing.T) {
 	out, _ := handIntrinsic(t, o).Postproc(batch())
 	if got := tensor.MustData[float32](must(out.Get("next/reward"))); got[3] != 0 || math.Abs(float64(got[0])-0.2) > 1e-6 {
 		t.Errorf("intrinsic only: rewards %v", got)
+	}
+}
+
+// TestSkillIntrinsicHandComputed: two skills with their own models and thresholds, one env,
+// three steps (a1 0.1, a2 0, beta 3, LRU 20):
+//
+//	skill   0  1  1   (next skill 1 1 0)
+//	message A  A  B
+//	model 0: r_hat(A) = 2, eps 0.6 (0.5 quantile); model 1: r_hat(A) = -1, r_hat(B) = 3, eps 2.5
+//	(0.85 quantile)
+//	rewards: 0.1*2/1 = 0.2; -1 < 2.5: 0; 0.1*3/1 = 0.3 (B's first count; A's count was 2)
+//	segments: {skill 0, 1 step, return 2}, {skill 1, 2 steps, return 3}
+func TestSkillIntrinsicHandComputed(t *testing.T) {
+	net, _ := nn.NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	q0, q1 := make([]float64, len(Quantiles)), make([]float64, len(Quantiles))
+	q0[9], q1[16] = 0.6, 2.5
+	models := []*RewardModel{{Net: net, Mean: 0, Std: 1, Quant: q0}, {Net: net, Mean: 0, Std: 1, Quant: q1}}
+	o := DefaultIntrinsic()
+	o.A2, o.LRU = 0, 20
+	r, err := NewSkillIntrinsic(models, []float64{0.5, 0.85}, "skill", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cache[0][string(msgBytes("A"))] = 2
+	r.cache[1][string(msgBytes("A"))] = -1
+	r.cache[1][string(msgBytes("B"))] = 3
+	d := tensordict.New(3)
+	m, _ := tensor.FromSlice(msgBytes("A", "A", "B"), 3, nn.MessageLen)
+	d.Set("message", m)
+	d.Set("next/reward", tensor.Zeros(tensor.Float32, 3))
+	d.Set("next/done", tensor.Zeros(tensor.Bool, 3))
+	d.Set("skill", tensor.Of([]int64{0, 1, 1}))
+	d.Set("next/skill", tensor.Of([]int64{1, 1, 0}))
+	out, err := r.Postproc(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tensor.MustData[float32](must(out.Get("next/reward")))
+	for i, w := range []float64{0.2, 0, 0.3} {
+		if math.Abs(float64(got[i])-w) > 1e-6 {
+			t.Errorf("step %d: reward %g, want %g", i, got[i], w)
+		}
+	}
+	segs := r.DrainSegments()
+	if want := []Segment{{0, 1, 2}, {1, 2, 3}}; len(segs) != 2 || segs[0] != want[0] || segs[1] != want[1] {
+		t.Errorf("segments %+v, want %+v", segs, want)
+	}
+	// A skill without a model, and a batch without skills, are refused with the reason.
+	d.Set("skill", tensor.Of([]int64{0, 2, 1}))
+	if _, err := r.Postproc(d); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("skill 2 of 2 models: %v", err)
+	}
+	if _, err := r.Postproc(d.Exclude("skill")); err == nil || !strings.Contains(err.Error(), "skills.Controller") {
+		t.Errorf("no skill key: %v", err)
+	}
+	if _, err := NewSkillIntrinsic(models, []float64{0.5}, "skill", o); err == nil {
+		t.Error("two models with one threshold accepted")
 	}
 }
 
