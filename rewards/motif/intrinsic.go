@@ -52,9 +52,9 @@ type Intrinsic struct {
 	skillKey string               // "" for Motif's single model
 	cache    []map[string]float64 // per model: r_hat per message (messages repeat a lot)
 	counts   []map[string]int     // per env: this episode's counts (or the LRU window's)
-	recent [][]string         // per env: the LRU window, oldest first
-	hist   [][][]int64        // per env: blstats of the last Delta+1 steps of the episode
-	g      *nn.Graph
+	recent   [][]string           // per env: the LRU window, oldest first
+	hist     [][][]int64          // per env: blstats of the last Delta+1 steps of the episode
+	g        *nn.Graph
 	// Episode returns of the two parts, per env, and the finished episodes' means.
 	epIn, epEx []float64
 	finished   []float64 // intrinsic returns of episodes finished since the last Drain
