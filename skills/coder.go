@@ -190,7 +190,7 @@ func codePrompt(spec *Spec, kind string, sig Signature, task string) string {
 	case "initiation":
 		fmt.Fprintf(&b, "Write def %s: return True when the skill may start now. obs also has window, the 7x7 characters around the hero as a list of 7 strings (the hero is '@' in the middle; an altar is '_', a shopkeeper another '@'), and new_items, the number of non-food items picked up since the last sale or altar visit. Worshipper may start only with an altar in view and new items; Merchant only with a shopkeeper in view and new items; the other skills always.\n", sig)
 	case "policy":
-		fmt.Fprintf(&b, "Write def %s: choose the next skill for this task: %s\nReturn a tuple (skill_name, new_state); state is a dict you design (empty {} on the first call) and get back on the next call. Explore each new level with discoverer before going deeper with descender.\n", sig, task)
+		fmt.Fprintf(&b, "Write def %s: choose the next skill for this task: %s\nReturn a tuple (skill_name, new_state); state is a dict you design (empty {} on the first call) and get back on the next call. obs also has startable, the names of the skills that may start now (merchant and worshipper only near a shopkeeper or an altar with items to use). Explore each new level with discoverer before going deeper with descender.\n", sig, task)
 	}
 	b.WriteString("Reply with one ```python code block.")
 	return b.String()
@@ -250,7 +250,8 @@ func TerminationHarness(ctx context.Context, p *Program, spec *Spec) []CaseResul
 // PolicyHarness plays select_skill through a scripted game of 40 skill choices, in which
 // descender takes the hero one level down, ascender one level up and other skills stay: every
 // call must return a known skill and a dict state, and the policy must explore before it
-// descends (no two descents in a row) and reach depth 3.
+// descends (no two descents in a row), reach depth 3, and (when the spec has a merchant) choose
+// merchant at the two calls where obs["startable"] says it may start.
 func PolicyHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
 	depth, turn := 1, 0
 	state := starlark.Value(starlark.NewDict(0))
@@ -258,8 +259,20 @@ func PolicyHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
 	var trace []string
 	res := CaseResult{Name: "40 choices return known skills and a dict state", Passed: true}
 	order := CaseResult{Name: "explores a level (another skill) between two descents", Passed: true}
+	interrupt := CaseResult{Name: "lets merchant interrupt when it may start (calls 11 and 26)", Passed: true}
+	_, err := spec.Skill("merchant")
+	hasMerchant := err == nil
 	for step := 0; step < 40; step++ {
-		v, err := p.Call(ctx, "select_skill", obsValue(depth, turn, "main"), state)
+		obs := obsValue(depth, turn, "main").(*starlark.Dict)
+		shop := hasMerchant && (step == 10 || step == 25) // a shopkeeper in view, with items to sell
+		var startable []starlark.Value
+		for _, sk := range spec.Skills {
+			if (sk.Name != "merchant" || shop) && sk.Name != "worshipper" {
+				startable = append(startable, starlark.String(sk.Name))
+			}
+		}
+		obs.SetKey(starlark.String("startable"), starlark.NewList(startable))
+		v, err := p.Call(ctx, "select_skill", obs, state)
 		if err != nil {
 			res = CaseResult{res.Name, false, fmt.Sprintf("call %d: %v", step+1, err)}
 			break
@@ -279,6 +292,9 @@ func PolicyHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
 			break
 		}
 		state = tup[1]
+		if shop && name != "merchant" && interrupt.Passed {
+			interrupt = CaseResult{interrupt.Name, false, fmt.Sprintf("call %d chose %s while merchant could start", step+1, name)}
+		}
 		if name == "descender" && prev == "descender" && order.Passed {
 			order = CaseResult{order.Name, false, fmt.Sprintf("descender twice in a row at calls %d and %d (trace: %s)", step, step+1, strings.Join(trace, " "))}
 		}
@@ -299,6 +315,9 @@ func PolicyHarness(ctx context.Context, p *Program, spec *Spec) []CaseResult {
 	}
 	if !res.Passed {
 		return []CaseResult{res}
+	}
+	if hasMerchant {
+		return []CaseResult{res, order, deep, interrupt}
 	}
 	return []CaseResult{res, order, deep}
 }

@@ -37,6 +37,8 @@ def can_start(skill, obs):
 
 const goodPolicy = `
 def select_skill(obs, state):
+    if "merchant" in obs["startable"]:
+        return ("merchant", state)
     explored = state.get("explored", [])
     if obs["depth"] not in explored:
         return ("discoverer", {"explored": explored + [obs["depth"]]})
@@ -99,8 +101,30 @@ func TestHarnesses(t *testing.T) {
 	}
 	bad, _ := Load("b.star", "def select_skill(obs, state):\n    return ('descender', state)\n", []Signature{PolicySig}, nil, Limits{})
 	cases := PolicyHarness(ctx, bad, spec)
-	if len(cases) != 3 || cases[1].Passed || !strings.Contains(cases[1].Detail, "descender twice") {
-		t.Errorf("always-descend policy: %+v; want the exploration case to fail", cases)
+	if len(cases) != 4 || cases[1].Passed || !strings.Contains(cases[1].Detail, "descender twice") || cases[3].Passed || !strings.Contains(cases[3].Detail, "call 11 chose descender") {
+		t.Errorf("always-descend policy: %+v; want the exploration and the merchant cases to fail", cases)
+	}
+}
+
+// TestReferenceCodePassesTheHarnesses: the code Maestro ships passes every case of the three
+// harnesses the coder's answers are scored on.
+func TestReferenceCodePassesTheHarnesses(t *testing.T) {
+	spec, _ := DefaultSpec()
+	code, err := ReferenceCode(Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for kind, cases := range map[string][]CaseResult{"initiation": InitiationHarness(ctx, code.Initiation, spec),
+		"termination": TerminationHarness(ctx, code.Termination, spec), "policy": PolicyHarness(ctx, code.Policy, spec)} {
+		if len(cases) == 0 {
+			t.Errorf("%s: no cases", kind)
+		}
+		for _, c := range cases {
+			if !c.Passed {
+				t.Errorf("reference %s fails %s: %s", kind, c.Name, c.Detail)
+			}
+		}
 	}
 }
 
