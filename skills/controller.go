@@ -119,17 +119,17 @@ type ControllerStats struct {
 // Generated code that fails at run time never stops the env: a failed termination call keeps
 // the skill, a failed choice falls back as above, and Stats counts the failures.
 type Controller struct {
-	inner   envs.Env
-	specs   envs.Specs
-	spec    *Spec
-	code    *Code
-	ctx     context.Context
-	state   starlark.Value
-	skill   int
-	start   *starlark.Dict
-	items   int // non-food items picked up since the last Merchant or Worshipper segment
-	stats   ControllerStats
-	pickup  *regexp.Regexp
+	inner  envs.Env
+	specs  envs.Specs
+	spec   *Spec
+	code   *Code
+	ctx    context.Context
+	state  starlark.Value
+	skill  int
+	start  *starlark.Dict
+	items  int // non-food items picked up since the last Merchant or Worshipper segment
+	stats  ControllerStats
+	pickup *regexp.Regexp
 }
 
 // NewController wraps env (a single NetHack env with tty_chars, blstats and message).
