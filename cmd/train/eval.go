@@ -104,10 +104,11 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 		recDir = filepath.Join(runDir, "eval", "ttyrec-tmp")
 		os.RemoveAll(recDir)
 	}
-	env, l, err := buildRecording(c, task, hack, recDir)
+	b, err := buildRecording(c, task, hack, recDir)
 	if err != nil {
 		return evalResult{}, err
 	}
+	env, l := b.env, b.learner
 	res := evalResult{Env: c.Env}
 	if res.Weights, err = setWeights(l, task, hack); err != nil {
 		env.Close()

@@ -30,6 +30,7 @@ import (
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/rl"
+	"github.com/maestro-rl/maestro/skills"
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
@@ -45,6 +46,11 @@ type config struct {
 	// RewardModel is the Motif reward model file ("" = the one shipped with Maestro).
 	RewardModel string                 `json:"reward_model,omitempty"`
 	Motif       motif.IntrinsicOptions `json:"motif"`
+	// Skills is the skills spec of a MaestroMotif run ("" = none), SkillCode the folder of
+	// its skill code and SkillRewards that of its per-skill reward models ("default": shipped).
+	Skills       string `json:"skills,omitempty"`
+	SkillCode    string `json:"skill_code,omitempty"`
+	SkillRewards string `json:"skill_rewards,omitempty"`
 	// Not part of a run's identity:
 	runDir          string
 	force           bool
@@ -59,7 +65,7 @@ type config struct {
 // identity returns the fields that define a run (what --resume must match).
 func (c config) identity() config {
 	return config{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Frames: c.Frames, TotalFrames: c.TotalFrames, Seed: c.Seed, LR: c.LR,
-		Reward: c.Reward, RewardModel: c.RewardModel, Motif: c.Motif}
+		Reward: c.Reward, RewardModel: c.RewardModel, Motif: c.Motif, Skills: c.Skills, SkillCode: c.SkillCode, SkillRewards: c.SkillRewards}
 }
 
 // state is what a checkpoint holds besides the learner and the collector.
@@ -159,6 +165,9 @@ func main() {
 	fs.Float64Var(&c.Motif.Beta, "motif-beta", def.Beta, "Motif: the intrinsic reward is divided by N^beta, N the message's count in the episode")
 	fs.Float64Var(&c.Motif.Threshold, "motif-threshold", def.Threshold, "Motif: quantile (0.05 ... 0.95) of the normalised reward below which the intrinsic reward is 0")
 	fs.IntVar(&c.Motif.LRU, "motif-lru", 0, "Motif: count messages within the last N (MaestroMotif) instead of per episode (0)")
+	fs.StringVar(&c.Skills, "skills", "", "train MaestroMotif's skill-conditioned agent on this skills spec (\"default\": MaestroMotif's five skills, skills/specs/maestromotif.yaml): the spec's character, actions and episode length on --env, skills played in call-and-return by --skill-code, each rewarded by its own reward model (--skill-rewards) with its spec threshold; implies --motif-a2 0 and --motif-lru 20 unless given")
+	fs.StringVar(&c.SkillCode, "skill-code", "default", "with --skills: folder of initiation.star, termination.star and policy.star (compose's output; missing files come from the reference code), or \"default\" (the reference code in skills/code)")
+	fs.StringVar(&c.SkillRewards, "skill-rewards", "default", "with --skills: folder of one reward model per skill, <skill>.mtd (annotate train on pairs labelled with --skill), or \"default\" (the models in skills/rewards)")
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
@@ -183,6 +192,16 @@ func main() {
 		if err := applyConfigFile(fs, *cfgFile); err != nil {
 			fmt.Fprintln(os.Stderr, "train:", err)
 			os.Exit(2)
+		}
+	}
+	if c.Skills != "" { // MaestroMotif's reward: intrinsic only, message counts over the last 20
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["motif-a2"] {
+			c.Motif.A2 = 0
+		}
+		if !set["motif-lru"] {
+			c.Motif.LRU = 20
 		}
 	}
 	if *cpuProfile != "" {
@@ -235,14 +254,35 @@ func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
 // build makes the batched env (with episode returns under episode_reward) and its learner.
 // NetHack games are seeded from --seed, one seed per env, so runs repeat.
 func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
-	return buildRecording(c, task, hack, "")
+	b, err := buildRecording(c, task, hack, "")
+	return b.env, b.learner, err
+}
+
+// built is what buildRecording makes: the env, its learner, and with --skills each env's
+// skill controller.
+type built struct {
+	env     envs.Env
+	learner learner
+	ctls    []*skills.Controller
+	spec    *skills.Spec
 }
 
 // buildRecording is build with NetHack episodes recorded as ttyrecs under ttyrecDir/env<i>/
 // (none when ttyrecDir is "").
-func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (envs.Env, learner, error) {
+func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (built, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 1))
 	o := rl.Options{Algo: c.Algo, LR: c.LR, Seed: c.Seed}
+	var b built
+	var code *skills.Code
+	if c.Skills != "" {
+		var err error
+		if b.spec, err = skills.LoadSpec(c.Skills); err != nil {
+			return b, fmt.Errorf("--skills: %w", err)
+		}
+		if code, err = skills.LoadCode(c.SkillCode, skills.Limits{}); err != nil {
+			return b, fmt.Errorf("--skill-code: %w", err)
+		}
+	}
 	var children []envs.Env
 	closeAll := func() {
 		for _, e := range children {
@@ -257,6 +297,9 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (e
 		} else {
 			var ne *nethack.Env
 			eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
+			if b.spec != nil { // MaestroMotif's character, actions and episode length
+				eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = b.spec.Character, skills.ActionSets[b.spec.Actions](), b.spec.MaxSteps
+			}
 			if ttyrecDir != "" {
 				eo.TTYRecDir = filepath.Join(ttyrecDir, fmt.Sprintf("env%d", i))
 			}
@@ -265,34 +308,44 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (e
 				err = ne.Task().Seed(nethack.Seeds{Core: c.Seed*1000 + uint64(i), Disp: c.Seed*1000 + uint64(i) + 500})
 			}
 			e = ne
+			if err == nil && b.spec != nil {
+				var ctl *skills.Controller
+				if ctl, err = skills.NewController(ne, b.spec, code); err == nil {
+					e = ctl
+					b.ctls = append(b.ctls, ctl)
+				} else {
+					ne.Close()
+				}
+			}
 		}
 		if err != nil {
 			closeAll()
-			return nil, nil, err
+			return b, err
 		}
 		children = append(children, e)
 	}
 	batched, err := envs.Serial(children...)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return b, err
 	}
-	env, err := envs.Compose(batched, envs.RewardSum)
-	if err != nil {
+	if b.env, err = envs.Compose(batched, envs.RewardSum); err != nil {
 		batched.Close()
-		return nil, nil, err
+		return b, err
 	}
-	var l learner
+	fail := func(err error) (built, error) {
+		b.env.Close()
+		return built{}, err
+	}
 	if !hack {
 		net, err := nn.NewActorCritic(4, 2, 64, rng)
 		if err == nil {
-			l, err = rl.NewLearner(net, cartpole.KeyObservation, o)
+			b.learner, err = rl.NewLearner(net, cartpole.KeyObservation, o)
 		}
 		if err != nil {
-			env.Close()
-			return nil, nil, err
+			return fail(err)
 		}
-		return env, l, nil
+		return b, nil
 	}
 	o = rl.MotifOptions(c.Algo)
 	o.LR, o.Seed = c.LR, c.Seed
@@ -305,15 +358,18 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (e
 			break
 		}
 	}
-	net, err := nn.NewNetHackAgent(env.Specs().Action.(envs.Categorical).N, rng)
+	nSkills := 0
+	if b.spec != nil {
+		nSkills = len(b.spec.Skills) // the skill's one-hot next to the statistics
+	}
+	net, err := nn.NewSkillAgent(b.env.Specs().Action.(envs.Categorical).N, nSkills, rng)
 	if err == nil {
-		l, err = rl.NewAgentLearner(net, o)
+		b.learner, err = rl.NewAgentLearner(net, o)
 	}
 	if err != nil {
-		env.Close()
-		return nil, nil, err
+		return fail(err)
 	}
-	return env, l, nil
+	return b, nil
 }
 
 // run trains as c says; resolved, when not nil, writes the resolved flags to a path.
@@ -327,7 +383,30 @@ func run(c config, resolved func(path string) error) error {
 	}
 	nn.SetBLASThreads(c.blasThreads)
 	var intr *motif.Intrinsic
+	if c.Skills != "" {
+		if !hack {
+			return fmt.Errorf("--skills plays NetHack; use it with a NetHack --env, not %s", c.Env)
+		}
+		if c.Reward != "" && c.Reward != "extrinsic" && c.Reward != "skills" {
+			return fmt.Errorf("--skills rewards each skill with its own model (--skill-rewards); leave --reward out")
+		}
+		spec, err := skills.LoadSpec(c.Skills)
+		if err != nil {
+			return fmt.Errorf("--skills: %w", err)
+		}
+		models, err := skills.RewardModels(spec, c.SkillRewards)
+		if err != nil {
+			return fmt.Errorf("--skill-rewards: %w", err)
+		}
+		if intr, err = motif.NewSkillIntrinsic(models, spec.Thresholds(), skills.KeySkill, c.Motif); err != nil {
+			return fmt.Errorf("--skill-rewards: %w", err)
+		}
+		c.Reward, c.RewardModel = "skills", ""
+	} else {
+		c.SkillCode, c.SkillRewards = "", ""
+	}
 	switch c.Reward {
+	case "skills":
 	case "", "extrinsic":
 		c.Reward, c.RewardModel, c.Motif = "extrinsic", "", motif.IntrinsicOptions{}
 	case "motif":
@@ -381,10 +460,11 @@ func run(c config, resolved func(path string) error) error {
 			return err
 		}
 	}
-	env, learner, err := build(c, task, hack)
+	b, err := buildRecording(c, task, hack, "")
 	if err != nil {
 		return err
 	}
+	env, learner := b.env, b.learner
 	co := collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames}
 	if intr != nil {
 		co.Postproc = intr.Postproc
@@ -444,6 +524,11 @@ func run(c config, resolved func(path string) error) error {
 		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Generation: gen})
 	}
 	startFrames := col.Frames()
+	sl, err := newSkillLog(c.runDir, b.spec, c.resume, st.Frames)
+	if err != nil {
+		return err
+	}
+	defer sl.close()
 	errInterrupted := errors.New("interrupted")
 	t := &rl.Trainer{Collector: col, Learner: learner, TotalFrames: c.TotalFrames,
 		// The learning rate follows the frames seen before each batch.
@@ -479,6 +564,7 @@ func run(c config, resolved func(path string) error) error {
 			if intr != nil {
 				in, _ := intr.Drain()
 				intrReturns = append(intrReturns, in...)
+				sl.add(intr.DrainSegments())
 			}
 			return nil
 		}},
@@ -508,6 +594,9 @@ func run(c config, resolved func(path string) error) error {
 			tb.Scalar("train/mean_intrinsic_return_last20", step, meanIntr)
 		}
 		tb.Scalar("train/frames_per_second", step, float64(st.Frames-startFrames)/el)
+		if err := sl.write(tb, step, b.ctls); err != nil {
+			return err
+		}
 		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
 			tb.Scalar("loss/"+k, step, s[k])
 		}
@@ -571,6 +660,9 @@ func run(c config, resolved func(path string) error) error {
 	}
 	fmt.Printf("train: %d frames in %.1fs; mean return of the last 20 episodes %.1f; log, curve.png and weights in %s\n",
 		col.Frames(), time.Since(start).Seconds(), meanLast(returns, 20), c.runDir)
+	if s := sl.summary(); s != "" {
+		fmt.Println(s + " (per batch in skills.csv)")
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
+	"github.com/maestro-rl/maestro/skills"
 )
 
 func base(dir string) config {
@@ -401,5 +403,73 @@ func TestNetHackEvalRecordsBestAndWorst(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "eval", "*")); len(left) != 2 {
 		t.Errorf("eval folder holds %v; want only the best and worst ttyrecs", left)
+	}
+}
+
+// skillRewardModels writes an untrained diffstats reward model per skill of the default spec
+// into a folder (what annotate train writes; the shipped models are tested elsewhere).
+func skillRewardModels(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	spec, _ := skills.DefaultSpec()
+	for i, sk := range spec.Skills {
+		net, err := nn.NewRewardModelDiff(rand.New(rand.NewPCG(uint64(i), 9)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := make([]float64, len(motif.Quantiles))
+		for j := range q {
+			q[j] = -1 + 2*motif.Quantiles[j]
+		}
+		m := &motif.RewardModel{Net: net, Mean: 0, Std: 1, Quant: q, Delta: 100}
+		if err := m.Save(filepath.Join(dir, sk.Name+".mtd")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestSkillsRunAndResume trains the skill-conditioned agent (MaestroMotif's five skills, the
+// reference skill code, a reward model per skill), stops, resumes, and checks the per-skill
+// log and the weights' shape; then the inputs it refuses.
+func TestSkillsRunAndResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "skills")
+	rewards := skillRewardModels(t)
+	c := config{Algo: "appo", Env: "score", NumEnvs: 2, Frames: 16, TotalFrames: 96, Seed: 3, runDir: dir, checkpointEvery: 1, stopAfter: 32,
+		Skills: "default", SkillCode: "default", SkillRewards: rewards, Motif: motif.IntrinsicOptions{A1: 0.1, Beta: 3, LRU: 20}}
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.resume, c.stopAfter = true, 0
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows := readLog(t, filepath.Join(dir, "skills.csv"))
+	if len(rows) != 1+3*5 || rows[0][1] != "skill" || rows[1][0] != "32" || rows[len(rows)-1][0] != "96" || rows[len(rows)-1][1] != "merchant" {
+		t.Errorf("skills.csv after the resume: %v; want a header and 5 skills x 3 batches (32, 64, 96 frames)", rows)
+	}
+	agent, _ := nn.NewSkillAgent(len(skills.ActionSets["maestromotif"]()), 5, rand.New(rand.NewPCG(1, 1)))
+	if err := nn.LoadParams(filepath.Join(dir, "params.mtd"), agent.Params()); err != nil {
+		t.Errorf("the weights do not fit a 28-action agent with 5 skills: %v", err)
+	}
+	plain, _ := nn.NewNetHackAgent(28, rand.New(rand.NewPCG(1, 1)))
+	if err := nn.LoadParams(filepath.Join(dir, "params.mtd"), plain.Params()); err == nil {
+		t.Error("the weights of a skill run load into an agent without skills")
+	}
+	badCode := t.TempDir()
+	os.WriteFile(filepath.Join(badCode, "policy.star"), []byte("def select_skill(obs, state)\n    return 1\n"), 0o644)
+	for _, bad := range []struct {
+		c    config
+		want string
+	}{
+		{config{Algo: "ppo", Env: "CartPole", NumEnvs: 1, Frames: 8, TotalFrames: 8, Skills: "default", SkillCode: "default", SkillRewards: rewards}, "NetHack"},
+		{config{Algo: "ppo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Skills: "default", SkillCode: "default", SkillRewards: t.TempDir()}, "no reward model for skill \"discoverer\""},
+		{config{Algo: "ppo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Skills: "default", SkillCode: badCode, SkillRewards: rewards, Motif: motif.IntrinsicOptions{Beta: 3}}, "policy.star"},
+		{config{Algo: "ppo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Skills: filepath.Join(badCode, "none.yaml"), SkillCode: "default", SkillRewards: rewards}, "--skills"},
+	} {
+		bad.c.runDir = filepath.Join(t.TempDir(), "r")
+		if err := run(bad.c, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("config %+v: error %v, want one mentioning %q", bad.c, err, bad.want)
+		}
 	}
 }

@@ -98,11 +98,16 @@ var defaultModel []byte
 // DefaultRewardModel returns the reward model shipped with Maestro (models/default.mtd; how
 // it was made is in models/default.json: scripts/make-reward-model.sh ran the pipeline).
 func DefaultRewardModel() (*RewardModel, error) {
-	d, err := tensordict.Unmarshal(defaultModel)
+	return ParseRewardModel(defaultModel, "the shipped reward model")
+}
+
+// ParseRewardModel decodes the bytes of a model file (name says which in errors).
+func ParseRewardModel(b []byte, name string) (*RewardModel, error) {
+	d, err := tensordict.Unmarshal(b)
 	if err != nil {
-		return nil, fmt.Errorf("motif: the shipped reward model: %w", err)
+		return nil, fmt.Errorf("motif: %s: %w", name, err)
 	}
-	return decodeRewardModel(d, "the shipped reward model")
+	return decodeRewardModel(d, name)
 }
 
 func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
