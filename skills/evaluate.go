@@ -1,0 +1,246 @@
+package skills
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+
+	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// Tracker reads a task's success check off one episode, step by step: message_count counts
+// the step messages that match, stat_at_least holds once the statistic has reached the value,
+// stat_at_most holds while it never went above it, overview_contains looks for the text in
+// the #overview screens added with AddOverview, and all needs every part.
+type Tracker struct {
+	check    *Check
+	counts   map[*MessageRule]int
+	reached  map[*StatRule]bool
+	exceeded map[*StatRule]bool
+	overview strings.Builder
+}
+
+// NewTracker returns a tracker of check for a new episode.
+func NewTracker(check *Check) *Tracker {
+	return &Tracker{check: check, counts: map[*MessageRule]int{}, reached: map[*StatRule]bool{}, exceeded: map[*StatRule]bool{}}
+}
+
+// Observe takes one step's statistics and message.
+func (t *Tracker) Observe(bl []int64, message string) { t.observe(t.check, bl, message) }
+
+func (t *Tracker) observe(c *Check, bl []int64, message string) {
+	switch {
+	case c.MessageCount != nil:
+		if message != "" && c.MessageCount.regexp().MatchString(message) {
+			t.counts[c.MessageCount]++
+		}
+	case c.StatAtLeast != nil:
+		if bl[StatNames[c.StatAtLeast.Stat]] >= c.StatAtLeast.Value {
+			t.reached[c.StatAtLeast] = true
+		}
+	case c.StatAtMost != nil:
+		if bl[StatNames[c.StatAtMost.Stat]] > c.StatAtMost.Value {
+			t.exceeded[c.StatAtMost] = true
+		}
+	}
+	for i := range c.All {
+		t.observe(&c.All[i], bl, message)
+	}
+}
+
+// AddOverview adds the text of a #overview screen.
+func (t *Tracker) AddOverview(text string) { t.overview.WriteString(text + "\n") }
+
+// Success reports whether the check holds for the episode so far.
+func (t *Tracker) Success() bool { return t.holds(t.check) }
+
+func (t *Tracker) holds(c *Check) bool {
+	switch {
+	case c.OverviewContains != "":
+		return strings.Contains(t.overview.String(), c.OverviewContains)
+	case c.MessageCount != nil:
+		return t.counts[c.MessageCount] >= c.MessageCount.AtLeast
+	case c.StatAtLeast != nil:
+		return t.reached[c.StatAtLeast]
+	case c.StatAtMost != nil:
+		return !t.exceeded[c.StatAtMost]
+	}
+	for i := range c.All {
+		if !t.holds(&c.All[i]) {
+			return false
+		}
+	}
+	return len(c.All) > 0
+}
+
+// UsesOverview reports whether the check reads the #overview screen.
+func (c *Check) UsesOverview() bool {
+	if c.OverviewContains != "" {
+		return true
+	}
+	for i := range c.All {
+		if c.All[i].UsesOverview() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *MessageRule) regexp() *regexp.Regexp {
+	if r.re == nil { // a rule built in code rather than parsed
+		r.re = regexp.MustCompile(r.Pattern)
+	}
+	return r.re
+}
+
+// Overview opens NetHack's #overview screen (Ctrl-O, no game time passes), returns its text
+// (every page), and closes it. The game's observation buffers show the map again afterwards.
+func Overview(g *nethack.Game) (string, error) {
+	var pages []string
+	if _, err := g.Step(0x0f); err != nil {
+		return "", fmt.Errorf("skills: #overview: %w", err)
+	}
+	for page := 0; page < 10; page++ {
+		text := screenText(g.Obs().TTYChars)
+		pages = append(pages, text)
+		if !morePages.MatchString(text) {
+			break
+		}
+		if _, err := g.Step(' '); err != nil {
+			return "", fmt.Errorf("skills: #overview: %w", err)
+		}
+	}
+	if _, err := g.Step(0x1b); err != nil {
+		return "", fmt.Errorf("skills: closing #overview: %w", err)
+	}
+	return strings.Join(pages, "\n"), nil
+}
+
+// morePages matches a menu page that is not the last: "(1 of 2)".
+var morePages = regexp.MustCompile(`\((\d+) of (\d+)\)`)
+
+func screenText(tty []uint8) string {
+	var lines []string
+	for r := 0; r < nethack.TermRows; r++ {
+		if l := strings.TrimRight(string(tty[r*nethack.TermCols:(r+1)*nethack.TermCols]), " \x00"); l != "" {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// EpisodeResult is one evaluated episode.
+type EpisodeResult struct {
+	Success bool    `json:"success"`
+	Steps   int     `json:"steps"`
+	Return  float64 `json:"return"` // the task's own reward
+	// Skills is the skill of every step (indices into the spec's skills).
+	Skills []int `json:"skills"`
+	// Overview is the last #overview text seen (when the check reads it).
+	Overview string `json:"overview,omitempty"`
+	// Episode numbers the episode among its env's (its ttyrec is nle.*.<Episode>.ttyrec3.bz2).
+	Episode int `json:"episode"`
+}
+
+// Judge wraps a Controller and reads a task's success off every episode: it follows the
+// steps' statistics and messages and, for checks on #overview, opens the overview screen at
+// the start and whenever the level changes (between steps, without game time passing).
+// Finished episodes are kept in Results.
+type Judge struct {
+	*Controller
+	game    *nethack.Game
+	check   *Check
+	tracker *Tracker
+	cur     EpisodeResult
+	level   [2]int64
+	episode int
+	// Results are the finished episodes, in order.
+	Results []EpisodeResult
+}
+
+// NewJudge wraps ctl, whose inner env must be a *nethack.Env, with task's success check.
+func NewJudge(ctl *Controller, task Task) (*Judge, error) {
+	ne, ok := ctl.Inner().(*nethack.Env)
+	if !ok {
+		return nil, fmt.Errorf("skills: the judge reads the game of a *nethack.Env; the controller wraps a %T", ctl.Inner())
+	}
+	return &Judge{Controller: ctl, game: ne.Task().Game(), check: task.Success}, nil
+}
+
+// Reset starts an episode.
+func (j *Judge) Reset() (*tensordict.Dict, error) {
+	td, err := j.Controller.Reset()
+	if err != nil {
+		return nil, err
+	}
+	j.tracker, j.cur = NewTracker(j.check), EpisodeResult{Episode: j.episode}
+	j.episode++
+	return td, j.observe(td, true)
+}
+
+// Step steps the controller and follows the episode.
+func (j *Judge) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
+	j.cur.Skills = append(j.cur.Skills, j.Skill())
+	td, err := j.Controller.Step(td)
+	if err != nil {
+		return nil, err
+	}
+	nd, err := td.GetDict(envs.KeyNext)
+	if err != nil {
+		return nil, err
+	}
+	j.cur.Steps++
+	if r, err := tensordict.GetAs[float32](nd, envs.KeyReward); err == nil && len(r) == 1 {
+		j.cur.Return += float64(r[0])
+	}
+	done, _ := tensordict.GetAs[bool](nd, envs.KeyDone)
+	over := len(done) == 1 && done[0]
+	if err := j.observe(nd, false); err != nil {
+		return nil, err
+	}
+	if over {
+		j.cur.Success = j.tracker.Success()
+		j.Results = append(j.Results, j.cur)
+	}
+	return td, nil
+}
+
+// observe feeds one observation to the tracker, opening #overview on a new level.
+func (j *Judge) observe(td *tensordict.Dict, start bool) error {
+	bl, err := tensordict.GetAs[int64](td, "blstats")
+	if err != nil {
+		return err
+	}
+	msg, err := tensordict.GetAs[uint8](td, "message")
+	if err != nil {
+		return err
+	}
+	j.tracker.Observe(bl, MessageText(msg))
+	level := [2]int64{bl[nethack.BlDNum], bl[nethack.BlDLevel]}
+	if j.check.UsesOverview() && (start || level != j.level) && !j.game.Done() {
+		text, err := Overview(j.game)
+		if err != nil {
+			return err
+		}
+		j.tracker.AddOverview(text)
+		j.cur.Overview = text
+	}
+	j.level = level
+	return nil
+}
+
+// Wilson returns the 95% Wilson score interval of a success rate of k in n.
+func Wilson(k, n int) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.959964
+	p, nf := float64(k)/float64(n), float64(n)
+	d := 1 + z*z/nf
+	c := (p + z*z/(2*nf)) / d
+	h := z / d * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return math.Max(0, c-h), math.Min(1, c+h)
+}
