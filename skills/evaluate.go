@@ -143,6 +143,8 @@ type EpisodeResult struct {
 	Overview string `json:"overview,omitempty"`
 	// Episode numbers the episode among its env's (its ttyrec is nle.*.<Episode>.ttyrec3.bz2).
 	Episode int `json:"episode"`
+	// TTYRec is the episode's recording, when one was kept.
+	TTYRec string `json:"ttyrec,omitempty"`
 }
 
 // Judge wraps a Controller and reads a task's success off every episode: it follows the
@@ -242,5 +244,12 @@ func Wilson(k, n int) (lo, hi float64) {
 	d := 1 + z*z/nf
 	c := (p + z*z/(2*nf)) / d
 	h := z / d * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
-	return math.Max(0, c-h), math.Min(1, c+h)
+	lo, hi = math.Max(0, c-h), math.Min(1, c+h)
+	if k == 0 {
+		lo = 0 // exactly, not a rounding error away
+	}
+	if k == n {
+		hi = 1
+	}
+	return lo, hi
 }

@@ -1,23 +1,32 @@
-// Command compose has an LLM write the code that drives skills for a task (MaestroMotif): the
-// initiation and termination functions of the spec's skills and the policy over skills for the
-// task, each refined against its harness in the Starlark sandbox. The code, prompts, scores and
-// harness cases go to --out.
-//
-// Playing the composed behaviour needs skill-conditioned agents (`train --skills`), which
-// Maestro does not have yet; compose says so at the end of its report.
+// Command compose builds behaviour for a task from skills (MaestroMotif). An LLM writes the
+// policy over skills for the task (and, without a trained run, the skills' initiation and
+// termination functions), each refined against its harness in the Starlark sandbox; with
+// --skills RUN it then plays the composed policy zero-shot with the run's skill-conditioned
+// agent (train --skills) for --episodes episodes and reports the task's success rate with a
+// 95% Wilson interval, a skill-usage timeline (timeline.png), each episode's skills and
+// result (compose.json) and the best and worst episodes as ttyrecs.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/maestro-rl/maestro/collectors"
+	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/skills"
 )
 
@@ -30,47 +39,112 @@ func main() {
 	}
 }
 
+type options struct {
+	spec, task, out, urls, model, runDir, code string
+	rounds, episodes, envs, maxSteps           int
+	seed                                       uint64
+}
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("compose", flag.ContinueOnError)
-	specPath := fs.String("spec", "default", "skills spec (YAML; default: MaestroMotif's five skills and nine tasks)")
-	task := fs.String("task", "", "a task of the spec by name (e.g. gnomish-mines, delphi) or a description in words (required)")
-	out := fs.String("out", "", "folder for the code and its reports (default runs/compose-<task>)")
-	urls := fs.String("llm-url", "", "OpenAI-compatible coder server(s), comma-separated; empty starts the embedded llama-server (a 135M model: expect code that does not pass)")
-	model := fs.String("llm-model", "", "the coder model's name (required with --llm-url)")
-	rounds := fs.Int("rounds", 4, "LLM answers per function (first draft + refinements)")
+	var o options
+	fs.StringVar(&o.spec, "spec", "default", "skills spec (YAML; default: MaestroMotif's five skills and nine tasks); with --skills, the run's spec is used")
+	fs.StringVar(&o.task, "task", "", "a task of the spec by name (e.g. gnomish-mines, delphi) or a description in words (required; a description has no success check, so only returns and timelines are reported)")
+	fs.StringVar(&o.runDir, "skills", "", "a finished `train --skills` run folder: play the composed policy with its agent and skill code and report the task's success rate")
+	fs.StringVar(&o.code, "code", "", "folder with a policy.star to play instead of asking the LLM (and optionally initiation.star, termination.star to replace the run's)")
+	fs.IntVar(&o.episodes, "episodes", 20, "with --skills: evaluation episodes")
+	fs.IntVar(&o.envs, "envs", 2, "with --skills: games played side by side")
+	fs.IntVar(&o.maxSteps, "max-steps", 0, "with --skills: episode length limit (0: the spec's max_steps)")
+	fs.Uint64Var(&o.seed, "seed", 777, "with --skills: seed of the evaluation games and the agent's sampling")
+	fs.StringVar(&o.out, "out", "", "folder for the code, reports, timeline and ttyrecs (default runs/compose-<task>)")
+	fs.StringVar(&o.urls, "llm-url", "", "OpenAI-compatible coder server(s), comma-separated; empty starts the embedded llama-server (a 135M model: expect code that does not pass)")
+	fs.StringVar(&o.model, "llm-model", "", "the coder model's name (required with --llm-url)")
+	fs.IntVar(&o.rounds, "rounds", 4, "LLM answers per function (first draft + refinements)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "compose: an LLM writes the code that sequences skills for a task.\n\nUsage: compose --task NAME|DESCRIPTION [flags]\n\nExample:\n  compose --task gnomish-mines --llm-url http://gpu:8000/v1 --llm-model meta-llama/Llama-3.1-405B-Instruct\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), `compose: build behaviour for a task from skills (MaestroMotif).
+
+Usage:
+  compose --task NAME|DESCRIPTION [flags]                 an LLM writes the skill code
+  compose --task NAME --skills RUN-DIR [--episodes N]     ... and plays it with a trained run
+
+Examples:
+  compose --task gnomish-mines --llm-url http://gpu:8000/v1 --llm-model meta-llama/Llama-3.1-405B-Instruct
+  compose --task delphi --skills runs/nethackscore-appo-skills-1 --code my-policy/ --episodes 50
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *task == "" {
+	if o.task == "" {
 		return errors.New("--task is required (a task name of the spec or a description)")
 	}
-	spec, err := skills.LoadSpec(*specPath)
+	if o.episodes < 1 || o.envs < 1 || o.maxSteps < 0 {
+		return errors.New("--episodes and --envs must be positive, --max-steps not negative")
+	}
+	var rc *runConfig
+	if o.runDir != "" {
+		var err error
+		if rc, err = readRun(o.runDir); err != nil {
+			return err
+		}
+		o.spec = rc.Skills
+	}
+	spec, err := skills.LoadSpec(o.spec)
 	if err != nil {
 		return err
 	}
-	desc, name := *task, "custom"
+	task := skills.Task{Name: "custom", Description: o.task}
 	for _, t := range spec.Tasks {
-		if t.Name == *task {
-			desc, name = t.Description, t.Name
+		if t.Name == o.task {
+			task = t
 		}
 	}
-	if *out == "" {
-		*out = filepath.Join("runs", "compose-"+name)
+	if o.out == "" {
+		o.out = filepath.Join("runs", "compose-"+task.Name)
 	}
-	c, stopLLM, err := llm.Connect(ctx, *urls, *model, 1, os.Stderr,
-		"compose: starting the embedded llama-server (SmolLM2-135M: too small to write working code; use --llm-url for a real coder)")
-	if err != nil {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
+	code, source, err := writeCode(ctx, o, spec, task, rc)
+	if err != nil || rc == nil {
+		return err
+	}
+	return evaluate(ctx, o, spec, task, rc, code, source)
+}
+
+// writeCode returns the code to play: --code's files, or the LLM's (the policy for the task;
+// with a run, the initiation and termination functions are the run's). Without a run it
+// writes all three and returns nil.
+func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Task, rc *runConfig) (*skills.Code, string, error) {
+	base := "default"
+	if rc != nil {
+		base = rc.SkillCode
+	}
+	if o.code != "" {
+		if _, err := os.Stat(filepath.Join(o.code, "policy.star")); err != nil {
+			return nil, "", fmt.Errorf("--code: %v (the folder holds the policy over skills, policy.star)", err)
+		}
+		c, err := loadOver(base, o.code)
+		return c, "policy.star from " + o.code, err
+	}
+	c, stopLLM, err := llm.Connect(ctx, o.urls, o.model, 1, os.Stderr,
+		"compose: starting the embedded llama-server (SmolLM2-135M: too small to write working code; use --llm-url for a real coder)")
+	if err != nil {
+		return nil, "", err
+	}
 	defer stopLLM()
-	for _, kind := range []string{"initiation", "termination", "policy"} {
-		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: *rounds, Task: desc, Dir: *out})
+	kinds := skills.CodeKinds
+	if rc != nil {
+		kinds = []string{"policy"} // the skills' own functions come from the run
+	}
+	var best *skills.CodeResult
+	for _, kind := range kinds {
+		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: o.rounds, Task: task.Description, Dir: o.out})
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		status := "passes every harness case"
 		if res.Best.Score < 1 {
@@ -79,8 +153,249 @@ func run(ctx context.Context, args []string) error {
 				status = "does not load: " + res.Best.Error
 			}
 		}
-		fmt.Printf("compose: %s: best of %d rounds (round %d) %s; %s\n", kind, len(res.Candidates), res.Best.Round, status, filepath.Join(*out, kind+".star"))
+		fmt.Printf("compose: %s: best of %d rounds (round %d) %s; %s\n", kind, len(res.Candidates), res.Best.Round, status, filepath.Join(o.out, kind+".star"))
+		best = res
 	}
-	fmt.Printf("compose: code and reports in %s. Playing it needs skill-conditioned agents (train --skills), not built yet.\n", *out)
+	if rc == nil {
+		fmt.Printf("compose: code and reports in %s; play it with a trained run: compose --task %s --skills RUN-DIR --code %s\n", o.out, task.Name, o.out)
+		return nil, "", nil
+	}
+	if best.Best.Error != "" || best.Best.Score < 0 {
+		return nil, "", fmt.Errorf("the coder's best policy does not load (%s); use a stronger coder (--llm-url) or pass --code with a policy.star", best.Best.Error)
+	}
+	code, err := loadOver(base, o.out)
+	return code, fmt.Sprintf("policy.star written by %s (harness score %.2f)", best.Model, best.Best.Score), err
+}
+
+// loadOver loads the code of folder base (or the reference code) with the files of over
+// replacing it.
+func loadOver(base, over string) (*skills.Code, error) {
+	b, err := skills.LoadCode(base, skills.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	src := map[string]string{}
+	for _, k := range skills.CodeKinds {
+		src[k] = b.Sources[k]
+		if f, err := os.ReadFile(filepath.Join(over, k+".star")); err == nil {
+			src[k] = string(f)
+		}
+	}
+	return skills.ParseCode(src, skills.Limits{})
+}
+
+// runConfig is what compose reads of a train run (ckpt/train.json's config).
+type runConfig struct {
+	Algo      string `json:"algo"`
+	Env       string `json:"env"`
+	Skills    string `json:"skills"`
+	SkillCode string `json:"skill_code"`
+	dir       string
+}
+
+func readRun(dir string) (*runConfig, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
+	if err != nil {
+		return nil, fmt.Errorf("--skills %s: not a train run folder (no ckpt/train.json): %v", dir, err)
+	}
+	var st struct {
+		Config runConfig `json:"config"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("--skills %s: ckpt/train.json: %w", dir, err)
+	}
+	if st.Config.Skills == "" {
+		return nil, fmt.Errorf("--skills %s was trained without skills; train one with train --skills default", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
+		return nil, fmt.Errorf("--skills %s has no final weights (params.mtd): finish it with train --resume", dir)
+	}
+	st.Config.dir = dir
+	return &st.Config, nil
+}
+
+// report is compose.json.
+type report struct {
+	Task        string                 `json:"task"`
+	Description string                 `json:"description"`
+	Run         string                 `json:"run"`
+	Policy      string                 `json:"policy"`
+	Skills      []string               `json:"skills"`
+	Episodes    int                    `json:"episodes"`
+	Checked     bool                   `json:"success_checked"`
+	Successes   int                    `json:"successes"`
+	Rate        float64                `json:"success_rate"`
+	Interval    [2]float64             `json:"wilson_95"`
+	SkillShare  map[string]float64     `json:"skill_share"`
+	MeanReturn  float64                `json:"mean_return"`
+	CodeErrors  map[string]int         `json:"code_errors,omitempty"`
+	Results     []skills.EpisodeResult `json:"results"`
+	lo, hi      float64
+}
+
+func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Task, rc *runConfig, code *skills.Code, source string) error {
+	nt, err := nethack.ParseTask(rc.Env)
+	if err != nil {
+		return fmt.Errorf("--skills %s: env %q: %w", rc.dir, rc.Env, err)
+	}
+	maxSteps := spec.MaxSteps
+	if o.maxSteps > 0 {
+		maxSteps = o.maxSteps
+	}
+	recDir := filepath.Join(o.out, "ttyrec-tmp")
+	os.RemoveAll(recDir)
+	var judges []*skills.Judge
+	var children []envs.Env
+	closeAll := func() {
+		for _, e := range children {
+			e.Close()
+		}
+	}
+	check := task.Success
+	if check == nil { // a described task: play it, with nothing to check
+		check = &skills.Check{StatAtMost: &skills.StatRule{Stat: "depth", Value: -1}}
+	}
+	for i := 0; i < o.envs; i++ {
+		ne, err := nethack.NewEnv(nethack.EnvOptions{Task: nt, MaxEpisodeSteps: maxSteps, Actions: skills.ActionSets[spec.Actions](),
+			TTYRecDir: filepath.Join(recDir, fmt.Sprintf("env%d", i)),
+			Game:      nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys, Character: spec.Character}})
+		if err == nil {
+			err = ne.Task().Seed(nethack.Seeds{Core: o.seed*1000 + uint64(i), Disp: o.seed*1000 + uint64(i) + 500})
+		}
+		if err != nil {
+			closeAll()
+			return err
+		}
+		ctl, err := skills.NewController(ne, spec, code)
+		var j *skills.Judge
+		if err == nil {
+			j, err = skills.NewJudge(ctl, skills.Task{Name: task.Name, Description: task.Description, Success: check})
+		}
+		if err != nil {
+			ne.Close()
+			closeAll()
+			return err
+		}
+		judges, children = append(judges, j), append(children, j)
+	}
+	env, err := envs.Serial(children...)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	net, err := nn.NewSkillAgent(env.Specs().Action.(envs.Categorical).N, len(spec.Skills), rand.New(rand.NewPCG(o.seed, 1)))
+	if err == nil {
+		err = nn.LoadParams(filepath.Join(rc.dir, "params.mtd"), net.Params())
+	}
+	var agent *rl.AgentLearner
+	if err == nil {
+		ro := rl.MotifOptions(rc.Algo)
+		ro.Seed = o.seed
+		agent, err = rl.NewAgentLearner(net, ro)
+	}
+	if err != nil {
+		env.Close()
+		return fmt.Errorf("--skills %s: %w", rc.dir, err)
+	}
+	col, err := collectors.NewSync(env, agent, collectors.Options{FramesPerBatch: o.envs * 64})
+	if err != nil {
+		env.Close()
+		return err
+	}
+	finished := func() int {
+		n := 0
+		for _, j := range judges {
+			n += len(j.Results)
+		}
+		return n
+	}
+	fmt.Printf("compose: playing %d episodes of %q (up to %d steps each) with %s\n", o.episodes, task.Name, maxSteps, rc.dir)
+	for finished() < o.episodes {
+		if err := ctx.Err(); err != nil {
+			col.Close()
+			return err
+		}
+		if _, err := col.Next(); err != nil {
+			col.Close()
+			return err
+		}
+		fmt.Printf("\rcompose: %d/%d episodes", min(finished(), o.episodes), o.episodes)
+	}
+	fmt.Println()
+	r := report{Task: task.Name, Description: task.Description, Run: rc.dir, Policy: source, SkillShare: map[string]float64{},
+		Checked: task.Success != nil, CodeErrors: map[string]int{}}
+	for _, sk := range spec.Skills {
+		r.Skills = append(r.Skills, sk.Name)
+	}
+	type at struct{ env, episode int }
+	var where []at
+	for k := 0; len(r.Results) < o.episodes; k++ { // round robin over the envs' episodes
+		for e, j := range judges {
+			if k < len(j.Results) && len(r.Results) < o.episodes {
+				r.Results = append(r.Results, j.Results[k])
+				where = append(where, at{e, j.Results[k].Episode})
+			}
+		}
+	}
+	for _, j := range judges {
+		for k, n := range j.Stats().Errors {
+			r.CodeErrors[k] += n
+		}
+	}
+	col.Close() // completes the ttyrecs
+	steps := 0
+	for _, res := range r.Results {
+		if res.Success {
+			r.Successes++
+		}
+		r.MeanReturn += res.Return / float64(len(r.Results))
+		for _, s := range res.Skills {
+			r.SkillShare[spec.Skills[s].Name]++
+		}
+		steps += len(res.Skills)
+	}
+	for k := range r.SkillShare {
+		r.SkillShare[k] /= float64(max(steps, 1))
+	}
+	r.Episodes = len(r.Results)
+	r.Rate = float64(r.Successes) / float64(r.Episodes)
+	r.lo, r.hi = skills.Wilson(r.Successes, r.Episodes)
+	r.Interval = [2]float64{r.lo, r.hi}
+	if err := os.MkdirAll(filepath.Join(o.out, "ttyrec"), 0o755); err != nil {
+		return err
+	}
+	for i, w := range where { // each reported episode's recording, by its place in the report
+		src, _ := filepath.Glob(filepath.Join(recDir, fmt.Sprintf("env%d", w.env), fmt.Sprintf("nle.*.%d.ttyrec3.bz2", w.episode)))
+		if len(src) == 1 {
+			rel := filepath.Join("ttyrec", fmt.Sprintf("episode%02d.ttyrec3.bz2", i))
+			if err := os.Rename(src[0], filepath.Join(o.out, rel)); err == nil {
+				r.Results[i].TTYRec = rel
+			}
+		}
+	}
+	os.RemoveAll(recDir)
+	if !r.Checked {
+		r.Successes, r.Rate, r.Interval = 0, 0, [2]float64{}
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(o.out, "compose.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	if err := plotTimeline(filepath.Join(o.out, "timeline.png"), &r); err != nil {
+		return err
+	}
+	if r.Checked {
+		fmt.Printf("compose: %s: success in %d of %d episodes: %.1f%% (95%% Wilson interval %.1f%% to %.1f%%)\n", task.Name, r.Successes, r.Episodes, 100*r.Rate, 100*r.lo, 100*r.hi)
+	} else {
+		fmt.Printf("compose: %q has no success check (not a task of the spec); mean return %.2f over %d episodes\n", task.Description, r.MeanReturn, r.Episodes)
+	}
+	var share []string
+	for _, sk := range r.Skills {
+		share = append(share, fmt.Sprintf("%s %.0f%%", sk, 100*r.SkillShare[sk]))
+	}
+	fmt.Printf("compose: skills' share of the steps: %s; report, timeline.png and ttyrecs in %s\n", strings.Join(share, ", "), o.out)
+	if len(r.CodeErrors) > 0 {
+		fmt.Printf("compose: the skill code failed at run time (contained, see compose.json): %v\n", r.CodeErrors)
+	}
 	return nil
 }
