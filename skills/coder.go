@@ -3,10 +3,12 @@ package skills
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -33,21 +35,29 @@ var (
 	InitiationSig  = Signature{"can_start", []string{"skill", "obs"}}
 )
 
-// Check is one harness case and whether the code passed it.
+// CaseResult is one harness case (or LLM-written test) and whether the code passed it.
 type CaseResult struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
 	Detail string `json:"detail,omitempty"`
 }
 
-// Candidate is one round's code with how it fared.
+// Candidate is one answer's code with how it fared.
 type Candidate struct {
-	Round  int          `json:"round"`
-	Code   string       `json:"code"`
-	Prompt string       `json:"prompt"`
-	Error  string       `json:"error,omitempty"` // load or run failure
-	Cases  []CaseResult `json:"cases"`
-	Score  float64      `json:"score"` // share of harness cases passed
+	Round int `json:"round"`
+	// Operator made it: refine (greedy's conversation), draft (from scratch), debug (fix a
+	// candidate that failed to load or crashed) or improve (fix a candidate's failed cases);
+	// Parent is the index of the candidate it started from (-1 for none).
+	Operator string       `json:"operator"`
+	Parent   int          `json:"parent"`
+	Code     string       `json:"code"`
+	Prompt   string       `json:"prompt"`
+	Error    string       `json:"error,omitempty"` // load or run failure
+	Cases    []CaseResult `json:"cases"`
+	Score    float64      `json:"score"` // share of harness cases passed
+	// Tests are the LLM-written unit tests' results (reported and fed back, not scored: a
+	// test written by the LLM can itself be wrong).
+	Tests  []CaseResult `json:"llm_tests,omitempty"`
 	Tokens int          `json:"tokens"`
 }
 
@@ -55,14 +65,30 @@ type Candidate struct {
 type CodeResult struct {
 	Kind       string      `json:"kind"`
 	Model      string      `json:"model"`
+	Search     string      `json:"search"`
 	Best       Candidate   `json:"best"`
 	Candidates []Candidate `json:"candidates"`
+	// Tests is the LLM-written test code (CoderOptions.Tests) and TestsError why it could not
+	// be used, if so.
+	Tests      string `json:"llm_tests_code,omitempty"`
+	TestsError string `json:"llm_tests_error,omitempty"`
 }
 
 // CoderOptions configure WriteCode.
 type CoderOptions struct {
-	// Rounds is the budget of LLM answers (first draft + refinements); 0 means 4.
+	// Rounds is the budget of code answers; 0 means 4.
 	Rounds int
+	// Search is the search policy over candidates: "greedy" (default: one conversation, each
+	// answer refining the last with its failures fed back), "evolution" (a population of
+	// drafts, each generation's best Population candidates debugged or improved) or "tree"
+	// (AIDE's tree search: a few drafts, then debug the best crashed node or improve the best
+	// one, each from its own context).
+	Search string
+	// Population is evolution's population and tree's number of drafts; 0 means 3.
+	Population int
+	// Tests has the LLM first write unit tests for the function (one more answer), run on
+	// every candidate next to the harness; their failures are fed back.
+	Tests bool
 	// Temperature of the coder; 0 means 0.2 (MaestroMotif's).
 	Temperature float32
 	// MaxTokens of an answer; 0 means 1024.
@@ -98,10 +124,24 @@ func ExtractCode(answer string) string {
 	return strings.TrimSpace(best) + "\n"
 }
 
-// WriteCode has the LLM write the termination function ("termination") or the policy over
-// skills ("policy") for spec, runs every answer on the harness in the sandbox, and feeds errors
-// and failed cases back for the next round, keeping the best candidate (greedy search). It
-// stops early when a candidate passes every case.
+// coder is one WriteCode job.
+type coder struct {
+	ctx     context.Context
+	c       *llm.Client
+	o       CoderOptions
+	sig     Signature
+	kind    string
+	prompt  string
+	harness func(*Program) []CaseResult
+	tests   *Program // LLM-written tests, nil without
+	res     *CodeResult
+}
+
+// WriteCode has the LLM write the initiation function ("initiation"), the termination
+// function ("termination") or the policy over skills ("policy") for spec, runs every answer on
+// the harness in the sandbox (and on the LLM's own unit tests with Tests), and searches over
+// candidates with the chosen policy within the budget, feeding errors and failed cases back.
+// It stops early when a candidate passes every case and keeps the best.
 func WriteCode(ctx context.Context, c *llm.Client, spec *Spec, kind string, o CoderOptions) (*CodeResult, error) {
 	if o.Rounds <= 0 {
 		o.Rounds = 4
@@ -112,68 +152,285 @@ func WriteCode(ctx context.Context, c *llm.Client, spec *Spec, kind string, o Co
 	if o.MaxTokens == 0 {
 		o.MaxTokens = 1024
 	}
-	var sig Signature
-	var harness func(*Program) []CaseResult
+	if o.Population <= 0 {
+		o.Population = 3
+	}
+	switch o.Search {
+	case "":
+		o.Search = "greedy"
+	case "greedy", "evolution", "tree":
+	default:
+		return nil, fmt.Errorf("skills: unknown search %q; use greedy, evolution or tree", o.Search)
+	}
+	cd := &coder{ctx: ctx, c: c, o: o, kind: kind}
 	switch kind {
 	case "termination":
-		sig, harness = TerminationSig, func(p *Program) []CaseResult { return TerminationHarness(ctx, p, spec) }
+		cd.sig, cd.harness = TerminationSig, func(p *Program) []CaseResult { return TerminationHarness(ctx, p, spec) }
 	case "policy":
-		sig, harness = PolicySig, func(p *Program) []CaseResult { return PolicyHarness(ctx, p, spec) }
+		cd.sig, cd.harness = PolicySig, func(p *Program) []CaseResult { return PolicyHarness(ctx, p, spec) }
 	case "initiation":
-		sig, harness = InitiationSig, func(p *Program) []CaseResult { return InitiationHarness(ctx, p, spec) }
+		cd.sig, cd.harness = InitiationSig, func(p *Program) []CaseResult { return InitiationHarness(ctx, p, spec) }
 	default:
 		return nil, fmt.Errorf("skills: unknown code kind %q; use initiation, termination or policy", kind)
 	}
-	res := &CodeResult{Kind: kind, Model: c.Model(), Best: Candidate{Score: -1}}
-	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: codePrompt(spec, kind, sig, o.Task)}}
-	for round := 1; round <= o.Rounds; round++ {
-		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: o.MaxTokens, Temperature: o.Temperature})
-		if err != nil {
-			return res, fmt.Errorf("skills: coder round %d: %w", round, err)
+	cd.prompt = codePrompt(spec, kind, cd.sig, o.Task)
+	cd.res = &CodeResult{Kind: kind, Model: c.Model(), Search: o.Search, Best: Candidate{Score: -1}}
+	var err error
+	if o.Tests {
+		if err = cd.writeTests(); err != nil {
+			return cd.res, err
 		}
-		cand := Candidate{Round: round, Code: ExtractCode(r.Text), Prompt: msgs[len(msgs)-1].Content, Tokens: r.Tokens}
-		prog, err := Load(kind+".star", cand.Code, []Signature{sig}, nil, o.Limits)
-		var feedback string
-		if err != nil {
-			cand.Error = err.Error()
-			feedback = "The code did not load: " + err.Error()
-		} else {
-			cand.Cases = harness(prog)
-			passed := 0
-			var failed []string
-			for _, cr := range cand.Cases {
-				if cr.Passed {
-					passed++
-				} else {
-					failed = append(failed, "- "+cr.Name+": "+cr.Detail)
-				}
-			}
-			cand.Score = float64(passed) / float64(max(len(cand.Cases), 1))
-			feedback = fmt.Sprintf("The code ran but failed %d of %d test cases:\n%s", len(failed), len(cand.Cases), strings.Join(failed, "\n"))
-		}
-		res.Candidates = append(res.Candidates, cand)
-		if cand.Score > res.Best.Score {
-			res.Best = cand
-		}
-		if cand.Score == 1 {
-			break
-		}
-		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: r.Text},
-			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: feedback + "\n\nRewrite the whole function so that every case passes. Reply with one ```python code block."})
+	}
+	switch o.Search {
+	case "greedy":
+		err = cd.greedy()
+	case "evolution":
+		err = cd.evolution()
+	case "tree":
+		err = cd.tree()
+	}
+	if err != nil {
+		return cd.res, err
 	}
 	if o.Dir != "" {
 		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-			return res, err
+			return cd.res, err
 		}
-		b, _ := json.MarshalIndent(res, "", "  ")
+		b, _ := json.MarshalIndent(cd.res, "", "  ")
 		if err := atomicfile.WriteFile(filepath.Join(o.Dir, kind+".json"), append(b, '\n')); err != nil {
-			return res, err
+			return cd.res, err
 		}
-		if err := atomicfile.WriteFile(filepath.Join(o.Dir, kind+".star"), []byte(res.Best.Code)); err != nil {
-			return res, err
+		if err := atomicfile.WriteFile(filepath.Join(o.Dir, kind+".star"), []byte(cd.res.Best.Code)); err != nil {
+			return cd.res, err
 		}
 	}
-	return res, nil
+	return cd.res, nil
+}
+
+const rewriteAsk = "\n\nRewrite the whole function so that every case passes. Reply with one ```python code block."
+
+// ask sends a conversation and returns the answer.
+func (cd *coder) ask(msgs []openai.ChatCompletionMessage) (llm.Reply, error) {
+	r, err := cd.c.Chat(cd.ctx, llm.Request{Messages: msgs, MaxTokens: cd.o.MaxTokens, Temperature: cd.o.Temperature})
+	if err != nil {
+		return r, fmt.Errorf("skills: coder answer %d: %w", len(cd.res.Candidates)+1, err)
+	}
+	return r, nil
+}
+
+// try asks for code with msgs, evaluates the answer and records the candidate; done says
+// whether it passes every case or the budget is spent.
+func (cd *coder) try(msgs []openai.ChatCompletionMessage, op string, parent int) (cand Candidate, text string, done bool, err error) {
+	r, err := cd.ask(msgs)
+	if err != nil {
+		return cand, "", true, err
+	}
+	cand = cd.evaluate(ExtractCode(r.Text))
+	cand.Round, cand.Operator, cand.Parent = len(cd.res.Candidates)+1, op, parent
+	cand.Prompt, cand.Tokens = msgs[len(msgs)-1].Content, r.Tokens
+	cd.res.Candidates = append(cd.res.Candidates, cand)
+	if cand.Score > cd.res.Best.Score {
+		cd.res.Best = cand
+	}
+	return cand, r.Text, cand.Score == 1 || len(cd.res.Candidates) >= cd.o.Rounds, nil
+}
+
+// evaluate loads code and runs the harness and the LLM's tests on it.
+func (cd *coder) evaluate(code string) Candidate {
+	cand := Candidate{Code: code}
+	prog, err := Load(cd.kind+".star", code, []Signature{cd.sig}, nil, cd.o.Limits)
+	if err != nil {
+		cand.Error = err.Error()
+		return cand
+	}
+	cand.Cases = cd.harness(prog)
+	passed := 0
+	for _, cr := range cand.Cases {
+		if cr.Passed {
+			passed++
+		} else if cand.Error == "" && strings.Contains(cr.Detail, "skills: ") {
+			cand.Error = cr.Detail // it crashed: debug rather than improve
+		}
+	}
+	cand.Score = float64(passed) / float64(max(len(cand.Cases), 1))
+	if cd.tests != nil {
+		cand.Tests = cd.runTests(prog)
+	}
+	return cand
+}
+
+// feedback describes a candidate's failures for the next answer.
+func feedback(cand Candidate) string {
+	if cand.Cases == nil {
+		return "The code did not load: " + cand.Error
+	}
+	var failed []string
+	for _, cr := range cand.Cases {
+		if !cr.Passed {
+			failed = append(failed, "- "+cr.Name+": "+cr.Detail)
+		}
+	}
+	s := fmt.Sprintf("The code ran but failed %d of %d test cases:\n%s", len(failed), len(cand.Cases), strings.Join(failed, "\n"))
+	var tf []string
+	for _, cr := range cand.Tests {
+		if !cr.Passed {
+			tf = append(tf, "- "+cr.Name+": "+cr.Detail)
+		}
+	}
+	if len(tf) > 0 {
+		s += fmt.Sprintf("\nIt also failed %d of your own %d unit tests (a test may be wrong; the cases above are not):\n%s", len(tf), len(cand.Tests), strings.Join(tf, "\n"))
+	}
+	return s
+}
+
+// greedy is one conversation: each answer's failures are fed back for the next.
+func (cd *coder) greedy() error {
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: cd.prompt}}
+	for {
+		cand, text, done, err := cd.try(msgs, "refine", len(cd.res.Candidates)-1)
+		if err != nil || done {
+			return err
+		}
+		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: text},
+			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: feedback(cand) + rewriteAsk})
+	}
+}
+
+// fix asks for a repaired version of candidate i, from a fresh context holding the task, the
+// code and its failures: debug for code that did not load or crashed, improve otherwise.
+func (cd *coder) fix(i int) (Candidate, bool, error) {
+	parent := cd.res.Candidates[i]
+	op := "improve"
+	if parent.Error != "" {
+		op = "debug"
+	}
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: cd.prompt},
+		{Role: openai.ChatMessageRoleAssistant, Content: "```python\n" + parent.Code + "```"},
+		{Role: openai.ChatMessageRoleUser, Content: feedback(parent) + rewriteAsk}}
+	cand, _, done, err := cd.try(msgs, op, i)
+	return cand, done, err
+}
+
+func (cd *coder) draft() (bool, error) {
+	_, _, done, err := cd.try([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: cd.prompt}}, "draft", -1)
+	return done, err
+}
+
+// ranked returns the candidates' indices best first (score, then earlier).
+func (cd *coder) ranked() []int {
+	idx := make([]int, len(cd.res.Candidates))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return cd.res.Candidates[idx[a]].Score > cd.res.Candidates[idx[b]].Score })
+	return idx
+}
+
+// evolution drafts a population, then each generation fixes the best Population candidates
+// so far (each one child), until a candidate passes or the budget is spent.
+func (cd *coder) evolution() error {
+	for i := 0; i < cd.o.Population; i++ {
+		if done, err := cd.draft(); err != nil || done {
+			return err
+		}
+	}
+	for {
+		parents := cd.ranked()[:cd.o.Population]
+		for _, p := range parents {
+			if _, done, err := cd.fix(p); err != nil || done {
+				return err
+			}
+		}
+	}
+}
+
+// tree is AIDE's search: Population drafts, then at each step debug the best crashed leaf
+// (a candidate with an error that has not been fixed yet, up to 3 debug steps deep), else
+// improve the best candidate.
+func (cd *coder) tree() error {
+	for i := 0; i < cd.o.Population; i++ {
+		if done, err := cd.draft(); err != nil || done {
+			return err
+		}
+	}
+	for {
+		next := -1
+		fixed := map[int]bool{}
+		for _, c := range cd.res.Candidates {
+			if c.Parent >= 0 {
+				fixed[c.Parent] = true
+			}
+		}
+		for _, i := range cd.ranked() {
+			if c := cd.res.Candidates[i]; c.Error != "" && !fixed[i] && cd.debugDepth(i) < 3 {
+				next = i
+				break
+			}
+		}
+		if next < 0 {
+			next = cd.ranked()[0]
+		}
+		if _, done, err := cd.fix(next); err != nil || done {
+			return err
+		}
+	}
+}
+
+// debugDepth counts the debug steps that led to candidate i.
+func (cd *coder) debugDepth(i int) int {
+	n := 0
+	for c := cd.res.Candidates[i]; c.Operator == "debug" && c.Parent >= 0; c = cd.res.Candidates[c.Parent] {
+		n++
+	}
+	return n
+}
+
+// writeTests has the LLM write unit tests for the function: Starlark functions
+// test_<what>(fn) that call fn (the function under test) and call fail(message) when a check
+// does not hold. Tests that do not load are reported and left out.
+func (cd *coder) writeTests() error {
+	prompt := cd.prompt + fmt.Sprintf("\n\nDo not write the function yet. First write unit tests for it: Starlark functions named test_<what>(%s) that each call %s (passed in as the argument) on an example and call fail(\"what went wrong\") when the result is not what the description above asks for. Write 3 to 6 tests. Reply with one ```python code block.", cd.sig.Name, cd.sig.Name)
+	r, err := cd.ask([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}})
+	if err != nil {
+		return err
+	}
+	cd.res.Tests = ExtractCode(r.Text)
+	p, err := Load(cd.kind+"_tests.star", cd.res.Tests, nil, nil, cd.o.Limits)
+	if err == nil && len(testNames(p)) == 0 {
+		err = errors.New("no test_ functions")
+	}
+	if err != nil {
+		cd.res.TestsError = err.Error()
+		return nil
+	}
+	cd.tests = p
+	return nil
+}
+
+func testNames(p *Program) []string {
+	var names []string
+	for name, v := range p.globals {
+		if _, ok := v.(*starlark.Function); ok && strings.HasPrefix(name, "test_") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// runTests runs every LLM-written test on prog's function.
+func (cd *coder) runTests(prog *Program) []CaseResult {
+	fn := prog.globals[cd.sig.Name]
+	var out []CaseResult
+	for _, name := range testNames(cd.tests) {
+		_, err := cd.tests.Call(cd.ctx, name, fn)
+		cr := CaseResult{Name: name, Passed: err == nil}
+		if err != nil {
+			cr.Detail = err.Error()
+		}
+		out = append(out, cr)
+	}
+	return out
 }
 
 func codePrompt(spec *Spec, kind string, sig Signature, task string) string {

@@ -190,3 +190,90 @@ func TestCoderSmoke(t *testing.T) {
 	}
 	t.Logf("embedded coder: best score %.2f in round %d; error %q", res.Best.Score, res.Best.Round, res.Best.Error)
 }
+
+// TestSearchPolicies runs evolution and tree search against a scripted coder (answers in a
+// fixed order) and checks which candidate each operator started from.
+func TestSearchPolicies(t *testing.T) {
+	spec, _ := DefaultSpec()
+	broken := "```python\ndef should_stop(skill, start, now, turns)\n    return True\n```"
+	wrong := "```python" + strings.Replace(goodTermination, "turns >= 500", "turns >= 50", 1) + "```"
+	wrong2 := "```python" + strings.Replace(goodTermination, "turns >= 10000", "turns >= 100", 1) + "```"
+	good := "```python" + goodTermination + "```"
+	for _, c := range []struct {
+		search  string
+		replies []string
+		ops     []string
+		parents []int
+	}{
+		// Evolution, population 2: two drafts; the generation fixes the best (improve the
+		// wrong one: still wrong) and the next best (debug the broken one: right).
+		{"evolution", []string{broken, wrong, wrong2, good}, []string{"draft", "draft", "improve", "debug"}, []int{-1, -1, 1, 0}},
+		// Tree, two drafts: debug the crashed leaf first (still wrong), then improve the best
+		// node (the first wrong draft, earlier among equals): right.
+		{"tree", []string{broken, wrong, wrong, good}, []string{"draft", "draft", "debug", "improve"}, []int{-1, -1, 0, 1}},
+	} {
+		cl, convs := scriptedCoder(t, c.replies...)
+		res, err := WriteCode(context.Background(), cl, spec, "termination", CoderOptions{Rounds: 6, Search: c.search, Population: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Candidates) != 4 || res.Best.Score != 1 || res.Best.Round != 4 {
+			t.Fatalf("%s: %d candidates, best round %d score %g; want 4, 4, 1", c.search, len(res.Candidates), res.Best.Round, res.Best.Score)
+		}
+		for i, cand := range res.Candidates {
+			if cand.Operator != c.ops[i] || cand.Parent != c.parents[i] {
+				t.Errorf("%s: candidate %d made by %s from %d, want %s from %d", c.search, i, cand.Operator, cand.Parent, c.ops[i], c.parents[i])
+			}
+		}
+		// A fix starts from a fresh context: the task, the parent's code, its failures.
+		fix := convs.Conversations()[2]
+		parent := res.Candidates[c.parents[2]]
+		if len(fix) != 3 || !strings.Contains(fix[1].Content, strings.TrimSpace(parent.Code)) || !strings.Contains(fix[2].Content, feedback(parent)) {
+			t.Errorf("%s: the third request does not hold the parent's code and failures: %+v", c.search, fix)
+		}
+	}
+	if _, err := WriteCode(context.Background(), nil, spec, "termination", CoderOptions{Search: "random"}); err == nil || !strings.Contains(err.Error(), "greedy, evolution or tree") {
+		t.Errorf("unknown search: %v", err)
+	}
+}
+
+// TestLLMWrittenTests: the coder first writes unit tests (one right, one wrong); every
+// candidate runs them next to the harness, failures are reported and fed back, and only the
+// harness scores. Tests that do not load are reported and left out.
+func TestLLMWrittenTests(t *testing.T) {
+	spec, _ := DefaultSpec()
+	tests := "```python\n" + `def test_discoverer_stops(should_stop):
+    obs = {"depth": 1, "dungeon": "main", "turn": 0, "gold": 0, "hp": 10, "message": ""}
+    if not should_stop("discoverer", obs, obs, 500):
+        fail("discoverer should stop after 500 turns")
+
+def test_wrong(should_stop):
+    obs = {"depth": 1, "dungeon": "main", "turn": 0, "gold": 0, "hp": 10, "message": ""}
+    if not should_stop("merchant", obs, obs, 5):
+        fail("merchant should stop after 5 turns")
+` + "```"
+	wrong := "```python" + strings.Replace(goodTermination, "turns >= 500", "turns >= 5000", 1) + "```"
+	cl, convs := scriptedCoder(t, tests, wrong, "```python"+goodTermination+"```")
+	res, err := WriteCode(context.Background(), cl, spec, "termination", CoderOptions{Rounds: 3, Tests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TestsError != "" || !strings.Contains(res.Tests, "test_wrong") || len(res.Candidates) != 2 || res.Best.Score != 1 {
+		t.Fatalf("tests error %q, %d candidates, best %g", res.TestsError, len(res.Candidates), res.Best.Score)
+	}
+	first := res.Candidates[0].Tests
+	if len(first) != 2 || first[0].Name != "test_discoverer_stops" || first[0].Passed || first[1].Passed {
+		t.Errorf("the wrong code's test results: %+v; want both to fail", first)
+	}
+	if best := res.Best.Tests; len(best) != 2 || !best[0].Passed || best[1].Passed || !strings.Contains(best[1].Detail, "merchant should stop") {
+		t.Errorf("the right code's test results: %+v; want the right test to pass and the wrong one to fail", best)
+	}
+	if second := convs.Conversations()[2]; !strings.Contains(second[len(second)-1].Content, "your own 2 unit tests") {
+		t.Errorf("the LLM's failed tests are not fed back: %s", second[len(second)-1].Content)
+	}
+	cl, _ = scriptedCoder(t, "```python\ndef test_x(f)\n```", "```python"+goodTermination+"```")
+	res, err = WriteCode(context.Background(), cl, spec, "termination", CoderOptions{Rounds: 2, Tests: true})
+	if err != nil || res.TestsError == "" || res.Best.Score != 1 || res.Best.Tests != nil {
+		t.Errorf("broken tests: error %q, best %g, tests %v, %v", res.TestsError, res.Best.Score, res.Best.Tests, err)
+	}
+}

@@ -40,9 +40,10 @@ func main() {
 }
 
 type options struct {
-	spec, task, out, urls, model, runDir, code string
-	rounds, episodes, envs, maxSteps           int
-	seed                                       uint64
+	spec, task, out, urls, model, runDir, code, search string
+	rounds, episodes, envs, maxSteps, population       int
+	seed                                               uint64
+	tests                                              bool
 }
 
 func run(ctx context.Context, args []string) error {
@@ -59,7 +60,10 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.out, "out", "", "folder for the code, reports, timeline and ttyrecs (default runs/compose-<task>)")
 	fs.StringVar(&o.urls, "llm-url", "", "OpenAI-compatible coder server(s), comma-separated; empty starts the embedded llama-server (a 135M model: expect code that does not pass)")
 	fs.StringVar(&o.model, "llm-model", "", "the coder model's name (required with --llm-url)")
-	fs.IntVar(&o.rounds, "rounds", 4, "LLM answers per function (first draft + refinements)")
+	fs.IntVar(&o.rounds, "rounds", 4, "code answers per function (the search's budget)")
+	fs.StringVar(&o.search, "search", "greedy", "search over candidate code: greedy (one conversation refining its last answer), evolution (a population of drafts, the best debugged or improved each generation) or tree (AIDE: drafts, then debug the best crashed node or improve the best)")
+	fs.IntVar(&o.population, "population", 3, "evolution's population and tree's drafts")
+	fs.BoolVar(&o.tests, "tests", false, "the LLM first writes unit tests for each function; they run next to the harness and their failures are fed back (one more answer per function)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `compose: build behaviour for a task from skills (MaestroMotif).
 
@@ -142,7 +146,7 @@ func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Ta
 	}
 	var best *skills.CodeResult
 	for _, kind := range kinds {
-		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: o.rounds, Task: task.Description, Dir: o.out})
+		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: o.rounds, Search: o.search, Population: o.population, Tests: o.tests, Task: task.Description, Dir: o.out})
 		if err != nil {
 			return nil, "", err
 		}
@@ -153,7 +157,7 @@ func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Ta
 				status = "does not load: " + res.Best.Error
 			}
 		}
-		fmt.Printf("compose: %s: best of %d rounds (round %d) %s; %s\n", kind, len(res.Candidates), res.Best.Round, status, filepath.Join(o.out, kind+".star"))
+		fmt.Printf("compose: %s: best of %d answers (%s search; answer %d, by %s) %s; %s\n", kind, len(res.Candidates), res.Search, res.Best.Round, res.Best.Operator, status, filepath.Join(o.out, kind+".star"))
 		best = res
 	}
 	if rc == nil {

@@ -31,7 +31,7 @@ func TestCompose(t *testing.T) {
 		return "```python\ndef select_skill(obs, state):\n    if 'merchant' in obs['startable']:\n        return ('merchant', state)\n    seen = state.get('seen', [])\n    if obs['depth'] in seen:\n        return ('descender', state)\n    return ('discoverer', {'seen': seen + [obs['depth']]})\n```"
 	})
 	out := filepath.Join(t.TempDir(), "c")
-	if err := run(context.Background(), []string{"--task", "gnomish-mines", "--llm-url", srv.URL, "--llm-model", "stand-in", "--out", out}); err != nil {
+	if err := run(context.Background(), []string{"--task", "gnomish-mines", "--llm-url", srv.URL, "--llm-model", "stand-in", "--out", out, "--search", "tree"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"initiation.star", "termination.star", "termination.json", "policy.star", "policy.json"} {
