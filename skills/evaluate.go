@@ -137,8 +137,8 @@ type EpisodeResult struct {
 	Success bool    `json:"success"`
 	Steps   int     `json:"steps"`
 	Return  float64 `json:"return"` // the task's own reward
-	// Skills is the skill of every step (indices into the spec's skills).
-	Skills []int `json:"skills"`
+	// Skills is the skill of every step (indices into the spec's skills; none without skills).
+	Skills []int `json:"skills,omitempty"`
 	// Overview is the last #overview text seen (when the check reads it).
 	Overview string `json:"overview,omitempty"`
 	// Episode numbers the episode among its env's (its ttyrec is nle.*.<Episode>.ttyrec3.bz2).
@@ -147,12 +147,14 @@ type EpisodeResult struct {
 	TTYRec string `json:"ttyrec,omitempty"`
 }
 
-// Judge wraps a Controller and reads a task's success off every episode: it follows the
-// steps' statistics and messages and, for checks on #overview, opens the overview screen at
-// the start and whenever the level changes (between steps, without game time passing).
-// Finished episodes are kept in Results.
+// Judge wraps a Controller (or a plain NetHack env, to judge an agent without skills the same
+// way) and reads a task's success off every episode: it follows the steps' statistics and
+// messages and, for checks on #overview, opens the overview screen at the start and whenever
+// the level changes (between steps, without game time passing). Finished episodes are kept in
+// Results.
 type Judge struct {
-	*Controller
+	inner   envs.Env
+	ctl     *Controller // nil for a plain env
 	game    *nethack.Game
 	check   *Check
 	tracker *Tracker
@@ -163,18 +165,36 @@ type Judge struct {
 	Results []EpisodeResult
 }
 
-// NewJudge wraps ctl, whose inner env must be a *nethack.Env, with task's success check.
-func NewJudge(ctl *Controller, task Task) (*Judge, error) {
-	ne, ok := ctl.Inner().(*nethack.Env)
-	if !ok {
-		return nil, fmt.Errorf("skills: the judge reads the game of a *nethack.Env; the controller wraps a %T", ctl.Inner())
+// NewJudge wraps env, a *Controller over a *nethack.Env or a *nethack.Env, with task's
+// success check.
+func NewJudge(env envs.Env, task Task) (*Judge, error) {
+	j := &Judge{inner: env, check: task.Success}
+	if task.Success == nil {
+		return nil, fmt.Errorf("skills: task %q has no success check to judge", task.Name)
 	}
-	return &Judge{Controller: ctl, game: ne.Task().Game(), check: task.Success}, nil
+	inner := env
+	if ctl, ok := env.(*Controller); ok {
+		j.ctl, inner = ctl, ctl.Inner()
+	}
+	ne, ok := inner.(*nethack.Env)
+	if !ok {
+		return nil, fmt.Errorf("skills: the judge reads the game of a *nethack.Env, not a %T", inner)
+	}
+	j.game = ne.Task().Game()
+	return j, nil
 }
+
+// Specs, BatchShape and Close are the wrapped env's.
+func (j *Judge) Specs() envs.Specs  { return j.inner.Specs() }
+func (j *Judge) BatchShape() []int { return j.inner.BatchShape() }
+func (j *Judge) Close() error      { return j.inner.Close() }
+
+// Controller returns the skill controller it wraps (nil for a plain env).
+func (j *Judge) Controller() *Controller { return j.ctl }
 
 // Reset starts an episode.
 func (j *Judge) Reset() (*tensordict.Dict, error) {
-	td, err := j.Controller.Reset()
+	td, err := j.inner.Reset()
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +205,10 @@ func (j *Judge) Reset() (*tensordict.Dict, error) {
 
 // Step steps the controller and follows the episode.
 func (j *Judge) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
-	j.cur.Skills = append(j.cur.Skills, j.Skill())
-	td, err := j.Controller.Step(td)
+	if j.ctl != nil {
+		j.cur.Skills = append(j.cur.Skills, j.ctl.Skill())
+	}
+	td, err := j.inner.Step(td)
 	if err != nil {
 		return nil, err
 	}

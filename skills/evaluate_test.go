@@ -123,3 +123,30 @@ func TestJudgeOnRealGames(t *testing.T) {
 		j.Close()
 	}
 }
+
+// TestJudgeWithoutSkills judges a plain NetHack env (an agent trained without skills) and
+// refuses a task without a success check.
+func TestJudgeWithoutSkills(t *testing.T) {
+	env := nethackEnv(t, 10)
+	defer env.Close()
+	j, err := NewJudge(env, Task{Name: "t", Success: &Check{StatAtLeast: &StatRule{Stat: "depth", Value: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := envs.RandomPolicy(j, rand.New(rand.NewPCG(1, 1)))
+	td, _ := j.Reset()
+	for len(j.Results) == 0 {
+		random.Act(td)
+		_, next, err := envs.StepAndMaybeReset(j, td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		td = next
+	}
+	if r := j.Results[0]; !r.Success || r.Steps != 10 || r.Skills != nil || j.Controller() != nil {
+		t.Errorf("result %+v", r)
+	}
+	if _, err := NewJudge(env, Task{Name: "free"}); err == nil {
+		t.Error("a task without a success check judged")
+	}
+}

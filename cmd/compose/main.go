@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string) error {
 	var o options
 	fs.StringVar(&o.spec, "spec", "default", "skills spec (YAML; default: MaestroMotif's five skills and nine tasks); with --skills, the run's spec is used")
 	fs.StringVar(&o.task, "task", "", "a task of the spec by name (e.g. gnomish-mines, delphi) or a description in words (required; a description has no success check, so only returns and timelines are reported)")
-	fs.StringVar(&o.runDir, "skills", "", "a finished `train --skills` run folder: play the composed policy with its agent and skill code and report the task's success rate")
+	fs.StringVar(&o.runDir, "skills", "", "a finished `train --skills` run folder: play the composed policy with its agent and skill code and report the task's success rate (a run trained without skills is played as it is, as a baseline)")
 	fs.StringVar(&o.code, "code", "", "folder with a policy.star to play instead of asking the LLM (and optionally initiation.star, termination.star to replace the run's)")
 	fs.IntVar(&o.episodes, "episodes", 20, "with --skills: evaluation episodes")
 	fs.IntVar(&o.envs, "envs", 2, "with --skills: games played side by side")
@@ -94,7 +94,9 @@ Flags:
 		if rc, err = readRun(o.runDir); err != nil {
 			return err
 		}
-		o.spec = rc.Skills
+		if rc.Skills != "" {
+			o.spec = rc.Skills
+		}
 	}
 	spec, err := skills.LoadSpec(o.spec)
 	if err != nil {
@@ -111,6 +113,12 @@ Flags:
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
+	}
+	if rc != nil && rc.Skills == "" { // an agent without skills, judged on the task as a baseline
+		if task.Success == nil || o.code != "" {
+			return fmt.Errorf("--skills %s was trained without skills: it can only be judged as it is on a task of the spec (a name, without --code)", o.runDir)
+		}
+		return evaluate(ctx, o, spec, task, rc, nil, "the run's own agent (trained without skills)")
 	}
 	code, source, err := writeCode(ctx, o, spec, task, rc)
 	if err != nil || rc == nil {
@@ -208,9 +216,6 @@ func readRun(dir string) (*runConfig, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("--skills %s: ckpt/train.json: %w", dir, err)
 	}
-	if st.Config.Skills == "" {
-		return nil, fmt.Errorf("--skills %s was trained without skills; train one with train --skills default", dir)
-	}
 	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
 		return nil, fmt.Errorf("--skills %s has no final weights (params.mtd): finish it with train --resume", dir)
 	}
@@ -260,9 +265,12 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		check = &skills.Check{StatAtMost: &skills.StatRule{Stat: "depth", Value: -1}}
 	}
 	for i := 0; i < o.envs; i++ {
-		ne, err := nethack.NewEnv(nethack.EnvOptions{Task: nt, MaxEpisodeSteps: maxSteps, Actions: skills.ActionSets[spec.Actions](),
-			TTYRecDir: filepath.Join(recDir, fmt.Sprintf("env%d", i)),
-			Game:      nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys, Character: spec.Character}})
+		eo := nethack.EnvOptions{Task: nt, MaxEpisodeSteps: maxSteps, TTYRecDir: filepath.Join(recDir, fmt.Sprintf("env%d", i)),
+			Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
+		if code != nil { // the skills' character and actions (a baseline keeps its task's)
+			eo.Actions, eo.Game.Character = skills.ActionSets[spec.Actions](), spec.Character
+		}
+		ne, err := nethack.NewEnv(eo)
 		if err == nil {
 			err = ne.Task().Seed(nethack.Seeds{Core: o.seed*1000 + uint64(i), Disp: o.seed*1000 + uint64(i) + 500})
 		}
@@ -270,10 +278,13 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 			closeAll()
 			return err
 		}
-		ctl, err := skills.NewController(ne, spec, code)
+		var played envs.Env = ne
+		if code != nil {
+			played, err = skills.NewController(ne, spec, code)
+		}
 		var j *skills.Judge
 		if err == nil {
-			j, err = skills.NewJudge(ctl, skills.Task{Name: task.Name, Description: task.Description, Success: check})
+			j, err = skills.NewJudge(played, skills.Task{Name: task.Name, Description: task.Description, Success: check})
 		}
 		if err != nil {
 			ne.Close()
@@ -287,7 +298,11 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		closeAll()
 		return err
 	}
-	net, err := nn.NewSkillAgent(env.Specs().Action.(envs.Categorical).N, len(spec.Skills), rand.New(rand.NewPCG(o.seed, 1)))
+	nSkills := 0
+	if code != nil {
+		nSkills = len(spec.Skills)
+	}
+	net, err := nn.NewSkillAgent(env.Specs().Action.(envs.Categorical).N, nSkills, rand.New(rand.NewPCG(o.seed, 1)))
 	if err == nil {
 		err = nn.LoadParams(filepath.Join(rc.dir, "params.mtd"), net.Params())
 	}
@@ -329,7 +344,9 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	r := report{Task: task.Name, Description: task.Description, Run: rc.dir, Policy: source, SkillShare: map[string]float64{},
 		Checked: task.Success != nil, CodeErrors: map[string]int{}}
 	for _, sk := range spec.Skills {
-		r.Skills = append(r.Skills, sk.Name)
+		if code != nil {
+			r.Skills = append(r.Skills, sk.Name)
+		}
 	}
 	type at struct{ env, episode int }
 	var where []at
@@ -342,8 +359,10 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		}
 	}
 	for _, j := range judges {
-		for k, n := range j.Stats().Errors {
-			r.CodeErrors[k] += n
+		if ctl := j.Controller(); ctl != nil {
+			for k, n := range ctl.Stats().Errors {
+				r.CodeErrors[k] += n
+			}
 		}
 	}
 	col.Close() // completes the ttyrecs
@@ -385,19 +404,25 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	if err := atomicfile.WriteFile(filepath.Join(o.out, "compose.json"), append(b, '\n')); err != nil {
 		return err
 	}
-	if err := plotTimeline(filepath.Join(o.out, "timeline.png"), &r); err != nil {
-		return err
+	if code != nil {
+		if err := plotTimeline(filepath.Join(o.out, "timeline.png"), &r); err != nil {
+			return err
+		}
 	}
 	if r.Checked {
 		fmt.Printf("compose: %s: success in %d of %d episodes: %.1f%% (95%% Wilson interval %.1f%% to %.1f%%)\n", task.Name, r.Successes, r.Episodes, 100*r.Rate, 100*r.lo, 100*r.hi)
 	} else {
 		fmt.Printf("compose: %q has no success check (not a task of the spec); mean return %.2f over %d episodes\n", task.Description, r.MeanReturn, r.Episodes)
 	}
-	var share []string
-	for _, sk := range r.Skills {
-		share = append(share, fmt.Sprintf("%s %.0f%%", sk, 100*r.SkillShare[sk]))
+	if code != nil {
+		var share []string
+		for _, sk := range r.Skills {
+			share = append(share, fmt.Sprintf("%s %.0f%%", sk, 100*r.SkillShare[sk]))
+		}
+		fmt.Printf("compose: skills' share of the steps: %s; report, timeline.png and ttyrecs in %s\n", strings.Join(share, ", "), o.out)
+	} else {
+		fmt.Printf("compose: report and ttyrecs in %s\n", o.out)
 	}
-	fmt.Printf("compose: skills' share of the steps: %s; report, timeline.png and ttyrecs in %s\n", strings.Join(share, ", "), o.out)
 	if len(r.CodeErrors) > 0 {
 		fmt.Printf("compose: the skill code failed at run time (contained, see compose.json): %v\n", r.CodeErrors)
 	}

@@ -61,7 +61,11 @@ func fakeRun(t *testing.T, skillsSpec string) string {
 	if err := os.WriteFile(filepath.Join(dir, "ckpt", "train.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	agent, err := nn.NewSkillAgent(28, 5, rand.New(rand.NewPCG(1, 2)))
+	actions, nSkills := 28, 5
+	if skillsSpec == "" { // an agent trained without skills: the task's 23 actions
+		actions, nSkills = 23, 0
+	}
+	agent, err := nn.NewSkillAgent(actions, nSkills, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +141,15 @@ func TestComposePlaysARun(t *testing.T) {
 	r = readReport(t, filepath.Join(out2, "compose.json"))
 	if r.Checked || r.Episodes != 1 || r.SkillShare["descender"] != 1 || !strings.Contains(r.Policy, "stand-in") {
 		t.Errorf("described task: %+v; want an unchecked episode played by descender with the coder's policy", r)
+	}
+	// A run without skills is judged as it is: the baseline.
+	out3 := filepath.Join(t.TempDir(), "base")
+	if err := run(context.Background(), []string{"--task", "gnomish-mines", "--skills", fakeRun(t, ""), "--episodes", "2", "--envs", "1", "--max-steps", "20", "--out", out3}); err != nil {
+		t.Fatal(err)
+	}
+	r = readReport(t, filepath.Join(out3, "compose.json"))
+	if !r.Checked || r.Episodes != 2 || len(r.Skills) != 0 || r.Results[0].Steps != 20 || r.Results[0].Skills != nil || !strings.Contains(r.Policy, "without skills") {
+		t.Errorf("baseline: %+v", r)
 	}
 	for _, bad := range []struct {
 		args []string
