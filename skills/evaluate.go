@@ -185,7 +185,7 @@ func NewJudge(env envs.Env, task Task) (*Judge, error) {
 }
 
 // Specs, BatchShape and Close are the wrapped env's.
-func (j *Judge) Specs() envs.Specs  { return j.inner.Specs() }
+func (j *Judge) Specs() envs.Specs { return j.inner.Specs() }
 func (j *Judge) BatchShape() []int { return j.inner.BatchShape() }
 func (j *Judge) Close() error      { return j.inner.Close() }
 
