@@ -1,14 +1,17 @@
 package rl
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
@@ -36,9 +39,50 @@ func nethackEnvs(t *testing.T, n, maxSteps int) envs.Env {
 // episode ends, gives back the acting log-probabilities and values; replays that skip the
 // resets or start from zeros do not. Then an Update of one minibatch and one epoch sees
 // ratios of exactly 1.
+//
+// With skills (a skill-conditioned agent reading KeySkill, which the env here cycles through 3
+// values step by step), the same holds, and a replay with the wrong skills does not match.
 func TestAgentLearnerReplaysActing(t *testing.T) {
+	for _, skills := range []int{0, 3} {
+		t.Run(fmt.Sprintf("skills=%d", skills), func(t *testing.T) { testReplay(t, skills) })
+	}
+}
+
+// cycleSkills adds KeySkill to each of a single env's observations: 0 at reset, then the next
+// of k values at each step.
+type cycleSkills struct {
+	envs.Env
+	k     int
+	skill int64
+}
+
+func (c *cycleSkills) Specs() envs.Specs {
+	s := c.Env.Specs()
+	s.Observation.Set(KeySkill, envs.Categorical{N: c.k})
+	return s
+}
+
+func (c *cycleSkills) Reset() (*tensordict.Dict, error) {
+	td, err := c.Env.Reset()
+	if err != nil {
+		return nil, err
+	}
+	c.skill = 0
+	return td, td.Set(KeySkill, tensor.Scalar(c.skill))
+}
+
+func (c *cycleSkills) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
+	td, err := c.Env.Step(td)
+	if err != nil {
+		return nil, err
+	}
+	c.skill = (c.skill + 1) % int64(c.k)
+	return td, td.Set("next/"+KeySkill, tensor.Scalar(c.skill))
+}
+
+func testReplay(t *testing.T, skills int) {
 	const T, B = 16, 3
-	agent, err := nn.NewNetHackAgent(23, rand.New(rand.NewPCG(1, 2)))
+	agent, err := nn.NewSkillAgent(23, skills, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +90,23 @@ func TestAgentLearnerReplaysActing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col, err := collectors.NewSync(nethackEnvs(t, B, 7), p, collectors.Options{FramesPerBatch: T * B})
+	env := nethackEnvs(t, B, 7)
+	if skills > 0 {
+		var children []envs.Env
+		for i := 0; i < B; i++ {
+			e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore, MaxEpisodeSteps: 7,
+				Game: nethack.GameOptions{ObservationKeys: AgentObservationKeys}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			children = append(children, &cycleSkills{Env: e, k: skills})
+		}
+		env.Close()
+		if env, err = envs.Serial(children...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	col, err := collectors.NewSync(env, p, collectors.Options{FramesPerBatch: T * B})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +140,16 @@ func TestAgentLearnerReplaysActing(t *testing.T) {
 	if nonzero == 0 || ends == 0 {
 		t.Fatalf("the batch should start from carried states and hold episode ends: %d non-zero state values, %d ends", nonzero, ends)
 	}
-	replay := func(h0 []float32, ended []bool) (dLogp, dValue float64) {
-		o, err := readObs(batch, "", 0)
+	replay := func(h0 []float32, ended []bool, shiftSkills int64) (dLogp, dValue float64) {
+		o, err := readObs(batch, "", skills)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if shiftSkills != 0 {
+			o.skill = slices.Clone(o.skill)
+			for i := range o.skill {
+				o.skill[i] = (o.skill[i] + shiftSkills) % int64(skills)
+			}
 		}
 		p.prepare(o, T*B, nil)
 		g := nn.NewGraph()
@@ -95,14 +161,19 @@ func TestAgentLearnerReplaysActing(t *testing.T) {
 		}
 		return dLogp, dValue
 	}
-	if dl, dv := replay(hidden[:B*agent.Hidden], done); dl > 1e-4 || dv > 1e-4 {
+	if dl, dv := replay(hidden[:B*agent.Hidden], done, 0); dl > 1e-4 || dv > 1e-4 {
 		t.Errorf("replay differs from acting: log-prob by %g, value by %g", dl, dv)
 	}
-	if dl, dv := replay(hidden[:B*agent.Hidden], make([]bool, T*B)); dl < 1e-4 && dv < 1e-4 {
+	if dl, dv := replay(hidden[:B*agent.Hidden], make([]bool, T*B), 0); dl < 1e-4 && dv < 1e-4 {
 		t.Errorf("a replay without resets matches acting too (%g, %g): the test cannot see resets", dl, dv)
 	}
-	if dl, dv := replay(make([]float32, B*agent.Hidden), done); dl < 1e-4 && dv < 1e-4 {
+	if dl, dv := replay(make([]float32, B*agent.Hidden), done, 0); dl < 1e-4 && dv < 1e-4 {
 		t.Errorf("a replay from zero states matches acting too (%g, %g): the test cannot see carried states", dl, dv)
+	}
+	if skills > 0 {
+		if dl, dv := replay(hidden[:B*agent.Hidden], done, 1); dl < 1e-4 && dv < 1e-4 {
+			t.Errorf("a replay with the wrong skills matches acting too (%g, %g): the skill does not reach the agent", dl, dv)
+		}
 	}
 	if err := p.Update(batch); err != nil {
 		t.Fatal(err)
