@@ -13,8 +13,11 @@ import (
 
 // Tracker reads a task's success check off one episode, step by step: message_count counts
 // the step messages that match, stat_at_least holds once the statistic has reached the value,
-// stat_at_most holds while it never went above it, overview_contains looks for the text in
-// the #overview screens added with AddOverview, and all needs every part.
+// stat_at_most holds while it never went above it, overview_contains and overview_matches
+// look for the text (a regular expression) in the #overview screens added with AddOverview,
+// and all needs every part. The overview text holds every screen seen in the episode: levels
+// show as the game lists them (the Oracle's as "Oracle of Delphi." once its centre is seen;
+// each dungeon's levels under its name, e.g. "The Gnomish Mines").
 type Tracker struct {
 	check    *Check
 	counts   map[*MessageRule]int
@@ -61,6 +64,11 @@ func (t *Tracker) holds(c *Check) bool {
 	switch {
 	case c.OverviewContains != "":
 		return strings.Contains(t.overview.String(), c.OverviewContains)
+	case c.OverviewMatches != "":
+		if c.overviewRE == nil { // a check built in code rather than parsed
+			c.overviewRE = regexp.MustCompile(c.OverviewMatches)
+		}
+		return c.overviewRE.MatchString(t.overview.String())
 	case c.MessageCount != nil:
 		return t.counts[c.MessageCount] >= c.MessageCount.AtLeast
 	case c.StatAtLeast != nil:
@@ -78,7 +86,7 @@ func (t *Tracker) holds(c *Check) bool {
 
 // UsesOverview reports whether the check reads the #overview screen.
 func (c *Check) UsesOverview() bool {
-	if c.OverviewContains != "" {
+	if c.OverviewContains != "" || c.OverviewMatches != "" {
 		return true
 	}
 	for i := range c.All {

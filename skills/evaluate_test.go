@@ -24,6 +24,7 @@ tasks:
   - {name: rich-exit, description: d, success: {all: [{stat_at_least: {stat: gold, value: 100}}, {message_count: {pattern: "climb", at_least: 1}}]}}
   - {name: fed, description: d, success: {stat_at_most: {stat: hunger, value: 0}}}
   - {name: mines, description: d, success: {overview_contains: "The Gnomish Mines"}}
+  - {name: town, description: d, success: {overview_matches: "(?s)The Gnomish Mines.*[Tt]emple"}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +58,8 @@ tasks:
 		{"hungry once", 2, []step{{bl(1, 0, 1), ""}, {bl(1, 0, 0), ""}}, "", false},
 		{"mines in the overview", 3, nil, "The Dungeons of Doom: levels 1 to 3\nThe Gnomish Mines: level 3", true},
 		{"main dungeon only", 3, nil, "The Dungeons of Doom: levels 1 to 3", false},
+		{"minetown", 4, nil, "The Dungeons of Doom: levels 1 to 4\n   Level 2:\n      A fountain.\nThe Gnomish Mines: levels 3 to 5\n   Level 5: <- You are here.\n      Many shops, a temple, some fountains.", true},
+		{"a temple in the main dungeon", 4, nil, "The Dungeons of Doom: levels 1 to 4\n   Level 2:\n      A temple.\nThe Gnomish Mines: levels 3 to 4", false},
 	} {
 		if got := play(c.task, c.steps, c.ov); got != c.want {
 			t.Errorf("%s: success %v, want %v", c.name, got, c.want)

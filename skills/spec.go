@@ -42,10 +42,12 @@ type Task struct {
 // Check is a success check; exactly one field is set.
 type Check struct {
 	OverviewContains string       `yaml:"overview_contains"` // the #overview screen mentions it
+	OverviewMatches  string       `yaml:"overview_matches"`  // a regular expression on its text
 	MessageCount     *MessageRule `yaml:"message_count"`     // messages matching a pattern
 	StatAtLeast      *StatRule    `yaml:"stat_at_least"`
 	StatAtMost       *StatRule    `yaml:"stat_at_most"`
 	All              []Check      `yaml:"all"`
+	overviewRE       *regexp.Regexp
 }
 
 // MessageRule counts messages matching Pattern (a Go regular expression).
@@ -134,7 +136,7 @@ func ParseSpec(name string, b []byte) (*Spec, error) {
 			return nil, fmt.Errorf("%s: a task needs a name and a description", where)
 		}
 		if t.Success == nil {
-			return nil, fmt.Errorf("%s: no success check (success: overview_contains, message_count, stat_at_least, stat_at_most or all)", where)
+			return nil, fmt.Errorf("%s: no success check (success: overview_contains, overview_matches, message_count, stat_at_least, stat_at_most or all)", where)
 		}
 		if err := t.Success.check(); err != nil {
 			return nil, fmt.Errorf("%s: success: %w", where, err)
@@ -147,6 +149,14 @@ func (c *Check) check() error {
 	set := 0
 	if c.OverviewContains != "" {
 		set++
+	}
+	if c.OverviewMatches != "" {
+		set++
+		re, err := regexp.Compile(c.OverviewMatches)
+		if err != nil {
+			return fmt.Errorf("overview_matches %q: %v", c.OverviewMatches, err)
+		}
+		c.overviewRE = re
 	}
 	if c.MessageCount != nil {
 		set++
@@ -179,7 +189,7 @@ func (c *Check) check() error {
 		}
 	}
 	if set != 1 {
-		return fmt.Errorf("a check sets exactly one of overview_contains, message_count, stat_at_least, stat_at_most, all (this one sets %d)", set)
+		return fmt.Errorf("a check sets exactly one of overview_contains, overview_matches, message_count, stat_at_least, stat_at_most, all (this one sets %d)", set)
 	}
 	return nil
 }
