@@ -42,9 +42,9 @@ func main() {
 
 type options struct {
 	spec, task, out, urls, model, runDir, code, search, functions string
-	rounds, episodes, envs, maxSteps, population       int
-	seed                                               uint64
-	tests                                              bool
+	rounds, episodes, envs, maxSteps, population                  int
+	seed                                                          uint64
+	tests                                                         bool
 }
 
 func run(ctx context.Context, args []string) error {
