@@ -346,7 +346,7 @@ func (cd *coder) evolution() error {
 
 // tree is AIDE's search: Population drafts, then at each step debug the best crashed leaf
 // (a candidate with an error that has not been fixed yet, up to 3 debug steps deep), else
-// improve the best candidate.
+// improve the best candidate (among equals, the one improved least).
 func (cd *coder) tree() error {
 	for i := 0; i < cd.o.Population; i++ {
 		if done, err := cd.draft(); err != nil || done {
@@ -368,12 +368,34 @@ func (cd *coder) tree() error {
 			}
 		}
 		if next < 0 {
-			next = cd.ranked()[0]
+			next = cd.bestLeastExpanded()
 		}
 		if _, done, err := cd.fix(next); err != nil || done {
 			return err
 		}
 	}
+}
+
+// bestLeastExpanded returns, among the best-scoring candidates, the one fixed the fewest
+// times (then the earliest): ties spread the search instead of refining one node forever.
+func (cd *coder) bestLeastExpanded() int {
+	children := make([]int, len(cd.res.Candidates))
+	for _, c := range cd.res.Candidates {
+		if c.Parent >= 0 {
+			children[c.Parent]++
+		}
+	}
+	r := cd.ranked()
+	best := r[0]
+	for _, i := range r[1:] {
+		if cd.res.Candidates[i].Score < cd.res.Candidates[r[0]].Score {
+			break
+		}
+		if children[i] < children[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // debugDepth counts the debug steps that led to candidate i.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -231,6 +232,19 @@ func TestSearchPolicies(t *testing.T) {
 		if len(fix) != 3 || !strings.Contains(fix[1].Content, strings.TrimSpace(parent.Code)) || !strings.Contains(fix[2].Content, feedback(parent)) {
 			t.Errorf("%s: the third request does not hold the parent's code and failures: %+v", c.search, fix)
 		}
+	}
+	// Equal candidates: the tree improves each in turn rather than one forever.
+	cl, _ := scriptedCoder(t, wrong)
+	res, err := WriteCode(context.Background(), cl, spec, "termination", CoderOptions{Rounds: 5, Search: "tree", Population: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parents []int
+	for _, c := range res.Candidates {
+		parents = append(parents, c.Parent)
+	}
+	if !slices.Equal(parents, []int{-1, -1, 0, 1, 2}) {
+		t.Errorf("tree over equal candidates improved %v; want each once: [-1 -1 0 1 2]", parents)
 	}
 	if _, err := WriteCode(context.Background(), nil, spec, "termination", CoderOptions{Search: "random"}); err == nil || !strings.Contains(err.Error(), "greedy, evolution or tree") {
 		t.Errorf("unknown search: %v", err)
