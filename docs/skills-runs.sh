@@ -9,7 +9,9 @@
 #     skill code, the shipped per-skill reward models) and the Motif-only agent at the same
 #     budget (`--reward motif --motif-a2 0`: the shipped Motif reward model alone).
 #  3. `compose` plays each task for EPISODES episodes of up to MAX_STEPS steps: the skills run
-#     with the task's policy over skills, and the Motif run as it is (the baseline).
+#     with the coder's policy over skills for the task, the skills run with the hand-written
+#     reference policy (skills/code/policy.star, the training-time strategy), and the Motif run
+#     as it is (the baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${FRAMES:-100000} episodes=${EPISODES:-20} max_steps=${MAX_STEPS:-2000} out=${OUT:-runs/docs-skills}
@@ -39,10 +41,12 @@ wait
 for task in $tasks; do
   ./bin/compose --task "$task" --skills "$out/skills" --code "$policies/$task" --episodes "$episodes" \
     --max-steps "$max_steps" --envs 2 --out "$out/compose-$task" | tee "$out/compose-$task.txt"
+  ./bin/compose --task "$task" --skills "$out/skills" --code skills/code --episodes "$episodes" \
+    --max-steps "$max_steps" --envs 2 --out "$out/reference-$task" | tee "$out/reference-$task.txt"
   ./bin/compose --task "$task" --skills "$out/motif" --episodes "$episodes" --max-steps "$max_steps" \
     --envs 2 --out "$out/motif-$task" | tee "$out/motif-$task.txt"
   cp "$out/compose-$task/timeline.png" "docs/img/skills-timeline-$task.png"
 done
 ./bin/train plot --out docs/img/skills-intrinsic.png --column mean_intrinsic_return_last20 \
   --title "NetHackScore: intrinsic return (mean of last 20 episodes)" "$out/skills" "$out/motif"
-grep -h 'success in' "$out"/compose-*.txt "$out"/motif-*.txt
+grep -H 'success in' "$out"/compose-*.txt "$out"/reference-*.txt "$out"/motif-*.txt
