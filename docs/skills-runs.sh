@@ -35,9 +35,11 @@ if [ -z "$policies" ]; then
   kill $coder
 fi
 common=(--algo appo --env NetHackScore --num-envs 8 --frames-per-batch 32 --total-frames "$frames" --seed 1 --force --blas-threads 1)
-./bin/train "${common[@]}" --skills default --run-dir "$out/skills" >"$out/skills.log" 2>&1 &
-./bin/train "${common[@]}" --reward motif --motif-a2 0 --run-dir "$out/motif" >"$out/motif.log" 2>&1 &
-wait
+if [ -z "${SKIP_TRAIN:-}" ]; then # SKIP_TRAIN=1 replays step 3 on the runs already in $out
+  ./bin/train "${common[@]}" --skills default --run-dir "$out/skills" >"$out/skills.log" 2>&1 &
+  ./bin/train "${common[@]}" --reward motif --motif-a2 0 --run-dir "$out/motif" >"$out/motif.log" 2>&1 &
+  wait
+fi
 for task in $tasks; do
   ./bin/compose --task "$task" --skills "$out/skills" --code "$policies/$task" --episodes "$episodes" \
     --max-steps "$max_steps" --envs 2 --out "$out/compose-$task" | tee "$out/compose-$task.txt"

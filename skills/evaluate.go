@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/maestro-rl/maestro/envs"
@@ -147,6 +148,10 @@ type EpisodeResult struct {
 	Return  float64 `json:"return"` // the task's own reward
 	// Skills is the skill of every step (indices into the spec's skills; none without skills).
 	Skills []int `json:"skills,omitempty"`
+	// MaxDepth is the deepest dungeon level reached; Dungeons the dungeons visited
+	// (DungeonNames: main, mines, ...), in the order first seen.
+	MaxDepth int      `json:"max_depth"`
+	Dungeons []string `json:"dungeons"`
 	// Overview is the last #overview text seen (when the check reads it).
 	Overview string `json:"overview,omitempty"`
 	// Episode numbers the episode among its env's (its ttyrec is nle.*.<Episode>.ttyrec3.bz2).
@@ -251,6 +256,10 @@ func (j *Judge) observe(td *tensordict.Dict, start bool) error {
 		return err
 	}
 	j.tracker.Observe(bl, MessageText(msg))
+	j.cur.MaxDepth = max(j.cur.MaxDepth, int(bl[nethack.BlDepth]))
+	if n := int(bl[nethack.BlDNum]); n >= 0 && n < len(DungeonNames) && !slices.Contains(j.cur.Dungeons, DungeonNames[n]) {
+		j.cur.Dungeons = append(j.cur.Dungeons, DungeonNames[n])
+	}
 	level := [2]int64{bl[nethack.BlDNum], bl[nethack.BlDLevel]}
 	if j.check.UsesOverview() && (start || level != j.level) && !j.game.Done() {
 		text, err := Overview(j.game)

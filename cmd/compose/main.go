@@ -238,21 +238,26 @@ func readRun(dir string) (*runConfig, error) {
 
 // report is compose.json.
 type report struct {
-	Task        string                 `json:"task"`
-	Description string                 `json:"description"`
-	Run         string                 `json:"run"`
-	Policy      string                 `json:"policy"`
-	Skills      []string               `json:"skills"`
-	Episodes    int                    `json:"episodes"`
-	Checked     bool                   `json:"success_checked"`
-	Successes   int                    `json:"successes"`
-	Rate        float64                `json:"success_rate"`
-	Interval    [2]float64             `json:"wilson_95"`
-	SkillShare  map[string]float64     `json:"skill_share"`
-	MeanReturn  float64                `json:"mean_return"`
-	CodeErrors  map[string]int         `json:"code_errors,omitempty"`
-	Results     []skills.EpisodeResult `json:"results"`
-	lo, hi      float64
+	Task        string             `json:"task"`
+	Description string             `json:"description"`
+	Run         string             `json:"run"`
+	Policy      string             `json:"policy"`
+	Skills      []string           `json:"skills"`
+	Episodes    int                `json:"episodes"`
+	Checked     bool               `json:"success_checked"`
+	Successes   int                `json:"successes"`
+	Rate        float64            `json:"success_rate"`
+	Interval    [2]float64         `json:"wilson_95"`
+	SkillShare  map[string]float64 `json:"skill_share"`
+	MeanReturn  float64            `json:"mean_return"`
+	// MeanMaxDepth is the mean over episodes of the deepest level reached; DepthCounts counts
+	// the episodes by deepest level; MinesEpisodes those that entered the Gnomish Mines.
+	MeanMaxDepth  float64                `json:"mean_max_depth"`
+	DepthCounts   map[int]int            `json:"episodes_by_max_depth"`
+	MinesEpisodes int                    `json:"episodes_in_mines"`
+	CodeErrors    map[string]int         `json:"code_errors,omitempty"`
+	Results       []skills.EpisodeResult `json:"results"`
+	lo, hi        float64
 }
 
 func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Task, rc *runConfig, code *skills.Code, source string) error {
@@ -342,6 +347,7 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		return n
 	}
 	fmt.Printf("compose: playing %d episodes of %q (up to %d steps each) with %s\n", o.episodes, task.Name, maxSteps, rc.dir)
+	shown := -1
 	for finished() < o.episodes {
 		if err := ctx.Err(); err != nil {
 			col.Close()
@@ -351,11 +357,14 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 			col.Close()
 			return err
 		}
-		fmt.Printf("\rcompose: %d/%d episodes", min(finished(), o.episodes), o.episodes)
+		if n := min(finished(), o.episodes); n != shown {
+			shown = n
+			fmt.Printf("\rcompose: %d/%d episodes", n, o.episodes)
+		}
 	}
 	fmt.Println()
 	r := report{Task: task.Name, Description: task.Description, Run: rc.dir, Policy: source, SkillShare: map[string]float64{},
-		Checked: task.Success != nil, CodeErrors: map[string]int{}}
+		Checked: task.Success != nil, CodeErrors: map[string]int{}, DepthCounts: map[int]int{}}
 	for _, sk := range spec.Skills {
 		if code != nil {
 			r.Skills = append(r.Skills, sk.Name)
@@ -385,6 +394,11 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 			r.Successes++
 		}
 		r.MeanReturn += res.Return / float64(len(r.Results))
+		r.MeanMaxDepth += float64(res.MaxDepth) / float64(len(r.Results))
+		r.DepthCounts[res.MaxDepth]++
+		if slices.Contains(res.Dungeons, "mines") {
+			r.MinesEpisodes++
+		}
 		for _, s := range res.Skills {
 			r.SkillShare[spec.Skills[s].Name]++
 		}
@@ -427,6 +441,8 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	} else {
 		fmt.Printf("compose: %q has no success check (not a task of the spec); mean return %.2f over %d episodes\n", task.Description, r.MeanReturn, r.Episodes)
 	}
+	fmt.Printf("compose: deepest level reached: mean %.2f, episodes by deepest level %v, %d of %d episodes entered the Gnomish Mines\n",
+		r.MeanMaxDepth, r.DepthCounts, r.MinesEpisodes, r.Episodes)
 	if code != nil {
 		var share []string
 		for _, sk := range r.Skills {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,6 +113,9 @@ func TestComposePlaysARun(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := readReport(t, filepath.Join(out, "compose.json"))
+	if r.DepthCounts[1]+r.DepthCounts[2] != 3 || r.MinesEpisodes != 0 || r.MeanMaxDepth < 1 {
+		t.Errorf("depths: %v, mean %g, %d in the mines; want 3 episodes at depth 1 or 2, none in the mines", r.DepthCounts, r.MeanMaxDepth, r.MinesEpisodes)
+	}
 	if r.Episodes != 3 || len(r.Results) != 3 || !r.Checked || r.Successes != 0 || r.Interval[0] != 0 || math.Abs(r.Interval[1]-0.5615) > 1e-3 {
 		t.Errorf("report: %d episodes, checked %v, %d successes, interval %v; want 3, true, 0, [0 0.5615]", r.Episodes, r.Checked, r.Successes, r.Interval)
 	}
@@ -123,7 +127,7 @@ func TestComposePlaysARun(t *testing.T) {
 		t.Errorf("skill shares %v: want discoverer playing and shares summing to 1", r.SkillShare)
 	}
 	for i, res := range r.Results {
-		if res.Steps == 0 || res.Steps > 40 || len(res.Skills) != res.Steps || !strings.Contains(res.Overview, "The Dungeons of Doom") {
+		if res.Steps == 0 || res.Steps > 40 || len(res.Skills) != res.Steps || !strings.Contains(res.Overview, "The Dungeons of Doom") || res.MaxDepth < 1 || !slices.Equal(res.Dungeons, []string{"main"}) {
 			t.Errorf("episode %d: %d steps, %d skills, overview %q", i, res.Steps, len(res.Skills), res.Overview)
 		}
 		if st, err := os.Stat(filepath.Join(out, res.TTYRec)); res.TTYRec == "" || err != nil || st.Size() == 0 {
