@@ -48,6 +48,7 @@ for task in $tasks; do
   ./bin/compose --task "$task" --skills "$out/motif" --episodes "$episodes" --max-steps "$max_steps" \
     --envs 2 --out "$out/motif-$task" | tee "$out/motif-$task.txt"
   cp "$out/compose-$task/timeline.png" "docs/img/skills-timeline-$task.png"
+  cp "$out/reference-$task/timeline.png" "docs/img/skills-timeline-reference-$task.png"
 done
 ./bin/train plot --out docs/img/skills-intrinsic.png --column mean_intrinsic_return_last20 \
   --title "NetHackScore: intrinsic return (mean of last 20 episodes)" "$out/skills" "$out/motif"
