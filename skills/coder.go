@@ -316,6 +316,16 @@ func (cd *coder) draft() (bool, error) {
 	return done, err
 }
 
+// drafts makes the searches' Population first drafts; done as for try.
+func (cd *coder) drafts() (bool, error) {
+	for i := 0; i < cd.o.Population; i++ {
+		if done, err := cd.draft(); err != nil || done {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
 // ranked returns the candidates' indices best first (score, then earlier).
 func (cd *coder) ranked() []int {
 	idx := make([]int, len(cd.res.Candidates))
@@ -329,10 +339,8 @@ func (cd *coder) ranked() []int {
 // evolution drafts a population, then each generation fixes the best Population candidates
 // so far (each one child), until a candidate passes or the budget is spent.
 func (cd *coder) evolution() error {
-	for i := 0; i < cd.o.Population; i++ {
-		if done, err := cd.draft(); err != nil || done {
-			return err
-		}
+	if done, err := cd.drafts(); err != nil || done {
+		return err
 	}
 	for {
 		parents := cd.ranked()[:cd.o.Population]
@@ -348,10 +356,8 @@ func (cd *coder) evolution() error {
 // (a candidate with an error that has not been fixed yet, up to 3 debug steps deep), else
 // improve the best candidate (among equals, the one improved least).
 func (cd *coder) tree() error {
-	for i := 0; i < cd.o.Population; i++ {
-		if done, err := cd.draft(); err != nil || done {
-			return err
-		}
+	if done, err := cd.drafts(); err != nil || done {
+		return err
 	}
 	for {
 		next := -1
