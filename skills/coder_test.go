@@ -190,6 +190,15 @@ func TestCoderSmoke(t *testing.T) {
 		t.Errorf("%d candidates for a budget of 2", len(res.Candidates))
 	}
 	t.Logf("embedded coder: best score %.2f in round %d; error %q", res.Best.Score, res.Best.Round, res.Best.Error)
+	// The tree search with the model's own unit tests: one answer of tests, two drafts, one fix.
+	res, err = WriteCode(context.Background(), c, spec, "termination", CoderOptions{Rounds: 3, MaxTokens: 200, Search: "tree", Population: 2, Tests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Candidates); n == 0 || n > 3 || res.Tests == "" || (res.Best.Score < 1 && n == 3 && res.Candidates[2].Parent < 0) {
+		t.Errorf("tree search: %d candidates, tests %q; want at most 3, the last a fix of a draft", n, res.Tests)
+	}
+	t.Logf("embedded coder, tree search: best score %.2f by %s; its tests: %q", res.Best.Score, res.Best.Operator, res.TestsError)
 }
 
 // TestSearchPolicies runs evolution and tree search against a scripted coder (answers in a

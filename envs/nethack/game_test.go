@@ -54,9 +54,6 @@ func TestFirstObservation(t *testing.T) {
 	if !g.InNormalGame() || g.Done() {
 		t.Errorf("InNormalGame %v Done %v after reset, want true false", g.InNormalGame(), g.Done())
 	}
-	if o.ProgramState[3] != 1 {
-		t.Errorf("in_moveloop = %d, want 1", o.ProgramState[3])
-	}
 	x, y := o.Blstats[nethack.BlX], o.Blstats[nethack.BlY]
 	if c := o.Chars[int(y)*nethack.Cols+int(x)]; c != '@' {
 		t.Errorf("map char at hero (%d,%d) = %q, want '@'", x, y, c)
@@ -72,6 +69,19 @@ func TestFirstObservation(t *testing.T) {
 	for i, g := range o.InvGlyphs {
 		if o.InvLetters[i] == 0 && g != nethack.NoGlyph {
 			t.Fatalf("empty inventory slot %d has glyph %d, want %d", i, g, nethack.NoGlyph)
+		}
+	}
+	if o.ProgramState[3] != 1 {
+		// A start with more to say (a monster in view, ...) waits at --More-- before the
+		// first turn, as NLE's nethack.py does; a key lets the game into its move loop.
+		if !strings.Contains(nethack.RenderText(o.TTYChars), "--More--") {
+			t.Fatalf("in_moveloop = %d and no --More-- on the screen:\n%s", o.ProgramState[3], nethack.RenderText(o.TTYChars))
+		}
+		if _, err := g.Step('\r'); err != nil {
+			t.Fatal(err)
+		}
+		if o.ProgramState[3] != 1 {
+			t.Errorf("in_moveloop = %d after the --More-- at the start, want 1", o.ProgramState[3])
 		}
 	}
 }
