@@ -176,10 +176,6 @@ func (c *Controller) Stats() ControllerStats {
 	return s
 }
 
-// SetPolicy replaces the policy over skills (compose plays a task's policy with the trained
-// skills) from the next episode on.
-func (c *Controller) SetPolicy(p *Program) { c.code.Policy = p }
-
 // Reset starts an episode and chooses its first skill.
 func (c *Controller) Reset() (*tensordict.Dict, error) {
 	td, err := c.inner.Reset()

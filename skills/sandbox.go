@@ -1,6 +1,18 @@
-// Package skills holds MaestroMotif's skill machinery. This first part is the sandbox that runs
-// LLM-written code: Starlark (go.starlark.net), a Python dialect with no I/O, no imports and
-// no access to the process, under a step limit and a wall-clock limit.
+// Package skills holds MaestroMotif's skill machinery:
+//
+//   - the skills spec (Spec: skills in words with the judge's preference and threshold, the
+//     character and actions, tasks with success checks; DefaultSpec is MaestroMotif's);
+//   - the sandbox that runs LLM-written code (Load, Program.Call): Starlark (go.starlark.net),
+//     a Python dialect with no I/O, no imports and no access to the process, under a step
+//     limit and a wall-clock limit;
+//   - the coder (WriteCode): the LLM writes the initiation and termination functions and the
+//     policy over skills, scored on harnesses and its own unit tests, searched greedily, by
+//     evolution or as a tree;
+//   - the Controller, an env wrapper that plays skills in call-and-return fashion with that
+//     code and adds the skill observation (KeySkill) that the skill-conditioned agent reads;
+//     the reference code (ReferenceCode) and per-skill reward models (RewardModels) shipped;
+//   - evaluation: success checks read off real games (Tracker, Overview, Judge) and Wilson
+//     intervals.
 //
 // # Invariants
 //   - Generated code sees only what the caller passes in: its arguments and the predeclared
@@ -11,6 +23,9 @@
 //     Starlark knows it, the line; none escapes as a panic.
 //   - A Program is safe for concurrent calls: each call runs on its own thread and its globals
 //     are frozen after loading.
+//   - Code that fails at run time inside a Controller never stops the env: the controller falls
+//     back (keeps the skill, or starts the first one that may start) and counts the failure.
+//   - A Controller wraps one env and is driven by one goroutine, as envs are.
 package skills
 
 import (
