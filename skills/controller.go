@@ -128,6 +128,8 @@ type Controller struct {
 	skill  int
 	start  *starlark.Dict
 	items  int // non-food items picked up since the last Merchant or Worshipper segment
+	bl     []int64
+	tty    []uint8 // the last observed step's views (valid until the next step)
 	stats  ControllerStats
 	pickup *regexp.Regexp
 }
@@ -211,7 +213,6 @@ func (c *Controller) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 	if len(done) == 1 && !done[0] && c.shouldStop(obs) {
 		if name := c.spec.Skills[c.skill].Name; name == "merchant" || name == "worshipper" {
 			c.items = 0 // the sale or altar visit is over
-			obs.SetKey(starlark.String("new_items"), starlark.MakeInt(0))
 		}
 		c.choose(obs)
 	}
@@ -249,6 +250,7 @@ func (c *Controller) shouldStop(now *starlark.Dict) bool {
 
 // choose asks the policy over skills for the next skill (see Controller) and starts it.
 func (c *Controller) choose(obs *starlark.Dict) {
+	c.addView(obs)
 	startable := c.startable(obs)
 	var names []starlark.Value
 	for k, ok := range startable {
@@ -319,8 +321,8 @@ func (c *Controller) fail(kind string, err error) {
 	c.stats.LastError = err.Error()
 }
 
-// observe builds the observation the code sees from td's blstats, message and tty_chars, and
-// counts picked-up items.
+// observe builds the observation the termination function sees from td's blstats and
+// message, keeps the step's blstats and tty_chars for addView, and counts picked-up items.
 func (c *Controller) observe(td *tensordict.Dict) (*starlark.Dict, error) {
 	bl, err := tensordict.GetAs[int64](td, "blstats")
 	if err == nil && len(bl) != nethack.NumBlstats {
@@ -340,13 +342,20 @@ func (c *Controller) observe(td *tensordict.Dict) (*starlark.Dict, error) {
 		return nil, fmt.Errorf("skills: controller: %w", err)
 	}
 	text := MessageText(msg)
-	if m := c.pickup.FindStringSubmatch(text); m != nil && !isFood(m[1]) {
-		c.items++
+	if len(text) > 4 && text[1:4] == " - " { // "f - a +0 dagger.": cheap test before the regexp
+		if m := c.pickup.FindStringSubmatch(text); m != nil && !isFood(m[1]) {
+			c.items++
+		}
 	}
-	d := StarlarkObs(bl, text)
-	d.SetKey(starlark.String("window"), window(tty, int(bl[nethack.BlX]), int(bl[nethack.BlY])))
+	c.bl, c.tty = bl, tty
+	return StarlarkObs(bl, text), nil
+}
+
+// addView adds what the initiation function and the policy see besides: the 7x7 window
+// around the hero and the new items, from the step observe last read.
+func (c *Controller) addView(d *starlark.Dict) {
+	d.SetKey(starlark.String("window"), window(c.tty, int(c.bl[nethack.BlX]), int(c.bl[nethack.BlY])))
 	d.SetKey(starlark.String("new_items"), starlark.MakeInt(c.items))
-	return d, nil
 }
 
 // DungeonNames are the names the code sees for NetHack's dungeon numbers (blstats dnum).

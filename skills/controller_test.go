@@ -194,6 +194,10 @@ func TestControllerObservation(t *testing.T) {
 	if seen, err = ctl.observe(td); err != nil {
 		t.Fatal(err)
 	}
+	if _, found, _ := seen.Get(starlark.String("window")); found {
+		t.Error("the termination function's observation carries the window; only choices need it")
+	}
+	ctl.addView(seen)
 	w, _, _ := seen.Get(starlark.String("window"))
 	rows := w.(*starlark.List)
 	mid, _ := starlark.AsString(rows.Index(3))
@@ -211,5 +215,43 @@ func TestControllerObservation(t *testing.T) {
 	}
 	if _, err := NewController(ctl, spec, c); err == nil || !strings.Contains(err.Error(), "already has") {
 		t.Errorf("a controller over a controller: %v", err)
+	}
+}
+
+// BenchmarkControllerStep measures a step of the controller over a real game with the
+// reference code (the game's own step included), against BenchmarkPlainStep, the same game
+// without the controller.
+func BenchmarkControllerStep(b *testing.B) { benchStep(b, true) }
+
+func BenchmarkPlainStep(b *testing.B) { benchStep(b, false) }
+
+func benchStep(b *testing.B, controlled bool) {
+	spec, _ := DefaultSpec()
+	ref, _ := ReferenceCode(Limits{})
+	e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore,
+		Game: nethack.GameOptions{ObservationKeys: []string{"tty_chars", "tty_colors", "blstats", "message"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var env envs.Env = e
+	if controlled {
+		if env, err = NewController(e, spec, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	defer env.Close()
+	random := envs.RandomPolicy(env, rand.New(rand.NewPCG(1, 1)))
+	td, err := env.Reset()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		random.Act(td)
+		_, next, err := envs.StepAndMaybeReset(env, td)
+		if err != nil {
+			b.Fatal(err)
+		}
+		td = next
 	}
 }

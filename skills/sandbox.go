@@ -144,15 +144,9 @@ func newThread(name string, l Limits) *starlark.Thread {
 
 // watch cancels thread when ctx ends; the returned function stops watching.
 func watch(ctx context.Context, thread *starlark.Thread) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			thread.Cancel("time limit exceeded")
-		case <-done:
-		}
-	}()
-	return func() { close(done) }
+	// No goroutine per call (calls run every env step): the callback runs only if ctx ends.
+	unregister := context.AfterFunc(ctx, func() { thread.Cancel("time limit exceeded") })
+	return func() { unregister() }
 }
 
 // describe makes Starlark's errors name the limit that stopped the code.
