@@ -52,7 +52,7 @@ type Candidate struct {
 	Parent   int          `json:"parent"`
 	Code     string       `json:"code"`
 	Prompt   string       `json:"prompt"`
-	Error    string       `json:"error,omitempty"` // load or run failure
+	Error    string       `json:"error,omitempty"` // why it did not load (Cases nil) or how it failed in a case
 	Cases    []CaseResult `json:"cases"`
 	Score    float64      `json:"score"` // share of harness cases passed
 	// Tests are the LLM-written unit tests' results (reported and fed back, not scored: a
@@ -101,7 +101,7 @@ type CoderOptions struct {
 	Limits Limits
 }
 
-var fenceRE = regexp.MustCompile("(?s)```(?:python|starlark|py)?\\s*\n(.*?)```")
+var fenceRE = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```") // any tag: python, Python, python3, starlark ...
 
 // ExtractCode returns the code in an answer: the longest fenced block, what follows an unclosed
 // fence (an answer cut by its token limit), or the whole answer when it has no fence.
@@ -229,8 +229,8 @@ func (cd *coder) try(msgs []openai.ChatCompletionMessage, op string, parent int)
 	cand.Round, cand.Operator, cand.Parent = len(cd.res.Candidates)+1, op, parent
 	cand.Prompt, cand.Tokens = msgs[len(msgs)-1].Content, r.Tokens
 	cd.res.Candidates = append(cd.res.Candidates, cand)
-	if cand.Score > cd.res.Best.Score {
-		cd.res.Best = cand
+	if best := cd.res.Best; cand.Score > best.Score || (cand.Score == best.Score && best.Cases == nil && cand.Cases != nil) {
+		cd.res.Best = cand // among equals, code that loads
 	}
 	return cand, r.Text, cand.Score == 1 || len(cd.res.Candidates) >= cd.o.Rounds, nil
 }

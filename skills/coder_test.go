@@ -52,6 +52,7 @@ func TestExtractCode(t *testing.T) {
 		{"```\nx = 1\n```\nand\n```starlark\ndef g(a):\n    return a\n```", "def g(a):\n    return a\n"},
 		{"def h():\n    pass", "def h():\n    pass\n"},
 		{"Sure!\n```python\ndef k():\n    return", "def k():\n    return\n"},
+		{"```Python3 \ndef m():\n    return 2\n```\nThat is all.", "def m():\n    return 2\n"},
 	} {
 		if got := ExtractCode(c.in); got != c.want {
 			t.Errorf("ExtractCode(%q) = %q, want %q", c.in, got, c.want)

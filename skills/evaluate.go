@@ -107,29 +107,28 @@ func (r *MessageRule) regexp() *regexp.Regexp {
 
 // Overview opens NetHack's #overview screen (Ctrl-O, no game time passes), returns its text
 // (every page), and closes it. The game's observation buffers show the map again afterwards.
+// The game must have the "internal" observation (TaskEnv games always do).
 func Overview(g *nethack.Game) (string, error) {
 	var pages []string
 	if _, err := g.Step(0x0f); err != nil {
 		return "", fmt.Errorf("skills: #overview: %w", err)
 	}
-	for page := 0; page < 10; page++ {
-		text := screenText(g.Obs().TTYChars)
-		pages = append(pages, text)
-		if !morePages.MatchString(text) {
-			break
-		}
+	// NetHack shows the text a page at a time, each ending in --More-- (the game waits for a
+	// space); the space after the last page closes it.
+	for page := 0; page < 20 && g.Obs().Internal[3] != 0; page++ {
+		pages = append(pages, screenText(g.Obs().TTYChars))
 		if _, err := g.Step(' '); err != nil {
 			return "", fmt.Errorf("skills: #overview: %w", err)
 		}
 	}
-	if _, err := g.Step(0x1b); err != nil {
-		return "", fmt.Errorf("skills: closing #overview: %w", err)
+	if len(pages) == 0 { // shown without waiting (a menu): read it, close it
+		pages = append(pages, screenText(g.Obs().TTYChars))
+		if _, err := g.Step(0x1b); err != nil {
+			return "", fmt.Errorf("skills: closing #overview: %w", err)
+		}
 	}
 	return strings.Join(pages, "\n"), nil
 }
-
-// morePages matches a menu page that is not the last: "(1 of 2)".
-var morePages = regexp.MustCompile(`\((\d+) of (\d+)\)`)
 
 func screenText(tty []uint8) string {
 	var lines []string
@@ -162,8 +161,8 @@ type EpisodeResult struct {
 
 // Judge wraps a Controller (or a plain NetHack env, to judge an agent without skills the same
 // way) and reads a task's success off every episode: it follows the steps' statistics and
-// messages and, for checks on #overview, opens the overview screen at the start and whenever
-// the level changes (between steps, without game time passing). Finished episodes are kept in
+// messages and, for checks on #overview, opens the overview screen at the start, whenever the
+// level changes and every OverviewEvery steps (between steps, without game time passing). Finished episodes are kept in
 // Results.
 type Judge struct {
 	inner   envs.Env
@@ -174,9 +173,16 @@ type Judge struct {
 	cur     EpisodeResult
 	level   [2]int64
 	episode int
+	steps   int // since the last #overview
+	// BeforeReset, when set, runs before each episode starts (e.g. to seed it).
+	BeforeReset func(episode int) error
 	// Results are the finished episodes, in order.
 	Results []EpisodeResult
 }
+
+// OverviewEvery is how many steps the Judge lets pass between #overview screens on one level:
+// NetHack annotates a level (the Oracle's centre, a temple) only once the hero has seen it.
+const OverviewEvery = 50
 
 // NewJudge wraps env, a *Controller over a *nethack.Env or a *nethack.Env, with task's
 // success check.
@@ -207,6 +213,11 @@ func (j *Judge) Controller() *Controller { return j.ctl }
 
 // Reset starts an episode.
 func (j *Judge) Reset() (*tensordict.Dict, error) {
+	if j.BeforeReset != nil {
+		if err := j.BeforeReset(j.episode); err != nil {
+			return nil, err
+		}
+	}
 	td, err := j.inner.Reset()
 	if err != nil {
 		return nil, err
@@ -261,7 +272,9 @@ func (j *Judge) observe(td *tensordict.Dict, start bool) error {
 		j.cur.Dungeons = append(j.cur.Dungeons, DungeonNames[n])
 	}
 	level := [2]int64{bl[nethack.BlDNum], bl[nethack.BlDLevel]}
-	if j.check.UsesOverview() && (start || level != j.level) && !j.game.Done() {
+	j.steps++
+	if j.check.UsesOverview() && (start || level != j.level || j.steps >= OverviewEvery) && !j.game.Done() {
+		j.steps = 0
 		text, err := Overview(j.game)
 		if err != nil {
 			return err

@@ -4,7 +4,7 @@
 // --skills RUN it then plays the composed policy zero-shot with the run's skill-conditioned
 // agent (train --skills) for --episodes episodes and reports the task's success rate with a
 // 95% Wilson interval, a skill-usage timeline (timeline.png), each episode's skills and
-// result (compose.json) and the best and worst episodes as ttyrecs.
+// result (compose.json) and every reported episode's ttyrec.
 package main
 
 import (
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.episodes, "episodes", 20, "with --skills: evaluation episodes")
 	fs.IntVar(&o.envs, "envs", 2, "with --skills: games played side by side")
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "with --skills: episode length limit (0: the spec's max_steps)")
-	fs.Uint64Var(&o.seed, "seed", 777, "with --skills: seed of the evaluation games and the agent's sampling")
+	fs.Uint64Var(&o.seed, "seed", 777, "with --skills: seed of the evaluation games (each episode its own, the same for every agent and policy) and of the agent's sampling")
 	fs.StringVar(&o.out, "out", "", "folder for the code, reports, timeline and ttyrecs (default runs/compose-<task>)")
 	fs.StringVar(&o.urls, "llm-url", "", "OpenAI-compatible coder server(s), comma-separated; empty starts the embedded llama-server (a 135M model: expect code that does not pass)")
 	fs.StringVar(&o.model, "llm-model", "", "the coder model's name (required with --llm-url)")
@@ -122,6 +122,9 @@ Flags:
 		}
 		return evaluate(ctx, o, spec, task, rc, nil, "the run's own agent (trained without skills)")
 	}
+	if rc == nil && o.code != "" {
+		return errors.New("--code plays a policy over skills with a trained run: add --skills RUN-DIR")
+	}
 	code, source, err := writeCode(ctx, o, spec, task, rc)
 	if err != nil || rc == nil {
 		return err
@@ -141,7 +144,7 @@ func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Ta
 		if _, err := os.Stat(filepath.Join(o.code, "policy.star")); err != nil {
 			return nil, "", fmt.Errorf("--code: %v (the folder holds the policy over skills, policy.star)", err)
 		}
-		c, err := loadOver(base, o.code)
+		c, err := loadOver(base, o.code, skills.CodeKinds)
 		return c, "policy.star from " + o.code, err
 	}
 	c, stopLLM, err := llm.Connect(ctx, o.urls, o.model, 1, os.Stderr,
@@ -165,36 +168,41 @@ func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Ta
 			return nil, "", errors.New("--functions: with --skills the LLM writes at least the policy")
 		}
 	}
-	var best *skills.CodeResult
+	var policy *skills.CodeResult
 	for _, kind := range kinds {
 		res, err := skills.WriteCode(ctx, c, spec, kind, skills.CoderOptions{Rounds: o.rounds, Search: o.search, Population: o.population, Tests: o.tests, Task: task.Description, Dir: o.out})
 		if err != nil {
 			return nil, "", err
 		}
 		status := "passes every harness case"
-		if res.Best.Score < 1 {
+		switch {
+		case res.Best.Cases == nil:
+			status = "does not load: " + res.Best.Error
+		case res.Best.Score < 1:
 			status = fmt.Sprintf("passes %.0f%% of the harness cases", 100*max(res.Best.Score, 0))
 			if res.Best.Error != "" {
-				status = "does not load: " + res.Best.Error
+				status += " (it failed in one: " + res.Best.Error + ")"
 			}
 		}
 		fmt.Printf("compose: %s: best of %d answers (%s search; answer %d, by %s) %s; %s\n", kind, len(res.Candidates), res.Search, res.Best.Round, res.Best.Operator, status, filepath.Join(o.out, kind+".star"))
-		best = res
+		if kind == "policy" {
+			policy = res
+		}
 	}
 	if rc == nil {
 		fmt.Printf("compose: code and reports in %s; play it with a trained run: compose --task %s --skills RUN-DIR --code %s\n", o.out, task.Name, o.out)
 		return nil, "", nil
 	}
-	if best.Best.Error != "" || best.Best.Score < 0 {
-		return nil, "", fmt.Errorf("the coder's best policy does not load (%s); use a stronger coder (--llm-url) or pass --code with a policy.star", best.Best.Error)
+	if policy.Best.Cases == nil {
+		return nil, "", fmt.Errorf("the coder's best policy does not load (%s); use a stronger coder (--llm-url) or pass --code with a policy.star", policy.Best.Error)
 	}
-	code, err := loadOver(base, o.out)
-	return code, fmt.Sprintf("policy.star written by %s (harness score %.2f)", best.Model, best.Best.Score), err
+	code, err := loadOver(base, o.out, kinds)
+	return code, fmt.Sprintf("policy.star written by %s (harness score %.2f)", policy.Model, policy.Best.Score), err
 }
 
-// loadOver loads the code of folder base (or the reference code) with the files of over
-// replacing it.
-func loadOver(base, over string) (*skills.Code, error) {
+// loadOver loads the code of folder base (or the reference code) with the files of over for
+// the given kinds replacing it (other files in over, e.g. from an earlier run, are not used).
+func loadOver(base, over string, kinds []string) (*skills.Code, error) {
 	b, err := skills.LoadCode(base, skills.Limits{})
 	if err != nil {
 		return nil, err
@@ -202,6 +210,9 @@ func loadOver(base, over string) (*skills.Code, error) {
 	src := map[string]string{}
 	for _, k := range skills.CodeKinds {
 		src[k] = b.Sources[k]
+		if !slices.Contains(kinds, k) {
+			continue
+		}
 		if f, err := os.ReadFile(filepath.Join(over, k+".star")); err == nil {
 			src[k] = string(f)
 		}
@@ -285,13 +296,10 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	for i := 0; i < o.envs; i++ {
 		eo := nethack.EnvOptions{Task: nt, MaxEpisodeSteps: maxSteps, TTYRecDir: filepath.Join(recDir, fmt.Sprintf("env%d", i)),
 			Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
-		if code != nil { // the skills' character and actions (a baseline keeps its task's)
-			eo.Actions, eo.Game.Character = skills.ActionSets[spec.Actions](), spec.Character
+		if code != nil { // the skills' character and actions (a baseline keeps its task's), as train --skills
+			eo.Actions, eo.Game.Character, eo.AllowAllYNQuestions = skills.ActionSets[spec.Actions](), spec.Character, true
 		}
 		ne, err := nethack.NewEnv(eo)
-		if err == nil {
-			err = ne.Task().Seed(nethack.Seeds{Core: o.seed*1000 + uint64(i), Disp: o.seed*1000 + uint64(i) + 500})
-		}
 		if err != nil {
 			closeAll()
 			return err
@@ -303,6 +311,13 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		var j *skills.Judge
 		if err == nil {
 			j, err = skills.NewJudge(played, skills.Task{Name: task.Name, Description: task.Description, Success: check})
+		}
+		if err == nil { // every episode seeded: two policies compared with one --seed play the same games
+			env := uint64(i)
+			j.BeforeReset = func(episode int) error {
+				s := o.seed*1_000_000 + env*10_000 + uint64(episode)*2
+				return ne.Task().Seed(nethack.Seeds{Core: s, Disp: s + 1})
+			}
 		}
 		if err != nil {
 			ne.Close()

@@ -172,6 +172,7 @@ func TestComposePlaysARun(t *testing.T) {
 		{[]string{"--task", "delphi", "--skills", t.TempDir()}, "not a train run folder"},
 		{[]string{"--task", "delphi", "--skills", fakeRun(t, ""), "--code", code}, "trained without skills"},
 		{[]string{"--task", "delphi", "--skills", runDir, "--code", t.TempDir()}, "policy.star"},
+		{[]string{"--task", "delphi", "--code", code}, "--skills"},
 	} {
 		if err := run(context.Background(), append(bad.args, "--out", t.TempDir())); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: %v; want an error about %q", bad.args, err, bad.want)

@@ -299,6 +299,9 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 			eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
 			if b.spec != nil { // MaestroMotif's character, actions and episode length
 				eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = b.spec.Character, skills.ActionSets[b.spec.Actions](), b.spec.MaxSteps
+				// Dropping, quaffing and selling ask questions (which item? sell it?) that the
+				// skills must answer; NLE's tasks would cancel them.
+				eo.AllowAllYNQuestions = true
 			}
 			if ttyrecDir != "" {
 				eo.TTYRecDir = filepath.Join(ttyrecDir, fmt.Sprintf("env%d", i))
