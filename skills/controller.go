@@ -22,6 +22,11 @@ import (
 // skill playing the step, int64. It equals rl.KeySkill, which the skill-conditioned agent reads.
 const KeySkill = "skill"
 
+// KeySkillSteps is the other observation the Controller adds: the steps the skill has played
+// before this one (0 on its first step, also when a skill is chosen again right after it
+// stopped), int64. Skill segments end where it is 0 under next.
+const KeySkillSteps = KeySkill + "_steps"
+
 // Code is the skill code a Controller runs: the initiation and termination functions and the
 // policy over skills, loaded into the sandbox.
 type Code struct {
@@ -126,6 +131,7 @@ type Controller struct {
 	ctx    context.Context
 	state  starlark.Value
 	skill  int
+	steps  int // the skill's steps before the current one
 	start  *starlark.Dict
 	items  int // non-food items picked up since the last Merchant or Worshipper segment
 	bl     []int64
@@ -145,10 +151,13 @@ func NewController(env envs.Env, spec *Spec, code *Code) (*Controller, error) {
 			return nil, fmt.Errorf("skills: the controller reads the observation %q; make the env with it", k)
 		}
 	}
-	if _, dup := specs.Observation.Get(KeySkill); dup {
-		return nil, fmt.Errorf("skills: the env already has an observation %q", KeySkill)
+	for _, k := range []string{KeySkill, KeySkillSteps} {
+		if _, dup := specs.Observation.Get(k); dup {
+			return nil, fmt.Errorf("skills: the env already has an observation %q", k)
+		}
 	}
 	specs.Observation.Set(KeySkill, envs.Categorical{N: len(spec.Skills)})
+	specs.Observation.Set(KeySkillSteps, envs.Unbounded{D: tensor.Int64})
 	return &Controller{inner: env, specs: specs, spec: spec, code: code, ctx: context.Background(),
 		stats: ControllerStats{Errors: map[string]int{}}, pickup: regexp.MustCompile(`^[a-zA-Z] - (.*)\.$`)}, nil
 }
@@ -190,7 +199,7 @@ func (c *Controller) Reset() (*tensordict.Dict, error) {
 		return nil, err
 	}
 	c.choose(obs)
-	return td, td.Set(KeySkill, c.skillTensor())
+	return td, c.write(td)
 }
 
 // Step steps the inner env and, unless the episode ended, asks the termination function
@@ -215,18 +224,29 @@ func (c *Controller) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 			c.items = 0 // the sale or altar visit is over
 		}
 		c.choose(obs)
+	} else {
+		c.steps++
 	}
-	if t, err := nd.Get(KeySkill); err == nil && t.DType() == tensor.Int64 && t.NumDims() == 0 {
-		t.SetAt(0, float64(c.skill)) // a preallocated row: write in place
-		return td, nil
-	}
-	return td, nd.Set(KeySkill, c.skillTensor())
+	return td, c.write(nd)
 }
 
-func (c *Controller) skillTensor() *tensor.Tensor {
-	t := tensor.Zeros(tensor.Int64)
-	t.SetAt(0, float64(c.skill))
-	return t
+// write sets the skill and its step count in d (in place into a preallocated row).
+func (c *Controller) write(d *tensordict.Dict) error {
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{KeySkill, c.skill}, {KeySkillSteps, c.steps}} {
+		if t, err := d.Get(kv.k); err == nil && t.DType() == tensor.Int64 && t.NumDims() == 0 {
+			t.SetAt(0, float64(kv.v))
+			continue
+		}
+		t := tensor.Zeros(tensor.Int64)
+		t.SetAt(0, float64(kv.v))
+		if err := d.Set(kv.k, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // shouldStop runs the termination function; a failure keeps the skill.
@@ -293,7 +313,7 @@ func (c *Controller) choose(obs *starlark.Dict) {
 			}
 		}
 	}
-	c.skill, c.start = next, obs
+	c.skill, c.start, c.steps = next, obs, 0
 	c.stats.Switches++
 }
 

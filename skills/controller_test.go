@@ -2,6 +2,7 @@ package skills
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,6 +109,9 @@ func TestControllerCallAndReturn(t *testing.T) {
 	if st := ctl.Stats(); len(st.Errors) != 0 || st.Switches < 100 {
 		t.Errorf("stats %+v", st)
 	}
+	if ctl.steps != 0 {
+		t.Errorf("a skill chosen at every step has played %d steps before, want 0", ctl.steps)
+	}
 }
 
 // TestControllerReferenceCode plays the reference code on a real game: the first skill is
@@ -129,6 +133,9 @@ func TestControllerReferenceCode(t *testing.T) {
 		if done[i] {
 			break
 		}
+	}
+	if n := ctl.steps; n != 200 && !slices.Contains(done, true) {
+		t.Errorf("the skill's step count after 200 steps of one skill is %d, want 200", n)
 	}
 	if st := ctl.Stats(); len(st.Errors) != 0 {
 		t.Errorf("the reference code failed: %+v", st)

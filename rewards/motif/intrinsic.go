@@ -44,7 +44,8 @@ func DefaultIntrinsic() IntrinsicOptions {
 //
 // Made with NewSkillIntrinsic it is MaestroMotif's reward: one reward model and threshold per
 // skill, the step's model chosen by the skill observation at the root, and it records every
-// skill segment (a stretch of one skill, ended by a switch or the episode's end).
+// skill segment (a stretch of one skill, ended by a switch, by the skill starting again, read
+// from next/<skill key>_steps = 0 when the batch has it, or by the episode's end).
 type Intrinsic struct {
 	o        IntrinsicOptions
 	ms       []*RewardModel
@@ -225,6 +226,12 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 		diff = r.diffstats(bl, done, T, B)
 	}
 	rhat, skill, nextSkill, err := r.scores(batch, msgs, diff, T*B)
+	var restart []int64 // the step after is a skill's first (when the env says so)
+	if skill != nil {
+		if v, err := tensordict.GetAs[int64](batch, "next/"+r.skillKey+"_steps"); err == nil && len(v) == T*B {
+			restart = v
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +253,7 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 				intr = rhat[i] / math.Pow(float64(n), r.o.Beta)
 			}
 			if skill != nil {
-				r.segment(b, k, intr, done[i] || nextSkill[i] != skill[i])
+				r.segment(b, k, intr, done[i] || nextSkill[i] != skill[i] || (restart != nil && restart[i] == 0))
 			}
 			env := float64(rew[i])
 			id[i], ed[i] = float32(intr), float32(env)

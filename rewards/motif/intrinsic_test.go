@@ -143,6 +143,20 @@ func TestSkillIntrinsicHandComputed(t *testing.T) {
 	if want := []Segment{{0, 1, 2}, {1, 2, 3}}; len(segs) != 2 || segs[0] != want[0] || segs[1] != want[1] {
 		t.Errorf("segments %+v, want %+v", segs, want)
 	}
+	// Skill 1 stopped and chosen again after step 1 (next/skill_steps 0 there): two segments.
+	d2 := tensordict.New(3)
+	d2.Set("message", m)
+	d2.Set("next/reward", tensor.Zeros(tensor.Float32, 3))
+	d2.Set("next/done", tensor.Zeros(tensor.Bool, 3))
+	d2.Set("skill", tensor.Of([]int64{1, 1, 1}))
+	d2.Set("next/skill", tensor.Of([]int64{1, 1, 1}))
+	d2.Set("next/skill_steps", tensor.Of([]int64{3, 0, 1}))
+	if _, err := r.Postproc(d2); err != nil {
+		t.Fatal(err)
+	}
+	if segs := r.DrainSegments(); len(segs) != 1 || segs[0].Skill != 1 || segs[0].Steps != 2 {
+		t.Errorf("segments with a restart: %+v, want one of skill 1 over 2 steps (the third runs on)", segs)
+	}
 	// A skill without a model, and a batch without skills, are refused with the reason.
 	d.Set("skill", tensor.Of([]int64{0, 2, 1}))
 	if _, err := r.Postproc(d); err == nil || !strings.Contains(err.Error(), "out of range") {
