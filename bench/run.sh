@@ -101,22 +101,30 @@ bench_replaybuffer() {
 }
 
 bench_collector() {
-  local reps=${REPS:-3} frames=${FRAMES:-20000}
+  # MultiSync strictly synchronous (as TorchRL's MultiSyncCollector), with RunAhead 2, and Async,
+  # against the env alone on two threads (raw) and the env alone with the workers meeting every
+  # 64 steps as a synchronous collector's must (raw-sync: the most any synchronous collector
+  # can reach, since NetHack's time per batch varies several-fold).
+  local reps=${REPS:-5} frames=${FRAMES:-40000}
   go build -o "$out/collectorbench" ./bench/collector
   : >"$out/collector.txt"
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
     echo "raw $("$out/collectorbench" -mode raw -frames "$frames")" >>"$out/collector.txt"
+    echo "raw_sync $("$out/collectorbench" -mode raw-sync -frames "$frames")" >>"$out/collector.txt"
     echo "go $("$out/collectorbench" -frames "$frames")" >>"$out/collector.txt"
-    echo "torchrl $("$bpy" bench/collector/peer.py $((frames / 4)) 2>/dev/null | grep frames_per_s)" >>"$out/collector.txt"
+    echo "go_runahead2 $("$out/collectorbench" -runahead 2 -frames "$frames")" >>"$out/collector.txt"
+    echo "go_async $("$out/collectorbench" -mode async -frames "$frames")" >>"$out/collector.txt"
+    echo "torchrl $("$bpy" bench/collector/peer.py $((frames / 8)) 2>/dev/null | grep frames_per_s)" >>"$out/collector.txt"
   done
   cat "$out/collector.txt"
   m() { grep "^$1 " "$out/collector.txt" | field frames_per_s | median; }
-  local raw go tr al
-  raw=$(m raw); go=$(m go); tr=$(m torchrl)
+  local raw rs go ra as tr al
+  raw=$(m raw); rs=$(m raw_sync); go=$(m go); ra=$(m go_runahead2); as=$(m go_async); tr=$(m torchrl)
   al=$(grep "^go " "$out/collector.txt" | field allocs_per_frame | median)
-  awk -v raw="$raw" -v go="$go" -v tr="$tr" -v al="$al" 'BEGIN {
-    printf "RESULT collector ratio=%.2f efficiency=%.3f go_fps=%.0f torchrl_fps=%.0f raw_env_fps=%.0f go_allocs_per_frame=%s\n", go/tr, go/raw, go, tr, raw, al }'
+  awk -v raw="$raw" -v rs="$rs" -v go="$go" -v ra="$ra" -v as="$as" -v tr="$tr" -v al="$al" 'BEGIN {
+    printf "RESULT collector ratio=%.2f efficiency=%.3f efficiency_runahead2=%.3f efficiency_async=%.3f sync_bound=%.3f efficiency_vs_sync_bound=%.3f go_fps=%.0f go_runahead2_fps=%.0f go_async_fps=%.0f torchrl_fps=%.0f raw_env_fps=%.0f raw_sync_fps=%.0f go_allocs_per_frame=%s\n",
+      go/tr, go/raw, ra/raw, as/raw, rs/raw, go/rs, go, ra, as, tr, raw, rs, al }'
 }
 
 bench_nn() {

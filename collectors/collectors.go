@@ -61,6 +61,17 @@ type Options struct {
 	Buffer *replaybuffer.Buffer
 	// Seed seeds the random actions of InitRandomFrames.
 	Seed uint64
+	// RunAhead (MultiSync only) is how many batches each worker may collect beyond the one the
+	// caller waits for: a worker that finishes early goes on instead of waiting for the
+	// slowest (NetHack's time per batch varies several-fold), and collection overlaps the
+	// caller's work on the batch it holds. 0 (the default) is strictly synchronous, as TorchRL's
+	// MultiSyncCollector: each batch is collected after the caller asks for it, with the policy
+	// in force then. With RunAhead n, the batch Next returns may have been asked for up to n
+	// calls earlier, so it lags the policy by up to n batches, and SetPolicy takes effect up to
+	// n batches later. Workers read the policy while the caller runs: it must not be changed in
+	// place; give new weights to a new policy value through SetPolicy. Batches are written into
+	// 1+n buffers used in turn; the one Next returns is valid until the next call.
+	RunAhead int
 }
 
 func (o Options) validate(env envs.Env) (steps int, err error) {
@@ -71,8 +82,8 @@ func (o Options) validate(env envs.Env) (steps int, err error) {
 	if o.FramesPerBatch <= 0 || o.FramesPerBatch%n != 0 {
 		return 0, fmt.Errorf("collectors: FramesPerBatch %d must be a positive multiple of the env's %d envs", o.FramesPerBatch, n)
 	}
-	if o.TotalFrames < 0 || o.InitRandomFrames < 0 || o.MaxFramesPerTraj < 0 {
-		return 0, errors.New("collectors: TotalFrames, InitRandomFrames and MaxFramesPerTraj must not be negative")
+	if o.TotalFrames < 0 || o.InitRandomFrames < 0 || o.MaxFramesPerTraj < 0 || o.RunAhead < 0 {
+		return 0, errors.New("collectors: TotalFrames, InitRandomFrames, MaxFramesPerTraj and RunAhead must not be negative")
 	}
 	return o.FramesPerBatch / n, nil
 }
@@ -119,13 +130,19 @@ func (c *Sync) Frames() int { return c.frames }
 
 // Next collects one batch of FramesPerBatch frames: batch shape [T] + the env's batch shape.
 // It returns io.EOF once TotalFrames have been collected.
-func (c *Sync) Next() (*tensordict.Dict, error) {
+func (c *Sync) Next() (*tensordict.Dict, error) { return c.next(c.currentPolicy()) }
+
+func (c *Sync) currentPolicy() envs.Policy {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.policy
+}
+
+// next collects a batch acting with policy (the policy in force when the batch was asked for).
+func (c *Sync) next(policy envs.Policy) (*tensordict.Dict, error) {
 	if c.o.TotalFrames > 0 && c.frames >= c.o.TotalFrames {
 		return nil, io.EOF
 	}
-	c.mu.Lock()
-	policy := c.policy
-	c.mu.Unlock()
 	if c.frames < c.o.InitRandomFrames {
 		policy = randomOver(policy, c.random)
 	}

@@ -16,8 +16,15 @@ import (
 // (what cgo envs want).
 type worker struct {
 	c    *Sync
-	req  chan struct{}
+	req  chan request
 	resp chan result
+}
+
+// request asks a worker for a batch: acting with policy (the policy in force when the batch
+// was asked for), written into out when it is not nil.
+type request struct {
+	policy envs.Policy
+	out    *tensordict.Dict
 }
 
 type result struct {
@@ -53,7 +60,7 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 			p.cancel()
 			return nil, fmt.Errorf("collectors: worker %d: %w", i, err)
 		}
-		w := &worker{c: c, req: make(chan struct{}), resp: make(chan result, 1)}
+		w := &worker{c: c, req: make(chan request, 1+o.RunAhead), resp: make(chan result, 1+o.RunAhead)}
 		p.workers = append(p.workers, w)
 		p.wg.Add(1)
 		go func() {
@@ -64,8 +71,15 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 				select {
 				case <-p.ctx.Done():
 					return
-				case <-w.req:
-					b, err := w.c.Next()
+				case r := <-w.req:
+					var b *tensordict.Dict
+					var err error
+					if r.out != nil {
+						err = w.c.runner.SetOutput(r.out)
+					}
+					if err == nil {
+						b, err = w.c.next(r.policy)
+					}
 					select {
 					case w.resp <- result{b, i, err}:
 					case <-p.ctx.Done():
@@ -93,11 +107,15 @@ func (p *pool) close() error {
 // MultiSync runs one Sync collector per env on its own goroutine and returns their batches
 // together, one per iteration: batch shape [workers, T] + the env's batch shape.
 type MultiSync struct {
-	p      *pool
-	o      Options
-	frames int
-	parts  []*tensordict.Dict
-	out    *tensordict.Dict
+	p        *pool
+	o        Options
+	frames   int
+	parts    []*tensordict.Dict
+	outs     []*tensordict.Dict   // the batch buffers, used in turn (1 + Options.RunAhead)
+	rows     [][]*tensordict.Dict // their rows, one per worker
+	cur      int                  // the index in outs of the next batch to return
+	askAt    int                  // the index in outs of the next batch to ask for
+	inflight int                  // batches asked for and not yet received
 }
 
 // NewMultiSync returns a collector over envList; policy(i) gives worker i's policy.
@@ -112,20 +130,26 @@ func NewMultiSync(envList []envs.Env, policy func(worker int) envs.Policy, o Opt
 	return &MultiSync{p: p, o: o, parts: make([]*tensordict.Dict, len(envList))}, nil
 }
 
-// SetPolicy gives worker i a new policy from its next batch on.
+// SetPolicy gives worker i a new policy from its next batch on (with Options.RunAhead, from
+// the batch after the one it is collecting).
 func (m *MultiSync) SetPolicy(i int, pol envs.Policy) { m.p.workers[i].c.SetPolicy(pol) }
 
 // Frames returns the frames collected by all workers.
 func (m *MultiSync) Frames() int { return m.frames }
 
 // Next collects a batch from every worker in parallel and returns them stacked; io.EOF once
-// TotalFrames have been collected.
+// TotalFrames have been collected. With Options.RunAhead each worker goes on to its next
+// batches as soon as it has finished one, into the buffers the caller has given back by calling
+// Next.
 func (m *MultiSync) Next() (*tensordict.Dict, error) {
 	if m.o.TotalFrames > 0 && m.frames >= m.o.TotalFrames {
 		return nil, io.EOF
 	}
-	for _, w := range m.p.workers {
-		w.req <- struct{}{}
+	if m.inflight == 0 {
+		m.ask()
+	}
+	for m.outs != nil && m.inflight < len(m.outs) && m.more() {
+		m.ask() // into the buffer of the batch Next returned last time, given back now
 	}
 	var errs []error
 	for i, w := range m.p.workers {
@@ -135,27 +159,56 @@ func (m *MultiSync) Next() (*tensordict.Dict, error) {
 		}
 		m.parts[i] = r.batch
 	}
+	m.inflight--
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("collectors: %w", err)
 	}
-	if m.out == nil {
-		// After the first batch the workers write straight into their row of the result.
-		m.out = tensordict.NewLike(m.parts[0], len(m.parts))
-		for i, b := range m.parts {
-			if err := m.out.SetAt(i, b); err != nil {
-				return nil, fmt.Errorf("collectors: worker %d's batch: %w", i, err)
-			}
-			row, err := m.out.Index(i)
+	first := m.outs == nil
+	if first {
+		// From the second batch on the workers write straight into their row of a buffer.
+		for k := 0; k <= m.o.RunAhead; k++ {
+			out := tensordict.NewLike(m.parts[0], len(m.parts))
+			rows, err := out.Unbind()
 			if err != nil {
 				return nil, err
 			}
-			if err := m.p.workers[i].c.runner.SetOutput(row); err != nil {
-				return nil, err
+			m.outs, m.rows = append(m.outs, out), append(m.rows, rows)
+		}
+		for i, b := range m.parts {
+			if err := m.outs[0].SetAt(i, b); err != nil {
+				return nil, fmt.Errorf("collectors: worker %d's batch: %w", i, err)
 			}
 		}
+		m.cur, m.askAt = 0, 1%len(m.outs)
 	}
+	out := m.outs[m.cur]
+	m.cur = (m.cur + 1) % len(m.outs)
 	m.frames += m.o.FramesPerBatch * len(m.parts)
-	return finish(m.out, m.o, 1)
+	for first && m.inflight < len(m.outs)-1 && m.more() {
+		m.ask() // the other buffers are free: the next batches start now, as later ones will
+	}
+	return finish(out, m.o, 1)
+}
+
+// more reports whether TotalFrames leave room for another batch after those in flight.
+func (m *MultiSync) more() bool {
+	return m.o.TotalFrames == 0 || m.frames+m.inflight*m.o.FramesPerBatch*len(m.parts) < m.o.TotalFrames
+}
+
+// ask starts every worker on a batch into outs[askAt] (their own buffers before the first
+// batch).
+func (m *MultiSync) ask() {
+	for i, w := range m.p.workers {
+		r := request{policy: w.c.currentPolicy()}
+		if m.rows != nil {
+			r.out = m.rows[m.askAt][i]
+		}
+		w.req <- r
+	}
+	if m.outs != nil {
+		m.askAt = (m.askAt + 1) % len(m.outs)
+	}
+	m.inflight++
 }
 
 // Close stops the workers and closes their envs.
@@ -188,7 +241,7 @@ func NewAsync(envList []envs.Env, policy func(worker int) envs.Policy, o Options
 // request asks w for its next batch and forwards the answer to the shared ready channel.
 func (a *Async) request(w *worker) {
 	a.pending++
-	w.req <- struct{}{}
+	w.req <- request{policy: w.c.currentPolicy()}
 	go func() {
 		select {
 		case r := <-w.resp:

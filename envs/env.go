@@ -115,10 +115,15 @@ func anyTrue(m []bool) bool {
 // step: StepMDP of it, where envs that finished are reset (through ResetSome for batched envs,
 // Reset for single ones).
 func StepAndMaybeReset(env Env, td *tensordict.Dict) (stepped, next *tensordict.Dict, err error) {
+	return stepAndMaybeReset(env, td, nil)
+}
+
+// stepAndMaybeReset is StepAndMaybeReset building the next root in scratch (see StepMDPInto).
+func stepAndMaybeReset(env Env, td, scratch *tensordict.Dict) (stepped, next *tensordict.Dict, err error) {
 	if stepped, err = env.Step(td); err != nil {
 		return nil, nil, err
 	}
-	if next, err = stepped.StepMDP(tensordict.StepMDPOptions{}); err != nil {
+	if next, err = stepped.StepMDPInto(scratch, tensordict.StepMDPOptions{}); err != nil {
 		return nil, nil, err
 	}
 	done, err := DoneMask(stepped, true)
@@ -204,6 +209,18 @@ type Runner struct {
 	works      []*tensordict.Dict // reusable shallow copies of rows, one per step
 	td         *tensordict.Dict   // the root of the next step
 	inferState bool
+	scratch    [2]*tensordict.Dict // roots built by StepMDPInto, reused
+	// outputs remembers the rows and works of the last outputs given to SetOutput, so a caller
+	// using a few buffers in turn does not unbind them again each time.
+	outputs []runnerOutput
+}
+
+// maxRunnerOutputs is how many outputs a Runner remembers (a collector's buffers used in turn).
+const maxRunnerOutputs = 16
+
+type runnerOutput struct {
+	out         *tensordict.Dict
+	rows, works []*tensordict.Dict
 }
 
 // NewRunner returns a Runner of rollouts of steps steps; o.Start, when set, is the first root
@@ -229,10 +246,26 @@ func (r *Runner) SetRoot(td *tensordict.Dict) { r.td = td }
 // shape, the structure of the rollouts so far), e.g. a view of a larger buffer that several
 // runners fill side by side.
 func (r *Runner) SetOutput(out *tensordict.Dict) error {
-	if r.out != nil && !sameStructure(r.out, out) {
+	if out == r.out {
+		return nil
+	}
+	known := slices.ContainsFunc(r.outputs, func(o runnerOutput) bool { return o.out == out })
+	if r.out != nil && !known && !sameStructure(r.out, out) {
 		return fmt.Errorf("envs: SetOutput: the output's structure %v differs from the rollouts' %v", out, r.out)
 	}
+	if r.out != nil && r.rows != nil && !slices.ContainsFunc(r.outputs, func(o runnerOutput) bool { return o.out == r.out }) {
+		if len(r.outputs) == maxRunnerOutputs {
+			copy(r.outputs, r.outputs[1:])
+			r.outputs = r.outputs[:len(r.outputs)-1]
+		}
+		r.outputs = append(r.outputs, runnerOutput{r.out, r.rows, r.works})
+	}
 	r.out, r.rows, r.works = out, nil, nil
+	for _, o := range r.outputs {
+		if o.out == out {
+			r.rows, r.works = o.rows, o.works
+		}
+	}
 	return nil
 }
 
@@ -285,7 +318,12 @@ func (r *Runner) run() (int, error) {
 		if err := r.policy.Act(td); err != nil {
 			return t, fmt.Errorf("envs: rollout step %d: policy: %w", t, err)
 		}
-		stepped, next, err := StepAndMaybeReset(r.env, td)
+		// The next root is built in one of two scratch Dicts used in turn: td, this step's root,
+		// may be the other.
+		stepped, next, err := stepAndMaybeReset(r.env, td, r.scratch[t%2])
+		if next != td && next != stepped {
+			r.scratch[t%2] = next
+		}
 		if err != nil {
 			return t, fmt.Errorf("envs: rollout step %d: %w", t, err)
 		}

@@ -275,6 +275,19 @@ func TestReshapeBatchAndStepMDP(t *testing.T) {
 	}
 	_, err = New(2).StepMDP(StepMDPOptions{})
 	wantErr(t, err, "next")
+
+	// StepMDPInto reuses its target: the earlier keys (here reward and action) are gone, the
+	// result is the same Dict and equals a fresh StepMDP.
+	into, err := d.StepMDPInto(n, StepMDPOptions{})
+	must(t, err)
+	fresh, err := d.StepMDP(StepMDPOptions{})
+	must(t, err)
+	if into != n || !Equal(into, fresh) || !slices.Equal(into.LeafKeys(), []string{"obs", "done"}) {
+		t.Errorf("StepMDPInto: same Dict %v, keys %v, want %v", into == n, into.LeafKeys(), fresh.LeafKeys())
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = d.StepMDPInto(n, StepMDPOptions{}) }); allocs != 0 {
+		t.Errorf("StepMDPInto allocates %v times", allocs)
+	}
 }
 
 func TestIndexDim(t *testing.T) {

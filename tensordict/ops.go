@@ -478,13 +478,22 @@ type StepMDPOptions struct {
 // StepMDP returns the Dict for the next step of an environment loop: the entries under "next"
 // moved to the root, and the root's other entries dropped except as the options say. The
 // result shares its tensors with d. d must have a "next" Dict.
-func (d *Dict) StepMDP(o StepMDPOptions) (*Dict, error) {
+func (d *Dict) StepMDP(o StepMDPOptions) (*Dict, error) { return d.StepMDPInto(nil, o) }
+
+// StepMDPInto is StepMDP reusing out (a Dict from an earlier StepMDP that nothing else holds;
+// nil: a new one), for loops that step without allocating.
+func (d *Dict) StepMDPInto(out *Dict, o StepMDPOptions) (*Dict, error) {
 	next, err := d.GetDict("next")
 	if err != nil {
 		return nil, fmt.Errorf("tensordict: StepMDP: %w", err)
 	}
 	n := len(next.keys) + 1
-	out := &Dict{batch: next.batch, keys: make([]string, 0, n), vals: make([]entry, 0, n), device: d.device}
+	if out == nil || out == d || out.locked {
+		out = &Dict{keys: make([]string, 0, n), vals: make([]entry, 0, n)}
+	}
+	clear(out.vals)
+	out.batch, out.device, out.keys, out.vals = next.batch, d.device, out.keys[:0], out.vals[:0]
+	out.index, out.shared = nil, false
 	for i, k := range next.keys {
 		e := next.vals[i]
 		switch k {

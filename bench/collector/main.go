@@ -2,7 +2,8 @@
 // BENCH=collector`: 2 workers with one env each, a random policy, 64 frames per env per batch,
 // Motif's agent observation keys. -mode raw instead steps two TaskEnvs on two goroutines with
 // random actions and no Dicts: the env's own rate, the limit a collector can reach.
-// Prints "frames_per_s <x> allocs_per_frame <y>".
+// Prints "frames_per_s <x> allocs_per_frame <y>"; -mode async, -runahead N and raw-sync for the
+// other collectors and the synchronous bound.
 package main
 
 import (
@@ -22,9 +23,11 @@ import (
 func fail(err error) { benchutil.Fail("collectorbench", err) }
 
 func main() {
-	mode := flag.String("mode", "collector", "collector or raw")
+	mode := flag.String("mode", "collector", "collector (MultiSync), async, raw (the env alone) or raw-sync (the env alone, workers meeting every 64 steps)")
 	frames := flag.Int("frames", 20_000, "frames to collect")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	runAhead := flag.Int("runahead", 0, "MultiSync's RunAhead (batches a worker may collect beyond the one waited for)")
+	allocprofile := flag.String("allocprofile", "", "write a profile of the allocations after warm-up here")
 	flag.Parse()
 	stopProfile, err := benchutil.StartCPUProfile(*cpuprofile)
 	if err != nil {
@@ -38,7 +41,7 @@ func main() {
 	opts := nethack.EnvOptions{Task: nethack.TaskScore, Game: nethack.GameOptions{ObservationKeys: nethack.AgentObservationKeys}}
 	var m0, m1 runtime.MemStats
 	switch *mode {
-	case "raw":
+	case "raw", "raw-sync":
 		var wg sync.WaitGroup
 		tes := make([]*nethack.TaskEnv, workers)
 		for i := range tes {
@@ -51,28 +54,42 @@ func main() {
 			}
 			tes[i] = te
 		}
+		// raw-sync: the workers meet after every 64 steps, as a synchronous collector's do.
+		round := *frames / workers
+		if *mode == "raw-sync" {
+			round = 64
+		}
+		reqs := make([]chan int, workers)
 		runtime.ReadMemStats(&m0)
 		t0 := time.Now()
 		for i, te := range tes {
-			wg.Add(1)
+			reqs[i] = make(chan int)
 			go func() {
-				defer wg.Done()
 				runtime.LockOSThread()
 				rng := rand.New(rand.NewPCG(uint64(i), 1))
-				for n := 0; n < *frames/workers; n++ {
-					st, err := te.Step(rng.IntN(te.NumActions()))
-					if err != nil {
-						fail(err)
-					}
-					if st.Done() {
-						if err := te.Reset(); err != nil {
+				for steps := range reqs[i] {
+					for range steps {
+						st, err := te.Step(rng.IntN(te.NumActions()))
+						if err != nil {
 							fail(err)
 						}
+						if st.Done() {
+							if err := te.Reset(); err != nil {
+								fail(err)
+							}
+						}
 					}
+					wg.Done()
 				}
 			}()
 		}
-		wg.Wait()
+		for n := 0; n < *frames/workers; n += round {
+			wg.Add(workers)
+			for _, r := range reqs {
+				r <- round
+			}
+			wg.Wait()
+		}
 		el := time.Since(t0)
 		runtime.ReadMemStats(&m1)
 		fmt.Printf("frames_per_s %.0f allocs_per_frame %.2f\n", float64(*frames)/el.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(*frames))
@@ -86,25 +103,49 @@ func main() {
 			envList[i] = e
 		}
 		policy := func(i int) envs.Policy { return envs.RandomPolicy(envList[i], rand.New(rand.NewPCG(uint64(i), 2))) }
-		c, err := collectors.NewMultiSync(envList, policy, collectors.Options{FramesPerBatch: 64})
-		if err != nil {
-			fail(err)
+		co := collectors.Options{FramesPerBatch: 64, RunAhead: *runAhead}
+		// next returns the frames of one batch.
+		var next func() int
+		if *mode == "async" {
+			c, err := collectors.NewAsync(envList, policy, co)
+			if err != nil {
+				fail(err)
+			}
+			defer c.Close()
+			next = func() int {
+				if _, _, err := c.Next(); err != nil {
+					fail(err)
+				}
+				return 64
+			}
+		} else {
+			c, err := collectors.NewMultiSync(envList, policy, co)
+			if err != nil {
+				fail(err)
+			}
+			defer c.Close()
+			next = func() int {
+				if _, err := c.Next(); err != nil {
+					fail(err)
+				}
+				return 64 * workers
+			}
 		}
-		defer c.Close()
-		if _, err := c.Next(); err != nil { // warm-up: buffers are allocated on the first batch
-			fail(err)
+		for range workers { // warm-up: buffers are allocated on the first batch
+			next()
 		}
+		writeAllocs := benchutil.StartAllocProfile(*allocprofile)
 		runtime.ReadMemStats(&m0)
 		t0 := time.Now()
 		n := 0
 		for n < *frames {
-			if _, err := c.Next(); err != nil {
-				fail(err)
-			}
-			n += 64 * workers
+			n += next()
 		}
 		el := time.Since(t0)
 		runtime.ReadMemStats(&m1)
+		if err := writeAllocs(); err != nil {
+			fail(err)
+		}
 		fmt.Printf("frames_per_s %.0f allocs_per_frame %.2f\n", float64(n)/el.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(n))
 	}
 }

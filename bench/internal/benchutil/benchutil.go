@@ -5,6 +5,7 @@ package benchutil
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
@@ -29,4 +30,21 @@ func StartCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// StartAllocProfile records every allocation from now on and returns a function writing the
+// allocation profile to path ("" records nothing): `go tool pprof -sample_index=alloc_objects`.
+func StartAllocProfile(path string) (write func() error) {
+	if path == "" {
+		return func() error { return nil }
+	}
+	runtime.MemProfileRate = 1
+	return func() error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.Lookup("allocs").WriteTo(f, 0)
+	}
 }
