@@ -14,6 +14,7 @@ start-up, ~15 s here, excluded), y the whole run's.
 usage: sf_appo.py FRAMES TRAIN_DIR
 """
 import logging
+import os
 import re
 import sys
 import time
@@ -22,7 +23,6 @@ import gymnasium as gym
 import nle  # noqa: F401  (registers NetHackScore-v0)
 import numpy as np
 import torch
-import torch.nn as nn
 
 from sample_factory.algo.utils.context import global_model_factory
 from sample_factory.cfg.arguments import parse_full_cfg, parse_sf_args
@@ -30,6 +30,9 @@ from sample_factory.envs.env_utils import register_env
 from sample_factory.model.encoder import Encoder
 from sample_factory.train import run_rl
 from sample_factory.utils.utils import log
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "nn"))
+from agent_twin import Encode  # noqa: E402
 
 SCALE = np.array([1 / 80, 1 / 21, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 1000, 1 / 20, 1 / 20,
                   1 / 10, 1 / 1000, 1 / 20, 1 / 20, 1 / 10, 1 / 20, 1 / 20, 1 / 1000, 1 / 10000, 1 / 5, 1 / 5, 1 / 5,
@@ -68,29 +71,17 @@ def make_env(full_env_name, cfg=None, env_config=None, render_mode=None):
 
 
 class TwinEncoder(Encoder):
-    """bench/nn/agent_twin.py's Agent up to the GRU's input."""
+    """bench/nn/agent_twin.py's Encode: the agent up to the GRU's input."""
 
     def __init__(self, cfg, obs_space):
         super().__init__(cfg)
-        self.char = nn.Embedding(256, 16)
-        self.color = nn.Embedding(32, 8)
-        self.convs = nn.ModuleList([nn.Conv2d(24, 32, 3, 1, 1), nn.Conv2d(32, 64, 3, 2, 1), nn.Conv2d(64, 64, 3, 2, 1)])
-        self.crop_fc = nn.Linear(576, 512)
-        self.bl = nn.Sequential(nn.Linear(27, 128), nn.ELU(), nn.Linear(128, 128), nn.ELU())
-        self.msg = nn.Sequential(nn.Linear(256, 128), nn.ELU(), nn.Linear(128, 128), nn.ELU())
+        self.encode = Encode()
 
     def forward(self, obs):
-        n = obs["chars"].shape[0]
-        x = torch.cat([self.char(obs["chars"].long()), self.color(obs["colors"].long())], dim=-1)
-        x = x.transpose(1, 2).reshape(n, 24, 12, 12)
-        for c in self.convs:
-            x = nn.functional.elu(c(x))
-        crop = nn.functional.elu(self.crop_fc(x.flatten(1)))
-        bl = obs["blstats"]
-        return torch.cat([crop, self.bl(bl), bl, self.msg(obs["message"])], dim=1)
+        return self.encode(obs["chars"].long(), obs["colors"].long(), obs["blstats"], obs["message"])
 
     def get_out_size(self):
-        return 512 + 128 + 27 + 128
+        return Encode.out_size
 
 
 def main():
