@@ -133,9 +133,10 @@ func (a *NetHackAgent) Encode(g *Graph, in AgentInput) *Value {
 		panic(fmt.Sprintf("nn: agent input of %d rows with %d chars, %d colours, %d blstats, %d message values, %d extra features (the agent takes %d per row)",
 			n, len(in.Chars), len(in.Colors), len(in.Blstats), len(in.Message), len(in.Extra), a.Extra))
 	}
-	emb := g.Concat(a.CharEmb.Forward(g, in.Chars), a.ColorEmb.Forward(g, in.Colors)) // [n*144, 24]
-	x := g.Reshape(g.Transpose12(g.Reshape(emb, n, cells, 24)), n, 24, CropSize, CropSize)
-	for _, c := range a.Convs {
+	// The embeddings and the first convolution in one op (the same function as embedding,
+	// concatenating to 24 channels and convolving).
+	x := g.ELU(g.EmbeddingConv2d([]*EmbeddingLayer{a.CharEmb, a.ColorEmb}, [][]int{in.Chars, in.Colors}, n, CropSize, CropSize, a.Convs[0]))
+	for _, c := range a.Convs[1:] {
 		x = g.ELU(c.Forward(g, x))
 	}
 	crop := g.ELU(a.CropFC.Forward(g, g.Reshape(x, n, -1)))

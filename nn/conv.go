@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/maestro-rl/maestro/nn/internal/blas"
+	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
 // Conv2dLayer is torch.nn.Conv2d (square kernel, stride and zero padding; no dilation or
@@ -84,65 +85,9 @@ func (c *Conv2dLayer) im2colBatch(x *Value, cols []float32) {
 	N, H, W := x.Shape[0], x.Shape[2], x.Shape[3]
 	OH, OW := c.OutSize(H), c.OutSize(W)
 	P, M := OH*OW, N*OH*OW
+	cv := kern.Conv{C: C, H: H, W: W, K: k, Stride: c.Stride, Pad: c.Padding, OH: OH, OW: OW}
 	for n := 0; n < N; n++ {
-		im2colStrided(x.Data[n*C*H*W:(n+1)*C*H*W], C, H, W, k, c.Stride, c.Padding, OH, OW, cols[n*P:], M)
-	}
-}
-
-// im2colStrided writes one sample's windows: row r of its block starts at cols[r*ld].
-func im2colStrided(x []float32, C, H, W, k, s, pad, OH, OW int, cols []float32, ld int) {
-	P := OH * OW
-	for ch := 0; ch < C; ch++ {
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := cols[((ch*k+ki)*k+kj)*ld:][:P]
-				// Output columns whose input column iw = ow*s - pad + kj lies in [0, W).
-				ow0 := max(0, (pad-kj+s-1)/s)
-				ow1 := min(OW, (W-1+pad-kj)/s+1)
-				for oh := 0; oh < OH; oh++ {
-					ih := oh*s - pad + ki
-					out := row[oh*OW : (oh+1)*OW]
-					if ih < 0 || ih >= H || ow0 >= ow1 {
-						clear(out)
-						continue
-					}
-					clear(out[:ow0])
-					clear(out[ow1:])
-					src := x[(ch*H+ih)*W:]
-					if s == 1 {
-						copy(out[ow0:ow1], src[ow0-pad+kj:ow1-pad+kj])
-						continue
-					}
-					for ow := ow0; ow < ow1; ow++ {
-						out[ow] = src[ow*s-pad+kj]
-					}
-				}
-			}
-		}
-	}
-}
-
-// col2imAdd adds one sample's window gradients (row r at cols[r*ld]) into dx.
-func col2imAdd(cols []float32, C, H, W, k, s, pad, OH, OW int, dx []float32, ld int) {
-	P := OH * OW
-	for ch := 0; ch < C; ch++ {
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := cols[((ch*k+ki)*k+kj)*ld:][:P]
-				for oh := 0; oh < OH; oh++ {
-					ih := oh*s - pad + ki
-					if ih < 0 || ih >= H {
-						continue
-					}
-					for ow := 0; ow < OW; ow++ {
-						iw := ow*s - pad + kj
-						if iw >= 0 && iw < W {
-							dx[(ch*H+ih)*W+iw] += row[oh*OW+ow]
-						}
-					}
-				}
-			}
-		}
+		kern.Im2col(cv, x.Data[n*C*H*W:(n+1)*C*H*W], cols[n*P:], M)
 	}
 }
 
@@ -174,8 +119,9 @@ func (o *conv2dOp) backward() {
 	}
 	dcol := g.tmp(2, K*M)
 	be.Sgemm(true, false, K, M, O, 1, c.W.Data, K, dy, M, 0, dcol, M) // dcols = W^T dY
+	cv := kern.Conv{C: C, H: H, W: W, K: k, Stride: c.Stride, Pad: c.Padding, OH: OH, OW: OW}
 	for n := 0; n < N; n++ {
-		col2imAdd(dcol[n*P:], C, H, W, k, c.Stride, c.Padding, OH, OW, o.x.Grad[n*C*H*W:(n+1)*C*H*W], M)
+		kern.Col2imAdd(cv, dcol[n*P:], o.x.Grad[n*C*H*W:(n+1)*C*H*W], M)
 	}
 }
 

@@ -953,30 +953,6 @@ func TestLSTMAndMaxPool2dMatchPyTorch(t *testing.T) {
 	closeTo(t, "d img", img.Grad, ref.DImg, 1e-6)
 }
 
-func TestExpfAccuracy(t *testing.T) {
-	for x := float32(-87); x < 88; x += 0.0137 {
-		want := math.Exp(float64(x))
-		if got := float64(expf(x)); math.Abs(got-want) > 3e-7*want {
-			t.Fatalf("expf(%v) = %v, exp = %v", x, got, want)
-		}
-		if x > -20 && x < 20 {
-			w1 := math.Expm1(float64(x))
-			if got := float64(expm1f(x)); math.Abs(got-w1) > 3e-7*math.Max(math.Abs(w1), 1e-30)+1e-12 {
-				t.Fatalf("expm1f(%v) = %v, expm1 = %v", x, got, w1)
-			}
-		}
-	}
-	for x := float32(-12); x < 12; x += 0.00731 {
-		w := math.Tanh(float64(x))
-		if got := float64(tanhf(x)); math.Abs(got-w) > 3e-7*math.Max(math.Abs(w), 1e-30)+1e-9 {
-			t.Fatalf("tanhf(%v) = %v, tanh = %v", x, got, w)
-		}
-	}
-	if !math.IsInf(float64(expf(100)), 1) || expf(-100) != 0 {
-		t.Error("expf does not saturate")
-	}
-}
-
 // SliceRows and ConcatRows, as a recurrent learner uses them: a time-major [T*B] value cut
 // into steps, each through a GRU, the steps stacked again.
 func TestFiniteDifferencesRows(t *testing.T) {
@@ -1040,4 +1016,131 @@ func TestRewardModelDiff(t *testing.T) {
 	fdCheckH(t, "diffstats reward model", params[:2], func(g *Graph) *Value {
 		return g.Sum(g.Mul(m.ForwardDiff(g, msgs, diff), g.Input(w, 2, 1)))
 	}, 1e-3) // small steps: with diffstats of 3 a step of 1e-2 moves a pre-activation by 0.03, across ReLU kinks the check cannot see
+}
+
+// BenchmarkAgentForward is the acting step of the NetHack agent at batch 32 (bench/nn's
+// agent_fwd_b32).
+func BenchmarkAgentForward(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	a, err := NewNetHackAgent(23, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 32
+	in := AgentInput{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
+	for i := range in.Chars {
+		in.Chars[i], in.Colors[i] = 32+rng.IntN(90), rng.IntN(16)
+	}
+	h := make([]float32, n*512)
+	g := NewGraph()
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Reset()
+		a.Forward(g, in, g.Input(h, n, 512))
+	}
+}
+
+// unfusedEmbConv is what EmbeddingConv2d computes, by the layers it fuses: embeddings,
+// channel concatenation, [n*h*w, C] to [n, C, h, w], and Conv2d.
+func unfusedEmbConv(g *Graph, embs []*EmbeddingLayer, idx [][]int, n, h, w int, conv *Conv2dLayer) *Value {
+	var parts []*Value
+	for i, e := range embs {
+		parts = append(parts, e.Forward(g, idx[i]))
+	}
+	x := parts[0]
+	if len(parts) > 1 {
+		x = g.Concat(parts...)
+	}
+	C := x.Shape[1]
+	x = g.Reshape(g.Transpose12(g.Reshape(x, n, h*w, C)), n, C, h, w)
+	return conv.Forward(g, x)
+}
+
+// TestEmbeddingConv2d checks the fused op against the layers it fuses (outputs and every
+// gradient, the agent's shape and a strided one with a padding row and a table looked up by
+// no cell), and against finite differences on a small case.
+func TestEmbeddingConv2d(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, c := range []struct {
+		vocab, dims      []int
+		pad              []int
+		n, h, w          int
+		o, k, s, padding int
+	}{
+		{[]int{256, 32}, []int{16, 8}, []int{-1, -1}, 3, 12, 12, 32, 3, 1, 1},
+		{[]int{7, 5, 9}, []int{3, 2, 4}, []int{2, -1, 0}, 2, 6, 5, 4, 3, 2, 0},
+	} {
+		var embs []*EmbeddingLayer
+		var idx [][]int
+		for i, v := range c.vocab {
+			e, err := NewEmbedding(fmt.Sprintf("emb%d", i), v, c.dims[i], c.pad[i], rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			embs = append(embs, e)
+			plane := make([]int, c.n*c.h*c.w)
+			for j := range plane {
+				plane[j] = rng.IntN(v)
+			}
+			idx = append(idx, plane)
+		}
+		C := 0
+		for _, d := range c.dims {
+			C += d
+		}
+		conv, err := NewConv2d("conv", C, c.o, c.k, c.s, c.padding, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params := conv.Params()
+		for _, e := range embs {
+			params = append(params, e.Params()...)
+		}
+		oh, ow := conv.OutSize(c.h), conv.OutSize(c.w)
+		r := make([]float32, c.n*c.o*oh*ow)
+		for i := range r {
+			r[i] = float32(rng.NormFloat64())
+		}
+		run := func(fused bool) ([]float32, [][]float32) {
+			ZeroGrad(params)
+			g := NewGraph()
+			var y *Value
+			if fused {
+				y = g.EmbeddingConv2d(embs, idx, c.n, c.h, c.w, conv)
+			} else {
+				y = unfusedEmbConv(g, embs, idx, c.n, c.h, c.w, conv)
+			}
+			g.Backward(g.Sum(g.Mul(y, g.Input(r, y.Shape...))))
+			var grads [][]float32
+			for _, p := range params {
+				grads = append(grads, slices.Clone(p.Grad))
+			}
+			return slices.Clone(y.Data), grads
+		}
+		y1, g1 := run(true)
+		y0, g0 := run(false)
+		closeTo(t, "fused output", y1, y0, 1e-5)
+		for i, p := range params {
+			closeTo(t, "fused grad "+p.Name, g1[i], g0[i], 1e-4)
+		}
+		for i, e := range embs {
+			if e.PaddingIdx >= 0 {
+				d := e.W.Shape[1]
+				if row := g1[2+i][e.PaddingIdx*d : (e.PaddingIdx+1)*d]; slices.ContainsFunc(row, func(v float32) bool { return v != 0 }) {
+					t.Errorf("table %d's padding row got gradient %v", i, row)
+				}
+			}
+		}
+		if c.vocab[0] < 10 {
+			// Finite differences see the padding rows (the output depends on them), which by
+			// design get no gradient: check without padding rows.
+			for _, e := range embs {
+				e.PaddingIdx = -1
+			}
+			fdCheck(t, "EmbeddingConv2d", params, func(g *Graph) *Value {
+				y := g.EmbeddingConv2d(embs, idx, c.n, c.h, c.w, conv)
+				return g.Sum(g.Mul(y, g.Input(r, y.Shape...)))
+			})
+		}
+	}
 }

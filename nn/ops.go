@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/maestro-rl/maestro/nn/internal/blas"
+	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
 // ---- linear ------------------------------------------------------------------------------
@@ -74,21 +75,17 @@ type unaryOp struct {
 
 func (g *Graph) unary(k unaryKind, x *Value) *Value {
 	y := g.value(needsGrad(x), x.Shape...)
-	for i, v := range x.Data {
-		switch k {
-		case kReLU:
+	switch k {
+	case kReLU:
+		for i, v := range x.Data {
 			y.Data[i] = max(v, 0)
-		case kTanh:
-			y.Data[i] = tanhf(v)
-		case kSigmoid:
-			y.Data[i] = 1 / (1 + expf(-v))
-		case kELU:
-			if v > 0 {
-				y.Data[i] = v
-			} else {
-				y.Data[i] = expm1f(v)
-			}
 		}
+	case kTanh:
+		kern.Tanh(x.Data, y.Data)
+	case kSigmoid:
+		kern.Sigmoid(x.Data, y.Data)
+	case kELU:
+		kern.ELU(x.Data, y.Data)
 	}
 	if y.Grad != nil {
 		o := record[unaryOp](g)
@@ -99,25 +96,19 @@ func (g *Graph) unary(k unaryKind, x *Value) *Value {
 
 func (o *unaryOp) backward() {
 	x, y := o.x, o.y
-	for i, gy := range y.Grad {
-		var d float32
-		switch o.kind {
-		case kReLU:
+	switch o.kind {
+	case kReLU:
+		for i, gy := range y.Grad {
 			if x.Data[i] > 0 {
-				d = 1
-			}
-		case kTanh:
-			d = 1 - y.Data[i]*y.Data[i]
-		case kSigmoid:
-			d = y.Data[i] * (1 - y.Data[i])
-		case kELU:
-			if x.Data[i] > 0 {
-				d = 1
-			} else {
-				d = y.Data[i] + 1
+				x.Grad[i] += gy
 			}
 		}
-		x.Grad[i] += gy * d
+	case kTanh:
+		kern.TanhGrad(y.Data, y.Grad, x.Grad)
+	case kSigmoid:
+		kern.SigmoidGrad(y.Data, y.Grad, x.Grad)
+	case kELU:
+		kern.ELUGrad(x.Data, y.Data, y.Grad, x.Grad)
 	}
 }
 

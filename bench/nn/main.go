@@ -6,6 +6,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/bench/internal/benchutil"
 	"github.com/maestro-rl/maestro/nn"
 )
 
@@ -43,6 +45,13 @@ func run(name string, f func()) {
 }
 
 func main() {
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the cases run here")
+	flag.Parse()
+	stop, err := benchutil.StartCPUProfile(*cpuprofile)
+	if err != nil {
+		benchutil.Fail("nnbench", err)
+	}
+	defer stop()
 	rng := rand.New(rand.NewPCG(1, 1))
 	pairs := 1024
 	if s := os.Getenv("MAESTRO_RM_PAIRS"); s != "" {

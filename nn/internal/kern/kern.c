@@ -1,0 +1,215 @@
+// Element-wise and im2col kernels of package nn, written so that GCC vectorises them. On x86-64
+// each is compiled twice (target_clones): for x86-64-v3 (AVX2, FMA) and the baseline; the
+// dynamic loader picks the clone the CPU runs, so no kernel the CPU lacks is ever called.
+#include <stdint.h>
+#include <string.h>
+
+#include "kern.h"
+
+// No FP exceptions or errno are used: the selects below may evaluate both sides, so loops
+// with them vectorise (cgo does not pass -fno-trapping-math on the command line).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3", "no-trapping-math", "no-math-errno")
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+// exp_poly is Cephes' expf without branches (range reduction by ln 2, degree-5 polynomial,
+// about 1 ulp), its input clamped to [-87.3, 88.7] so the result stays finite and normal.
+static inline float exp_poly(float x) {
+    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.72283f ? 88.72283f : x;
+    float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    int32_t ki = (int32_t)k;
+    float r = x - k * 0.693359375f - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    uint32_t b;
+    memcpy(&b, &y, 4);
+    b += (uint32_t)ki << 23;
+    memcpy(&y, &b, 4);
+    return y;
+}
+
+// expm1_poly is e^x - 1, by its Taylor series to x^6 near 0 (where exp_poly(x) - 1 cancels).
+static inline float expm1_poly(float x) {
+    float t = x * (1.0f + x * (0.5f + x * (1.0f / 6 + x * (1.0f / 24 + x * (1.0f / 120 + x * (1.0f / 720))))));
+    float e = exp_poly(x) - 1.0f;
+    return __builtin_fabsf(x) < 0.3f ? t : e;
+}
+
+CLONES void kern_elu(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        float e = expm1_poly(v < 0 ? v : 0);
+        y[i] = v > 0 ? v : e;
+    }
+}
+
+CLONES void kern_elu_grad(const float *x, const float *y, const float *gy, float *gx, long n) {
+    for (long i = 0; i < n; i++) {
+        float d = x[i] > 0 ? 1.0f : y[i] + 1.0f;
+        gx[i] += gy[i] * d;
+    }
+}
+
+CLONES void kern_sigmoid(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) {
+        y[i] = 1.0f / (1.0f + exp_poly(-x[i]));
+    }
+}
+
+// tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2), odd; 1 beyond |x| = 9.
+CLONES void kern_tanh(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        float a = v < 0 ? -v : v;
+        float e = expm1_poly(-2.0f * (a > 9.0f ? 9.0f : a));
+        float t = a > 9.0f ? 1.0f : -e / (e + 2.0f);
+        y[i] = v < 0 ? -t : t;
+    }
+}
+
+// kern_unary_grad: gx += gy * d, d from y: kind 0 tanh (1 - y^2), 1 sigmoid (y (1 - y)).
+CLONES void kern_unary_grad(int kind, const float *y, const float *gy, float *gx, long n) {
+    if (kind == 0) {
+        for (long i = 0; i < n; i++) gx[i] += gy[i] * (1.0f - y[i] * y[i]);
+    } else {
+        for (long i = 0; i < n; i++) gx[i] += gy[i] * (y[i] * (1.0f - y[i]));
+    }
+}
+
+// kern_im2col writes one sample's windows (x [C][H][W]) into cols: row (ch, ki, kj) of the
+// block starts at cols[row*ld] and holds OH*OW values (zero where the window leaves x).
+CLONES void kern_im2col(const float *x, long C, long H, long W, long k, long s, long pad, long OH,
+                        long OW, float *cols, long ld) {
+    long P = OH * OW;
+    for (long ch = 0; ch < C; ch++) {
+        for (long ki = 0; ki < k; ki++) {
+            for (long kj = 0; kj < k; kj++) {
+                float *row = cols + ((ch * k + ki) * k + kj) * ld;
+                long ow0 = (pad - kj + s - 1) / s;
+                if (ow0 < 0) ow0 = 0;
+                long ow1 = (W - 1 + pad - kj) / s + 1;
+                if (ow1 > OW) ow1 = OW;
+                for (long oh = 0; oh < OH; oh++) {
+                    long ih = oh * s - pad + ki;
+                    float *out = row + oh * OW;
+                    if (ih < 0 || ih >= H || ow0 >= ow1) {
+                        memset(out, 0, OW * sizeof(float));
+                        continue;
+                    }
+                    for (long ow = 0; ow < ow0; ow++) out[ow] = 0;
+                    for (long ow = ow1; ow < OW; ow++) out[ow] = 0;
+                    const float *src = x + (ch * H + ih) * W - pad + kj;
+                    if (s == 1) {
+                        memcpy(out + ow0, src + ow0, (ow1 - ow0) * sizeof(float));
+                    } else {
+                        for (long ow = ow0; ow < ow1; ow++) out[ow] = src[ow * s];
+                    }
+                }
+            }
+        }
+    }
+    (void)P;
+}
+
+// kern_col2im_add adds one sample's window gradients (laid out as kern_im2col's) into dx.
+CLONES void kern_col2im_add(const float *cols, long C, long H, long W, long k, long s, long pad,
+                            long OH, long OW, float *dx, long ld) {
+    for (long ch = 0; ch < C; ch++) {
+        for (long ki = 0; ki < k; ki++) {
+            for (long kj = 0; kj < k; kj++) {
+                const float *row = cols + ((ch * k + ki) * k + kj) * ld;
+                long ow0 = (pad - kj + s - 1) / s;
+                if (ow0 < 0) ow0 = 0;
+                long ow1 = (W - 1 + pad - kj) / s + 1;
+                if (ow1 > OW) ow1 = OW;
+                for (long oh = 0; oh < OH; oh++) {
+                    long ih = oh * s - pad + ki;
+                    if (ih < 0 || ih >= H) continue;
+                    float *dst = dx + (ch * H + ih) * W - pad + kj;
+                    const float *in = row + oh * OW;
+                    if (s == 1) {
+                        for (long ow = ow0; ow < ow1; ow++) dst[ow] += in[ow];
+                    } else {
+                        for (long ow = ow0; ow < ow1; ow++) dst[ow * s] += in[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// kern_embconv_fwd is a convolution of embedded indices: for every output position it adds,
+// over the window's cells inside the input and over the E index planes, the rows
+// T[idx[e][n*H*W + cell]][ki*k + kj][0:O] (T: [rows][k*k][O], each row a table entry's
+// contribution through the kernel) to the bias, and writes y [N][O][OH][OW]. acc holds O floats.
+CLONES void kern_embconv_fwd(const float *T, const int32_t *idx, long E, long N, long H, long W,
+                             long k, long s, long pad, long OH, long OW, long O,
+                             const float *bias, float *acc, float *y) {
+    long HW = H * W, kkO = k * k * O, P = OH * OW;
+    for (long n = 0; n < N; n++) {
+        for (long oh = 0; oh < OH; oh++) {
+            for (long ow = 0; ow < OW; ow++) {
+                for (long o = 0; o < O; o++) acc[o] = bias[o];
+                for (long ki = 0; ki < k; ki++) {
+                    long ih = oh * s - pad + ki;
+                    if (ih < 0 || ih >= H) continue;
+                    for (long kj = 0; kj < k; kj++) {
+                        long iw = ow * s - pad + kj;
+                        if (iw < 0 || iw >= W) continue;
+                        long cell = n * HW + ih * W + iw;
+                        for (long e = 0; e < E; e++) {
+                            const float *t = T + (long)idx[e * N * HW + cell] * kkO + (ki * k + kj) * O;
+                            for (long o = 0; o < O; o++) acc[o] += t[o];
+                        }
+                    }
+                }
+                float *dst = y + n * O * P + oh * OW + ow;
+                for (long o = 0; o < O; o++) dst[o * P] = acc[o];
+            }
+        }
+    }
+}
+
+// kern_embconv_bwd is kern_embconv_fwd's adjoint: from gy [N][O][OH][OW] it adds into dT (laid
+// out as T) and into the bias gradient db. g holds O floats.
+CLONES void kern_embconv_bwd(const float *gy, const int32_t *idx, long E, long N, long H, long W,
+                             long k, long s, long pad, long OH, long OW, long O, float *g,
+                             float *dT, float *db) {
+    long HW = H * W, kkO = k * k * O, P = OH * OW;
+    for (long n = 0; n < N; n++) {
+        for (long oh = 0; oh < OH; oh++) {
+            for (long ow = 0; ow < OW; ow++) {
+                const float *src = gy + n * O * P + oh * OW + ow;
+                for (long o = 0; o < O; o++) {
+                    g[o] = src[o * P];
+                    db[o] += g[o];
+                }
+                for (long ki = 0; ki < k; ki++) {
+                    long ih = oh * s - pad + ki;
+                    if (ih < 0 || ih >= H) continue;
+                    for (long kj = 0; kj < k; kj++) {
+                        long iw = ow * s - pad + kj;
+                        if (iw < 0 || iw >= W) continue;
+                        long cell = n * HW + ih * W + iw;
+                        for (long e = 0; e < E; e++) {
+                            float *t = dT + (long)idx[e * N * HW + cell] * kkO + (ki * k + kj) * O;
+                            for (long o = 0; o < O; o++) t[o] += g[o];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

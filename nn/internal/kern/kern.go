@@ -1,0 +1,136 @@
+// Package kern holds package nn's element-wise and im2col kernels in C (kern.c), where GCC
+// vectorises them: ELU, sigmoid and tanh forward and backward, im2col and its adjoint. On x86-64
+// each kernel is built for AVX2+FMA and for the baseline, and the loader runs the one the CPU
+// supports. The exponential is Cephes' expf (about 1 ulp), its argument clamped to
+// [-87.3, 88.7].
+//
+// # Invariants
+//
+//   - Slices passed together have the lengths the function names; kernels never allocate or
+//     keep pointers after returning.
+package kern
+
+/*
+#cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
+#include "kern.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+func p(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func check(name string, n int, s ...[]float32) {
+	for _, v := range s {
+		if len(v) < n {
+			panic(fmt.Sprintf("kern: %s of %d values given a slice of %d", name, n, len(v)))
+		}
+	}
+}
+
+// ELU sets y = x for x > 0 and e^x - 1 otherwise.
+func ELU(x, y []float32) {
+	if n := len(x); n > 0 {
+		check("ELU", n, y)
+		C.kern_elu(p(x), p(y), C.long(n))
+	}
+}
+
+// ELUGrad adds gy * ELU'(x) into gx, ELU' from x and y = ELU(x).
+func ELUGrad(x, y, gy, gx []float32) {
+	if n := len(gy); n > 0 {
+		check("ELUGrad", n, x, y, gx)
+		C.kern_elu_grad(p(x), p(y), p(gy), p(gx), C.long(n))
+	}
+}
+
+// Sigmoid sets y = 1 / (1 + e^-x).
+func Sigmoid(x, y []float32) {
+	if n := len(x); n > 0 {
+		check("Sigmoid", n, y)
+		C.kern_sigmoid(p(x), p(y), C.long(n))
+	}
+}
+
+// Tanh sets y = tanh(x).
+func Tanh(x, y []float32) {
+	if n := len(x); n > 0 {
+		check("Tanh", n, y)
+		C.kern_tanh(p(x), p(y), C.long(n))
+	}
+}
+
+// TanhGrad adds gy * (1 - y^2) into gx, y = tanh(x).
+func TanhGrad(y, gy, gx []float32) { unaryGrad(0, "TanhGrad", y, gy, gx) }
+
+// SigmoidGrad adds gy * y * (1 - y) into gx, y = sigmoid(x).
+func SigmoidGrad(y, gy, gx []float32) { unaryGrad(1, "SigmoidGrad", y, gy, gx) }
+
+func unaryGrad(kind int, name string, y, gy, gx []float32) {
+	if n := len(gy); n > 0 {
+		check(name, n, y, gx)
+		C.kern_unary_grad(C.int(kind), p(y), p(gy), p(gx), C.long(n))
+	}
+}
+
+// Conv describes a square convolution window over one sample x [C][H][W] with OH x OW outputs.
+type Conv struct{ C, H, W, K, Stride, Pad, OH, OW int }
+
+func (c Conv) check(name string, x, cols []float32, ld int) {
+	if len(x) < c.C*c.H*c.W || ld < c.OH*c.OW || len(cols) < (c.C*c.K*c.K-1)*ld+c.OH*c.OW {
+		panic(fmt.Sprintf("kern: %s %+v with %d inputs, %d columns at stride %d", name, c, len(x), len(cols), ld))
+	}
+}
+
+// Im2col writes x's windows into cols: row (ch, ki, kj) starts at cols[((ch*K+ki)*K+kj)*ld]
+// and holds OH*OW values, zero where the window leaves x.
+func Im2col(c Conv, x, cols []float32, ld int) {
+	c.check("Im2col", x, cols, ld)
+	C.kern_im2col(p(x), C.long(c.C), C.long(c.H), C.long(c.W), C.long(c.K), C.long(c.Stride), C.long(c.Pad),
+		C.long(c.OH), C.long(c.OW), p(cols), C.long(ld))
+}
+
+// Col2imAdd adds window gradients laid out as Im2col's into dx.
+func Col2imAdd(c Conv, cols, dx []float32, ld int) {
+	c.check("Col2imAdd", dx, cols, ld)
+	C.kern_col2im_add(p(cols), C.long(c.C), C.long(c.H), C.long(c.W), C.long(c.K), C.long(c.Stride), C.long(c.Pad),
+		C.long(c.OH), C.long(c.OW), p(dx), C.long(ld))
+}
+
+// EmbConv describes a convolution of embedded indices (kern_embconv in kern.c): E planes of
+// indices over N samples of H x W cells, a K x K window, O output channels.
+type EmbConv struct{ E, N, H, W, K, Stride, Pad, OH, OW, O int }
+
+func (c EmbConv) check(name string, t []float32, idx []int32, y []float32, scratch []float32) {
+	kkO := c.K * c.K * c.O
+	if len(idx) < c.E*c.N*c.H*c.W || len(y) < c.N*c.O*c.OH*c.OW || len(scratch) < c.O || kkO == 0 || len(t)%kkO != 0 {
+		panic(fmt.Sprintf("kern: %s %+v with %d table values, %d indices, %d outputs", name, c, len(t), len(idx), len(y)))
+	}
+	rows := int32(len(t) / kkO)
+	for _, i := range idx[:c.E*c.N*c.H*c.W] {
+		if i < 0 || i >= rows {
+			panic(fmt.Sprintf("kern: %s index %d outside the table's %d rows", name, i, rows))
+		}
+	}
+}
+
+// EmbConvForward writes y [N][O][OH][OW]: bias plus, for each window cell inside the input
+// and each plane e, row idx[e*N*H*W + cell] of t ([rows][K*K][O]) at the cell's kernel offset.
+// acc is scratch of O values.
+func EmbConvForward(c EmbConv, t []float32, idx []int32, bias, acc, y []float32) {
+	c.check("EmbConvForward", t, idx, y, acc)
+	C.kern_embconv_fwd(p(t), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), C.long(c.E), C.long(c.N), C.long(c.H), C.long(c.W),
+		C.long(c.K), C.long(c.Stride), C.long(c.Pad), C.long(c.OH), C.long(c.OW), C.long(c.O), p(bias), p(acc), p(y))
+}
+
+// EmbConvBackward adds EmbConvForward's adjoint of gy into dt (laid out as t) and db. g is
+// scratch of O values.
+func EmbConvBackward(c EmbConv, gy []float32, idx []int32, g, dt, db []float32) {
+	c.check("EmbConvBackward", dt, idx, gy, g)
+	C.kern_embconv_bwd(p(gy), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), C.long(c.E), C.long(c.N), C.long(c.H), C.long(c.W),
+		C.long(c.K), C.long(c.Stride), C.long(c.Pad), C.long(c.OH), C.long(c.OW), C.long(c.O), p(g), p(dt), p(db))
+}

@@ -1,0 +1,15 @@
+void kern_elu(const float *x, float *y, long n);
+void kern_elu_grad(const float *x, const float *y, const float *gy, float *gx, long n);
+void kern_sigmoid(const float *x, float *y, long n);
+void kern_tanh(const float *x, float *y, long n);
+void kern_unary_grad(int kind, const float *y, const float *gy, float *gx, long n);
+void kern_im2col(const float *x, long C, long H, long W, long k, long s, long pad, long OH, long OW,
+                 float *cols, long ld);
+void kern_col2im_add(const float *cols, long C, long H, long W, long k, long s, long pad, long OH,
+                     long OW, float *dx, long ld);
+#include <stdint.h>
+void kern_embconv_fwd(const float *T, const int32_t *idx, long E, long N, long H, long W, long k,
+                      long s, long pad, long OH, long OW, long O, const float *bias, float *acc,
+                      float *y);
+void kern_embconv_bwd(const float *gy, const int32_t *idx, long E, long N, long H, long W, long k,
+                      long s, long pad, long OH, long OW, long O, float *g, float *dT, float *db);

@@ -1,0 +1,134 @@
+package kern
+
+import (
+	"math"
+	"testing"
+)
+
+// within fails unless got is within rel (relative to max(|want|, floor)) of want.
+func within(t *testing.T, name string, x, got, want, rel, floor float64) {
+	t.Helper()
+	if math.Abs(got-want) > rel*math.Max(math.Abs(want), floor) {
+		t.Fatalf("%s(%v) = %v, want %v", name, x, got, want)
+	}
+}
+
+// TestActivationsAgainstMath checks ELU, sigmoid and tanh against float64 math over their
+// whole range, including the clamped tails and the series near 0.
+func TestActivationsAgainstMath(t *testing.T) {
+	var xs []float32
+	for x := float32(-100); x < 100; x += 0.0137 {
+		xs = append(xs, x)
+	}
+	xs = append(xs, 0, 1e-8, -1e-8, 0.2999, -0.2999, 0.3, -0.3)
+	elu, sig, th := make([]float32, len(xs)), make([]float32, len(xs)), make([]float32, len(xs))
+	ELU(xs, elu)
+	Sigmoid(xs, sig)
+	Tanh(xs, th)
+	for i, x32 := range xs {
+		x := float64(x32)
+		e := x
+		if x <= 0 {
+			e = math.Expm1(x)
+		}
+		within(t, "ELU", x, float64(elu[i]), e, 4e-7, 1e-30)
+		within(t, "Sigmoid", x, float64(sig[i]), 1/(1+math.Exp(-x)), 4e-7, 1e-30)
+		within(t, "Tanh", x, float64(th[i]), math.Tanh(x), 4e-7, 1e-30)
+	}
+}
+
+// TestGradients checks the backward kernels against the derivatives in closed form, and that
+// they add into gx.
+func TestGradients(t *testing.T) {
+	xs := []float32{-5, -1, -0.1, 0, 0.1, 1, 5, 20}
+	n := len(xs)
+	y, gy, gx := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range gy {
+		gy[i] = float32(i) + 0.5
+	}
+	for _, c := range []struct {
+		name string
+		fwd  func(x, y []float32)
+		bwd  func(x, y, gy, gx []float32)
+		d    func(x float64) float64
+	}{
+		{"ELU", ELU, ELUGrad, func(x float64) float64 {
+			if x > 0 {
+				return 1
+			}
+			return math.Exp(x)
+		}},
+		{"Sigmoid", Sigmoid, func(_, y, gy, gx []float32) { SigmoidGrad(y, gy, gx) }, func(x float64) float64 {
+			s := 1 / (1 + math.Exp(-x))
+			return s * (1 - s)
+		}},
+		{"Tanh", Tanh, func(_, y, gy, gx []float32) { TanhGrad(y, gy, gx) }, func(x float64) float64 {
+			return 1 - math.Tanh(x)*math.Tanh(x)
+		}},
+	} {
+		c.fwd(xs, y)
+		for i := range gx {
+			gx[i] = 1
+		}
+		c.bwd(xs, y, gy, gx)
+		for i, x := range xs {
+			within(t, c.name+"Grad", float64(x), float64(gx[i]), 1+float64(gy[i])*c.d(float64(x)), 2e-6, 1)
+		}
+	}
+}
+
+// TestIm2colAdjoint checks Im2col against windows read directly, for strides 1 and 2 with
+// padding, and that Col2imAdd is its adjoint: <Im2col(x), c> = <x, Col2imAdd(c)>.
+func TestIm2colAdjoint(t *testing.T) {
+	for _, cv := range []Conv{{C: 3, H: 5, W: 7, K: 3, Stride: 1, Pad: 1}, {C: 2, H: 6, W: 5, K: 3, Stride: 2, Pad: 1}, {C: 1, H: 4, W: 4, K: 2, Stride: 2, Pad: 0}} {
+		cv.OH, cv.OW = (cv.H+2*cv.Pad-cv.K)/cv.Stride+1, (cv.W+2*cv.Pad-cv.K)/cv.Stride+1
+		P, ld := cv.OH*cv.OW, cv.OH*cv.OW+3
+		rows := cv.C * cv.K * cv.K
+		x := make([]float32, cv.C*cv.H*cv.W)
+		for i := range x {
+			x[i] = float32(i%13) - 6
+		}
+		cols := make([]float32, rows*ld)
+		for i := range cols {
+			cols[i] = 99 // Im2col must write every window value
+		}
+		Im2col(cv, x, cols, ld)
+		var dot1 float64
+		c := make([]float32, len(cols))
+		for r := range rows {
+			ch, ki, kj := r/(cv.K*cv.K), r/cv.K%cv.K, r%cv.K
+			for o := range P {
+				ih, iw := o/cv.OW*cv.Stride-cv.Pad+ki, o%cv.OW*cv.Stride-cv.Pad+kj
+				want := float32(0)
+				if ih >= 0 && ih < cv.H && iw >= 0 && iw < cv.W {
+					want = x[(ch*cv.H+ih)*cv.W+iw]
+				}
+				if got := cols[r*ld+o]; got != want {
+					t.Fatalf("%+v: row %d column %d = %v, want %v", cv, r, o, got, want)
+				}
+				c[r*ld+o] = float32((r*7+o)%5) - 2
+				dot1 += float64(want) * float64(c[r*ld+o])
+			}
+		}
+		dx := make([]float32, len(x))
+		Col2imAdd(cv, c, dx, ld)
+		var dot2 float64
+		for i := range x {
+			dot2 += float64(x[i]) * float64(dx[i])
+		}
+		if dot1 != dot2 {
+			t.Fatalf("%+v: <im2col x, c> = %v, <x, col2im c> = %v", cv, dot1, dot2)
+		}
+	}
+}
+
+func BenchmarkELU(b *testing.B) {
+	x, y := make([]float32, 1<<16), make([]float32, 1<<16)
+	for i := range x {
+		x[i] = float32(i%200)/20 - 5
+	}
+	b.SetBytes(4 << 16)
+	for b.Loop() {
+		ELU(x, y)
+	}
+}
