@@ -132,3 +132,16 @@ func BenchmarkELU(b *testing.B) {
 		ELU(x, y)
 	}
 }
+
+func BenchmarkELUGrad(b *testing.B) {
+	n := 1 << 14
+	x, y, gy, gx := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%200)/20 - 5
+	}
+	ELU(x, y)
+	b.SetBytes(int64(4 * n))
+	for b.Loop() {
+		ELUGrad(x, y, gy, gx)
+	}
+}
