@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/maestro-rl/maestro/nn/internal/blas"
+	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
 // Conv1dLayer is torch.nn.Conv1d with stride 1 and no padding (what Motif's reward model
@@ -90,25 +91,10 @@ func (o *conv1dOp) backward() {
 		dy := o.y.Grad[n*O*OL : (n+1)*O*OL]
 		im2col1d(o.x.Data[n*C*L:(n+1)*C*L], C, L, k, OL, o.cols)
 		be.Sgemm(false, true, O, K, OL, 1, dy, OL, o.cols, OL, 1, c.W.Grad, K)
-		for oc := 0; oc < O; oc++ {
-			var s float32
-			for _, v := range dy[oc*OL : (oc+1)*OL] {
-				s += v
-			}
-			c.B.Grad[oc] += s
-		}
+		kern.RowSumsAdd(dy, O, OL, c.B.Grad)
 		if o.x.Grad != nil {
 			be.Sgemm(true, false, K, OL, O, 1, c.W.Data, K, dy, OL, 0, o.dcol, OL)
-			gx := o.x.Grad[n*C*L : (n+1)*C*L]
-			for ch := 0; ch < C; ch++ {
-				for kk := 0; kk < k; kk++ {
-					row := o.dcol[(ch*k+kk)*OL : (ch*k+kk+1)*OL]
-					dst := gx[ch*L+kk : ch*L+kk+OL]
-					for i, v := range row {
-						dst[i] += v
-					}
-				}
-			}
+			kern.Col2im1dAdd(o.dcol, C, L, k, OL, o.x.Grad[n*C*L:(n+1)*C*L])
 		}
 	}
 }
@@ -134,19 +120,7 @@ func (g *Graph) MaxPool1d(x *Value, k int) *Value {
 	} else {
 		o.arg = make([]int32, y.Len())
 	}
-	for r := 0; r < N*C; r++ {
-		xs := x.Data[r*L : (r+1)*L]
-		for j := 0; j < OL; j++ {
-			best := j * k
-			for i := j*k + 1; i < (j+1)*k; i++ {
-				if xs[i] > xs[best] {
-					best = i
-				}
-			}
-			y.Data[r*OL+j] = xs[best]
-			o.arg[r*OL+j] = int32(r*L + best)
-		}
-	}
+	kern.MaxPool1d(x.Data, N*C, L, k, y.Data, o.arg)
 	return y
 }
 
@@ -154,9 +128,7 @@ func (o *maxPool1dOp) backward() {
 	if o.x.Grad == nil {
 		return
 	}
-	for i, gy := range o.y.Grad {
-		o.x.Grad[o.arg[i]] += gy
-	}
+	kern.ScatterAdd(o.y.Grad, o.arg, o.x.Grad)
 }
 
 type transposeOp struct{ x, y *Value }

@@ -77,9 +77,7 @@ func (g *Graph) unary(k unaryKind, x *Value) *Value {
 	y := g.value(needsGrad(x), x.Shape...)
 	switch k {
 	case kReLU:
-		for i, v := range x.Data {
-			y.Data[i] = max(v, 0)
-		}
+		kern.ReLU(x.Data, y.Data)
 	case kTanh:
 		kern.Tanh(x.Data, y.Data)
 	case kSigmoid:
@@ -98,11 +96,7 @@ func (o *unaryOp) backward() {
 	x, y := o.x, o.y
 	switch o.kind {
 	case kReLU:
-		for i, gy := range y.Grad {
-			if x.Data[i] > 0 {
-				x.Grad[i] += gy
-			}
-		}
+		kern.ReLUGrad(x.Data, y.Grad, x.Grad)
 	case kTanh:
 		kern.TanhGrad(y.Data, y.Grad, x.Grad)
 	case kSigmoid:

@@ -213,3 +213,54 @@ CLONES void kern_embconv_bwd(const float *gy, const int32_t *idx, long E, long N
         }
     }
 }
+
+CLONES void kern_relu(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+CLONES void kern_relu_grad(const float *x, const float *gy, float *gx, long n) {
+    for (long i = 0; i < n; i++) gx[i] += x[i] > 0 ? gy[i] : 0.0f;
+}
+
+// kern_col2im1d_add adds one sample's window gradients dcol [C*k][OL] into gx [C][L]:
+// row (ch, kk) goes to gx[ch][kk : kk+OL].
+CLONES void kern_col2im1d_add(const float *dcol, long C, long L, long k, long OL, float *gx) {
+    for (long ch = 0; ch < C; ch++) {
+        for (long kk = 0; kk < k; kk++) {
+            const float *row = dcol + (ch * k + kk) * OL;
+            float *dst = gx + ch * L + kk;
+            for (long i = 0; i < OL; i++) dst[i] += row[i];
+        }
+    }
+}
+
+// kern_row_sums_add adds the sums of x's rows ([rows][n]) into s.
+CLONES void kern_row_sums_add(const float *x, long rows, long n, float *s) {
+    for (long r = 0; r < rows; r++) {
+        float a = 0;
+        for (long i = 0; i < n; i++) a += x[r * n + i];
+        s[r] += a;
+    }
+}
+
+// kern_maxpool1d takes the maximum over windows of k of each row of x [rows][L] (stride k, the
+// first maximum wins), writing y [rows][L/k] and the winners' flat indices into arg.
+void kern_maxpool1d(const float *x, long rows, long L, long k, float *y, int32_t *arg) {
+    long OL = L / k;
+    for (long r = 0; r < rows; r++) {
+        const float *xs = x + r * L;
+        for (long j = 0; j < OL; j++) {
+            long best = j * k;
+            for (long i = j * k + 1; i < (j + 1) * k; i++) {
+                if (xs[i] > xs[best]) best = i;
+            }
+            y[r * OL + j] = xs[best];
+            arg[r * OL + j] = (int32_t)(r * L + best);
+        }
+    }
+}
+
+// kern_scatter_add adds gy[i] into gx[arg[i]].
+void kern_scatter_add(const float *gy, const int32_t *arg, long n, float *gx) {
+    for (long i = 0; i < n; i++) gx[arg[i]] += gy[i];
+}

@@ -134,3 +134,61 @@ func EmbConvBackward(c EmbConv, gy []float32, idx []int32, g, dt, db []float32) 
 	C.kern_embconv_bwd(p(gy), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), C.long(c.E), C.long(c.N), C.long(c.H), C.long(c.W),
 		C.long(c.K), C.long(c.Stride), C.long(c.Pad), C.long(c.OH), C.long(c.OW), C.long(c.O), p(g), p(dt), p(db))
 }
+
+// ReLU sets y = max(x, 0).
+func ReLU(x, y []float32) {
+	if n := len(x); n > 0 {
+		check("ReLU", n, y)
+		C.kern_relu(p(x), p(y), C.long(n))
+	}
+}
+
+// ReLUGrad adds gy where x > 0 into gx.
+func ReLUGrad(x, gy, gx []float32) {
+	if n := len(gy); n > 0 {
+		check("ReLUGrad", n, x, gx)
+		C.kern_relu_grad(p(x), p(gy), p(gx), C.long(n))
+	}
+}
+
+// Col2im1dAdd adds one sample's window gradients dcol [C*k][OL] into gx [C][L]: row (ch, kk)
+// goes to gx[ch][kk : kk+OL].
+func Col2im1dAdd(dcol []float32, c, l, k, ol int, gx []float32) {
+	if len(dcol) < c*k*ol || len(gx) < c*l || ol+k-1 > l {
+		panic(fmt.Sprintf("kern: Col2im1dAdd of [%d*%d][%d] into [%d][%d] with %d and %d values", c, k, ol, c, l, len(dcol), len(gx)))
+	}
+	C.kern_col2im1d_add(p(dcol), C.long(c), C.long(l), C.long(k), C.long(ol), p(gx))
+}
+
+// RowSumsAdd adds the sums of x's rows ([rows][n]) into s.
+func RowSumsAdd(x []float32, rows, n int, s []float32) {
+	if len(x) < rows*n || len(s) < rows {
+		panic(fmt.Sprintf("kern: RowSumsAdd of [%d][%d] with %d values into %d", rows, n, len(x), len(s)))
+	}
+	C.kern_row_sums_add(p(x), C.long(rows), C.long(n), p(s))
+}
+
+// MaxPool1d takes the maximum over windows of k of each row of x [rows][l] (stride k, the
+// first maximum wins): y [rows][l/k], and the winners' indices into x in arg.
+func MaxPool1d(x []float32, rows, l, k int, y []float32, arg []int32) {
+	ol := l / k
+	if k <= 0 || len(x) < rows*l || len(y) < rows*ol || len(arg) < rows*ol {
+		panic(fmt.Sprintf("kern: MaxPool1d(%d) of [%d][%d] with %d values into %d, %d", k, rows, l, len(x), len(y), len(arg)))
+	}
+	C.kern_maxpool1d(p(x), C.long(rows), C.long(l), C.long(k), p(y), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(arg))))
+}
+
+// ScatterAdd adds gy[i] into gx[arg[i]] (arg's values index gx).
+func ScatterAdd(gy []float32, arg []int32, gx []float32) {
+	if len(arg) < len(gy) {
+		panic(fmt.Sprintf("kern: ScatterAdd of %d values with %d indices", len(gy), len(arg)))
+	}
+	for _, a := range arg[:len(gy)] {
+		if a < 0 || int(a) >= len(gx) {
+			panic(fmt.Sprintf("kern: ScatterAdd index %d outside %d values", a, len(gx)))
+		}
+	}
+	if len(gy) > 0 {
+		C.kern_scatter_add(p(gy), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(arg))), C.long(len(gy)), p(gx))
+	}
+}

@@ -2,6 +2,7 @@ package kern
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -143,5 +144,53 @@ func BenchmarkELUGrad(b *testing.B) {
 	b.SetBytes(int64(4 * n))
 	for b.Loop() {
 		ELUGrad(x, y, gy, gx)
+	}
+}
+
+// TestPoolingAndSums checks MaxPool1d (the first of equal maxima wins; trailing values
+// dropped), ScatterAdd, RowSumsAdd, ReLU and its gradient, and Col2im1dAdd against loops.
+func TestPoolingAndSums(t *testing.T) {
+	x := []float32{1, 3, 3, -1, -2, -5, 7, 0 /* row 2 */, 2, 2, 2, 0, 9, 1, 4, 4}
+	y, arg := make([]float32, 4), make([]int32, 4)
+	MaxPool1d(x, 2, 8, 3, y, arg)
+	if want := []float32{3, -1, 2, 9}; !slices.Equal(y, want) || arg[0] != 1 || arg[1] != 3 || arg[2] != 8 || arg[3] != 12 {
+		t.Errorf("MaxPool1d = %v at %v, want %v at [1 3 8 12]", y, arg, want)
+	}
+	gx := make([]float32, len(x))
+	ScatterAdd([]float32{1, 2, 3, 4}, arg, gx)
+	ScatterAdd([]float32{10}, arg[:1], gx)
+	if gx[1] != 11 || gx[3] != 2 || gx[8] != 3 || gx[12] != 4 {
+		t.Errorf("ScatterAdd = %v", gx)
+	}
+	s := []float32{1, 1}
+	RowSumsAdd(x, 2, 8, s)
+	if s[0] != 1+6 || s[1] != 1+24 {
+		t.Errorf("RowSumsAdd = %v, want [7 25]", s)
+	}
+	r, gr := make([]float32, len(x)), make([]float32, len(x))
+	ReLU(x, r)
+	ReLUGrad(x, x, gr)
+	for i, v := range x {
+		if want := max(v, 0); r[i] != want || gr[i] != want {
+			t.Fatalf("ReLU(%v) = %v, grad with gy = x: %v; want %v", v, r[i], gr[i], want)
+		}
+	}
+	// Col2im1dAdd: C=2, L=5, k=2, OL=4.
+	dcol := make([]float32, 2*2*4)
+	for i := range dcol {
+		dcol[i] = float32(i + 1)
+	}
+	g := make([]float32, 10)
+	Col2im1dAdd(dcol, 2, 5, 2, 4, g)
+	want := make([]float32, 10)
+	for ch := range 2 {
+		for kk := range 2 {
+			for i := range 4 {
+				want[ch*5+kk+i] += dcol[(ch*2+kk)*4+i]
+			}
+		}
+	}
+	if !slices.Equal(g, want) {
+		t.Errorf("Col2im1dAdd = %v, want %v", g, want)
 	}
 }
