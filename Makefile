@@ -36,6 +36,8 @@ test: setup-peer
 	MAESTRO_REQUIRE_PEER=1 $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./tensor/ ./tensordict/ ./envs/ ./envs/cartpole/ ./replaybuffer/ ./collectors/
 	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism|EnvBatched' ./envs/nethack/
+	$(GO) test -count=1 -race ./nn/internal/kern/
+	$(GO) test -count=1 -race -run 'Sgemm' ./nn/internal/blas/
 
 setup-bench:
 	@bash scripts/setup.sh --bench

@@ -21,9 +21,11 @@ package nn
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/maestro-rl/maestro/nn/internal/blas"
+	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
 // Value is a node of a Graph: row-major data, its gradient, and the shape.
@@ -204,11 +206,19 @@ func shapeErr(op string, a, b []int) string {
 // BLASDescription says which matrix-multiply backend and kernel nn uses, for logs.
 func BLASDescription() string { return blas.Default().Describe() }
 
-// SetBLASThreads sets the threads the matrix products may use (OpenBLAS; 0 leaves its own
-// choice). On a machine whose cores are busy with other work, OpenBLAS's spinning threads can
-// slow small products tenfold; one thread avoids that.
+// SetBLASThreads sets how many threads the matrix products and large element-wise kernels
+// use. n > 0: OpenBLAS runs single-threaded and nn splits each large product or kernel across n
+// goroutines; 0 leaves OpenBLAS its own threads (all cores) and the kernels on one. OpenBLAS's threads spin between products, which on a machine whose
+// cores are busy with other work (env steps) can slow small products tenfold; goroutines block
+// instead.
 func SetBLASThreads(n int) {
-	if n > 0 {
-		blas.Default().SetThreads(n)
+	if n <= 0 {
+		blas.Default().SetThreads(runtime.NumCPU())
+		blas.Default().SetWorkers(1)
+		kern.SetWorkers(1)
+		return
 	}
+	blas.Default().SetThreads(1)
+	blas.Default().SetWorkers(n)
+	kern.SetWorkers(n)
 }

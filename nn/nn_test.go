@@ -840,6 +840,24 @@ func testAgentGradients(t *testing.T, extra int) {
 	if allocs := testing.AllocsPerRun(5, step); allocs > 0 {
 		t.Errorf("an agent training step allocates %v times, want 0", allocs)
 	}
+	// Split across goroutines (products and element-wise kernels), the same gradients and
+	// still no allocation.
+	ZeroGrad(a.Params())
+	step()
+	want := make([][]float32, 0)
+	for _, p := range a.Params() {
+		want = append(want, slices.Clone(p.Grad))
+	}
+	SetBLASThreads(2)
+	defer SetBLASThreads(0)
+	ZeroGrad(a.Params())
+	step()
+	for i, p := range a.Params() {
+		closeTo(t, "split grad "+p.Name, p.Grad, want[i], 1e-4)
+	}
+	if allocs := testing.AllocsPerRun(5, step); allocs > 0 {
+		t.Errorf("a split agent training step allocates %v times, want 0", allocs)
+	}
 }
 
 func TestActorCriticInit(t *testing.T) {

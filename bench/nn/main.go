@@ -46,12 +46,24 @@ func run(name string, f func()) {
 
 func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the cases run here")
+	allocprofile := flag.String("allocprofile", "", "write a profile of the allocations of the cases run here")
 	flag.Parse()
+	writeAllocs := benchutil.StartAllocProfile(*allocprofile)
+	defer func() {
+		if err := writeAllocs(); err != nil {
+			benchutil.Fail("nnbench", err)
+		}
+	}()
 	stop, err := benchutil.StartCPUProfile(*cpuprofile)
 	if err != nil {
 		benchutil.Fail("nnbench", err)
 	}
 	defer stop()
+	if s := os.Getenv("MAESTRO_BLAS_THREADS"); s != "" {
+		var n int
+		fmt.Sscan(s, &n)
+		nn.SetBLASThreads(n)
+	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	pairs := 1024
 	if s := os.Getenv("MAESTRO_RM_PAIRS"); s != "" {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -177,7 +178,7 @@ func main() {
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/cartpole-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
-	fs.IntVar(&c.blasThreads, "blas-threads", 1, "threads for matrix products (0: OpenBLAS's choice, all cores). 1 is nearly as fast on 2 cores (NetHack APPO, 8 envs: 379 frames/s against 416 with OpenBLAS's two threads) and does not collapse when other work keeps the cores busy, where OpenBLAS's spinning threads made training 10-15x slower")
+	fs.IntVar(&c.blasThreads, "blas-threads", min(runtime.NumCPU(), 4), "goroutines sharing each large matrix product and element-wise kernel of the learner (OpenBLAS itself single-threaded; default: the cores, at most 4). 0 leaves OpenBLAS its own threads, which spin between products: when other work keeps the cores busy that made training 10-15x slower. On 2 cores, NetHack APPO with 8 envs: 2 is 8-10% faster than 1")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage:\n  train [flags]\n  train eval --run-dir DIR --episodes N   (play a trained run's policy; train eval --help)\n  train plot --out FILE RUN-DIR...        (compare runs' curves; train plot --help)\n\nExamples:\n  train --algo ppo --env CartPole --total-frames 100000\n  train --algo appo --env NetHackScore --reward motif --num-envs 8\n\nFlags:\n")
 		fs.PrintDefaults()

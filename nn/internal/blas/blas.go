@@ -44,7 +44,11 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
+
 	"unsafe"
+
+	"github.com/maestro-rl/maestro/nn/internal/par"
 
 	"golang.org/x/sys/cpu"
 	gblas "gonum.org/v1/gonum/blas"
@@ -60,6 +64,8 @@ type Backend struct {
 	setN   unsafe.Pointer
 	corefn unsafe.Pointer
 	g      gonum.Implementation
+	// pool runs the parts of large products (SetWorkers); nil: no splitting.
+	pool atomic.Pointer[par.Pool[gemm]]
 }
 
 var (
@@ -165,6 +171,26 @@ func (b *Backend) SetThreads(n int) {
 	}
 }
 
+// SetWorkers makes Sgemm split products of at least ParallelMin multiply-adds into n parts
+// (along the larger of C's dimensions) run on n goroutines, each a single-threaded OpenBLAS
+// call; n <= 1 turns the splitting off. Use it with SetThreads(1): goroutines block where
+// OpenBLAS's own threads spin between products, which on a machine busy with other work (env
+// steps) costs far more than it saves. Each element of C is computed by one call in either
+// case, so the split does not change results from run to run.
+// Call it before products run, not while they do.
+func (b *Backend) SetWorkers(n int) {
+	var np *par.Pool[gemm]
+	if n > 1 && b.sgemm != nil {
+		np = par.New(n, runGemm)
+	}
+	if old := b.pool.Swap(np); old != nil {
+		old.Close()
+	}
+}
+
+// ParallelMin is the size (m*n*k) from which SetWorkers splits a product.
+const ParallelMin = 1 << 19
+
 // Sgemm computes C = alpha * op(A) * op(B) + beta * C for row-major A (m x k, or k x m when
 // transA), B (k x n, or n x k when transB) and C (m x n) with leading dimensions lda, ldb, ldc.
 // It panics when a slice is too short for its dimensions (a programming error in nn).
@@ -203,6 +229,56 @@ func (b *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 		b.g.Sgemm(ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
 		return
 	}
+	pl := b.pool.Load()
+	if pl == nil || m*n*k < ParallelMin || max(m, n) < 2*pl.Workers() {
+		b.call(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+		return
+	}
+	w := pl.Workers()
+	var ts [par.MaxWorkers]gemm
+	for i := range w {
+		t := gemm{b, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc}
+		if n >= m { // columns of C and of op(B)
+			j0, j1 := n*i/w, n*(i+1)/w
+			bo := j0
+			if transB {
+				bo = j0 * ldb
+			}
+			t.n, t.b, t.c = j1-j0, bm[bo:], c[j0:]
+		} else { // rows of C and of op(A)
+			i0, i1 := m*i/w, m*(i+1)/w
+			ao := i0 * lda
+			if transA {
+				ao = i0
+			}
+			t.m, t.a, t.c = i1-i0, a[ao:], c[i0*ldc:]
+		}
+		ts[i] = t
+	}
+	pl.Do(ts[:w])
+}
+
+// gemm is one part of a split product.
+type gemm struct {
+	be             *Backend
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+}
+
+func runGemm(t gemm) {
+	t.be.call(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
+}
+
+// call is one OpenBLAS sgemm on checked arguments.
+func (b *Backend) call(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
 	ta, tb := C.int(0), C.int(0)
 	if transA {
 		ta = 1

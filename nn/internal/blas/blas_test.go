@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,19 @@ func TestSgemmOpenBLAS(t *testing.T) {
 		t.Fatalf("OpenBLAS did not load: %s; make setup installs libopenblas0-pthread", b.Describe())
 	}
 	t.Log(b.Describe())
+	checkBackend(t, b)
+}
+
+// TestSgemmSplit checks products split across goroutines (the two largest shapes of
+// checkBackend are over ParallelMin) in every transpose case, run concurrently under -race.
+func TestSgemmSplit(t *testing.T) {
+	b := Load("libopenblas.so.0")
+	if b.Name() != "openblas" {
+		t.Fatalf("OpenBLAS did not load: %s", b.Describe())
+	}
+	b.SetThreads(1)
+	defer b.SetThreads(runtime.NumCPU())
+	b.SetWorkers(3)
 	checkBackend(t, b)
 }
 

@@ -19,8 +19,91 @@ import "C"
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
+
+	"github.com/maestro-rl/maestro/nn/internal/par"
 )
+
+// pool runs the parts of large element-wise kernels (SetWorkers); nil: one goroutine.
+var pool atomic.Pointer[par.Pool[task]]
+
+// SetWorkers makes the element-wise kernels split arrays of at least ParallelMin values into n
+// parts run on n goroutines (n <= 1: no splitting). Every value is computed the same way
+// either way. Call it before the kernels run, not while they do.
+func SetWorkers(n int) {
+	var np *par.Pool[task]
+	if n > 1 {
+		np = par.New(n, runTask)
+	}
+	if old := pool.Swap(np); old != nil {
+		old.Close()
+	}
+}
+
+// ParallelMin is the length from which SetWorkers splits an element-wise kernel.
+const ParallelMin = 1 << 15
+
+const (
+	opELU = iota
+	opELUGrad
+	opSigmoid
+	opTanh
+	opUnaryGrad
+	opReLU
+	opReLUGrad
+)
+
+// task is one part of an element-wise kernel: op over len(a) values of a, b, c, d.
+type task struct {
+	op, kind   int
+	a, b, c, d []float32
+}
+
+func runTask(t task) {
+	n := C.long(len(t.a))
+	switch t.op {
+	case opELU:
+		C.kern_elu(p(t.a), p(t.b), n)
+	case opELUGrad:
+		C.kern_elu_grad(p(t.a), p(t.b), p(t.c), p(t.d), n)
+	case opSigmoid:
+		C.kern_sigmoid(p(t.a), p(t.b), n)
+	case opTanh:
+		C.kern_tanh(p(t.a), p(t.b), n)
+	case opUnaryGrad:
+		C.kern_unary_grad(C.int(t.kind), p(t.a), p(t.b), p(t.c), n)
+	case opReLU:
+		C.kern_relu(p(t.a), p(t.b), n)
+	case opReLUGrad:
+		C.kern_relu_grad(p(t.a), p(t.b), p(t.c), n)
+	}
+}
+
+// run runs t over len(t.a) values, split across the pool when it is large (chunks aligned to
+// 64 values).
+func run(t task) {
+	n := len(t.a)
+	pl := pool.Load()
+	if pl == nil || n < ParallelMin {
+		runTask(t)
+		return
+	}
+	w := pl.Workers()
+	bound := func(i int) int { return min(n, (n*i/w+63)&^63) }
+	sub := func(s []float32, lo, hi int) []float32 {
+		if s == nil {
+			return nil
+		}
+		return s[lo:hi]
+	}
+	var ts [par.MaxWorkers]task
+	for i := range w {
+		lo, hi := bound(i), bound(i+1)
+		ts[i] = task{t.op, t.kind, sub(t.a, lo, hi), sub(t.b, lo, hi), sub(t.c, lo, hi), sub(t.d, lo, hi)}
+	}
+	pl.Do(ts[:w])
+}
 
 func p(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
@@ -36,7 +119,7 @@ func check(name string, n int, s ...[]float32) {
 func ELU(x, y []float32) {
 	if n := len(x); n > 0 {
 		check("ELU", n, y)
-		C.kern_elu(p(x), p(y), C.long(n))
+		run(task{op: opELU, a: x, b: y[:n]})
 	}
 }
 
@@ -44,7 +127,7 @@ func ELU(x, y []float32) {
 func ELUGrad(x, y, gy, gx []float32) {
 	if n := len(gy); n > 0 {
 		check("ELUGrad", n, x, y, gx)
-		C.kern_elu_grad(p(x), p(y), p(gy), p(gx), C.long(n))
+		run(task{op: opELUGrad, a: x[:n], b: y[:n], c: gy, d: gx[:n]})
 	}
 }
 
@@ -52,7 +135,7 @@ func ELUGrad(x, y, gy, gx []float32) {
 func Sigmoid(x, y []float32) {
 	if n := len(x); n > 0 {
 		check("Sigmoid", n, y)
-		C.kern_sigmoid(p(x), p(y), C.long(n))
+		run(task{op: opSigmoid, a: x, b: y[:n]})
 	}
 }
 
@@ -60,7 +143,7 @@ func Sigmoid(x, y []float32) {
 func Tanh(x, y []float32) {
 	if n := len(x); n > 0 {
 		check("Tanh", n, y)
-		C.kern_tanh(p(x), p(y), C.long(n))
+		run(task{op: opTanh, a: x, b: y[:n]})
 	}
 }
 
@@ -73,7 +156,7 @@ func SigmoidGrad(y, gy, gx []float32) { unaryGrad(1, "SigmoidGrad", y, gy, gx) }
 func unaryGrad(kind int, name string, y, gy, gx []float32) {
 	if n := len(gy); n > 0 {
 		check(name, n, y, gx)
-		C.kern_unary_grad(C.int(kind), p(y), p(gy), p(gx), C.long(n))
+		run(task{op: opUnaryGrad, kind: kind, a: y[:n], b: gy, c: gx[:n]})
 	}
 }
 
@@ -139,7 +222,7 @@ func EmbConvBackward(c EmbConv, gy []float32, idx []int32, g, dt, db []float32) 
 func ReLU(x, y []float32) {
 	if n := len(x); n > 0 {
 		check("ReLU", n, y)
-		C.kern_relu(p(x), p(y), C.long(n))
+		run(task{op: opReLU, a: x, b: y[:n]})
 	}
 }
 
@@ -147,7 +230,7 @@ func ReLU(x, y []float32) {
 func ReLUGrad(x, gy, gx []float32) {
 	if n := len(gy); n > 0 {
 		check("ReLUGrad", n, x, gx)
-		C.kern_relu_grad(p(x), p(gy), p(gx), C.long(n))
+		run(task{op: opReLUGrad, a: x[:n], b: gy, c: gx[:n]})
 	}
 }
 

@@ -194,3 +194,39 @@ func TestPoolingAndSums(t *testing.T) {
 		t.Errorf("Col2im1dAdd = %v, want %v", g, want)
 	}
 }
+
+// TestSplitMatchesOneGoroutine checks that kernels split across goroutines compute exactly
+// what one goroutine does, on lengths around the chunk boundaries.
+func TestSplitMatchesOneGoroutine(t *testing.T) {
+	defer SetWorkers(1)
+	for _, n := range []int{ParallelMin - 1, ParallelMin, ParallelMin + 65, 3*ParallelMin + 7} {
+		x, gy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i] = float32(i%977)/97 - 5
+			gy[i] = float32(i%13) - 6
+		}
+		run := func(w int) [][]float32 {
+			SetWorkers(w)
+			var out [][]float32
+			for _, f := range []func(x, y []float32){ELU, Sigmoid, Tanh, ReLU} {
+				y, gx := make([]float32, n), make([]float32, n)
+				f(x, y)
+				ELUGrad(x, y, gy, gx)
+				TanhGrad(y, gy, gx)
+				ReLUGrad(x, gy, gx)
+				out = append(out, y, gx)
+			}
+			return out
+		}
+		one, three := run(1), run(3)
+		for i := range one {
+			if !slices.Equal(one[i], three[i]) {
+				t.Fatalf("n=%d: output %d differs between 1 and 3 goroutines", n, i)
+			}
+		}
+		y := make([]float32, n)
+		if a := testing.AllocsPerRun(10, func() { ELU(x, y); ELUGrad(x, y, gy, y) }); a != 0 {
+			t.Errorf("n=%d: split kernels allocate %v times", n, a)
+		}
+	}
+}
