@@ -43,6 +43,8 @@ type conv2dOp struct {
 	g    *Graph
 	c    *Conv2dLayer
 	x, y *Value
+	cv   kern.Conv
+	idx  []int32 // kern.WindowIndex of the input's shape
 }
 
 // Forward convolves x [N, C, H, W] into [N, out, OH, OW]: one GEMM over the whole batch's
@@ -63,7 +65,7 @@ func (c *Conv2dLayer) Forward(g *Graph, x *Value) *Value {
 	K, P := C*k*k, OH*OW
 	M := N * P
 	cols := g.tmp(0, K*M)
-	c.im2colBatch(x, cols)
+	o.im2colBatch(cols)
 	out := g.tmp(1, O*M)
 	blas.Default().Sgemm(false, false, O, M, K, 1, c.W.Data, K, cols, M, 0, out, M)
 	for n := 0; n < N; n++ {
@@ -79,22 +81,20 @@ func (c *Conv2dLayer) Forward(g *Graph, x *Value) *Value {
 }
 
 // im2colBatch writes the windows of every sample into cols [C*k*k][N*P], sample n's columns
-// at [n*P, (n+1)*P).
-func (c *Conv2dLayer) im2colBatch(x *Value, cols []float32) {
+// at [n*P, (n+1)*P), and keeps the window table for the backward pass.
+func (o *conv2dOp) im2colBatch(cols []float32) {
+	c, x := o.c, o.x
 	C, k := c.W.Shape[1], c.W.Shape[2]
 	N, H, W := x.Shape[0], x.Shape[2], x.Shape[3]
-	OH, OW := c.OutSize(H), c.OutSize(W)
-	P, M := OH*OW, N*OH*OW
-	cv := kern.Conv{C: C, H: H, W: W, K: k, Stride: c.Stride, Pad: c.Padding, OH: OH, OW: OW}
-	for n := 0; n < N; n++ {
-		kern.Im2col(cv, x.Data[n*C*H*W:(n+1)*C*H*W], cols[n*P:], M)
-	}
+	o.cv = kern.Conv{C: C, H: H, W: W, K: k, Stride: c.Stride, Pad: c.Padding, OH: c.OutSize(H), OW: c.OutSize(W)}
+	o.idx = kern.WindowIndex(o.cv, o.idx)
+	kern.Im2colBatch(o.cv, N, x.Data, cols, o.idx)
 }
 
 func (o *conv2dOp) backward() {
 	c, g := o.c, o.g
 	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
-	N, H, W := o.x.Shape[0], o.x.Shape[2], o.x.Shape[3]
+	N := o.x.Shape[0]
 	OH, OW := o.y.Shape[2], o.y.Shape[3]
 	K, P := C*k*k, OH*OW
 	M := N * P
@@ -111,7 +111,7 @@ func (o *conv2dOp) backward() {
 		}
 	}
 	cols := g.tmp(0, K*M)
-	c.im2colBatch(o.x, cols)
+	kern.Im2colBatch(o.cv, N, o.x.Data, cols, o.idx)
 	be := blas.Default()
 	be.Sgemm(false, true, O, K, M, 1, dy, M, cols, M, 1, c.W.Grad, K) // dW += dY cols^T
 	if o.x.Grad == nil {
@@ -119,10 +119,7 @@ func (o *conv2dOp) backward() {
 	}
 	dcol := g.tmp(2, K*M)
 	be.Sgemm(true, false, K, M, O, 1, c.W.Data, K, dy, M, 0, dcol, M) // dcols = W^T dY
-	cv := kern.Conv{C: C, H: H, W: W, K: k, Stride: c.Stride, Pad: c.Padding, OH: OH, OW: OW}
-	for n := 0; n < N; n++ {
-		kern.Col2imAdd(cv, dcol[n*P:], o.x.Grad[n*C*H*W:(n+1)*C*H*W], M)
-	}
+	kern.Col2imBatchAdd(o.cv, N, dcol, o.x.Grad, o.idx)
 }
 
 type reshapeOp struct{ x, y *Value }

@@ -88,68 +88,6 @@ CLONES void kern_unary_grad(int kind, const float *y, const float *gy, float *gx
     }
 }
 
-// kern_im2col writes one sample's windows (x [C][H][W]) into cols: row (ch, ki, kj) of the
-// block starts at cols[row*ld] and holds OH*OW values (zero where the window leaves x).
-CLONES void kern_im2col(const float *x, long C, long H, long W, long k, long s, long pad, long OH,
-                        long OW, float *cols, long ld) {
-    long P = OH * OW;
-    for (long ch = 0; ch < C; ch++) {
-        for (long ki = 0; ki < k; ki++) {
-            for (long kj = 0; kj < k; kj++) {
-                float *row = cols + ((ch * k + ki) * k + kj) * ld;
-                long ow0 = (pad - kj + s - 1) / s;
-                if (ow0 < 0) ow0 = 0;
-                long ow1 = (W - 1 + pad - kj) / s + 1;
-                if (ow1 > OW) ow1 = OW;
-                for (long oh = 0; oh < OH; oh++) {
-                    long ih = oh * s - pad + ki;
-                    float *out = row + oh * OW;
-                    if (ih < 0 || ih >= H || ow0 >= ow1) {
-                        memset(out, 0, OW * sizeof(float));
-                        continue;
-                    }
-                    for (long ow = 0; ow < ow0; ow++) out[ow] = 0;
-                    for (long ow = ow1; ow < OW; ow++) out[ow] = 0;
-                    const float *src = x + (ch * H + ih) * W - pad + kj;
-                    if (s == 1) {
-                        memcpy(out + ow0, src + ow0, (ow1 - ow0) * sizeof(float));
-                    } else {
-                        for (long ow = ow0; ow < ow1; ow++) out[ow] = src[ow * s];
-                    }
-                }
-            }
-        }
-    }
-    (void)P;
-}
-
-// kern_col2im_add adds one sample's window gradients (laid out as kern_im2col's) into dx.
-CLONES void kern_col2im_add(const float *cols, long C, long H, long W, long k, long s, long pad,
-                            long OH, long OW, float *dx, long ld) {
-    for (long ch = 0; ch < C; ch++) {
-        for (long ki = 0; ki < k; ki++) {
-            for (long kj = 0; kj < k; kj++) {
-                const float *row = cols + ((ch * k + ki) * k + kj) * ld;
-                long ow0 = (pad - kj + s - 1) / s;
-                if (ow0 < 0) ow0 = 0;
-                long ow1 = (W - 1 + pad - kj) / s + 1;
-                if (ow1 > OW) ow1 = OW;
-                for (long oh = 0; oh < OH; oh++) {
-                    long ih = oh * s - pad + ki;
-                    if (ih < 0 || ih >= H) continue;
-                    float *dst = dx + (ch * H + ih) * W - pad + kj;
-                    const float *in = row + oh * OW;
-                    if (s == 1) {
-                        for (long ow = ow0; ow < ow1; ow++) dst[ow] += in[ow];
-                    } else {
-                        for (long ow = ow0; ow < ow1; ow++) dst[ow * s] += in[ow];
-                    }
-                }
-            }
-        }
-    }
-}
-
 // kern_embconv_fwd is a convolution of embedded indices: for every output position it adds,
 // over the window's cells inside the input and over the E index planes, the rows
 // T[idx[e][n*H*W + cell]][ki*k + kj][0:O] (T: [rows][k*k][O], each row a table entry's
@@ -263,4 +201,44 @@ void kern_maxpool1d(const float *x, long rows, long L, long k, float *y, int32_t
 // kern_scatter_add adds gy[i] into gx[arg[i]].
 void kern_scatter_add(const float *gy, const int32_t *arg, long n, float *gx) {
     for (long i = 0; i < n; i++) gx[arg[i]] += gy[i];
+}
+
+// kern_im2col_idx writes the windows of a batch x [N][C][HW] into cols: row (ch, q) (q the
+// kernel offset, kk of them) starts at cols[(ch*kk + q)*ld] and holds, for each sample n,
+// P values at n*P: x[n][ch][idx[q*P + p]], or 0 where idx is -1 (padding).
+CLONES void kern_im2col_idx(const float *x, long N, long C, long HW, long P, long kk,
+                            const int32_t *idx, float *cols, long ld) {
+    for (long ch = 0; ch < C; ch++) {
+        for (long q = 0; q < kk; q++) {
+            float *row = cols + (ch * kk + q) * ld;
+            const int32_t *ix = idx + q * P;
+            for (long n = 0; n < N; n++) {
+                const float *xs = x + (n * C + ch) * HW;
+                float *o = row + n * P;
+                for (long p = 0; p < P; p++) {
+                    int32_t i = ix[p];
+                    float v = xs[i < 0 ? 0 : i];
+                    o[p] = i < 0 ? 0.0f : v;
+                }
+            }
+        }
+    }
+}
+
+// kern_col2im_idx adds window gradients laid out as kern_im2col_idx's into dx [N][C][HW].
+CLONES void kern_col2im_idx(const float *cols, long N, long C, long HW, long P, long kk,
+                            const int32_t *idx, float *dx, long ld) {
+    for (long ch = 0; ch < C; ch++) {
+        for (long q = 0; q < kk; q++) {
+            const float *row = cols + (ch * kk + q) * ld;
+            const int32_t *ix = idx + q * P;
+            for (long n = 0; n < N; n++) {
+                float *d = dx + (n * C + ch) * HW;
+                const float *o = row + n * P;
+                for (long p = 0; p < P; p++) {
+                    if (ix[p] >= 0) d[ix[p]] += o[p];
+                }
+            }
+        }
+    }
 }

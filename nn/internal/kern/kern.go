@@ -160,29 +160,8 @@ func unaryGrad(kind int, name string, y, gy, gx []float32) {
 	}
 }
 
-// Conv describes a square convolution window over one sample x [C][H][W] with OH x OW outputs.
+// Conv describes a square convolution window over samples [C][H][W] with OH x OW outputs.
 type Conv struct{ C, H, W, K, Stride, Pad, OH, OW int }
-
-func (c Conv) check(name string, x, cols []float32, ld int) {
-	if len(x) < c.C*c.H*c.W || ld < c.OH*c.OW || len(cols) < (c.C*c.K*c.K-1)*ld+c.OH*c.OW {
-		panic(fmt.Sprintf("kern: %s %+v with %d inputs, %d columns at stride %d", name, c, len(x), len(cols), ld))
-	}
-}
-
-// Im2col writes x's windows into cols: row (ch, ki, kj) starts at cols[((ch*K+ki)*K+kj)*ld]
-// and holds OH*OW values, zero where the window leaves x.
-func Im2col(c Conv, x, cols []float32, ld int) {
-	c.check("Im2col", x, cols, ld)
-	C.kern_im2col(p(x), C.long(c.C), C.long(c.H), C.long(c.W), C.long(c.K), C.long(c.Stride), C.long(c.Pad),
-		C.long(c.OH), C.long(c.OW), p(cols), C.long(ld))
-}
-
-// Col2imAdd adds window gradients laid out as Im2col's into dx.
-func Col2imAdd(c Conv, cols, dx []float32, ld int) {
-	c.check("Col2imAdd", dx, cols, ld)
-	C.kern_col2im_add(p(cols), C.long(c.C), C.long(c.H), C.long(c.W), C.long(c.K), C.long(c.Stride), C.long(c.Pad),
-		C.long(c.OH), C.long(c.OW), p(dx), C.long(ld))
-}
 
 // EmbConv describes a convolution of embedded indices (kern_embconv in kern.c): E planes of
 // indices over N samples of H x W cells, a K x K window, O output channels.
@@ -274,4 +253,49 @@ func ScatterAdd(gy []float32, arg []int32, gx []float32) {
 	if len(gy) > 0 {
 		C.kern_scatter_add(p(gy), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(arg))), C.long(len(gy)), p(gx))
 	}
+}
+
+// WindowIndex returns, for a K x K window with the given stride and padding over H x W inputs,
+// the input cell each output position reads at each kernel offset: idx[(ki*K+kj)*OH*OW + p],
+// -1 where the window leaves the input. It is the table Im2colBatch and Col2imBatchAdd take.
+func WindowIndex(c Conv, idx []int32) []int32 {
+	P := c.OH * c.OW
+	idx = idx[:0]
+	for ki := range c.K {
+		for kj := range c.K {
+			for p := range P {
+				ih, iw := p/c.OW*c.Stride-c.Pad+ki, p%c.OW*c.Stride-c.Pad+kj
+				v := int32(-1)
+				if ih >= 0 && ih < c.H && iw >= 0 && iw < c.W {
+					v = int32(ih*c.W + iw)
+				}
+				idx = append(idx, v)
+			}
+		}
+	}
+	return idx
+}
+
+func (c Conv) checkBatch(name string, n int, x, cols []float32, idx []int32) {
+	P := c.OH * c.OW
+	if len(x) < n*c.C*c.H*c.W || len(cols) < c.C*c.K*c.K*n*P || len(idx) != c.K*c.K*P {
+		panic(fmt.Sprintf("kern: %s %+v of %d samples with %d inputs, %d columns, %d indices", name, c, n, len(x), len(cols), len(idx)))
+	}
+}
+
+// Im2colBatch writes the windows of n samples x [n][C][H][W] into cols [C*K*K][n*OH*OW]
+// (sample s's columns at s*OH*OW), idx from WindowIndex.
+func Im2colBatch(c Conv, n int, x, cols []float32, idx []int32) {
+	c.checkBatch("Im2colBatch", n, x, cols, idx)
+	P := c.OH * c.OW
+	C.kern_im2col_idx(p(x), C.long(n), C.long(c.C), C.long(c.H*c.W), C.long(P), C.long(c.K*c.K),
+		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), p(cols), C.long(n*P))
+}
+
+// Col2imBatchAdd adds window gradients laid out as Im2colBatch's into dx [n][C][H][W].
+func Col2imBatchAdd(c Conv, n int, cols, dx []float32, idx []int32) {
+	c.checkBatch("Col2imBatchAdd", n, dx, cols, idx)
+	P := c.OH * c.OW
+	C.kern_col2im_idx(p(cols), C.long(n), C.long(c.C), C.long(c.H*c.W), C.long(P), C.long(c.K*c.K),
+		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), p(dx), C.long(n*P))
 }

@@ -1,13 +1,9 @@
+#include <stdint.h>
 void kern_elu(const float *x, float *y, long n);
 void kern_elu_grad(const float *x, const float *y, const float *gy, float *gx, long n);
 void kern_sigmoid(const float *x, float *y, long n);
 void kern_tanh(const float *x, float *y, long n);
 void kern_unary_grad(int kind, const float *y, const float *gy, float *gx, long n);
-void kern_im2col(const float *x, long C, long H, long W, long k, long s, long pad, long OH, long OW,
-                 float *cols, long ld);
-void kern_col2im_add(const float *cols, long C, long H, long W, long k, long s, long pad, long OH,
-                     long OW, float *dx, long ld);
-#include <stdint.h>
 void kern_embconv_fwd(const float *T, const int32_t *idx, long E, long N, long H, long W, long k,
                       long s, long pad, long OH, long OW, long O, const float *bias, float *acc,
                       float *y);
@@ -19,3 +15,7 @@ void kern_col2im1d_add(const float *dcol, long C, long L, long k, long OL, float
 void kern_row_sums_add(const float *x, long rows, long n, float *s);
 void kern_maxpool1d(const float *x, long rows, long L, long k, float *y, int32_t *arg);
 void kern_scatter_add(const float *gy, const int32_t *arg, long n, float *gx);
+void kern_im2col_idx(const float *x, long N, long C, long HW, long P, long kk, const int32_t *idx,
+                     float *cols, long ld);
+void kern_col2im_idx(const float *cols, long N, long C, long HW, long P, long kk,
+                     const int32_t *idx, float *dx, long ld);

@@ -78,41 +78,46 @@ func TestGradients(t *testing.T) {
 	}
 }
 
-// TestIm2colAdjoint checks Im2col against windows read directly, for strides 1 and 2 with
-// padding, and that Col2imAdd is its adjoint: <Im2col(x), c> = <x, Col2imAdd(c)>.
+// TestIm2colAdjoint checks Im2colBatch against windows read directly, for strides 1 and 2
+// with padding over three samples, and that Col2imBatchAdd is its adjoint:
+// <Im2colBatch(x), c> = <x, Col2imBatchAdd(c)>.
 func TestIm2colAdjoint(t *testing.T) {
-	for _, cv := range []Conv{{C: 3, H: 5, W: 7, K: 3, Stride: 1, Pad: 1}, {C: 2, H: 6, W: 5, K: 3, Stride: 2, Pad: 1}, {C: 1, H: 4, W: 4, K: 2, Stride: 2, Pad: 0}} {
+	for _, cv := range []Conv{{C: 3, H: 5, W: 7, K: 3, Stride: 1, Pad: 1}, {C: 2, H: 6, W: 5, K: 3, Stride: 2, Pad: 1}, {C: 4, H: 4, W: 4, K: 2, Stride: 2, Pad: 0}} {
 		cv.OH, cv.OW = (cv.H+2*cv.Pad-cv.K)/cv.Stride+1, (cv.W+2*cv.Pad-cv.K)/cv.Stride+1
-		P, ld := cv.OH*cv.OW, cv.OH*cv.OW+3
-		rows := cv.C * cv.K * cv.K
-		x := make([]float32, cv.C*cv.H*cv.W)
+		const n = 3
+		P, in, rows := cv.OH*cv.OW, cv.C*cv.H*cv.W, cv.C*cv.K*cv.K
+		x := make([]float32, n*in)
 		for i := range x {
-			x[i] = float32(i%13) - 6
+			x[i] = float32(i%17) - 8
 		}
-		cols := make([]float32, rows*ld)
+		cols := make([]float32, rows*n*P)
 		for i := range cols {
-			cols[i] = 99 // Im2col must write every window value
+			cols[i] = 99 // every window value must be written
 		}
-		Im2col(cv, x, cols, ld)
+		idx := WindowIndex(cv, nil)
+		Im2colBatch(cv, n, x, cols, idx)
 		var dot1 float64
 		c := make([]float32, len(cols))
 		for r := range rows {
 			ch, ki, kj := r/(cv.K*cv.K), r/cv.K%cv.K, r%cv.K
-			for o := range P {
-				ih, iw := o/cv.OW*cv.Stride-cv.Pad+ki, o%cv.OW*cv.Stride-cv.Pad+kj
-				want := float32(0)
-				if ih >= 0 && ih < cv.H && iw >= 0 && iw < cv.W {
-					want = x[(ch*cv.H+ih)*cv.W+iw]
+			for s := range n {
+				for o := range P {
+					ih, iw := o/cv.OW*cv.Stride-cv.Pad+ki, o%cv.OW*cv.Stride-cv.Pad+kj
+					want := float32(0)
+					if ih >= 0 && ih < cv.H && iw >= 0 && iw < cv.W {
+						want = x[s*in+(ch*cv.H+ih)*cv.W+iw]
+					}
+					at := r*n*P + s*P + o
+					if cols[at] != want {
+						t.Fatalf("%+v: row %d sample %d column %d = %v, want %v", cv, r, s, o, cols[at], want)
+					}
+					c[at] = float32((r*7+o+s)%5) - 2
+					dot1 += float64(want) * float64(c[at])
 				}
-				if got := cols[r*ld+o]; got != want {
-					t.Fatalf("%+v: row %d column %d = %v, want %v", cv, r, o, got, want)
-				}
-				c[r*ld+o] = float32((r*7+o)%5) - 2
-				dot1 += float64(want) * float64(c[r*ld+o])
 			}
 		}
 		dx := make([]float32, len(x))
-		Col2imAdd(cv, c, dx, ld)
+		Col2imBatchAdd(cv, n, c, dx, idx)
 		var dot2 float64
 		for i := range x {
 			dot2 += float64(x[i]) * float64(dx[i])
