@@ -10,7 +10,7 @@ import (
 )
 
 // Conv1dLayer is torch.nn.Conv1d with stride 1 and no padding (what Motif's reward model
-// uses), computed as im2col + one GEMM per sample.
+// uses), computed as im2col + one GEMM per chunk of samples.
 type Conv1dLayer struct {
 	W, B *Param // W [out, in, k], B [out]
 }
@@ -35,12 +35,16 @@ func NewConv1d(name string, in, out, k int, rng *rand.Rand) (*Conv1dLayer, error
 func (c *Conv1dLayer) Params() []*Param { return []*Param{c.W, c.B} }
 
 type conv1dOp struct {
-	c          *Conv1dLayer
-	x, y       *Value
-	cols, dcol []float32 // one sample's im2col [C*k][OL]: rebuilt in backward, not stored
+	c               *Conv1dLayer
+	x, y            *Value
+	cols, dcol, out []float32 // one chunk's im2col [C*k][S*OL] and products: rebuilt in backward
 }
 
-// Forward convolves x [N, C, L] into [N, out, L-k+1].
+// conv1dChunk is how many samples share one GEMM: their im2col matrix stays under ~4 MB.
+func conv1dChunk(n, k, ol int) int { return max(1, min(n, (1<<20)/(k*ol))) }
+
+// Forward convolves x [N, C, L] into [N, out, L-k+1]: one GEMM per chunk of samples over their
+// im2col matrices side by side.
 func (c *Conv1dLayer) Forward(g *Graph, x *Value) *Value {
 	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
 	if len(x.Shape) != 3 || x.Shape[1] != C || x.Shape[2] < k {
@@ -52,28 +56,40 @@ func (c *Conv1dLayer) Forward(g *Graph, x *Value) *Value {
 	o := record[conv1dOp](g)
 	o.c, o.x, o.y = c, x, y
 	K := C * k
-	o.cols = grow(o.cols, K*OL)
+	S := conv1dChunk(N, K, OL)
+	o.cols, o.out = grow(o.cols, K*S*OL), grow(o.out, O*S*OL)
 	be := blas.Default()
-	for n := 0; n < N; n++ {
-		cols := o.cols
-		im2col1d(x.Data[n*C*L:(n+1)*C*L], C, L, k, OL, cols)
-		out := y.Data[n*O*OL : (n+1)*O*OL]
-		for oc := 0; oc < O; oc++ {
-			b := c.B.Data[oc]
-			for i := oc * OL; i < (oc+1)*OL; i++ {
-				out[i] = b
+	for n0 := 0; n0 < N; n0 += S {
+		s := min(S, N-n0)
+		ld := s * OL
+		o.im2col(n0, s, ld)
+		be.Sgemm(false, false, O, ld, K, 1, c.W.Data, K, o.cols, ld, 0, o.out, ld)
+		for j := range s {
+			out := y.Data[(n0+j)*O*OL : (n0+j+1)*O*OL]
+			for oc := range O {
+				b := c.B.Data[oc]
+				src := o.out[oc*ld+j*OL : oc*ld+(j+1)*OL]
+				dst := out[oc*OL : (oc+1)*OL]
+				for i, v := range src {
+					dst[i] = v + b
+				}
 			}
 		}
-		be.Sgemm(false, false, O, OL, K, 1, c.W.Data, K, cols, OL, 1, out, OL)
 	}
 	return y
 }
 
-// im2col1d lays out one sample's windows: row (ch, kk) holds x[ch, kk : kk+OL].
-func im2col1d(xs []float32, C, L, k, OL int, cols []float32) {
-	for ch := 0; ch < C; ch++ {
-		for kk := 0; kk < k; kk++ {
-			copy(cols[(ch*k+kk)*OL:(ch*k+kk+1)*OL], xs[ch*L+kk:ch*L+kk+OL])
+// im2col lays out the windows of samples n0..n0+s-1 side by side: row (ch, kk) holds, for
+// sample j, x[n0+j, ch, kk : kk+OL] at j*OL (row stride ld).
+func (o *conv1dOp) im2col(n0, s, ld int) {
+	C, k, L, OL := o.x.Shape[1], o.c.W.Shape[2], o.x.Shape[2], o.y.Shape[2]
+	for j := range s {
+		xs := o.x.Data[(n0+j)*C*L : (n0+j+1)*C*L]
+		for ch := 0; ch < C; ch++ {
+			for kk := 0; kk < k; kk++ {
+				r := (ch*k + kk) * ld
+				copy(o.cols[r+j*OL:r+(j+1)*OL], xs[ch*L+kk:ch*L+kk+OL])
+			}
 		}
 	}
 }
@@ -83,18 +99,28 @@ func (o *conv1dOp) backward() {
 	O, C, k := c.W.Shape[0], c.W.Shape[1], c.W.Shape[2]
 	N, L, OL := o.x.Shape[0], o.x.Shape[2], o.y.Shape[2]
 	K := C * k
+	S := conv1dChunk(N, K, OL)
 	be := blas.Default()
 	if o.x.Grad != nil {
-		o.dcol = grow(o.dcol, K*OL)
+		o.dcol = grow(o.dcol, K*S*OL)
 	}
-	for n := 0; n < N; n++ {
-		dy := o.y.Grad[n*O*OL : (n+1)*O*OL]
-		im2col1d(o.x.Data[n*C*L:(n+1)*C*L], C, L, k, OL, o.cols)
-		be.Sgemm(false, true, O, K, OL, 1, dy, OL, o.cols, OL, 1, c.W.Grad, K)
-		kern.RowSumsAdd(dy, O, OL, c.B.Grad)
+	for n0 := 0; n0 < N; n0 += S {
+		s := min(S, N-n0)
+		ld := s * OL
+		for j := range s { // dY of the chunk gathered into [O][s*OL]
+			dy := o.y.Grad[(n0+j)*O*OL : (n0+j+1)*O*OL]
+			for oc := range O {
+				copy(o.out[oc*ld+j*OL:oc*ld+(j+1)*OL], dy[oc*OL:(oc+1)*OL])
+			}
+		}
+		kern.RowSumsAdd(o.out, O, ld, c.B.Grad)
+		o.im2col(n0, s, ld)
+		be.Sgemm(false, true, O, K, ld, 1, o.out, ld, o.cols, ld, 1, c.W.Grad, K)
 		if o.x.Grad != nil {
-			be.Sgemm(true, false, K, OL, O, 1, c.W.Data, K, dy, OL, 0, o.dcol, OL)
-			kern.Col2im1dAdd(o.dcol, C, L, k, OL, o.x.Grad[n*C*L:(n+1)*C*L])
+			be.Sgemm(true, false, K, ld, O, 1, c.W.Data, K, o.out, ld, 0, o.dcol, ld)
+			for j := range s {
+				kern.Col2im1dAdd(o.dcol[j*OL:], C, L, k, OL, ld, o.x.Grad[(n0+j)*C*L:(n0+j+1)*C*L])
+			}
 		}
 	}
 }

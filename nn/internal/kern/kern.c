@@ -160,12 +160,13 @@ CLONES void kern_relu_grad(const float *x, const float *gy, float *gx, long n) {
     for (long i = 0; i < n; i++) gx[i] += x[i] > 0 ? gy[i] : 0.0f;
 }
 
-// kern_col2im1d_add adds one sample's window gradients dcol [C*k][OL] into gx [C][L]:
-// row (ch, kk) goes to gx[ch][kk : kk+OL].
-CLONES void kern_col2im1d_add(const float *dcol, long C, long L, long k, long OL, float *gx) {
+// kern_col2im1d_add adds one sample's window gradients dcol [C*k][OL] (rows ld apart) into
+// gx [C][L]: row (ch, kk) goes to gx[ch][kk : kk+OL].
+CLONES void kern_col2im1d_add(const float *dcol, long C, long L, long k, long OL, long ld,
+                              float *gx) {
     for (long ch = 0; ch < C; ch++) {
         for (long kk = 0; kk < k; kk++) {
-            const float *row = dcol + (ch * k + kk) * OL;
+            const float *row = dcol + (ch * k + kk) * ld;
             float *dst = gx + ch * L + kk;
             for (long i = 0; i < OL; i++) dst[i] += row[i];
         }

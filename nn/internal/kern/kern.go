@@ -213,13 +213,13 @@ func ReLUGrad(x, gy, gx []float32) {
 	}
 }
 
-// Col2im1dAdd adds one sample's window gradients dcol [C*k][OL] into gx [C][L]: row (ch, kk)
-// goes to gx[ch][kk : kk+OL].
-func Col2im1dAdd(dcol []float32, c, l, k, ol int, gx []float32) {
-	if len(dcol) < c*k*ol || len(gx) < c*l || ol+k-1 > l {
-		panic(fmt.Sprintf("kern: Col2im1dAdd of [%d*%d][%d] into [%d][%d] with %d and %d values", c, k, ol, c, l, len(dcol), len(gx)))
+// Col2im1dAdd adds one sample's window gradients dcol [C*k][OL] (rows ld apart) into gx
+// [C][L]: row (ch, kk) goes to gx[ch][kk : kk+OL].
+func Col2im1dAdd(dcol []float32, c, l, k, ol, ld int, gx []float32) {
+	if ld < ol || len(dcol) < (c*k-1)*ld+ol || len(gx) < c*l || ol+k-1 > l {
+		panic(fmt.Sprintf("kern: Col2im1dAdd of [%d*%d][%d] (stride %d) into [%d][%d] with %d and %d values", c, k, ol, ld, c, l, len(dcol), len(gx)))
 	}
-	C.kern_col2im1d_add(p(dcol), C.long(c), C.long(l), C.long(k), C.long(ol), p(gx))
+	C.kern_col2im1d_add(p(dcol), C.long(c), C.long(l), C.long(k), C.long(ol), C.long(ld), p(gx))
 }
 
 // RowSumsAdd adds the sums of x's rows ([rows][n]) into s.

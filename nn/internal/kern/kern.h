@@ -11,7 +11,7 @@ void kern_embconv_bwd(const float *gy, const int32_t *idx, long E, long N, long 
                       long s, long pad, long OH, long OW, long O, float *g, float *dT, float *db);
 void kern_relu(const float *x, float *y, long n);
 void kern_relu_grad(const float *x, const float *gy, float *gx, long n);
-void kern_col2im1d_add(const float *dcol, long C, long L, long k, long OL, float *gx);
+void kern_col2im1d_add(const float *dcol, long C, long L, long k, long OL, long ld, float *gx);
 void kern_row_sums_add(const float *x, long rows, long n, float *s);
 void kern_maxpool1d(const float *x, long rows, long L, long k, float *y, int32_t *arg);
 void kern_scatter_add(const float *gy, const int32_t *arg, long n, float *gx);

@@ -186,7 +186,7 @@ func TestPoolingAndSums(t *testing.T) {
 		dcol[i] = float32(i + 1)
 	}
 	g := make([]float32, 10)
-	Col2im1dAdd(dcol, 2, 5, 2, 4, g)
+	Col2im1dAdd(dcol, 2, 5, 2, 4, 4, g)
 	want := make([]float32, 10)
 	for ch := range 2 {
 		for kk := range 2 {
@@ -233,5 +233,15 @@ func TestSplitMatchesOneGoroutine(t *testing.T) {
 		if a := testing.AllocsPerRun(10, func() { ELU(x, y); ELUGrad(x, y, gy, y) }); a != 0 {
 			t.Errorf("n=%d: split kernels allocate %v times", n, a)
 		}
+	}
+}
+
+func BenchmarkCol2im1dAdd(b *testing.B) {
+	const c, l, k = 32, 256, 7
+	ol := l - k + 1
+	dcol, gx := make([]float32, c*k*ol), make([]float32, c*l)
+	b.SetBytes(int64(4 * len(dcol)))
+	for b.Loop() {
+		Col2im1dAdd(dcol, c, l, k, ol, ol, gx)
 	}
 }
