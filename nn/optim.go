@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
 // AdamOptions configure Adam; zero values mean PyTorch's defaults (lr 1e-3, betas 0.9 and
@@ -73,16 +75,11 @@ func (a *Adam) Step() {
 				p.Data[j] *= k
 			}
 		}
-		for j, gr := range p.Grad {
-			if !o.Decoupled && wd != 0 {
-				gr += wd * p.Data[j]
-			}
-			m[j] = b1*m[j] + (1-b1)*gr
-			v[j] = b2*v[j] + (1-b2)*gr*gr
-			denom := float32(math.Sqrt(float64(v[j])))/bc2 + eps
-			p.Data[j] -= stepSize * m[j] / denom
+		l2 := wd
+		if o.Decoupled {
+			l2 = 0
 		}
-		clear(p.Grad)
+		kern.Adam(p.Data, p.Grad, m, v, b1, b2, stepSize, bc2, eps, l2)
 	}
 }
 

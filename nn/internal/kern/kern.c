@@ -243,3 +243,18 @@ CLONES void kern_col2im_idx(const float *cols, long N, long C, long HW, long P, 
         }
     }
 }
+
+// kern_adam is one Adam step over n parameters (PyTorch's update): with g += wd * p (L2 weight
+// decay, wd may be 0), m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+// p -= step * m / (sqrt(v) / bc2 + eps); then the gradient is zeroed.
+CLONES void kern_adam(float *p, float *g, float *m, float *v, long n, float b1, float b2,
+                      float step, float bc2, float eps, float wd) {
+    for (long j = 0; j < n; j++) {
+        float gr = g[j] + wd * p[j];
+        m[j] = b1 * m[j] + (1 - b1) * gr;
+        v[j] = b2 * v[j] + (1 - b2) * gr * gr;
+        float denom = __builtin_sqrtf(v[j]) / bc2 + eps;
+        p[j] -= step * m[j] / denom;
+        g[j] = 0;
+    }
+}

@@ -52,12 +52,14 @@ const (
 	opUnaryGrad
 	opReLU
 	opReLUGrad
+	opAdam
 )
 
 // task is one part of an element-wise kernel: op over len(a) values of a, b, c, d.
 type task struct {
 	op, kind   int
 	a, b, c, d []float32
+	f          [6]float32 // scalar arguments (Adam's)
 }
 
 func runTask(t task) {
@@ -77,6 +79,9 @@ func runTask(t task) {
 		C.kern_relu(p(t.a), p(t.b), n)
 	case opReLUGrad:
 		C.kern_relu_grad(p(t.a), p(t.b), p(t.c), n)
+	case opAdam:
+		f := t.f
+		C.kern_adam(p(t.a), p(t.b), p(t.c), p(t.d), n, C.float(f[0]), C.float(f[1]), C.float(f[2]), C.float(f[3]), C.float(f[4]), C.float(f[5]))
 	}
 }
 
@@ -100,7 +105,7 @@ func run(t task) {
 	var ts [par.MaxWorkers]task
 	for i := range w {
 		lo, hi := bound(i), bound(i+1)
-		ts[i] = task{t.op, t.kind, sub(t.a, lo, hi), sub(t.b, lo, hi), sub(t.c, lo, hi), sub(t.d, lo, hi)}
+		ts[i] = task{t.op, t.kind, sub(t.a, lo, hi), sub(t.b, lo, hi), sub(t.c, lo, hi), sub(t.d, lo, hi), t.f}
 	}
 	pl.Do(ts[:w])
 }
@@ -298,4 +303,14 @@ func Col2imBatchAdd(c Conv, n int, cols, dx []float32, idx []int32) {
 	P := c.OH * c.OW
 	C.kern_col2im_idx(p(cols), C.long(n), C.long(c.C), C.long(c.H*c.W), C.long(P), C.long(c.K*c.K),
 		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), p(dx), C.long(n*P))
+}
+
+// Adam does one Adam step on parameters w with gradients g and moments m, v (PyTorch's
+// update, L2 weight decay wd added to the gradient, 0 for none): m = b1 m + (1-b1) g,
+// v = b2 v + (1-b2) g^2, w -= step * m / (sqrt(v) / bc2 + eps). It zeroes g.
+func Adam(w, g, m, v []float32, b1, b2, step, bc2, eps, wd float32) {
+	if n := len(w); n > 0 {
+		check("Adam", n, g, m, v)
+		run(task{op: opAdam, a: w, b: g[:n], c: m[:n], d: v[:n], f: [6]float32{b1, b2, step, bc2, eps, wd}})
+	}
 }

@@ -19,3 +19,5 @@ void kern_im2col_idx(const float *x, long N, long C, long HW, long P, long kk, c
                      float *cols, long ld);
 void kern_col2im_idx(const float *cols, long N, long C, long HW, long P, long kk,
                      const int32_t *idx, float *dx, long ld);
+void kern_adam(float *p, float *g, float *m, float *v, long n, float b1, float b2, float step,
+               float bc2, float eps, float wd);

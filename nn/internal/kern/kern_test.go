@@ -245,3 +245,37 @@ func BenchmarkCol2im1dAdd(b *testing.B) {
 		Col2im1dAdd(dcol, c, l, k, ol, ol, gx)
 	}
 }
+
+// TestAdam checks three Adam steps (with L2 weight decay) against the update in float64, and
+// that the gradient is zeroed.
+func TestAdam(t *testing.T) {
+	const n = 37
+	w, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
+	w64, m64, v64 := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range w {
+		w[i] = float32(i%7) - 3
+		w64[i] = float64(w[i])
+	}
+	const b1, b2, lr, eps, wd = 0.9, 0.999, 1e-2, 1e-8, 0.1
+	for step := 1; step <= 3; step++ {
+		g := make([]float32, n)
+		for i := range g {
+			g[i] = float32((i*step)%5) - 2
+		}
+		bc2 := math.Sqrt(1 - math.Pow(b2, float64(step)))
+		st := lr / (1 - math.Pow(b1, float64(step)))
+		for i := range w64 {
+			gr := float64(g[i]) + wd*w64[i]
+			m64[i] = b1*m64[i] + (1-b1)*gr
+			v64[i] = b2*v64[i] + (1-b2)*gr*gr
+			w64[i] -= st * m64[i] / (math.Sqrt(v64[i])/bc2 + eps)
+		}
+		Adam(w, g, m, v, b1, b2, float32(st), float32(bc2), eps, wd)
+		for i := range w {
+			within(t, "Adam", float64(i), float64(w[i]), w64[i], 1e-5, 1)
+			if g[i] != 0 {
+				t.Fatalf("step %d: gradient %d not zeroed: %v", step, i, g[i])
+			}
+		}
+	}
+}
