@@ -89,7 +89,15 @@ type Graph struct {
 	// scratch buffers shared by ops for temporaries that do not outlive one op's forward or
 	// backward call (im2col matrices): ops run one at a time, so one set serves them all.
 	scratch [3][]float32
+	// noGrad: values carry no gradient buffers (SetNoGrad).
+	noGrad bool
 }
+
+// SetNoGrad turns gradients off (or on again) for the values made from now on: no gradient
+// buffers are kept or zeroed, as under torch.no_grad(), for acting. Backward panics on what
+// such a graph computed. Use one graph per mode: switching a graph back and forth drops its
+// gradient buffers.
+func (g *Graph) SetNoGrad(on bool) { g.noGrad = on }
 
 // tmp returns scratch buffer i with at least n elements (contents undefined).
 func (g *Graph) tmp(i, n int) []float32 {
@@ -108,6 +116,7 @@ func (g *Graph) Reset() { g.nv, g.nops = 0, 0 }
 // value returns the next arena value with the given shape, zeroed, reusing the buffer of the
 // previous pass when it has the same size. grad says whether it carries a gradient buffer.
 func (g *Graph) value(grad bool, shape ...int) *Value {
+	grad = grad && !g.noGrad
 	n := numel(shape)
 	if g.nv < len(g.values) {
 		v := g.values[g.nv]
@@ -180,6 +189,9 @@ func record[T any, P interface {
 // Backward seeds the gradient of out (a scalar) with 1 and runs the tape backwards,
 // accumulating into every gradient buffer, Params' included.
 func (g *Graph) Backward(out *Value) {
+	if g.noGrad {
+		panic("nn: Backward on a graph with gradients off (SetNoGrad)")
+	}
 	if out.Len() != 1 || out.Grad == nil {
 		panic(fmt.Sprintf("nn: Backward needs a scalar with a gradient, got shape %v", out.Shape))
 	}

@@ -1051,11 +1051,54 @@ func BenchmarkAgentForward(b *testing.B) {
 	}
 	h := make([]float32, n*512)
 	g := NewGraph()
+	g.SetNoGrad(true)
 	b.ReportAllocs()
 	for b.Loop() {
 		g.Reset()
 		a.Forward(g, in, g.Input(h, n, 512))
 	}
+}
+
+// TestNoGrad checks that a graph with gradients off computes the same agent outputs, keeps
+// no gradient buffers, does not allocate once warm, and refuses Backward.
+func TestNoGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	a, err := NewNetHackAgent(23, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	in := AgentInput{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
+	for i := range in.Chars {
+		in.Chars[i], in.Colors[i] = 32+rng.IntN(90), rng.IntN(16)
+	}
+	for i := range in.Blstats {
+		in.Blstats[i] = float32(rng.NormFloat64())
+	}
+	h := make([]float32, n*512)
+	g, ng := NewGraph(), NewGraph()
+	ng.SetNoGrad(true)
+	l1, v1, h1 := a.Forward(g, in, g.Input(h, n, 512))
+	l2, v2, h2 := a.Forward(ng, in, ng.Input(h, n, 512))
+	closeTo(t, "logits", l2.Data, l1.Data, 0)
+	closeTo(t, "value", v2.Data, v1.Data, 0)
+	closeTo(t, "hidden", h2.Data, h1.Data, 0)
+	if l2.Grad != nil || h2.Grad != nil || l1.Grad == nil {
+		t.Errorf("gradient buffers: no-grad logits %v, hidden %v; with gradients %v", l2.Grad != nil, h2.Grad != nil, l1.Grad != nil)
+	}
+	fwd := func() {
+		ng.Reset()
+		a.Forward(ng, in, ng.Input(h, n, 512))
+	}
+	if allocs := testing.AllocsPerRun(5, fwd); allocs > 0 {
+		t.Errorf("a no-grad forward allocates %v times", allocs)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "SetNoGrad") {
+			t.Errorf("Backward on a no-grad graph: %v, want a panic naming SetNoGrad", r)
+		}
+	}()
+	ng.Backward(ng.Sum(l2))
 }
 
 // unfusedEmbConv is what EmbeddingConv2d computes, by the layers it fuses: embeddings,

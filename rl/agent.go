@@ -41,6 +41,7 @@ type AgentLearner struct {
 	rng   *rand.Rand
 	src   *rand.PCG
 	g     *nn.Graph
+	ga    *nn.Graph // acting: no gradients
 	in    nn.AgentInput
 	hs    []*nn.Value
 	mask  []float32
@@ -60,7 +61,7 @@ func NewAgentLearner(net *nn.NetHackAgent, o Options) (*AgentLearner, error) {
 		return nil, err
 	}
 	src := rand.NewPCG(o.Seed, 0x991)
-	return &AgentLearner{o: o, net: net, opt: opt, rng: rand.New(src), src: src, g: nn.NewGraph(),
+	return &AgentLearner{o: o, net: net, opt: opt, rng: rand.New(src), src: src, g: nn.NewGraph(), ga: actingGraph(),
 		chars: make([]uint8, nn.CropSize*nn.CropSize), cols: make([]int8, nn.CropSize*nn.CropSize), Stats: map[string]float64{}}, nil
 }
 
@@ -179,7 +180,7 @@ func (p *AgentLearner) Act(td *tensordict.Dict) error {
 		copy(h, v)
 	}
 	p.prepare(o, n, nil)
-	g := p.g
+	g := p.ga
 	g.Reset()
 	logits, value, next := p.net.Forward(g, p.in, g.Input(h, n, H))
 	hn := tensor.Zeros(tensor.Float32, append(td.BatchShape(), H)...)

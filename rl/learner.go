@@ -105,6 +105,7 @@ type Learner struct {
 	rng    *rand.Rand
 	src    *rand.PCG
 	g      *nn.Graph
+	ga     *nn.Graph // acting: no gradients
 	// Stats of the last Update, by name.
 	Stats map[string]float64
 }
@@ -120,7 +121,7 @@ func NewLearner(net *nn.ActorCritic, obsKey string, o Options) (*Learner, error)
 		return nil, err
 	}
 	src := rand.NewPCG(o.Seed, 0x990)
-	return &Learner{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(src), src: src, g: nn.NewGraph(), Stats: map[string]float64{}}, nil
+	return &Learner{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(src), src: src, g: nn.NewGraph(), ga: actingGraph(), Stats: map[string]float64{}}, nil
 }
 
 // Optimizer returns the Adam optimizer (for learning-rate schedules and checkpoints).
@@ -135,7 +136,7 @@ func (p *Learner) Act(td *tensordict.Dict) error {
 	}
 	n := rows(td)
 	f := len(obs) / max(n, 1)
-	g := p.g
+	g := p.ga
 	g.Reset()
 	logits, value := p.net.Forward(g, g.Input(obs, n, f))
 	return sampleInto(td, g, p.rng, logits, value)
@@ -300,4 +301,11 @@ func restore(b []byte, params []*nn.Param, opt *nn.Adam, src *rand.PCG) error {
 		return fmt.Errorf("rl: learner state: %w", err)
 	}
 	return src.UnmarshalBinary(r)
+}
+
+// actingGraph returns a graph without gradients, for Act.
+func actingGraph() *nn.Graph {
+	g := nn.NewGraph()
+	g.SetNoGrad(true)
+	return g
 }

@@ -95,9 +95,11 @@ func main() {
 	aopt, _ := nn.NewAdam(agent.Params(), nn.AdamOptions{LR: 1e-4})
 	in32 := agentInput(rng, 32)
 	h32 := make([]float32, 32*512)
+	ga := nn.NewGraph() // acting, as the peer's torch.no_grad()
+	ga.SetNoGrad(true)
 	run("agent_fwd_b32", func() {
-		g.Reset()
-		agent.Forward(g, in32, g.Input(h32, 32, 512))
+		ga.Reset()
+		agent.Forward(ga, in32, ga.Input(h32, 32, 512))
 	})
 	const T, B = 32, 64
 	steps := make([]nn.AgentInput, T)
