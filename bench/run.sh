@@ -55,6 +55,9 @@ side_by_side() {
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
     "$gobin" | sed 's/^/go /' >>"$out/$name.txt"
+    if [ "$name" = nn ] && [ -x "$out/gorgoniabench" ]; then
+      "$out/gorgoniabench" | sed 's/^/gorgonia /' >>"$out/$name.txt"
+    fi
     "$bpy" "$py" 2>/dev/null | sed 's/^/py /' >>"$out/$name.txt"
   done
   "$bpy" bench/summarize.py "$name" "$out/$name.txt"
@@ -129,6 +132,9 @@ bench_collector() {
 
 bench_nn() {
   go build -o "$out/nnbench" ./bench/nn
+  # gorgonia v0.9.18 on the MLP case, for the record (its own module: Maestro does not depend on it).
+  (cd bench/gorgonia && go build -o "../../$out/gorgoniabench" .) ||
+    echo "bench: gorgonia did not build; its case is left out" >&2
   side_by_side nn "${REPS:-3}" "$out/nnbench" bench/nn/peer.py
 }
 

@@ -9,16 +9,18 @@ import sys
 
 
 def load(path):
-    go, py, allocs = {}, {}, {}
+    go, py, other, allocs = {}, {}, {}, {}
     for line in open(path):
         f = line.split()
-        if len(f) < 3 or f[0] not in ("go", "py"):
+        if len(f) < 3 or f[0] not in ("go", "py", "gorgonia"):
             continue
-        (go if f[0] == "go" else py).setdefault(f[1], []).append(float(f[2]))
-        if f[0] == "go" and len(f) > 3:
+        {"go": go, "py": py, "gorgonia": other}[f[0]].setdefault(f[1], []).append(float(f[2]))
+        if f[0] != "py" and len(f) > 3:
             allocs[f[1]] = int(f[3])
     med = lambda d: {k: statistics.median(v) for k, v in d.items()}  # noqa: E731
-    return med(go), med(py), allocs
+    go = med(go)
+    go.update({"@" + k: v for k, v in med(other).items()})  # other Go libraries, for the record
+    return go, med(py), allocs
 
 
 def geomean(xs):
@@ -53,10 +55,15 @@ def rewardmodel(go, py, allocs):
 
 
 def nn(go, py, allocs):
-    rows = {k: py[k] / go[k] for k in go}
-    for k in go:
+    rows = {k: py[k] / go[k] for k in go if not k.startswith("@")}
+    for k in rows:
         print("%-20s go %10.2f ms  torch %10.2f ms  ratio %5.2f  allocs %d" % (k, go[k], py[k], rows[k], allocs.get(k, -1)))
-    print("RESULT nn ratio=%.2f %s gorgonia_mlp_step=n/a" % (geomean(rows.values()), " ".join("%s=%.2f" % kv for kv in rows.items())))
+    gg = "n/a"
+    if "@gorgonia_mlp_step" in go and "mlp_step" in py:
+        t = go["@gorgonia_mlp_step"]
+        print("%-20s gorgonia %4.2f ms  torch %10.2f ms  ratio %5.2f  allocs %d" % ("mlp_step", t, py["mlp_step"], py["mlp_step"] / t, allocs.get("gorgonia_mlp_step", -1)))
+        gg = "%.2f" % (py["mlp_step"] / t)
+    print("RESULT nn ratio=%.2f %s gorgonia_mlp_step=%s" % (geomean(rows.values()), " ".join("%s=%.2f" % kv for kv in rows.items()), gg))
 
 
 if __name__ == "__main__":
