@@ -59,7 +59,7 @@ func (c *Conv2dLayer) Forward(g *Graph, x *Value) *Value {
 	if OH <= 0 || OW <= 0 {
 		panic(fmt.Sprintf("nn: Conv2d kernel %d stride %d padding %d does not fit input %v", k, c.Stride, c.Padding, x.Shape))
 	}
-	y := g.value(true, N, O, OH, OW)
+	y := g.valueFull(true, N, O, OH, OW) // every element written by the bias loop below
 	o := record[conv2dOp](g)
 	o.g, o.c, o.x, o.y = g, c, x, y
 	K, P := C*k*k, OH*OW

@@ -49,7 +49,7 @@ func (g *Graph) EmbeddingConv2d(embs []*EmbeddingLayer, idx [][]int, n, h, w int
 	if OH <= 0 || OW <= 0 {
 		panic(fmt.Sprintf("nn: EmbeddingConv2d kernel %d stride %d padding %d does not fit [%d, %d]", k, conv.Stride, conv.Padding, h, w))
 	}
-	y := g.value(true, n, O, OH, OW)
+	y := g.valueFull(true, n, O, OH, OW) // EmbConvForward writes every element
 	o := record[embConvOp](g)
 	o.embs, o.conv, o.y = append(o.embs[:0], embs...), conv, y
 	o.dims = kern.EmbConv{E: len(embs), N: n, H: h, W: w, K: k, Stride: conv.Stride, Pad: conv.Padding, OH: OH, OW: OW, O: O}

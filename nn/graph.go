@@ -115,7 +115,13 @@ func (g *Graph) Reset() { g.nv, g.nops = 0, 0 }
 
 // value returns the next arena value with the given shape, zeroed, reusing the buffer of the
 // previous pass when it has the same size. grad says whether it carries a gradient buffer.
-func (g *Graph) value(grad bool, shape ...int) *Value {
+func (g *Graph) value(grad bool, shape ...int) *Value { return g.newValue(grad, true, shape...) }
+
+// valueFull is value for an op that writes every element of the result: its data is not
+// zeroed first (the gradient still is).
+func (g *Graph) valueFull(grad bool, shape ...int) *Value { return g.newValue(grad, false, shape...) }
+
+func (g *Graph) newValue(grad, zero bool, shape ...int) *Value {
 	grad = grad && !g.noGrad
 	n := numel(shape)
 	if g.nv < len(g.values) {
@@ -123,7 +129,9 @@ func (g *Graph) value(grad bool, shape ...int) *Value {
 		g.nv++
 		if cap(v.Data) >= n {
 			v.Data = v.Data[:n]
-			clear(v.Data)
+			if zero {
+				clear(v.Data)
+			}
 		} else {
 			v.Data = make([]float32, n)
 		}
@@ -160,7 +168,7 @@ func (g *Graph) Input(data []float32, shape ...int) *Value {
 		// stay on the stack.
 		panic(fmt.Sprintf("nn: Input of %d values with shape %v", len(data), slices.Clone(shape)))
 	}
-	v := g.value(false, shape...)
+	v := g.valueFull(false, shape...)
 	copy(v.Data, data)
 	return v
 }

@@ -27,13 +27,15 @@ func (g *Graph) Linear(x *Value, w, b *Param) *Value {
 		panic(fmt.Sprintf("nn: Linear of x %v with W %v and b %v", x.Shape, w.Shape, bs))
 	}
 	n, in, out := x.Shape[0], x.Shape[1], w.Shape[0]
-	y := g.value(true, n, out)
+	y := g.valueFull(true, n, out)
+	beta := float32(0) // every element is written: by the bias rows, or by the product alone
 	if b != nil {
 		for i := 0; i < n; i++ {
 			copy(y.Data[i*out:(i+1)*out], b.Data)
 		}
+		beta = 1
 	}
-	blas.Default().Sgemm(false, true, n, out, in, 1, x.Data, in, w.Data, in, 1, y.Data, out)
+	blas.Default().Sgemm(false, true, n, out, in, 1, x.Data, in, w.Data, in, beta, y.Data, out)
 	o := record[linearOp](g)
 	*o = linearOp{x: x, y: y, w: w, b: b}
 	return y
@@ -74,7 +76,7 @@ type unaryOp struct {
 }
 
 func (g *Graph) unary(k unaryKind, x *Value) *Value {
-	y := g.value(needsGrad(x), x.Shape...)
+	y := g.valueFull(needsGrad(x), x.Shape...)
 	switch k {
 	case kReLU:
 		kern.ReLU(x.Data, y.Data)
