@@ -1,6 +1,12 @@
 // Package nn is Maestro's neural-network engine: reverse-mode automatic differentiation over
 // float32 arrays with explicit backward passes, layers, losses and optimizers, with BLAS
-// underneath (nn/internal/blas).
+// underneath (nn/internal/blas) and element-wise, im2col, pooling and optimizer kernels in C
+// that GCC vectorises (nn/internal/kern).
+//
+// Threads: by default OpenBLAS uses its own threads for products and the kernels run on the
+// caller's goroutine. SetBLASThreads(n) instead runs OpenBLAS single-threaded and splits each
+// large product or kernel across n goroutines (a fixed pool, nothing allocated per call). A
+// graph made for acting can turn gradients off (Graph.SetNoGrad), as torch.no_grad does.
 //
 // A Graph records operations as a forward pass runs them and replays them backwards in
 // Backward. It keeps every intermediate buffer between iterations: when the next forward pass
