@@ -510,3 +510,47 @@ func TestMultiSyncRunAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiSyncRunAheadAfterError injects a policy failure (a stand-in fault: real envs do not
+// fail on demand) into worker 0's second batch and checks that, running ahead, Next reports it
+// and then goes on returning whole batches from the buffers in turn, each read while the
+// workers fill the others (under -race, a buffer handed out while written would be reported).
+func TestMultiSyncRunAheadAfterError(t *testing.T) {
+	envList := []envs.Env{carts(t, 2, 10), carts(t, 2, 20)}
+	policy := func(i int) envs.Policy {
+		inner, calls := counting{rand.New(rand.NewPCG(uint64(i), 1))}, 0
+		return envs.PolicyFunc(func(td *tensordict.Dict) error {
+			if calls++; i == 0 && calls == 15 { // step 5 of worker 0's second batch of 10
+				return errors.New("injected policy failure")
+			}
+			return inner.Act(td)
+		})
+	}
+	m := must(collectors.NewMultiSync(envList, policy, collectors.Options{FramesPerBatch: 20, StateKeys: []string{"hidden"}, RunAhead: 1}))
+	defer m.Close()
+	var errs, ok int
+	var prev *tensordict.Dict
+	for range 6 {
+		b, err := m.Next()
+		if err != nil {
+			if !strings.Contains(err.Error(), "injected") {
+				t.Fatalf("Next: %v", err)
+			}
+			errs++
+			prev = nil
+			continue
+		}
+		ok++
+		c := b.Clone() // reads the whole batch while the workers run ahead
+		if prev != nil && b == prev {
+			t.Fatal("two successive calls returned the same buffer")
+		}
+		prev = b
+		if !slices.Equal(c.BatchShape(), []int{2, 10, 2}) {
+			t.Fatalf("batch shape %v", c.BatchShape())
+		}
+	}
+	if errs != 1 || ok != 5 {
+		t.Errorf("%d errors and %d batches in 6 calls, want 1 and 5", errs, ok)
+	}
+}

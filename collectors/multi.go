@@ -72,6 +72,9 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 				case <-p.ctx.Done():
 					return
 				case r := <-w.req:
+					if p.ctx.Err() != nil { // closing: do not start a batch asked for earlier
+						return
+					}
 					var b *tensordict.Dict
 					var err error
 					if r.out != nil {
@@ -161,6 +164,9 @@ func (m *MultiSync) Next() (*tensordict.Dict, error) {
 	}
 	m.inflight--
 	if err := errors.Join(errs...); err != nil {
+		if m.outs != nil { // this buffer's batch is spent: the next one comes from the next buffer
+			m.cur = (m.cur + 1) % len(m.outs)
+		}
 		return nil, fmt.Errorf("collectors: %w", err)
 	}
 	first := m.outs == nil

@@ -285,6 +285,12 @@ func (r *Runner) Run() (*tensordict.Dict, error) {
 		return nil, err
 	}
 	// The carried root may hold views of the last row of out, which the next Run overwrites.
+	// It may also be a scratch Dict, whose keys its clone shares: that scratch is retired.
+	for i, sc := range r.scratch {
+		if sc == r.td {
+			r.scratch[i] = nil
+		}
+	}
 	r.td = r.td.Clone()
 	return r.out, nil
 }

@@ -213,7 +213,11 @@ func (b *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	if k == 0 {
 		for i := 0; i < m; i++ {
 			for j := 0; j < n; j++ {
-				c[i*ldc+j] *= beta
+				if beta == 0 { // as BLAS: C is not read (it may hold anything, even NaN)
+					c[i*ldc+j] = 0
+				} else {
+					c[i*ldc+j] *= beta
+				}
 			}
 		}
 		return

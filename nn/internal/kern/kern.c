@@ -54,7 +54,7 @@ CLONES void kern_elu(const float *x, float *y, long n) {
     for (long i = 0; i < n; i++) {
         float v = x[i];
         float e = expm1_poly(v < 0 ? v : 0);
-        y[i] = v > 0 ? v : e;
+        y[i] = v <= 0 ? e : v;  // NaN passes through
     }
 }
 
@@ -156,7 +156,7 @@ CLONES void kern_embconv_bwd(const float *gy, const int32_t *idx, long E, long N
 }
 
 CLONES void kern_relu(const float *x, float *y, long n) {
-    for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+    for (long i = 0; i < n; i++) y[i] = x[i] <= 0 ? 0.0f : x[i];  // NaN passes through
 }
 
 CLONES void kern_relu_grad(const float *x, const float *gy, float *gx, long n) {

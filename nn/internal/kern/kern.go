@@ -172,9 +172,9 @@ type Conv struct{ C, H, W, K, Stride, Pad, OH, OW int }
 // indices over N samples of H x W cells, a K x K window, O output channels.
 type EmbConv struct{ E, N, H, W, K, Stride, Pad, OH, OW, O int }
 
-func (c EmbConv) check(name string, t []float32, idx []int32, y []float32, scratch []float32) {
+func (c EmbConv) check(name string, t []float32, idx []int32, y, bias, scratch []float32) {
 	kkO := c.K * c.K * c.O
-	if len(idx) < c.E*c.N*c.H*c.W || len(y) < c.N*c.O*c.OH*c.OW || len(scratch) < c.O || kkO == 0 || len(t)%kkO != 0 {
+	if len(idx) < c.E*c.N*c.H*c.W || len(y) < c.N*c.O*c.OH*c.OW || len(bias) < c.O || len(scratch) < c.O || kkO == 0 || len(t)%kkO != 0 {
 		panic(fmt.Sprintf("kern: %s %+v with %d table values, %d indices, %d outputs", name, c, len(t), len(idx), len(y)))
 	}
 	rows := int32(len(t) / kkO)
@@ -189,7 +189,7 @@ func (c EmbConv) check(name string, t []float32, idx []int32, y []float32, scrat
 // and each plane e, row idx[e*N*H*W + cell] of t ([rows][K*K][O]) at the cell's kernel offset.
 // acc is scratch of O values.
 func EmbConvForward(c EmbConv, t []float32, idx []int32, bias, acc, y []float32) {
-	c.check("EmbConvForward", t, idx, y, acc)
+	c.check("EmbConvForward", t, idx, y, bias, acc)
 	C.kern_embconv_fwd(p(t), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), C.long(c.E), C.long(c.N), C.long(c.H), C.long(c.W),
 		C.long(c.K), C.long(c.Stride), C.long(c.Pad), C.long(c.OH), C.long(c.OW), C.long(c.O), p(bias), p(acc), p(y))
 }
@@ -197,7 +197,7 @@ func EmbConvForward(c EmbConv, t []float32, idx []int32, bias, acc, y []float32)
 // EmbConvBackward adds EmbConvForward's adjoint of gy into dt (laid out as t) and db. g is
 // scratch of O values.
 func EmbConvBackward(c EmbConv, gy []float32, idx []int32, g, dt, db []float32) {
-	c.check("EmbConvBackward", dt, idx, gy, g)
+	c.check("EmbConvBackward", dt, idx, gy, db, g)
 	C.kern_embconv_bwd(p(gy), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(idx))), C.long(c.E), C.long(c.N), C.long(c.H), C.long(c.W),
 		C.long(c.K), C.long(c.Stride), C.long(c.Pad), C.long(c.OH), C.long(c.OW), C.long(c.O), p(g), p(dt), p(db))
 }

@@ -279,3 +279,16 @@ func TestAdam(t *testing.T) {
 		}
 	}
 }
+
+// TestNaNPropagates checks that activations pass NaN on (a diverging network must show, as in
+// PyTorch), not turn it into a number.
+func TestNaNPropagates(t *testing.T) {
+	nan := float32(math.NaN())
+	x, y := []float32{nan, 1, -1}, make([]float32, 3)
+	for name, f := range map[string]func(x, y []float32){"ELU": ELU, "ReLU": ReLU, "Sigmoid": Sigmoid, "Tanh": Tanh} {
+		f(x, y)
+		if !math.IsNaN(float64(y[0])) || math.IsNaN(float64(y[1])) {
+			t.Errorf("%s(%v) = %v, want NaN first and numbers after", name, x, y)
+		}
+	}
+}
