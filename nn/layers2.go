@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
 type sliceColsOp struct {
@@ -270,14 +272,52 @@ func (c *GRUCell) Forward(g *Graph, x, h *Value) *Value {
 // through time.
 func (c *GRUCell) InputProjection(g *Graph, x *Value) *Value { return g.Linear(x, c.Wih, c.Bih) }
 
-// Step advances the state h [N, H] given the projected input gi [N, 3H].
+// Step advances the state h [N, H] given the projected input gi [N, 3H]: the state's
+// projection, then the gates in one fused op (GRUGates).
 func (c *GRUCell) Step(g *Graph, gi, h *Value) *Value {
-	H := c.H
-	gh := g.Linear(h, c.Whh, c.Bhh)
-	r := g.Sigmoid(g.Add(g.SliceCols(gi, 0, H), g.SliceCols(gh, 0, H)))
-	z := g.Sigmoid(g.Add(g.SliceCols(gi, H, 2*H), g.SliceCols(gh, H, 2*H)))
-	n := g.Tanh(g.Add(g.SliceCols(gi, 2*H, 3*H), g.Mul(r, g.SliceCols(gh, 2*H, 3*H))))
-	return g.Add(n, g.Mul(z, g.Sub(h, n))) // (1-z) n + z h
+	return g.GRUGates(gi, g.Linear(h, c.Whh, c.Bhh), h)
+}
+
+type gruGatesOp struct {
+	gi, gh, h, y *Value
+	r, z, n      []float32 // the gates, kept for backward
+}
+
+// GRUGates returns a GRU cell's next state from the input's and the state's projections gi, gh
+// [N, 3H] (r, z, n order, biases included) and the state h [N, H]:
+// r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r ⊙ gh_n), h' = (1 - z) ⊙ n + z ⊙ h,
+// in one pass over the rows (one C kernel forward and one backward).
+func (g *Graph) GRUGates(gi, gh, h *Value) *Value {
+	if len(h.Shape) != 2 || len(gi.Shape) != 2 || len(gh.Shape) != 2 || gi.Shape[0] != h.Shape[0] || gh.Shape[0] != h.Shape[0] ||
+		gi.Shape[1] != 3*h.Shape[1] || gh.Shape[1] != 3*h.Shape[1] {
+		panic(fmt.Sprintf("nn: GRUGates of projections %v and %v with state %v", gi.Shape, gh.Shape, h.Shape))
+	}
+	N, H := h.Shape[0], h.Shape[1]
+	y := g.valueFull(needsGrad(gi, gh, h), N, H)
+	if y.Grad == nil {
+		r, z, n := g.tmp(0, N*H), g.tmp(1, N*H), g.tmp(2, N*H)
+		kern.GRUGates(gi.Data, gh.Data, h.Data, N, H, r, z, n, y.Data)
+		return y
+	}
+	o := record[gruGatesOp](g)
+	o.gi, o.gh, o.h, o.y = gi, gh, h, y
+	o.r, o.z, o.n = grow(o.r, N*H), grow(o.z, N*H), grow(o.n, N*H)
+	kern.GRUGates(gi.Data, gh.Data, h.Data, N, H, o.r, o.z, o.n, y.Data)
+	return y
+}
+
+func (o *gruGatesOp) backward() {
+	N, H := o.h.Shape[0], o.h.Shape[1]
+	dgi, dgh := o.gi.Grad, o.gh.Grad
+	if dgi == nil || dgh == nil { // a projection without a gradient: its share goes to scratch
+		if dgi == nil {
+			dgi = make([]float32, 3*N*H)
+		}
+		if dgh == nil {
+			dgh = make([]float32, 3*N*H)
+		}
+	}
+	kern.GRUGatesGrad(o.gh.Data, o.h.Data, o.r, o.z, o.n, o.y.Grad, N, H, dgi, dgh, o.h.Grad)
 }
 
 // LSTMCell is torch.nn.LSTMCell: gates i, f, g, o from W_ih x + b_ih + W_hh h + b_hh (PyTorch's

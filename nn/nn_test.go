@@ -1205,3 +1205,49 @@ func TestEmbeddingConv2d(t *testing.T) {
 		}
 	}
 }
+
+// TestGRUGatesMatchesComposition checks the fused gates against the same function built from
+// graph ops (outputs and the gradients of all three inputs), and with no gradient on h.
+func TestGRUGatesMatchesComposition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const N, H = 3, 5
+	rnd := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(2 * rng.NormFloat64())
+		}
+		return s
+	}
+	giD, ghD, hD, w := rnd(N*3*H), rnd(N*3*H), rnd(N*H), rnd(N*H)
+	run := func(fused, hGrad bool) (y []float32, grads [][]float32) {
+		g := NewGraph()
+		mk := func(d []float32, grad bool, shape ...int) *Value {
+			v := g.value(grad, shape...)
+			copy(v.Data, d)
+			return v
+		}
+		gi, gh, h := mk(giD, true, N, 3*H), mk(ghD, true, N, 3*H), mk(hD, hGrad, N, H)
+		var out *Value
+		if fused {
+			out = g.GRUGates(gi, gh, h)
+		} else {
+			r := g.Sigmoid(g.Add(g.SliceCols(gi, 0, H), g.SliceCols(gh, 0, H)))
+			z := g.Sigmoid(g.Add(g.SliceCols(gi, H, 2*H), g.SliceCols(gh, H, 2*H)))
+			n := g.Tanh(g.Add(g.SliceCols(gi, 2*H, 3*H), g.Mul(r, g.SliceCols(gh, 2*H, 3*H))))
+			out = g.Add(n, g.Mul(z, g.Sub(h, n)))
+		}
+		g.Backward(g.Sum(g.Mul(out, g.Input(w, N, H))))
+		return slices.Clone(out.Data), [][]float32{slices.Clone(gi.Grad), slices.Clone(gh.Grad), slices.Clone(h.Grad)}
+	}
+	for _, hGrad := range []bool{true, false} {
+		y1, g1 := run(true, hGrad)
+		y0, g0 := run(false, hGrad)
+		closeTo(t, "GRUGates output", y1, y0, 1e-6)
+		for i, name := range []string{"d gi", "d gh", "d h"} {
+			if (g1[i] == nil) != (g0[i] == nil) {
+				t.Fatalf("%s: fused has a gradient %v, composition %v", name, g1[i] != nil, g0[i] != nil)
+			}
+			closeTo(t, "GRUGates "+name, g1[i], g0[i], 1e-5)
+		}
+	}
+}

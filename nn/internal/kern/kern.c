@@ -280,3 +280,60 @@ CLONES void kern_adam(float *p, float *g, float *m, float *v, long n, float b1, 
         g[j] = 0;
     }
 }
+
+static inline float sigmoid_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
+
+static inline float tanh_poly(float v) {
+    float a = v < 0 ? -v : v;
+    float e = expm1_poly(-2.0f * (a > 9.0f ? 9.0f : a));
+    float t = a > 9.0f ? 1.0f : -e / (e + 2.0f);
+    return v < 0 ? -t : t;
+}
+
+// kern_gru_fwd applies a GRU cell's gates to N rows: gi and gh are [N][3H] (the input's and the
+// state's projections, r z n order), h [N][H] the state. It writes r, z, n [N][H] (kept for
+// the backward pass) and y = (1 - z) n + z h, with r = s(gi_r + gh_r), z = s(gi_z + gh_z),
+// n = tanh(gi_n + r gh_n).
+CLONES void kern_gru_fwd(const float *restrict gi, const float *restrict gh,
+                         const float *restrict h, long N, long H, float *restrict r,
+                         float *restrict z, float *restrict n, float *restrict y) {
+    for (long i = 0; i < N; i++) {
+        for (long j = 0; j < H; j++) {
+            long a = i * 3 * H + j, o = i * H + j;
+            float rr = sigmoid_poly(gi[a] + gh[a]);
+            float zz = sigmoid_poly(gi[a + H] + gh[a + H]);
+            float nn = tanh_poly(gi[a + 2 * H] + rr * gh[a + 2 * H]);
+            r[o] = rr;
+            z[o] = zz;
+            n[o] = nn;
+            y[o] = nn + zz * (h[o] - nn);
+        }
+    }
+}
+
+// kern_gru_bwd adds kern_gru_fwd's gradients for gy [N][H] into dgi and dgh ([N][3H]) and dh
+// ([N][H]; may be NULL when h needs none).
+CLONES void kern_gru_bwd(const float *restrict gh, const float *restrict h,
+                         const float *restrict r, const float *restrict z,
+                         const float *restrict n, const float *restrict gy, long N, long H,
+                         float *restrict dgi, float *restrict dgh, float *restrict dh) {
+    for (long i = 0; i < N; i++) {
+        for (long j = 0; j < H; j++) {
+            long a = i * 3 * H + j, o = i * H + j;
+            float dn = gy[o] * (1 - z[o]);
+            float dz = gy[o] * (h[o] - n[o]);
+            float dpn = dn * (1 - n[o] * n[o]);
+            float dpr = dpn * gh[a + 2 * H] * r[o] * (1 - r[o]);
+            float dpz = dz * z[o] * (1 - z[o]);
+            dgi[a] += dpr;
+            dgi[a + H] += dpz;
+            dgi[a + 2 * H] += dpn;
+            dgh[a] += dpr;
+            dgh[a + H] += dpz;
+            dgh[a + 2 * H] += dpn * r[o];
+        }
+        if (dh) {
+            for (long j = 0; j < H; j++) dh[i * H + j] += gy[i * H + j] * z[i * H + j];
+        }
+    }
+}

@@ -314,3 +314,32 @@ func Adam(w, g, m, v []float32, b1, b2, step, bc2, eps, wd float32) {
 		run(task{op: opAdam, a: w, b: g[:n], c: m[:n], d: v[:n], f: [6]float32{b1, b2, step, bc2, eps, wd}})
 	}
 }
+
+// GRUGates applies a GRU cell's gates to n rows of width hd: gi and gh are the input's and the
+// state's projections [n][3*hd] (r, z, n order), h the state [n][hd]; it writes r, z, nn
+// (kept for GRUGatesGrad) and y = (1-z) nn + z h, r = s(gi_r+gh_r), z = s(gi_z+gh_z),
+// nn = tanh(gi_n + r gh_n). The slices must not overlap.
+func GRUGates(gi, gh, h []float32, n, hd int, r, z, nn, y []float32) {
+	if n*hd == 0 {
+		return
+	}
+	check("GRUGates", 3*n*hd, gi, gh)
+	check("GRUGates", n*hd, h, r, z, nn, y)
+	C.kern_gru_fwd(p(gi), p(gh), p(h), C.long(n), C.long(hd), p(r), p(z), p(nn), p(y))
+}
+
+// GRUGatesGrad adds GRUGates's gradients for gy [n][hd] into dgi and dgh ([n][3*hd]) and dh
+// ([n][hd]; nil when h needs none). The slices must not overlap.
+func GRUGatesGrad(gh, h, r, z, nn, gy []float32, n, hd int, dgi, dgh, dh []float32) {
+	if n*hd == 0 {
+		return
+	}
+	check("GRUGatesGrad", 3*n*hd, gh, dgi, dgh)
+	check("GRUGatesGrad", n*hd, h, r, z, nn, gy)
+	var pdh *C.float
+	if dh != nil {
+		check("GRUGatesGrad", n*hd, dh)
+		pdh = p(dh)
+	}
+	C.kern_gru_bwd(p(gh), p(h), p(r), p(z), p(nn), p(gy), C.long(n), C.long(hd), p(dgi), p(dgh), pdh)
+}

@@ -21,3 +21,7 @@ void kern_col2im_idx(const float *cols, long N, long C, long HW, long P, long kk
                      const int32_t *idx, float *dx, long ld);
 void kern_adam(float *p, float *g, float *m, float *v, long n, float b1, float b2, float step,
                float bc2, float eps, float wd);
+void kern_gru_fwd(const float *gi, const float *gh, const float *h, long N, long H, float *r,
+                  float *z, float *n, float *y);
+void kern_gru_bwd(const float *gh, const float *h, const float *r, const float *z, const float *n,
+                  const float *gy, long N, long H, float *dgi, float *dgh, float *dh);
