@@ -1045,10 +1045,7 @@ func BenchmarkAgentForward(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 32
-	in := AgentInput{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
-	for i := range in.Chars {
-		in.Chars[i], in.Colors[i] = 32+rng.IntN(90), rng.IntN(16)
-	}
+	in := agentInput(rng, n)
 	h := make([]float32, n*512)
 	g := NewGraph()
 	g.SetNoGrad(true)
@@ -1068,13 +1065,7 @@ func TestNoGrad(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 4
-	in := AgentInput{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
-	for i := range in.Chars {
-		in.Chars[i], in.Colors[i] = 32+rng.IntN(90), rng.IntN(16)
-	}
-	for i := range in.Blstats {
-		in.Blstats[i] = float32(rng.NormFloat64())
-	}
+	in := agentInput(rng, n)
 	h := make([]float32, n*512)
 	g, ng := NewGraph(), NewGraph()
 	ng.SetNoGrad(true)
