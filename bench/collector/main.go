@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maestro-rl/maestro/bench/internal/benchutil"
@@ -38,14 +39,22 @@ func main() {
 	if runtime.GOMAXPROCS(0) <= workers {
 		runtime.GOMAXPROCS(workers + 1) // an idle P keeps sysmon from stealing a stepping thread
 	}
-	opts := nethack.EnvOptions{Task: nethack.TaskScore, Game: nethack.GameOptions{ObservationKeys: nethack.AgentObservationKeys}}
+	// Every mode plays the same games with the same actions: worker i's episodes are seeded
+	// from i+1 and its random actions come from PCG(i, 2), so the modes differ only in what
+	// surrounds the env (NetHack's time per step depends on the game several-fold).
+	optsFor := func(i int) nethack.EnvOptions {
+		seed := uint64(i + 1)
+		return nethack.EnvOptions{Task: nethack.TaskScore, Seed: &seed,
+			Game: nethack.GameOptions{ObservationKeys: nethack.AgentObservationKeys, FixMoonPhase: true}}
+	}
+	actions := func(i int) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), 2)) }
 	var m0, m1 runtime.MemStats
 	switch *mode {
 	case "raw", "raw-sync":
 		var wg sync.WaitGroup
 		tes := make([]*nethack.TaskEnv, workers)
 		for i := range tes {
-			te, err := nethack.NewTaskEnv(opts)
+			te, err := nethack.NewTaskEnv(optsFor(i))
 			if err != nil {
 				fail(err)
 			}
@@ -54,11 +63,11 @@ func main() {
 			}
 			tes[i] = te
 		}
-		// raw-sync: the workers meet after every 64 steps, as a synchronous collector's do.
-		round := *frames / workers
-		if *mode == "raw-sync" {
-			round = 64
-		}
+		// raw: each worker steps its env in stretches of 64 until the workers together have
+		// taken the frames asked for, so both run the whole time (a fixed share each would leave
+		// one thread idle at the end, since NetHack's time per step varies). raw-sync: the
+		// workers meet after every 64 steps, as a synchronous collector's do.
+		var total atomic.Int64
 		reqs := make([]chan int, workers)
 		runtime.ReadMemStats(&m0)
 		t0 := time.Now()
@@ -66,43 +75,54 @@ func main() {
 			reqs[i] = make(chan int)
 			go func() {
 				runtime.LockOSThread()
-				rng := rand.New(rand.NewPCG(uint64(i), 1))
+				rng := actions(i)
 				for steps := range reqs[i] {
-					for range steps {
-						st, err := te.Step(rng.IntN(te.NumActions()))
-						if err != nil {
-							fail(err)
-						}
-						if st.Done() {
-							if err := te.Reset(); err != nil {
+					for steps > 0 {
+						for range 64 {
+							st, err := te.Step(rng.IntN(te.NumActions()))
+							if err != nil {
 								fail(err)
 							}
+							if st.Done() {
+								if err := te.Reset(); err != nil {
+									fail(err)
+								}
+							}
+						}
+						steps -= 64
+						if total.Add(64) >= int64(*frames) {
+							break
 						}
 					}
 					wg.Done()
 				}
 			}()
 		}
-		for n := 0; n < *frames/workers; n += round {
+		for total.Load() < int64(*frames) {
 			wg.Add(workers)
 			for _, r := range reqs {
-				r <- round
+				if *mode == "raw-sync" {
+					r <- 64
+				} else {
+					r <- *frames
+				}
 			}
 			wg.Wait()
 		}
 		el := time.Since(t0)
 		runtime.ReadMemStats(&m1)
-		fmt.Printf("frames_per_s %.0f allocs_per_frame %.2f\n", float64(*frames)/el.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(*frames))
+		n := float64(total.Load())
+		fmt.Printf("frames_per_s %.0f allocs_per_frame %.2f\n", n/el.Seconds(), float64(m1.Mallocs-m0.Mallocs)/n)
 	default:
 		envList := make([]envs.Env, workers)
 		for i := range envList {
-			e, err := nethack.NewEnv(opts)
+			e, err := nethack.NewEnv(optsFor(i))
 			if err != nil {
 				fail(err)
 			}
 			envList[i] = e
 		}
-		policy := func(i int) envs.Policy { return envs.RandomPolicy(envList[i], rand.New(rand.NewPCG(uint64(i), 2))) }
+		policy := func(i int) envs.Policy { return envs.RandomPolicy(envList[i], actions(i)) }
 		co := collectors.Options{FramesPerBatch: 64, RunAhead: *runAhead}
 		// next returns the frames of one batch.
 		var next func() int

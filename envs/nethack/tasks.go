@@ -109,6 +109,26 @@ type EnvOptions struct {
 	// TTYRecDir/nle.<pid>.<episode>.ttyrec3.bz2.
 	TTYRecDir   string
 	TTYRecEvery int
+	// Seed, when not nil, makes the sequence of games reproducible: episode k (counted from 1)
+	// starts from EpisodeSeeds(*Seed, k), so the same seed and the same actions replay the same
+	// games. Without it NetHack seeds each game from true randomness, as NLE does. TaskEnv.Seed
+	// still decides the seeds of the one episode after it. Challenge refuses it (NLE forbids
+	// seeding there).
+	Seed *uint64
+}
+
+// EpisodeSeeds returns the seeds of episode k (counted from 1) under EnvOptions.Seed: core and
+// disp drawn from seed and k by SplitMix64, reseeding off.
+func EpisodeSeeds(seed uint64, k int) Seeds {
+	x := seed ^ uint64(k)*0x9e3779b97f4a7c15
+	mix := func() uint64 {
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		return z ^ z>>31
+	}
+	return Seeds{Core: mix(), Disp: mix()}
 }
 
 // Step is the outcome of TaskEnv.Step.
@@ -156,6 +176,7 @@ type TaskEnv struct {
 	episodeDone  bool
 	stepCount    int // raw game steps, for benchmarks
 	ttyrecPrefix string
+	seeded       bool // Seed chose the next episode's seeds
 }
 
 // NewEnv creates the task's game; call Reset before stepping.
@@ -171,6 +192,9 @@ func NewTaskEnv(o EnvOptions) (*TaskEnv, error) {
 	}
 	if o.MaxEpisodeSteps < 0 || o.TTYRecEvery < 0 || o.NoProgressTimeout < 0 {
 		return nil, errors.New("nethack: MaxEpisodeSteps, TTYRecEvery and NoProgressTimeout must not be negative")
+	}
+	if o.Seed != nil && o.Task == TaskChallenge {
+		return nil, errors.New("nethack: NetHackChallenge does not allow seeding; leave EnvOptions.Seed nil")
 	}
 	g := o.Game
 	e := &TaskEnv{opts: o, penaltyStep: -0.01, maxSteps: 5000}
@@ -285,7 +309,11 @@ func (e *TaskEnv) Seed(s Seeds) error {
 	if e.opts.Task == TaskChallenge {
 		return errors.New("nethack: NetHackChallenge does not allow seeding")
 	}
-	return e.game.SetInitialSeeds(s)
+	if err := e.game.SetInitialSeeds(s); err != nil {
+		return err
+	}
+	e.seeded = true
+	return nil
 }
 
 // Reset starts a new episode and steps past the game's opening screens until the agent can
@@ -293,6 +321,12 @@ func (e *TaskEnv) Seed(s Seeds) error {
 func (e *TaskEnv) Reset() error {
 	for attempt := 0; attempt < 10; attempt++ {
 		e.episode++
+		if e.opts.Seed != nil && !e.seeded {
+			if err := e.game.SetInitialSeeds(EpisodeSeeds(*e.opts.Seed, e.episode)); err != nil {
+				return err
+			}
+		}
+		e.seeded = false
 		if err := e.game.Reset(e.TTYRecPath(e.episode)); err != nil {
 			return err
 		}

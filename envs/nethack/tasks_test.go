@@ -117,3 +117,53 @@ func TestStaircaseSucceedsOnStairs(t *testing.T) {
 	}
 	t.Fatal("no random walk of 60 reached the stairs")
 }
+
+// TestEpisodeSeedsReplayGames steps three envs in lockstep with the same random actions: two
+// with EnvOptions.Seed 5 must see the same games across several episodes (the moon phase
+// fixed, as NetHack otherwise reads it from the clock); one with Seed 6 must not.
+func TestEpisodeSeedsReplayGames(t *testing.T) {
+	mk := func(seed uint64) *nethack.TaskEnv {
+		e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskScore, MaxEpisodeSteps: 200, Seed: &seed,
+			Game: nethack.GameOptions{FixMoonPhase: true, ObservationKeys: []string{"glyphs", "blstats", "message"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		if err := e.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	a, b, c := mk(5), mk(5), mk(6)
+	rng := rand.New(rand.NewPCG(1, 2))
+	episodes, differ := 1, 0
+	for i := 0; episodes < 4; i++ {
+		if obsHash(a.Obs()) != obsHash(b.Obs()) {
+			t.Fatalf("same EnvOptions.Seed: observations differ at step %d (episode %d)", i, episodes)
+		}
+		if obsHash(a.Obs()) != obsHash(c.Obs()) {
+			differ++
+		}
+		act := rng.IntN(a.NumActions())
+		for _, e := range []*nethack.TaskEnv{a, b, c} {
+			st, err := e.Step(act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Done() {
+				if e == a {
+					episodes++
+				}
+				if err := e.Reset(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if differ == 0 {
+		t.Error("seeds 5 and 6 gave the same games")
+	}
+	if _, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskChallenge, Seed: new(uint64)}); err == nil {
+		t.Error("Challenge accepted a Seed")
+	}
+}
