@@ -60,6 +60,7 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 			p.cancel()
 			return nil, fmt.Errorf("collectors: worker %d: %w", i, err)
 		}
+		c.runner.KeepOutputs(1 + o.RunAhead) // MultiSync's buffers, used in turn
 		w := &worker{c: c, req: make(chan request, 1+o.RunAhead), resp: make(chan result, 1+o.RunAhead)}
 		p.workers = append(p.workers, w)
 		p.wg.Add(1)

@@ -84,10 +84,22 @@ type PolicyFunc func(td *tensordict.Dict) error
 // Act calls f.
 func (f PolicyFunc) Act(td *tensordict.Dict) error { return f(td) }
 
-// RandomPolicy samples actions uniformly from env's action spec.
+// RandomPolicy samples actions uniformly from env's action spec. A categorical action is
+// written into td's action tensor when td already holds one of the right dtype and shape (a
+// collector's preallocated row); otherwise a new tensor is set.
 func RandomPolicy(env Env, rng *rand.Rand) Policy {
 	spec, batch := env.Specs().Action, env.BatchShape()
+	cat, isCat := spec.(Categorical)
+	isCat = isCat && len(cat.S) == 0
 	return PolicyFunc(func(td *tensordict.Dict) error {
+		if isCat {
+			if t, err := td.Get(KeyAction); err == nil && t.DType() == tensor.Int64 && t.NumDims() == len(batch) && t.HasPrefix(batch) {
+				for i, d := 0, tensor.MustData[int64](t); i < len(d); i++ {
+					d[i] = int64(rng.IntN(cat.N))
+				}
+				return nil
+			}
+		}
 		return td.Set(KeyAction, spec.Rand(rng, batch...))
 	})
 }
@@ -212,11 +224,12 @@ type Runner struct {
 	scratch    [2]*tensordict.Dict // roots built by StepMDPInto, reused
 	// outputs remembers the rows and works of the last outputs given to SetOutput, so a caller
 	// using a few buffers in turn does not unbind them again each time.
-	outputs []runnerOutput
+	outputs     []runnerOutput
+	keepOutputs int // how many; 0 means defaultKeepOutputs
 }
 
-// maxRunnerOutputs is how many outputs a Runner remembers (a collector's buffers used in turn).
-const maxRunnerOutputs = 16
+// defaultKeepOutputs is how many outputs a Runner remembers unless told (KeepOutputs).
+const defaultKeepOutputs = 16
 
 type runnerOutput struct {
 	out         *tensordict.Dict
@@ -232,6 +245,11 @@ func NewRunner(env Env, policy Policy, steps int, o RolloutOptions) (*Runner, er
 	o.AutoReset = true
 	return &Runner{env: env, policy: policy, o: o, steps: steps, td: o.Start}, nil
 }
+
+// KeepOutputs sets how many of the outputs given to SetOutput the Runner remembers (16 by
+// default): a caller that hands over n buffers in turn should keep n, else each SetOutput
+// takes the buffer apart again.
+func (r *Runner) KeepOutputs(n int) { r.keepOutputs = n }
 
 // SetPolicy replaces the policy for the following rollouts.
 func (r *Runner) SetPolicy(p Policy) { r.policy = p }
@@ -254,7 +272,11 @@ func (r *Runner) SetOutput(out *tensordict.Dict) error {
 		return fmt.Errorf("envs: SetOutput: the output's structure %v differs from the rollouts' %v", out, r.out)
 	}
 	if r.out != nil && r.rows != nil && !slices.ContainsFunc(r.outputs, func(o runnerOutput) bool { return o.out == r.out }) {
-		if len(r.outputs) == maxRunnerOutputs {
+		keep := r.keepOutputs
+		if keep <= 0 {
+			keep = defaultKeepOutputs
+		}
+		for len(r.outputs) >= keep {
 			copy(r.outputs, r.outputs[1:])
 			r.outputs = r.outputs[:len(r.outputs)-1]
 		}
@@ -309,15 +331,17 @@ func (r *Runner) run() (int, error) {
 			r.works = make([]*tensordict.Dict, len(r.rows))
 		}
 		if r.rows != nil {
-			// The root and the action replace leaves of a shallow copy of the row only;
-			// CopyFrom below copies them into the row. The copy is reused from batch to batch.
-			work := r.works[t]
-			if work == nil || !work.ResetTo(r.rows[t]) {
-				work = r.rows[t].Shallow()
-				r.works[t] = work
-			}
-			if err := work.Update(td); err != nil {
+			// The root is copied into the row; the policy and the env then work on a shallow
+			// copy of the row (reused from batch to batch), so leaves they replace rather than
+			// write in place (the action, say) reach the row through CopyFrom below.
+			row := r.rows[t]
+			if err := row.CopyFrom(td); err != nil {
 				return t, fmt.Errorf("envs: rollout step %d: the root's keys changed: %w", t, err)
+			}
+			work := r.works[t]
+			if work == nil || !work.ResetTo(row) {
+				work = row.Shallow()
+				r.works[t] = work
 			}
 			td = work
 		}

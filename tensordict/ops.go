@@ -147,9 +147,14 @@ func (d *Dict) SetAt(i int, src *Dict) error {
 func (d *Dict) copyFrom(src *Dict, prefix string) error {
 	for i, k := range src.keys {
 		se := src.vals[i]
-		de, ok := d.get(k)
-		if !ok {
-			return fmt.Errorf("tensordict: key %q is not in the destination", prefix+k)
+		var de entry
+		if i < len(d.keys) && d.keys[i] == k { // the same layout (a Shallow copy): no search
+			de = d.vals[i]
+		} else {
+			var ok bool
+			if de, ok = d.get(k); !ok {
+				return fmt.Errorf("tensordict: key %q is not in the destination", prefix+k)
+			}
 		}
 		switch {
 		case se.t != nil && de.t != nil:
@@ -162,8 +167,8 @@ func (d *Dict) copyFrom(src *Dict, prefix string) error {
 		case se.s != nil && de.s != nil && len(se.s.vals) == len(de.s.vals):
 			copy(de.s.vals, se.s.vals)
 		case se.d != nil && de.d != nil:
-			if err := de.d.copyFrom(se.d, prefix+k+Sep); err != nil {
-				return err
+			if err := de.d.copyFrom(se.d, ""); err != nil {
+				return fmt.Errorf("tensordict: in %q: %w", prefix+k, err) // the key's path is built only on failure
 			}
 		default:
 			return fmt.Errorf("tensordict: key %q: cannot copy a %s into a %s", prefix+k, kind(se), kind(de))
