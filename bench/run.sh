@@ -104,30 +104,35 @@ bench_replaybuffer() {
 }
 
 bench_collector() {
-  # MultiSync strictly synchronous (as TorchRL's MultiSyncCollector), with RunAhead 2, and Async,
+  # MultiSync strictly synchronous (as TorchRL's MultiSyncCollector), with RunAhead, and Async,
   # against the env alone on two threads (raw) and the env alone with the workers meeting every
   # 64 steps as a synchronous collector's must (raw-sync: the most any synchronous collector
-  # can reach, since NetHack's time per batch varies several-fold).
-  local reps=${REPS:-5} frames=${FRAMES:-40000}
+  # can reach, since NetHack's time per batch varies several-fold). Every Go mode plays the same
+  # seeded games with the same actions. The machine's speed drifts, so each round runs every
+  # mode back to back and the efficiencies are medians of the rounds' own ratios.
+  local reps=${REPS:-5} frames=${FRAMES:-100000} ra=${RUNAHEAD:-8}
   go build -o "$out/collectorbench" ./bench/collector
   : >"$out/collector.txt"
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
-    echo "raw $("$out/collectorbench" -mode raw -frames "$frames")" >>"$out/collector.txt"
-    echo "raw_sync $("$out/collectorbench" -mode raw-sync -frames "$frames")" >>"$out/collector.txt"
-    echo "go $("$out/collectorbench" -frames "$frames")" >>"$out/collector.txt"
-    echo "go_runahead2 $("$out/collectorbench" -runahead 2 -frames "$frames")" >>"$out/collector.txt"
-    echo "go_async $("$out/collectorbench" -mode async -frames "$frames")" >>"$out/collector.txt"
-    echo "torchrl $("$bpy" bench/collector/peer.py $((frames / 8)) 2>/dev/null | grep frames_per_s)" >>"$out/collector.txt"
+    echo "$r raw $("$out/collectorbench" -mode raw -frames "$frames")" >>"$out/collector.txt"
+    echo "$r raw_sync $("$out/collectorbench" -mode raw-sync -frames "$frames")" >>"$out/collector.txt"
+    echo "$r go $("$out/collectorbench" -frames "$frames")" >>"$out/collector.txt"
+    echo "$r go_runahead $("$out/collectorbench" -runahead "$ra" -frames "$frames")" >>"$out/collector.txt"
+    echo "$r go_async $("$out/collectorbench" -mode async -frames "$frames")" >>"$out/collector.txt"
+    echo "$r torchrl $("$bpy" bench/collector/peer.py $((frames / 20)) 2>/dev/null | grep frames_per_s)" >>"$out/collector.txt"
   done
   cat "$out/collector.txt"
-  m() { grep "^$1 " "$out/collector.txt" | field frames_per_s | median; }
-  local raw rs go ra as tr al
-  raw=$(m raw); rs=$(m raw_sync); go=$(m go); ra=$(m go_runahead2); as=$(m go_async); tr=$(m torchrl)
-  al=$(grep "^go " "$out/collector.txt" | field allocs_per_frame | median)
-  awk -v raw="$raw" -v rs="$rs" -v go="$go" -v ra="$ra" -v as="$as" -v tr="$tr" -v al="$al" 'BEGIN {
-    printf "RESULT collector ratio=%.2f efficiency=%.3f efficiency_runahead2=%.3f efficiency_async=%.3f sync_bound=%.3f efficiency_vs_sync_bound=%.3f go_fps=%.0f go_runahead2_fps=%.0f go_async_fps=%.0f torchrl_fps=%.0f raw_env_fps=%.0f raw_sync_fps=%.0f go_allocs_per_frame=%s\n",
-      go/tr, go/raw, ra/raw, as/raw, rs/raw, go/rs, go, ra, as, tr, raw, rs, al }'
+  m() { awk -v k="$1" '$2==k' "$out/collector.txt" | field frames_per_s | median; }
+  # per-round ratio a/b, median over rounds
+  rr() { awk -v a="$1" -v b="$2" '{for (i=3;i<NF;i++) if ($i=="frames_per_s") v[$1" "$2]=$(i+1); r[$1]=1}
+    END {for (k in r) if (v[k" "b] > 0) print v[k" "a]/v[k" "b]}' "$out/collector.txt" | median | xargs printf %.3f; }
+  local al
+  al=$(awk '$2=="go"' "$out/collector.txt" | field allocs_per_frame | median)
+  echo "RESULT collector ratio=$(rr go torchrl) efficiency=$(rr go raw) efficiency_runahead$ra=$(rr go_runahead raw)" \
+    "efficiency_async=$(rr go_async raw) sync_bound=$(rr raw_sync raw) efficiency_vs_sync_bound=$(rr go raw_sync)" \
+    "go_fps=$(m go) go_runahead${ra}_fps=$(m go_runahead) go_async_fps=$(m go_async) torchrl_fps=$(m torchrl)" \
+    "raw_env_fps=$(m raw) raw_sync_fps=$(m raw_sync) go_allocs_per_frame=$al"
 }
 
 bench_nn() {

@@ -61,16 +61,17 @@ type Options struct {
 	Buffer *replaybuffer.Buffer
 	// Seed seeds the random actions of InitRandomFrames.
 	Seed uint64
-	// RunAhead (MultiSync only) is how many batches each worker may collect beyond the one the
-	// caller waits for: a worker that finishes early goes on instead of waiting for the
-	// slowest (NetHack's time per batch varies several-fold), and collection overlaps the
-	// caller's work on the batch it holds. 0 (the default) is strictly synchronous, as TorchRL's
-	// MultiSyncCollector: each batch is collected after the caller asks for it, with the policy
-	// in force then. With RunAhead n, the batch Next returns may have been asked for up to n
-	// calls earlier, so it lags the policy by up to n batches, and SetPolicy takes effect up to
-	// n batches later. Workers read the policy while the caller runs: it must not be changed in
-	// place; give new weights to a new policy value through SetPolicy. Batches are written into
-	// 1+n buffers used in turn; the one Next returns is valid until the next call.
+	// RunAhead (MultiSync and Async) is how many batches each worker may collect beyond the
+	// one the caller waits for (MultiSync) or holds (Async): a worker that finishes early goes
+	// on instead of waiting for the slowest (NetHack's time per batch varies several-fold), and
+	// collection overlaps the caller's work on the batch it holds. 0 (the default) is strictly
+	// synchronous for MultiSync, as TorchRL's MultiSyncCollector: each batch is collected after
+	// the caller asks for it, with the policy in force then. With RunAhead n, the batch Next
+	// returns may have been asked for up to n calls earlier, so it lags the policy by up to n
+	// batches, and SetPolicy takes effect up to n batches later. Workers read the policy while
+	// the caller runs: it must not be changed in place; give new weights to a new policy value
+	// through SetPolicy. Batches are written into 1+n buffers per worker used in turn; the one
+	// Next returns is valid until the next call.
 	RunAhead int
 }
 

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,21 +217,14 @@ func TestMultiSyncAndAsync(t *testing.T) {
 	}
 	a := must(collectors.NewAsync(mk(), gated, collectors.Options{FramesPerBatch: 20, TotalFrames: 200}))
 	seen := map[int]int{}
-	for {
-		b, w, err := a.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	drainAsync(t, a, func(b *tensordict.Dict, w int) {
 		if !slices.Equal(b.BatchShape(), []int{10, 2}) {
 			t.Fatalf("async batch shape %v", b.BatchShape())
 		}
 		if seen[w]++; len(seen) == 3 && seen[w] == 1 {
 			close(allSeen)
 		}
-	}
+	})
 	if len(seen) != 3 {
 		t.Errorf("async batches came from workers %v, want all 3", seen)
 	}
@@ -552,5 +547,88 @@ func TestMultiSyncRunAheadAfterError(t *testing.T) {
 	}
 	if errs != 1 || ok != 5 {
 		t.Errorf("%d errors and %d batches in 6 calls, want 1 and 5", errs, ok)
+	}
+}
+
+// TestAsyncRunAhead checks that Async workers running ahead collect, worker by worker, exactly
+// the batches they collect without (buffers used in turn never mix batches up; under -race,
+// workers never write a batch the caller holds), that TotalFrames still counts, and that a
+// worker goes on while the caller holds its batch: with one worker and RunAhead 2, holding the
+// first batch, the env reaches the end of the third.
+func TestAsyncRunAhead(t *testing.T) {
+	mk := func() []envs.Env { return []envs.Env{carts(t, 2, 10), carts(t, 2, 20), carts(t, 2, 30)} }
+	policy := func(i int) envs.Policy { return counting{rand.New(rand.NewPCG(uint64(i), 1))} }
+	collect := func(n int) (map[int][]*tensordict.Dict, int) {
+		a := must(collectors.NewAsync(mk(), policy, collectors.Options{FramesPerBatch: 20, TotalFrames: 600, StateKeys: []string{"hidden"}, RunAhead: n}))
+		defer a.Close()
+		got, total := map[int][]*tensordict.Dict{}, 0
+		drainAsync(t, a, func(b *tensordict.Dict, w int) {
+			got[w] = append(got[w], b.Clone())
+			total++
+		})
+		return got, total
+	}
+	strict, n0 := collect(0)
+	for _, n := range []int{1, 3} {
+		ahead, nn := collect(n)
+		if n0 != 30 || nn != 30 {
+			t.Fatalf("%d batches without run-ahead and %d with %d, want 30 of 20 frames for 600", n0, nn, n)
+		}
+		for w, bs := range ahead {
+			for k, b := range bs {
+				if k >= len(strict[w]) {
+					break // the workers' shares of the 30 batches differ from run to run
+				}
+				for _, key := range b.LeafKeys() {
+					if x, y := must(strict[w][k].Get(key)), must(b.Get(key)); !tensor.Equal(x, y) {
+						t.Fatalf("run-ahead %d, worker %d, batch %d, %q: %v, without %v", n, w, k, key, y, x)
+					}
+				}
+			}
+		}
+	}
+
+	var steps atomic.Int64
+	env := &stepCount{Env: carts(t, 1, 1), n: &steps}
+	random := envs.RandomPolicy(env, rand.New(rand.NewPCG(1, 1)))
+	a := must(collectors.NewAsync([]envs.Env{env}, func(int) envs.Policy { return random }, collectors.Options{FramesPerBatch: 10, RunAhead: 2}))
+	defer a.Close()
+	if _, _, err := a.Next(); err != nil {
+		t.Fatal(err)
+	}
+	// The worker fills its two spare buffers while this batch is held. (Were it to wait for the
+	// caller, this loop would spin to go test's -timeout.)
+	for steps.Load() < 30 {
+		runtime.Gosched()
+	}
+}
+
+// stepCount counts an env's steps across goroutines.
+type stepCount struct {
+	envs.Env
+	n *atomic.Int64
+}
+
+func (s *stepCount) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
+	s.n.Add(1)
+	return s.Env.Step(td)
+}
+
+func (s *stepCount) ResetSome(mask []bool, td *tensordict.Dict) error {
+	return s.Env.(envs.PartialResetter).ResetSome(mask, td)
+}
+
+// drainAsync calls f with each batch of a and the worker that made it, until io.EOF.
+func drainAsync(t *testing.T, a *collectors.Async, f func(b *tensordict.Dict, worker int)) {
+	t.Helper()
+	for {
+		b, w, err := a.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(b, w)
 	}
 }

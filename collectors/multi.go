@@ -29,6 +29,7 @@ type request struct {
 
 type result struct {
 	batch  *tensordict.Dict
+	out    *tensordict.Dict // the buffer asked for (nil: the worker's own)
 	worker int
 	err    error
 }
@@ -41,8 +42,9 @@ type pool struct {
 }
 
 // newPool makes one Sync per env; postprocessing and buffer writes happen in Next, on the
-// caller's goroutine, so Options.Postproc needs no locking.
-func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options) (*pool, error) {
+// caller's goroutine, so Options.Postproc needs no locking. Workers answer on their own
+// channel, or all on shared when it is not nil.
+func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options, shared chan result) (*pool, error) {
 	if len(envList) == 0 {
 		return nil, errors.New("collectors: no envs")
 	}
@@ -61,7 +63,10 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 			return nil, fmt.Errorf("collectors: worker %d: %w", i, err)
 		}
 		c.runner.KeepOutputs(1 + o.RunAhead) // MultiSync's buffers, used in turn
-		w := &worker{c: c, req: make(chan request, 1+o.RunAhead), resp: make(chan result, 1+o.RunAhead)}
+		w := &worker{c: c, req: make(chan request, 1+o.RunAhead), resp: shared}
+		if shared == nil {
+			w.resp = make(chan result, 1+o.RunAhead)
+		}
 		p.workers = append(p.workers, w)
 		p.wg.Add(1)
 		go func() {
@@ -85,7 +90,7 @@ func newPool(envList []envs.Env, policy func(worker int) envs.Policy, o Options)
 						b, err = w.c.next(r.policy)
 					}
 					select {
-					case w.resp <- result{b, i, err}:
+					case w.resp <- result{b, r.out, i, err}:
 					case <-p.ctx.Done():
 						return
 					}
@@ -127,7 +132,7 @@ func NewMultiSync(envList []envs.Env, policy func(worker int) envs.Policy, o Opt
 	if o.SplitTrajs {
 		return nil, errors.New("collectors: SplitTrajs with MultiSync is not supported (its batches are [workers, T, ...]); use Async, whose batches are [T, ...], or split each worker's row with SplitTrajectories in Postproc")
 	}
-	p, err := newPool(envList, policy, o)
+	p, err := newPool(envList, policy, o, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -222,57 +227,72 @@ func (m *MultiSync) ask() {
 func (m *MultiSync) Close() error { return m.p.close() }
 
 // Async runs one Sync collector per env continuously and returns whichever worker's batch is
-// ready first. A worker collects its next batch while the caller works on the previous one.
+// ready first. The other workers go on while the caller works on a batch; its own worker waits
+// for it to be given back (the next call), unless Options.RunAhead n lets it collect up to n
+// batches beyond it into buffers of its own.
 type Async struct {
 	p       *pool
 	o       Options
 	frames  int
 	ready   chan result
-	pending int
-	last    int // the worker whose batch the caller holds, -1 if none
+	pending int     // batches asked for and not yet returned by Next
+	held    *result // the batch the caller holds, given back on the next call
+	spares  []bool  // per worker: its RunAhead buffers exist
 }
 
 // NewAsync returns an asynchronous collector over envList; policy(i) gives worker i's policy.
 func NewAsync(envList []envs.Env, policy func(worker int) envs.Policy, o Options) (*Async, error) {
-	p, err := newPool(envList, policy, o)
+	ready := make(chan result, len(envList)*(1+o.RunAhead))
+	p, err := newPool(envList, policy, o, ready)
 	if err != nil {
 		return nil, err
 	}
-	a := &Async{p: p, o: o, ready: make(chan result, len(envList)), last: -1}
-	for _, w := range p.workers {
-		a.request(w)
+	a := &Async{p: p, o: o, ready: ready, spares: make([]bool, len(envList))}
+	for i := range p.workers {
+		a.request(i, nil)
 	}
 	return a, nil
 }
 
-// request asks w for its next batch and forwards the answer to the shared ready channel.
-func (a *Async) request(w *worker) {
+// request asks worker i for a batch into out (nil: its own buffer), with the policy in force
+// now, unless the batches asked for already reach TotalFrames.
+func (a *Async) request(i int, out *tensordict.Dict) {
+	if a.o.TotalFrames > 0 && a.frames+a.pending*a.o.FramesPerBatch >= a.o.TotalFrames {
+		return
+	}
 	a.pending++
-	w.req <- request{policy: w.c.currentPolicy()}
-	go func() {
-		select {
-		case r := <-w.resp:
-			a.ready <- r
-		case <-a.p.ctx.Done():
-		}
-	}()
+	w := a.p.workers[i]
+	w.req <- request{policy: w.c.currentPolicy(), out: out}
 }
 
-// Next returns the next ready batch (batch shape [T] + the env's) and the worker that made
-// it; the batch is valid until the next call. io.EOF once TotalFrames have been collected.
+// Next returns the next ready batch (batch shape [T] + the env's batch shape) and the worker
+// that made it; the batch is valid until the next call. io.EOF once TotalFrames have been
+// collected.
 func (a *Async) Next() (*tensordict.Dict, int, error) {
-	if a.last >= 0 { // the caller is done with the previous batch: its worker may go on
-		a.request(a.p.workers[a.last])
-		a.last = -1
+	if h := a.held; h != nil { // the caller is done with the previous batch: its buffer is free
+		a.held = nil
+		out := h.out
+		if out == nil {
+			out = h.batch // the worker's own buffer, named from now on (nil after a failed first batch)
+		}
+		a.request(h.worker, out)
 	}
 	if a.o.TotalFrames > 0 && a.frames >= a.o.TotalFrames {
 		return nil, -1, io.EOF
 	}
 	r := <-a.ready
 	a.pending--
-	a.last = r.worker // asked again on the next call, also after an error (else Next would wait forever)
+	a.held = &r // asked again on the next call, also after an error (else Next would wait forever)
 	if r.err != nil {
 		return nil, r.worker, fmt.Errorf("collectors: worker %d: %w", r.worker, r.err)
+	}
+	if !a.spares[r.worker] && a.o.RunAhead > 0 {
+		// The worker's first batch gives its structure: RunAhead more buffers like it, asked
+		// for now, so the worker goes on while the caller holds this one.
+		a.spares[r.worker] = true
+		for range a.o.RunAhead {
+			a.request(r.worker, r.batch.Clone())
+		}
 	}
 	a.frames += a.o.FramesPerBatch
 	b, err := finish(r.batch, a.o, 0)
