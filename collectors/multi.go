@@ -299,6 +299,12 @@ func (a *Async) Next() (*tensordict.Dict, int, error) {
 	return b, r.worker, err
 }
 
+// Frames returns the frames of the batches Next has returned.
+func (a *Async) Frames() int { return a.frames }
+
+// SetFrames sets the frame count (restoring a checkpoint: TotalFrames counts from it).
+func (a *Async) SetFrames(n int) { a.frames = n }
+
 // SetPolicy gives worker i a new policy from its next batch on.
 func (a *Async) SetPolicy(i int, pol envs.Policy) { a.p.workers[i].c.SetPolicy(pol) }
 

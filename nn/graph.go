@@ -72,6 +72,22 @@ func ZeroGrad(ps []*Param) {
 	}
 }
 
+// CopyParams copies the values of src into dst, parameter by parameter (the same network
+// built twice: an acting copy of a learner's weights). Names and shapes must match.
+func CopyParams(dst, src []*Param) error {
+	if len(dst) != len(src) {
+		return fmt.Errorf("nn: CopyParams: %d parameters into %d; both sides must be the same network", len(src), len(dst))
+	}
+	for i, d := range dst {
+		s := src[i]
+		if d.Name != s.Name || !slices.Equal(d.Shape, s.Shape) {
+			return fmt.Errorf("nn: CopyParams: parameter %d is %s %v here and %s %v in the source; both sides must be the same network", i, d.Name, d.Shape, s.Name, s.Shape)
+		}
+		copy(d.Data, s.Data)
+	}
+	return nil
+}
+
 func numel(shape []int) int {
 	n := 1
 	for _, d := range shape {

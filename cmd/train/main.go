@@ -59,6 +59,7 @@ type config struct {
 	stopAfter       int
 	checkpointEvery int
 	blasThreads     int
+	overlap         bool
 	evalEvery       int
 	evalEpisodes    int
 }
@@ -172,13 +173,14 @@ func main() {
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
+	fs.BoolVar(&c.overlap, "overlap", true, "with --algo appo on NetHack: collect the next batch while learning from this one, as sample-factory does (each batch acts with the weights of one update before; V-trace corrects for the lag); false alternates collecting and learning. Other algorithms and CartPole always alternate")
 	fs.IntVar(&c.evalEvery, "eval-every", 0, "every this many frames, play --eval-episodes with the current weights on fresh seeds (logged as eval/mean_return; NetHack keeps the best and worst as ttyrecs in eval/); 0: never")
 	fs.IntVar(&c.evalEpisodes, "eval-episodes", 5, "episodes per evaluation")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile here (go tool pprof)")
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
 	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/cartpole-<algo>-<seed>")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
-	fs.IntVar(&c.blasThreads, "blas-threads", min(runtime.NumCPU(), 4), "goroutines sharing each large matrix product and element-wise kernel of the learner (OpenBLAS itself single-threaded; default: the cores, at most 4). 0 leaves OpenBLAS its own threads, which spin between products: when other work keeps the cores busy that made training 10-15x slower. On 2 cores, NetHack APPO with 8 envs: 2 is 8-10% faster than 1")
+	fs.IntVar(&c.blasThreads, "blas-threads", -1, "goroutines sharing each large matrix product and element-wise kernel of the learner (OpenBLAS itself single-threaded); -1 picks the cores, at most 4, less one for the collector with --overlap (split products wait for their slowest part, so a part sharing a core with the collector holds up the whole product). 0 leaves OpenBLAS its own threads, which spin between products: when other work keeps the cores busy that made training 10-15x slower")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train: train an agent with Maestro.\n\nUsage:\n  train [flags]\n  train eval --run-dir DIR --episodes N   (play a trained run's policy; train eval --help)\n  train plot --out FILE RUN-DIR...        (compare runs' curves; train plot --help)\n\nExamples:\n  train --algo ppo --env CartPole --total-frames 100000\n  train --algo appo --env NetHackScore --reward motif --num-envs 8\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -222,6 +224,38 @@ func main() {
 	}
 }
 
+// trainCollector is what train collects with: collectors.Sync, or rl.Overlapped for APPO on
+// NetHack with --overlap.
+type trainCollector interface {
+	rl.Collector
+	Snapshot() ([]byte, error)
+	Restore(b []byte) error
+	Close() error
+}
+
+// overlaps reports whether c collects while it learns (APPO on NetHack with --overlap).
+func overlaps(c config, hack bool) bool { return c.overlap && c.Algo == rl.APPO && hack }
+
+// newCollector returns the collector c asks for; the Overlapped one too when it is that.
+func newCollector(c config, hack bool, env envs.Env, l learner, co collectors.Options) (trainCollector, *rl.Overlapped, error) {
+	al, ok := l.(*rl.AgentLearner)
+	if !overlaps(c, hack) || !ok {
+		col, err := collectors.NewSync(env, l, co)
+		return col, nil, err
+	}
+	var actors [2]*rl.Actor
+	for i := range actors {
+		a, err := al.NewActor(c.Seed*2 + uint64(i))
+		if err != nil {
+			return nil, nil, err
+		}
+		actors[i] = a
+	}
+	co.TotalFrames = c.TotalFrames // no batch asked for beyond the run
+	ov, err := rl.NewOverlapped(env, actors, co)
+	return ov, ov, err
+}
+
 // learner is what train trains: rl.Learner (CartPole) or rl.AgentLearner (NetHack).
 type learner interface {
 	envs.Policy
@@ -253,7 +287,8 @@ func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
 }
 
 // build makes the batched env (with episode returns under episode_reward) and its learner.
-// NetHack games are seeded from --seed, one seed per env, so runs repeat.
+// NetHack games are seeded from --seed (every episode of env i from nethack.EnvOptions.Seed
+// --seed*1000+i), so runs repeat.
 func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
 	b, err := buildRecording(c, task, hack, "")
 	return b.env, b.learner, err
@@ -307,10 +342,9 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 			if ttyrecDir != "" {
 				eo.TTYRecDir = filepath.Join(ttyrecDir, fmt.Sprintf("env%d", i))
 			}
+			seed := c.Seed*1000 + uint64(i) // every episode of env i seeded from it
+			eo.Seed = &seed
 			ne, err = nethack.NewEnv(eo)
-			if err == nil {
-				err = ne.Task().Seed(nethack.Seeds{Core: c.Seed*1000 + uint64(i), Disp: c.Seed*1000 + uint64(i) + 500})
-			}
 			e = ne
 			if err == nil && b.spec != nil {
 				var ctl *skills.Controller
@@ -384,6 +418,12 @@ func run(c config, resolved func(path string) error) error {
 	task, hack, err := parseEnv(&c)
 	if err != nil {
 		return err
+	}
+	if c.blasThreads < 0 {
+		c.blasThreads = min(runtime.NumCPU(), 4)
+		if overlaps(c, hack) {
+			c.blasThreads = max(1, min(runtime.NumCPU()-1, 4))
+		}
 	}
 	nn.SetBLASThreads(c.blasThreads)
 	var intr *motif.Intrinsic
@@ -473,7 +513,7 @@ func run(c config, resolved func(path string) error) error {
 	if intr != nil {
 		co.Postproc = intr.Postproc
 	}
-	col, err := collectors.NewSync(env, learner, co)
+	col, overlapped, err := newCollector(c, hack, env, learner, co)
 	if err != nil {
 		env.Close()
 		return err
@@ -640,6 +680,9 @@ func run(c config, resolved func(path string) error) error {
 		return nil
 	}
 	t.AfterUpdate = []rl.AfterUpdate{logStep, evalStep, checkpointStep}
+	if overlapped != nil { // the new weights act from the batch after the one being collected
+		t.AfterUpdate = append([]rl.AfterUpdate{func(rl.Step) error { return overlapped.Refresh() }}, t.AfterUpdate...)
+	}
 	if err := t.Run(); errors.Is(err, errInterrupted) {
 		return nil
 	} else if err != nil {
@@ -674,7 +717,7 @@ func run(c config, resolved func(path string) error) error {
 // generation, then train.json naming that generation, each file renamed into place whole. A
 // crash at any point leaves a train.json that names a complete, matching pair; files of older
 // generations are removed once the new train.json is in place.
-func save(c config, learner learner, col *collectors.Sync, st state) error {
+func save(c config, learner learner, col trainCollector, st state) error {
 	dir := filepath.Join(c.runDir, "ckpt")
 	lb, err := learner.Snapshot()
 	if err != nil {
@@ -713,7 +756,7 @@ func save(c config, learner learner, col *collectors.Sync, st state) error {
 	return nil
 }
 
-func restore(runDir string, gen int, learner learner, col *collectors.Sync) error {
+func restore(runDir string, gen int, learner learner, col trainCollector) error {
 	dir := filepath.Join(runDir, "ckpt")
 	ln, cn := ckptFiles(gen)
 	lb, err := os.ReadFile(filepath.Join(dir, ln))

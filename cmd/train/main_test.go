@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -186,10 +187,17 @@ func TestConfigFile(t *testing.T) {
 
 // TestNetHackRunAndResume trains the recurrent agent on NetHackScore for a few batches, stops
 // halfway with a checkpoint and resumes: NetHack cannot save a game, so the resumed run starts
-// new episodes but keeps the frame count, the weights and the optimizer.
+// new episodes but keeps the frame count, the weights and the optimizer. APPO collects while
+// it learns (--overlap) or alternates, and a run checkpointed one way resumes the other.
 func TestNetHackRunAndResume(t *testing.T) {
+	for _, ov := range [][2]bool{{false, false}, {true, true}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("overlap=%v,resumed=%v", ov[0], ov[1]), func(t *testing.T) { testNetHackRunAndResume(t, ov[0], ov[1]) })
+	}
+}
+
+func testNetHackRunAndResume(t *testing.T, overlap, resumeOverlap bool) {
 	dir := filepath.Join(t.TempDir(), "nh")
-	c := config{Algo: "appo", Env: "score", NumEnvs: 2, Frames: 16, TotalFrames: 128, Seed: 4, runDir: dir, checkpointEvery: 1, stopAfter: 64}
+	c := config{Algo: "appo", Env: "score", NumEnvs: 2, Frames: 16, TotalFrames: 128, Seed: 4, runDir: dir, checkpointEvery: 1, stopAfter: 64, overlap: overlap}
 	if err := run(c, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +212,7 @@ func TestNetHackRunAndResume(t *testing.T) {
 	if st.Frames != 64 || st.Config.Env != "NetHackScore" || st.Config.LR != 1e-4 {
 		t.Errorf("checkpoint at %d frames of %s with lr %g; want 64 frames of NetHackScore, lr 1e-4 (Motif's default)", st.Frames, st.Config.Env, st.Config.LR)
 	}
-	c.Env, c.resume, c.stopAfter = "NetHackScore", true, 0
+	c.Env, c.resume, c.stopAfter, c.overlap = "NetHackScore", true, 0, resumeOverlap
 	if err := run(c, nil); err != nil {
 		t.Fatal(err)
 	}
