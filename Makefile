@@ -23,7 +23,7 @@ build: setup
 	$(GO) build -o bin/ ./cmd/...
 
 # The main job: APPO on NetHackScore with Motif's intrinsic reward from the shipped reward
-# model (200,000 frames, about 4.5 minutes on 2 cores). TRAIN_ARGS="--env CartPole --algo ppo" for a quick one.
+# model (200,000 frames, about 3.5 minutes on 2 cores). TRAIN_ARGS="--env CartPole --algo ppo" for a quick one.
 train: build
 	./bin/train --force $(TRAIN_ARGS)
 
