@@ -38,6 +38,8 @@ test: setup-peer
 	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism|EnvBatched' ./envs/nethack/
 	$(GO) test -count=1 -race ./nn/internal/kern/
 	$(GO) test -count=1 -race -run 'Sgemm' ./nn/internal/blas/
+	$(GO) test -count=1 -race -run 'Overlapped' ./rl/
+	$(GO) test -count=1 -race -run 'StatsWhileStepping' ./skills/
 
 setup-bench:
 	@bash scripts/setup.sh --bench

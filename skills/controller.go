@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"go.starlark.net/starlark"
 
@@ -135,7 +136,8 @@ type Controller struct {
 	start  *starlark.Dict
 	items  int // non-food items picked up since the last Merchant or Worshipper segment
 	bl     []int64
-	tty    []uint8 // the last observed step's views (valid until the next step)
+	tty    []uint8    // the last observed step's views (valid until the next step)
+	mu     sync.Mutex // guards stats: a trainer reads them while a collector's worker steps
 	stats  ControllerStats
 	pickup *regexp.Regexp
 }
@@ -177,8 +179,10 @@ func (c *Controller) Inner() envs.Env { return c.inner }
 // Skill returns the index of the skill playing now.
 func (c *Controller) Skill() int { return c.skill }
 
-// Stats returns the counts so far.
+// Stats returns the counts so far. It may be called while another goroutine steps the env.
 func (c *Controller) Stats() ControllerStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	s := c.stats
 	s.Errors = map[string]int{}
 	for k, v := range c.stats.Errors {
@@ -299,7 +303,9 @@ func (c *Controller) choose(obs *starlark.Dict) {
 			break
 		}
 		if !startable[k] {
+			c.mu.Lock()
 			c.stats.Refused++
+			c.mu.Unlock()
 			continue
 		}
 		next = k
@@ -314,7 +320,9 @@ func (c *Controller) choose(obs *starlark.Dict) {
 		}
 	}
 	c.skill, c.start, c.steps = next, obs, 0
+	c.mu.Lock()
 	c.stats.Switches++
+	c.mu.Unlock()
 }
 
 // startable runs the initiation function for every skill; a failure counts as "may start"
@@ -337,6 +345,8 @@ func (c *Controller) startable(obs *starlark.Dict) []bool {
 }
 
 func (c *Controller) fail(kind string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.stats.Errors[kind]++
 	c.stats.LastError = err.Error()
 }

@@ -262,3 +262,38 @@ func benchStep(b *testing.B, controlled bool) {
 		td = next
 	}
 }
+
+// TestControllerStatsWhileStepping reads a controller's stats on one goroutine while another
+// steps it, as train's per-skill log does while a collector's worker plays: every step ends
+// the skill and the policy fails, so the counters change on every step (go test -race reports
+// unguarded counters; without the race detector a concurrent map write can crash).
+func TestControllerStatsWhileStepping(t *testing.T) {
+	spec, _ := DefaultSpec()
+	ctl, err := NewController(nethackEnv(t, 0), spec, code(t, map[string]string{
+		"policy":      "def select_skill(obs, state):\n    return 1 // 0\n",
+		"termination": "def should_stop(skill, start, now, turns):\n    return True\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	stop, reads := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				reads <- n
+				return
+			default:
+				_ = ctl.Stats()
+				n++
+			}
+		}
+	}()
+	play(t, ctl, 100)
+	close(stop)
+	n := <-reads
+	if st := ctl.Stats(); st.Errors["policy"] < 100 || st.Switches < 100 || n == 0 {
+		t.Errorf("after 100 steps read %d times: stats %+v; want a policy failure and a switch per step", n, st)
+	}
+}

@@ -441,11 +441,13 @@ func skillRewardModels(t *testing.T) string {
 
 // TestSkillsRunAndResume trains the skill-conditioned agent (MaestroMotif's five skills, the
 // reference skill code, a reward model per skill), stops, resumes, and checks the per-skill
-// log and the weights' shape; then the inputs it refuses.
+// log and the weights' shape; then the inputs it refuses. It collects while it learns, as
+// train's APPO does by default: the per-skill log reads the controllers while a worker steps
+// them (go test -race ./cmd/train/ checks that they are read safely).
 func TestSkillsRunAndResume(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "skills")
 	rewards := skillRewardModels(t)
-	c := config{Algo: "appo", Env: "score", NumEnvs: 2, Frames: 16, TotalFrames: 96, Seed: 3, runDir: dir, checkpointEvery: 1, stopAfter: 32,
+	c := config{Algo: "appo", Env: "score", NumEnvs: 2, Frames: 16, TotalFrames: 96, Seed: 3, runDir: dir, checkpointEvery: 1, stopAfter: 32, overlap: true,
 		Skills: "default", SkillCode: "default", SkillRewards: rewards, Motif: motif.IntrinsicOptions{A1: 0.1, Beta: 3, LRU: 20}}
 	if err := run(c, nil); err != nil {
 		t.Fatal(err)
