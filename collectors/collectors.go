@@ -180,7 +180,10 @@ func finish(batch *tensordict.Dict, o Options, timeDim int) (*tensordict.Dict, e
 		}
 	}
 	if o.Postproc != nil {
-		if batch, err = o.Postproc(batch); err != nil {
+		// On a shallow copy: a Postproc that sets a key (Motif's intrinsic reward replaces
+		// next/reward) must not swap a leaf of the buffer the workers write the next batches
+		// into, or they would go on writing memory the batch no longer shows.
+		if batch, err = o.Postproc(batch.Shallow()); err != nil {
 			return nil, fmt.Errorf("collectors: postproc: %w", err)
 		}
 	}

@@ -601,6 +601,21 @@ func TestAsyncRunAhead(t *testing.T) {
 	for steps.Load() < 30 {
 		runtime.Gosched()
 	}
+
+	// Running ahead stops at TotalFrames: three batches of 10 asked for, 30 steps taken by
+	// Close. (A fourth batch asked for would be queued behind the third, so the worker would
+	// most likely start it before Close.)
+	var few atomic.Int64
+	env = &stepCount{Env: carts(t, 1, 2), n: &few}
+	random = envs.RandomPolicy(env, rand.New(rand.NewPCG(1, 1)))
+	b := must(collectors.NewAsync([]envs.Env{env}, func(int) envs.Policy { return random }, collectors.Options{FramesPerBatch: 10, TotalFrames: 30, RunAhead: 3}))
+	drainAsync(t, b, func(*tensordict.Dict, int) {})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := few.Load(); n != 30 {
+		t.Errorf("TotalFrames 30 with RunAhead 3: the env took %d steps, want 30", n)
+	}
 }
 
 // stepCount counts an env's steps across goroutines.
@@ -630,5 +645,48 @@ func drainAsync(t *testing.T, a *collectors.Async, f func(b *tensordict.Dict, wo
 			t.Fatal(err)
 		}
 		f(b, w)
+	}
+}
+
+// TestPostprocSettingAKey: a Postproc that replaces next/reward (as Motif's intrinsic reward
+// does) sees the env's own reward in every batch of every collector. Cart-pole pays 1 per
+// step, so each batch's halved rewards sum to half its frames; were the Postproc to swap the
+// buffer's leaf, the workers would write rewards where the next batch no longer looks, and it
+// would halve the previous batch's halves again.
+func TestPostprocSettingAKey(t *testing.T) {
+	halve := func(b *tensordict.Dict) (*tensordict.Dict, error) {
+		r := must(tensordict.GetAs[float32](b, "next/reward"))
+		h := tensor.Zeros(tensor.Float32, must(b.Get("next/reward")).Shape()...)
+		for i, v := range r {
+			tensor.MustData[float32](h)[i] = v / 2
+		}
+		return b, b.Set("next/reward", h)
+	}
+	check := func(name string, k int, b *tensordict.Dict) {
+		t.Helper()
+		sum := 0.0
+		for _, v := range must(tensordict.GetAs[float32](b, "next/reward")) {
+			sum += float64(v)
+		}
+		if n := len(must(tensordict.GetAs[float32](b, "next/reward"))); sum != float64(n)/2 {
+			t.Errorf("%s batch %d: halved rewards sum to %g over %d frames, want %g", name, k, sum, n, float64(n)/2)
+		}
+	}
+	o := collectors.Options{FramesPerBatch: 20, Postproc: halve}
+	s := must(collectors.NewSync(carts(t, 2, 1), always{}, o))
+	defer s.Close()
+	m := must(collectors.NewMultiSync([]envs.Env{carts(t, 2, 2), carts(t, 2, 3)}, func(int) envs.Policy { return always{} }, o))
+	defer m.Close()
+	o.RunAhead = 1
+	a := must(collectors.NewAsync([]envs.Env{carts(t, 2, 4)}, func(int) envs.Policy { return always{} }, o))
+	defer a.Close()
+	for k := range 4 {
+		check("Sync", k, must(s.Next()))
+		check("MultiSync", k, must(m.Next()))
+		b, _, err := a.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("Async", k, b)
 	}
 }

@@ -286,6 +286,7 @@ func (a *Async) Next() (*tensordict.Dict, int, error) {
 	if r.err != nil {
 		return nil, r.worker, fmt.Errorf("collectors: worker %d: %w", r.worker, r.err)
 	}
+	a.frames += a.o.FramesPerBatch // before asking for more: TotalFrames counts this batch
 	if !a.spares[r.worker] && a.o.RunAhead > 0 {
 		// The worker's first batch gives its structure: RunAhead more buffers like it, asked
 		// for now, so the worker goes on while the caller holds this one.
@@ -294,7 +295,6 @@ func (a *Async) Next() (*tensordict.Dict, int, error) {
 			a.request(r.worker, r.batch.Clone())
 		}
 	}
-	a.frames += a.o.FramesPerBatch
 	b, err := finish(r.batch, a.o, 0)
 	return b, r.worker, err
 }

@@ -84,22 +84,10 @@ type PolicyFunc func(td *tensordict.Dict) error
 // Act calls f.
 func (f PolicyFunc) Act(td *tensordict.Dict) error { return f(td) }
 
-// RandomPolicy samples actions uniformly from env's action spec. A categorical action is
-// written into td's action tensor when td already holds one of the right dtype and shape (a
-// collector's preallocated row); otherwise a new tensor is set.
+// RandomPolicy samples actions uniformly from env's action spec.
 func RandomPolicy(env Env, rng *rand.Rand) Policy {
 	spec, batch := env.Specs().Action, env.BatchShape()
-	cat, isCat := spec.(Categorical)
-	isCat = isCat && len(cat.S) == 0
 	return PolicyFunc(func(td *tensordict.Dict) error {
-		if isCat {
-			if t, err := td.Get(KeyAction); err == nil && t.DType() == tensor.Int64 && t.NumDims() == len(batch) && t.HasPrefix(batch) {
-				for i, d := 0, tensor.MustData[int64](t); i < len(d); i++ {
-					d[i] = int64(rng.IntN(cat.N))
-				}
-				return nil
-			}
-		}
 		return td.Set(KeyAction, spec.Rand(rng, batch...))
 	})
 }

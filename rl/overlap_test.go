@@ -16,10 +16,10 @@ import (
 // learning and checks which weights acted: batches 0 and 1 with the initial weights, batch k
 // (k >= 2) with those after update k-1. The env holds the worker in the middle of each batch
 // until the update before it and Refresh are done, so new weights arrive while a batch is
-// being collected. The value stored at every step is recomputed from the step's observation
-// and recurrent state with actors holding every weights snapshot: exactly one snapshot, the
-// expected one, gives all of a batch's values back. Run under -race: the worker acts while the
-// learner updates.
+// being collected (and a second Refresh after some updates must leave the actor in use alone).
+// The value stored at every step is recomputed from the step's observation and recurrent state
+// with actors holding every weights snapshot: exactly one snapshot, the expected one, gives all
+// of a batch's values back. Run under -race: the worker acts while the learner updates.
 func TestOverlappedLagsOneUpdate(t *testing.T) {
 	const T, B, batches = 8, 2, 5
 	agent := must(nn.NewNetHackAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(1, 1))))
@@ -41,13 +41,30 @@ func TestOverlappedLagsOneUpdate(t *testing.T) {
 			t.Fatal(err)
 		}
 		snaps = append(snaps, must(p.NewActor(uint64(101+k))))
-		if err := ov.Refresh(); err != nil {
-			t.Fatal(err)
+		for range 1 + k%2 { // a second Refresh (odd k) must not touch the actor in use
+			if err := ov.Refresh(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		env.gate <- struct{}{} // the next batch, held halfway, goes on
 	}
 	if ov.Frames() != batches*T*B {
 		t.Errorf("Frames %d after %d batches of %d", ov.Frames(), batches, T*B)
+	}
+	// And without the gate, acting and learning overlap freely (for -race).
+	free := must(NewOverlapped(nethackEnvs(t, B, 50), [2]*Actor{must(p.NewActor(3)), must(p.NewActor(4))}, collectors.Options{FramesPerBatch: T * B}))
+	defer free.Close()
+	for range 4 {
+		b, err := free.Next()
+		if err == nil {
+			err = p.Update(b)
+		}
+		if err == nil {
+			err = free.Refresh()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	for k, b := range got {
 		want := max(k-1, 0)

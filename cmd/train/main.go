@@ -60,6 +60,7 @@ type config struct {
 	checkpointEvery int
 	blasThreads     int
 	overlap         bool
+	resumedAt       int // the frames of the checkpoint resumed from: new games after it
 	evalEvery       int
 	evalEpisodes    int
 }
@@ -288,7 +289,9 @@ func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
 
 // build makes the batched env (with episode returns under episode_reward) and its learner.
 // NetHack games are seeded from --seed (every episode of env i from nethack.EnvOptions.Seed
-// --seed*1000+i), so runs repeat.
+// --seed*1000+i; a resumed run from a seed drawn from that and the checkpoint's frames, so it
+// does not replay the run's first games), so runs repeat, as far as NetHack allows: it also
+// reads the clock (the moon phase, night and midnight change luck and a few events).
 func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
 	b, err := buildRecording(c, task, hack, "")
 	return b.env, b.learner, err
@@ -342,7 +345,11 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 			if ttyrecDir != "" {
 				eo.TTYRecDir = filepath.Join(ttyrecDir, fmt.Sprintf("env%d", i))
 			}
-			seed := c.Seed*1000 + uint64(i) // every episode of env i seeded from it
+			// Every episode of env i is seeded from seed; a resumed run draws new games.
+			seed := c.Seed*1000 + uint64(i)
+			if c.resumedAt > 0 {
+				seed = nethack.EpisodeSeeds(seed, c.resumedAt).Core
+			}
 			eo.Seed = &seed
 			ne, err = nethack.NewEnv(eo)
 			e = ne
@@ -504,6 +511,9 @@ func run(c config, resolved func(path string) error) error {
 			return err
 		}
 	}
+	if c.resume {
+		c.resumedAt = st.Frames
+	}
 	b, err := buildRecording(c, task, hack, "")
 	if err != nil {
 		return err
@@ -513,6 +523,19 @@ func run(c config, resolved func(path string) error) error {
 	if intr != nil {
 		co.Postproc = intr.Postproc
 	}
+	var collectorState []byte
+	if c.resume { // the learner first: an overlapped collector starts acting with its weights
+		var lb []byte
+		if lb, collectorState, err = readCheckpoint(c.runDir, st.Generation); err == nil {
+			if err = learner.Restore(lb); err != nil {
+				err = fmt.Errorf("the learner's state: %w", err)
+			}
+		}
+		if err != nil {
+			env.Close()
+			return fmt.Errorf("--resume: %w", err)
+		}
+	}
 	col, overlapped, err := newCollector(c, hack, env, learner, co)
 	if err != nil {
 		env.Close()
@@ -520,8 +543,8 @@ func run(c config, resolved func(path string) error) error {
 	}
 	defer col.Close()
 	if c.resume {
-		if err := restore(c.runDir, st.Generation, learner, col); err != nil {
-			return err
+		if err := col.Restore(collectorState); err != nil {
+			return fmt.Errorf("--resume: the collector's state: %w", err)
 		}
 	}
 
@@ -756,24 +779,17 @@ func save(c config, learner learner, col trainCollector, st state) error {
 	return nil
 }
 
-func restore(runDir string, gen int, learner learner, col trainCollector) error {
+// readCheckpoint reads the learner's and the collector's states of generation gen.
+func readCheckpoint(runDir string, gen int) (learnerState, collectorState []byte, err error) {
 	dir := filepath.Join(runDir, "ckpt")
 	ln, cn := ckptFiles(gen)
-	lb, err := os.ReadFile(filepath.Join(dir, ln))
-	if err != nil {
-		return fmt.Errorf("--resume: train.json names %s: %w", ln, err)
+	if learnerState, err = os.ReadFile(filepath.Join(dir, ln)); err != nil {
+		return nil, nil, fmt.Errorf("train.json names %s: %w", ln, err)
 	}
-	cb, err := os.ReadFile(filepath.Join(dir, cn))
-	if err != nil {
-		return fmt.Errorf("--resume: train.json names %s: %w", cn, err)
+	if collectorState, err = os.ReadFile(filepath.Join(dir, cn)); err != nil {
+		return nil, nil, fmt.Errorf("train.json names %s: %w", cn, err)
 	}
-	if err := learner.Restore(lb); err != nil {
-		return fmt.Errorf("--resume: %s: %w", ln, err)
-	}
-	if err := col.Restore(cb); err != nil {
-		return fmt.Errorf("--resume: %s: %w", cn, err)
-	}
-	return nil
+	return learnerState, collectorState, nil
 }
 
 // truncateLog drops the rows of log.csv past frames (batches trained after the checkpoint that

@@ -109,15 +109,16 @@ type EnvOptions struct {
 	// TTYRecDir/nle.<pid>.<episode>.ttyrec3.bz2.
 	TTYRecDir   string
 	TTYRecEvery int
-	// Seed, when not nil, makes the sequence of games reproducible: episode k (counted from 1)
+	// Seed, when not nil, makes the sequence of games reproducible: episode k (the first is 0)
 	// starts from EpisodeSeeds(*Seed, k), so the same seed and the same actions replay the same
 	// games. Without it NetHack seeds each game from true randomness, as NLE does. TaskEnv.Seed
-	// still decides the seeds of the one episode after it. Challenge refuses it (NLE forbids
-	// seeding there).
+	// still decides the seeds of the one episode after it. NetHack also reads the clock (the
+	// moon phase, night and midnight): with Game.FixMoonPhase the games repeat on any day.
+	// Challenge refuses Seed (NLE forbids seeding there).
 	Seed *uint64
 }
 
-// EpisodeSeeds returns the seeds of episode k (counted from 1) under EnvOptions.Seed: core and
+// EpisodeSeeds returns the seeds of episode k (the first is 0) under EnvOptions.Seed: core and
 // disp drawn from seed and k by SplitMix64, reseeding off.
 func EpisodeSeeds(seed uint64, k int) Seeds {
 	x := seed ^ uint64(k)*0x9e3779b97f4a7c15
