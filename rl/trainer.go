@@ -2,6 +2,7 @@ package rl
 
 import (
 	"errors"
+	"time"
 
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -16,6 +17,9 @@ type Step struct {
 	Frames  int                // frames collected so far, this batch included
 	Batches int                // batches learnt from in this Run
 	Stats   map[string]float64 // the learner's statistics of this update
+	// Collect is how long Next took (with collection overlapping learning, how long the
+	// learner waited for the batch); Update how long the update took.
+	Collect, Update time.Duration
 }
 
 // The trainer's hooks, named by when they run. Each returns nil to go on, ErrStop to end the
@@ -77,15 +81,18 @@ func (t *Trainer) Run() error {
 		if t.LR != nil {
 			t.Learner.Optimizer().SetLR(t.LR(t.Collector.Frames()))
 		}
+		t0 := time.Now()
 		batch, err := t.Collector.Next()
 		if err != nil {
 			return err
 		}
+		collect := time.Since(t0)
 		for _, h := range t.AfterCollect {
 			if err := h(batch); err != nil {
 				return stopOK(err)
 			}
 		}
+		t1 := time.Now()
 		if err := t.Learner.Update(batch); err != nil {
 			if t.OnUpdateError != nil {
 				return t.OnUpdateError(err)
@@ -93,7 +100,8 @@ func (t *Trainer) Run() error {
 			return err
 		}
 		batches++
-		s := Step{Batch: batch, Frames: t.Collector.Frames(), Batches: batches, Stats: t.Learner.Metrics()}
+		s := Step{Batch: batch, Frames: t.Collector.Frames(), Batches: batches, Stats: t.Learner.Metrics(),
+			Collect: collect, Update: time.Since(t1)}
 		for _, h := range t.AfterUpdate {
 			if err := h(s); err != nil {
 				return stopOK(err)

@@ -61,6 +61,11 @@ func TestTrainerHooks(t *testing.T) {
 	if len(steps) != 4 || steps[3].Frames != 512 || steps[3].Batches != 4 || steps[0].Stats["loss"] == 0 {
 		t.Errorf("steps: %d, last %d frames %d batches, first loss %v", len(steps), steps[3].Frames, steps[3].Batches, steps[0].Stats["loss"])
 	}
+	for i, s := range steps { // 128 cart-pole steps and an update each take some time
+		if s.Collect <= 0 || s.Update <= 0 {
+			t.Errorf("step %d: collect %v, update %v; want both timed", i, s.Collect, s.Update)
+		}
+	}
 	if lrs[0] != 1e-3 || lrs[3] != 1e-3*(1-384.0/1024) {
 		t.Errorf("learning rates %v", lrs)
 	}

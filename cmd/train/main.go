@@ -661,6 +661,10 @@ func run(c config, resolved func(path string) error) error {
 			tb.Scalar("train/mean_intrinsic_return_last20", step, meanIntr)
 		}
 		tb.Scalar("train/frames_per_second", step, float64(st.Frames-startFrames)/el)
+		// Where a batch's time goes: waiting for the collector (with --overlap, the part of
+		// collection learning did not hide) and updating.
+		tb.Scalar("perf/collect_wait_seconds", step, st.Collect.Seconds())
+		tb.Scalar("perf/update_seconds", step, st.Update.Seconds())
 		if err := sl.write(tb, step, b.ctls); err != nil {
 			return err
 		}

@@ -66,6 +66,13 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 	}
 	if ev, _ := filepath.Glob(filepath.Join(dir, "tensorboard", "events.out.tfevents.*")); len(ev) != 1 {
 		t.Errorf("%d TensorBoard event files, want 1", len(ev))
+	} else {
+		b, _ := os.ReadFile(ev[0]) // tags are stored as plain bytes in the records
+		for _, tag := range []string{"train/mean_return_last20", "loss/loss", "perf/collect_wait_seconds", "perf/update_seconds"} {
+			if !bytes.Contains(b, []byte(tag)) {
+				t.Errorf("the TensorBoard events have no %s", tag)
+			}
+		}
 	}
 	if err := run(c, nil); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("a second run into the same folder: %v, want a refusal naming --force", err)
