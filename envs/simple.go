@@ -3,7 +3,9 @@ package envs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"weak"
 
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -32,8 +34,9 @@ type simpleEnv struct {
 	over    bool
 	started bool
 	// verified remembers "next" Dicts already checked by hasShapes, with their key count: a
-	// collector hands the same preallocated rows over and over.
-	verified map[*tensordict.Dict]int
+	// collector hands the same preallocated rows over and over. Weak keys: a Dict seen once
+	// (a batched env's row, new at every step) is not kept alive by the memory.
+	verified map[weak.Pointer[tensordict.Dict]]int
 }
 
 // FromSimple wraps a single environment as an Env with an empty batch shape.
@@ -183,18 +186,26 @@ func (e *simpleEnv) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 	return td, nil
 }
 
+// maxVerified bounds simpleEnv.verified: a collector's rows (64 per buffer, a few buffers)
+// fit; a batched env's rows, new at every step, are forgotten once collected.
+const maxVerified = 1024
+
 // next is nextDict with a memory of Dicts that passed the shape check.
 func (e *simpleEnv) next(td *tensordict.Dict) (*tensordict.Dict, bool) {
 	if n, err := td.GetDict(KeyNext); err == nil && !n.Locked() {
-		if k, ok := e.verified[n]; ok && k == n.Len() && len(n.BatchShape()) == 0 {
+		key := weak.Make(n)
+		if k, ok := e.verified[key]; ok && k == n.Len() && len(n.BatchShape()) == 0 {
 			return n, true
 		}
 		n, inPlace := nextDict(td, e.specs, nil)
 		if inPlace {
-			if e.verified == nil || len(e.verified) > 4096 {
-				e.verified = map[*tensordict.Dict]int{}
+			if len(e.verified) >= maxVerified { // forget the Dicts that are gone
+				maps.DeleteFunc(e.verified, func(k weak.Pointer[tensordict.Dict], _ int) bool { return k.Value() == nil })
 			}
-			e.verified[n] = n.Len()
+			if e.verified == nil || len(e.verified) >= maxVerified {
+				e.verified = map[weak.Pointer[tensordict.Dict]]int{}
+			}
+			e.verified[weak.Make(n)] = n.Len()
 		}
 		return n, inPlace
 	}

@@ -213,10 +213,10 @@ func (c *Composite) Delete(key string) {
 
 // Clone returns a copy (the specs themselves are values).
 func (c *Composite) Clone() *Composite {
-	return &Composite{keys: slices.Clone(c.keys), specs: maps(c.specs)}
+	return &Composite{keys: slices.Clone(c.keys), specs: cloneSpecMap(c.specs)}
 }
 
-func maps(m map[string]Spec) map[string]Spec {
+func cloneSpecMap(m map[string]Spec) map[string]Spec {
 	out := make(map[string]Spec, len(m))
 	for k, v := range m {
 		out[k] = v
