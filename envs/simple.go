@@ -37,6 +37,8 @@ type simpleEnv struct {
 	// collector hands the same preallocated rows over and over. Weak keys: a Dict seen once
 	// (a batched env's row, new at every step) is not kept alive by the memory.
 	verified map[weak.Pointer[tensordict.Dict]]int
+	hits     int  // memory hits since it last filled up
+	noMemory bool // a round without hits turned the memory off
 }
 
 // FromSimple wraps a single environment as an Env with an empty batch shape.
@@ -188,28 +190,45 @@ func (e *simpleEnv) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 
 // maxVerified bounds simpleEnv.verified: a collector's rows (64 per buffer, a few buffers)
 // fit; a batched env's rows, new at every step, are forgotten once collected.
-const maxVerified = 1024
+const maxVerified = 4096
 
-// next is nextDict with a memory of Dicts that passed the shape check.
+// next is nextDict with a memory of Dicts that passed the shape check. The memory is dropped
+// for good when a whole round of maxVerified new Dicts brought no hit: a batched env hands its
+// children new rows at every step (and checks their shapes itself, batched).
 func (e *simpleEnv) next(td *tensordict.Dict) (*tensordict.Dict, bool) {
-	if n, err := td.GetDict(KeyNext); err == nil && !n.Locked() {
-		key := weak.Make(n)
-		if k, ok := e.verified[key]; ok && k == n.Len() && len(n.BatchShape()) == 0 {
-			return n, true
-		}
-		n, inPlace := nextDict(td, e.specs, nil)
-		if inPlace {
-			if len(e.verified) >= maxVerified { // forget the Dicts that are gone
-				maps.DeleteFunc(e.verified, func(k weak.Pointer[tensordict.Dict], _ int) bool { return k.Value() == nil })
-			}
-			if e.verified == nil || len(e.verified) >= maxVerified {
-				e.verified = map[weak.Pointer[tensordict.Dict]]int{}
-			}
-			e.verified[weak.Make(n)] = n.Len()
-		}
-		return n, inPlace
+	n, err := td.GetDict(KeyNext)
+	if err != nil || n.Locked() || e.noMemory {
+		return nextDict(td, e.specs, nil)
 	}
-	return nextDict(td, e.specs, nil)
+	key := weak.Make(n)
+	if k, ok := e.verified[key]; ok && k == n.Len() && len(n.BatchShape()) == 0 {
+		e.hits++
+		return n, true
+	}
+	checked, inPlace := nextDict(td, e.specs, nil)
+	if !inPlace {
+		return checked, false
+	}
+	if len(e.verified) >= maxVerified {
+		if e.hits == 0 { // a round without a hit: every Dict is new
+			e.verified, e.noMemory = nil, true
+			return checked, true
+		}
+		// Forget the Dicts that are gone; start over if the live ones fill the memory.
+		maps.DeleteFunc(e.verified, func(k weak.Pointer[tensordict.Dict], _ int) bool { return k.Value() == nil })
+		if len(e.verified) >= maxVerified {
+			clear(e.verified)
+		}
+		e.hits = 0
+	}
+	if e.verified == nil {
+		e.verified = map[weak.Pointer[tensordict.Dict]]int{}
+	}
+	if checked != n {
+		key = weak.Make(checked)
+	}
+	e.verified[key] = checked.Len()
+	return checked, true
 }
 
 func setFlag(d *tensordict.Dict, key string, v bool) {

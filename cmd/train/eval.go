@@ -95,6 +95,7 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 // runDir/eval.json.
 func evalWith(c config, runDir string, episodes int, seed uint64, setWeights func(l learner, task nethack.Task, hack bool) (string, error)) (evalResult, error) {
 	c.Seed = seed
+	c.resumedAt = 0 // the evaluation games do not depend on where the run resumed
 	task, hack, err := parseEnv(&c)
 	if err != nil {
 		return evalResult{}, err

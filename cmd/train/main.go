@@ -246,7 +246,11 @@ func newCollector(c config, hack bool, env envs.Env, l learner, co collectors.Op
 	}
 	var actors [2]*rl.Actor
 	for i := range actors {
-		a, err := al.NewActor(c.Seed*2 + uint64(i))
+		seed := c.Seed*2 + uint64(i)
+		if c.resumedAt > 0 { // not the action stream the run started with
+			seed = nethack.EpisodeSeeds(seed, c.resumedAt).Disp
+		}
+		a, err := al.NewActor(seed)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -427,9 +431,10 @@ func run(c config, resolved func(path string) error) error {
 		return err
 	}
 	if c.blasThreads < 0 {
-		c.blasThreads = min(runtime.NumCPU(), 4)
+		cores := runtime.GOMAXPROCS(0) // the CPUs this process may use (cgroup quotas included)
+		c.blasThreads = min(cores, 4)
 		if overlaps(c, hack) {
-			c.blasThreads = max(1, min(runtime.NumCPU()-1, 4))
+			c.blasThreads = max(1, min(cores-1, 4))
 		}
 	}
 	nn.SetBLASThreads(c.blasThreads)
@@ -662,7 +667,8 @@ func run(c config, resolved func(path string) error) error {
 		}
 		tb.Scalar("train/frames_per_second", step, float64(st.Frames-startFrames)/el)
 		// Where a batch's time goes: waiting for the collector (with --overlap, the part of
-		// collection learning did not hide) and updating.
+		// collection learning did not hide; Motif's reward model scores the batch in this time
+		// too) and updating.
 		tb.Scalar("perf/collect_wait_seconds", step, st.Collect.Seconds())
 		tb.Scalar("perf/update_seconds", step, st.Update.Seconds())
 		if err := sl.write(tb, step, b.ctls); err != nil {
