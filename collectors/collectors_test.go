@@ -120,19 +120,12 @@ func TestSyncFramesPostprocAndBuffer(t *testing.T) {
 	}))
 	defer c.Close()
 	n := 0
-	for {
-		b, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	drain(t, c.Next, func(b *tensordict.Dict) {
 		if !slices.Equal(b.BatchShape(), []int{32, 2}) {
 			t.Fatalf("batch shape %v", b.BatchShape())
 		}
 		n++
-	}
+	})
 	if n != 4 || calls != 4 || c.Frames() != 256 || buf.Len() != 256 {
 		t.Errorf("batches %d postproc calls %d frames %d buffer %d; want 4 4 256 256", n, calls, c.Frames(), buf.Len())
 	}
@@ -160,14 +153,7 @@ func TestMultiSyncAndAsync(t *testing.T) {
 	m := must(collectors.NewMultiSync(mk(), policy, collectors.Options{FramesPerBatch: 20, TotalFrames: 120, StateKeys: []string{"hidden"}}))
 	n := 0
 	var prev *tensordict.Dict
-	for {
-		b, err := m.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	drain(t, m.Next, func(b *tensordict.Dict) {
 		if !slices.Equal(b.BatchShape(), []int{3, 10, 2}) {
 			t.Fatalf("multi-sync batch shape %v, want [3 10 2]", b.BatchShape())
 		}
@@ -194,7 +180,7 @@ func TestMultiSyncAndAsync(t *testing.T) {
 		}
 		prev = b.Clone()
 		n++
-	}
+	})
 	if n != 2 {
 		t.Errorf("%d multi-sync batches for 120 frames of 60, want 2", n)
 	}
@@ -456,21 +442,14 @@ func TestMultiSyncRunAhead(t *testing.T) {
 		m := must(collectors.NewMultiSync(mk(), policy, o))
 		defer m.Close()
 		var got []*tensordict.Dict
-		for {
-			b, err := m.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		drain(t, m.Next, func(b *tensordict.Dict) {
 			got = append(got, b.Clone())
 			if len(got) == switchAfter {
 				for i := range 3 {
 					m.SetPolicy(i, counting{})
 				}
 			}
-		}
+		})
 		return got
 	}
 	strict := collect(o, 0)
@@ -633,19 +612,30 @@ func (s *stepCount) ResetSome(mask []bool, td *tensordict.Dict) error {
 	return s.Env.(envs.PartialResetter).ResetSome(mask, td)
 }
 
-// drainAsync calls f with each batch of a and the worker that made it, until io.EOF.
-func drainAsync(t *testing.T, a *collectors.Async, f func(b *tensordict.Dict, worker int)) {
+// drain calls f with each batch next returns, until io.EOF.
+func drain(t *testing.T, next func() (*tensordict.Dict, error), f func(b *tensordict.Dict)) {
 	t.Helper()
 	for {
-		b, w, err := a.Next()
+		b, err := next()
 		if errors.Is(err, io.EOF) {
 			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		f(b, w)
+		f(b)
 	}
+}
+
+// drainAsync calls f with each batch of a and the worker that made it, until io.EOF.
+func drainAsync(t *testing.T, a *collectors.Async, f func(b *tensordict.Dict, worker int)) {
+	t.Helper()
+	w := 0
+	drain(t, func() (*tensordict.Dict, error) {
+		b, worker, err := a.Next()
+		w = worker
+		return b, err
+	}, func(b *tensordict.Dict) { f(b, w) })
 }
 
 // TestPostprocSettingAKey: a Postproc that replaces next/reward (as Motif's intrinsic reward
