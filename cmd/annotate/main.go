@@ -21,7 +21,6 @@ import (
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
-	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/rl"
@@ -38,12 +37,15 @@ Usage:
   annotate label   --pairs data/pairs.mtd [--llm-url URL]           label them with an LLM judge
   annotate inspect --pairs data/pairs.mtd                            counts, captions, labels
   annotate train   --pairs data/pairs.mtd --out rm.mtd               train the reward model
+  annotate eval    [--tsv pairs.tsv] [--reward-model default]        measure a judge (and a reward
+                                                                     model) on pairs with known answers
+  annotate probe   [--topics FILE]                                   what the judge knows of NetHack
 
-Without --llm-url, label starts the embedded llama-server with SmolLM2-135M (built by
-scripts/setup.sh --llm): a tiny, weak judge, good for trying the pipeline. For real labels
-point --llm-url at vLLM, llama.cpp or OpenAI (several URLs, comma-separated, share the work)
-and name the model with --llm-model; an API key is read from OPENAI_API_KEY and never written
-anywhere.
+Without --llm-url, label and eval start the embedded llama-server (built by
+scripts/setup.sh --llm) with the embedded judge (--judge; the default is the best measured in
+docs/judge.md, installed by scripts/setup.sh --coder). For real labels point --llm-url at vLLM,
+llama.cpp or OpenAI (several URLs, comma-separated, share the work) and name the model with
+--llm-model; an API key is read from OPENAI_API_KEY and never written anywhere.
 
 Run "annotate <command> --help" for a command's flags.
 `
@@ -67,8 +69,10 @@ func main() {
 		err = inspect(args, os.Stdout)
 	case "train":
 		err = train(args)
+	case "eval":
+		err = eval(ctx, args, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; commands: collect, pairs, label, inspect, train (annotate --help)", cmd)
+		err = fmt.Errorf("unknown command %q; commands: collect, pairs, label, inspect, train, eval, probe (annotate --help)", cmd)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -238,6 +242,7 @@ type provenance struct {
 	Goal        string        `json:"goal"`
 	GoalText    string        `json:"goal_text"`
 	Mode        string        `json:"mode"`
+	TieMargin   float64       `json:"tie_margin"`
 	Summary     motif.Summary `json:"summary"`
 	Seconds     float64       `json:"seconds"`
 	PairsPerSec float64       `json:"pairs_per_second"`
@@ -247,16 +252,13 @@ func label(ctx context.Context, args []string) error {
 	fs := newFlags("label", "annotate label --pairs data/pairs.mtd --mode scored --goal default")
 	pairsPath := fs.String("pairs", "", "pair dataset from `annotate pairs` (required); labels are written into it")
 	out := fs.String("out", "", "write the labelled dataset here instead of into --pairs")
-	urls := fs.String("llm-url", "", "OpenAI-compatible server(s) up to /v1, comma-separated; empty starts the embedded llama-server")
-	model := fs.String("llm-model", "", "the served model's name (default: the embedded server's)")
-	mode := fs.String("mode", motif.Scored, "scored: one token, compare log p(1) and log p(2) (small models); generative: the judge reasons, then answers best_message: 1|2|None")
-	goal := fs.String("goal", "default", "the player's goal the judge is told: "+strings.Join(motif.GoalNames(), ", ")+", or free text")
-	tmpl := fs.String("template", "judge", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy rewards/motif/prompts/judge.tmpl); transition pairs default to judge-transition")
+	jf := judgeFlags(fs)
 	conc := fs.Int("concurrency", 2, "requests in flight (over all servers)")
 	journalPath := fs.String("journal", "", "answer journal for resuming and caching (default: <out>.journal)")
 	maxTokens := fs.Int("max-tokens", 512, "longest generative answer")
 	skill := fs.String("skill", "", "label for one skill of --spec (MaestroMotif): the judge is told the skill and its preference; write each skill's labels to its own --out and train one reward model per skill")
 	specPath := fs.String("spec", "default", "skills spec for --skill (default: MaestroMotif's five skills)")
+	allowUnknown := fs.Bool("allow-unknown", false, "write the labels even when most are unknown (the judge gave no usable answer)")
 	withStats := fs.Bool("caption-stats", false, "append the bottom line in words to each caption (Motif's option: HP, gold, dungeon level, experience level, turn)")
 	if err := parse(fs, args, "pairs"); err != nil {
 		return err
@@ -275,17 +277,11 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if p.Has("first/prev_message") && !flagSet(fs, "template") {
-		*tmpl = "judge-transition" // MaestroMotif's pairs of transitions
-	}
-	tp, err := motif.LoadTemplate(*tmpl)
+	tp, err := jf.template(p.Has("first/prev_message")) // MaestroMotif's pairs of transitions have their own
 	if err != nil {
 		return err
 	}
-	goalText, ok := motif.Goals[*goal]
-	if !ok {
-		goalText = *goal // free text
-	}
+	goal, goalText := &jf.goal, jf.goalText()
 	if *skill != "" { // MaestroMotif: the skill's preference and a clause against angering the god
 		spec, err := skills.LoadSpec(*specPath)
 		if err != nil {
@@ -299,14 +295,13 @@ func label(ctx context.Context, args []string) error {
 			goalText, spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference)
 		*goal = "skill:" + *skill
 	}
-	client, stopLLM, err := llm.Connect(ctx, *urls, *model, *conc, os.Stderr,
-		"label: starting the embedded llama-server (SmolLM2-135M-Instruct: a small, weak judge; use --llm-url for a real one)")
+	client, stopLLM, err := jf.connect(ctx, *conc, "label")
 	if err != nil {
 		return err
 	}
 	defer stopLLM()
 	urlList := client.URLs()
-	*model = client.Model()
+	model := client.Model()
 	j, err := motif.OpenJournal(*journalPath)
 	if err != nil {
 		return err
@@ -314,7 +309,7 @@ func label(ctx context.Context, args []string) error {
 	defer j.Close()
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "label: %d pairs, %d answers already in %s\n", len(caps), j.Len(), *journalPath)
-	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: *mode, Concurrency: *conc, MaxTokens: *maxTokens,
+	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, MaxTokens: *maxTokens, TieMargin: jf.tieMargin(),
 		Progress: func(pr motif.Progress) {
 			bar("label", pr.Done, pr.Total, start, fmt.Sprintf(" %.0f tokens/s", float64(pr.Tokens)/time.Since(start).Seconds()))
 		}})
@@ -325,6 +320,9 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if unknown := sum.Labels[motif.Unknown]; unknown*2 > len(labels) && !*allowUnknown {
+		return fmt.Errorf("label: the judge gave no usable answer on %d of %d pairs (answers kept in %s); labels not written. Check the judge with `annotate eval`, use another --mode or --llm-url, or pass --allow-unknown to write them anyway", unknown, len(labels), *journalPath)
+	}
 	if err := p.Set("label", tensor.Of(labels)); err != nil {
 		return err
 	}
@@ -332,8 +330,8 @@ func label(ctx context.Context, args []string) error {
 		return err
 	}
 	el := time.Since(start).Seconds()
-	prov := provenance{Model: *model, URLs: urlList, Template: tp.Name, Goal: *goal, GoalText: goalText, Mode: *mode, Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
-	if *urls == "" {
+	prov := provenance{Model: model, URLs: urlList, Template: tp.Name, Goal: *goal, GoalText: goalText, Mode: jf.mode, TieMargin: jf.tieMargin(), Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
+	if jf.urls == "" {
 		prov.URLs = []string{"embedded llama-server"}
 	}
 	b, _ := json.MarshalIndent(prov, "", "  ")
@@ -403,12 +401,7 @@ func inspect(args []string, w *os.File) error {
 	if *rmPath == "" {
 		return nil
 	}
-	var rm *motif.RewardModel
-	if *rmPath == "default" {
-		rm, err = motif.DefaultRewardModel()
-	} else {
-		rm, err = motif.LoadRewardModel(*rmPath)
-	}
+	rm, err := loadRewardModel(*rmPath)
 	if err != nil {
 		return err
 	}
@@ -498,4 +491,12 @@ func train(args []string) error {
 	eps, _ := rm.Quantile(0.5)
 	fmt.Printf("train: reward model in %s (%d train / %d held-out pairs, held-out accuracy %.3f, median normalised reward %.3f); provenance in %s.json\n", *out, res.Train, res.Val, res.ValAcc, eps, *out)
 	return nil
+}
+
+// loadRewardModel reads a --reward-model flag: "default" is the shipped model, else a file.
+func loadRewardModel(path string) (*motif.RewardModel, error) {
+	if path == "default" {
+		return motif.DefaultRewardModel()
+	}
+	return motif.LoadRewardModel(path)
 }

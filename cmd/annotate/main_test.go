@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -29,7 +33,7 @@ func TestPipeline(t *testing.T) {
 	}
 	const key = "sk-maestro-test-key-do-not-write"
 	t.Setenv("OPENAI_API_KEY", key) // the embedded server ignores it; no file may contain it
-	if err := label(ctx, []string{"--pairs", pairsFile}); err != nil {
+	if err := label(ctx, []string{"--pairs", pairsFile, "--judge", llm.SmokeModel}); err != nil {
 		t.Fatal(err)
 	}
 	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
@@ -83,7 +87,7 @@ func TestPipeline(t *testing.T) {
 	}
 	before := j.Len()
 	j.Close()
-	if err := label(ctx, []string{"--pairs", pairsFile}); err != nil {
+	if err := label(ctx, []string{"--pairs", pairsFile, "--judge", llm.SmokeModel}); err != nil {
 		t.Fatal(err)
 	}
 	j, _ = motif.OpenJournal(pairsFile + ".journal")
@@ -151,5 +155,82 @@ func TestCollectWithPolicy(t *testing.T) {
 	nn.SaveParams(params, rm.Params())
 	if err := collect(context.Background(), []string{"--steps", "64", "--policy", params, "--out", obs}); err == nil || !strings.Contains(err.Error(), "params.mtd") {
 		t.Errorf("a reward model's weights as the policy: %v", err)
+	}
+}
+
+// TestEvalAsksAsLabelDoes labels collected pairs with the real embedded server, then evaluates
+// the same caption pairs (written as a TSV) with label's journal: eval must find every answer
+// there (it asks the judge exactly as label does: template, goal, mode, keys) and give the same
+// labels; its last two lines are the RESULT lines.
+func TestEvalAsksAsLabelDoes(t *testing.T) {
+	dir := t.TempDir()
+	obs, pairsFile := filepath.Join(dir, "obs.mtd"), filepath.Join(dir, "pairs.mtd")
+	ctx := context.Background()
+	if err := collect(ctx, []string{"--task", "score", "--steps", "2000", "--envs", "2", "--seed", "4", "--out", obs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pairs([]string{"--obs", obs, "--out", pairsFile, "--pairs", "60"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := label(ctx, []string{"--pairs", pairsFile, "--judge", llm.SmokeModel, "--allow-unknown"}); err != nil {
+		t.Fatal(err)
+	}
+	p := must(motif.LoadDataset(pairsFile, motif.KindPairs))
+	caps := must(motif.PairCaptions(p, false))
+	labels := must(tensordict.GetAs[int8](p, "label"))
+	var tsv strings.Builder
+	var want []int8
+	for i, c := range caps {
+		if c[0] != c[1] && !strings.ContainsAny(c[0]+c[1], "\t\n") {
+			fmt.Fprintf(&tsv, "%s\t%s\t1\n", c[0], c[1])
+			want = append(want, labels[i])
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("only %d distinct-caption pairs", len(want))
+	}
+	tsvFile, jsonFile := filepath.Join(dir, "pairs.tsv"), filepath.Join(dir, "eval.json")
+	os.WriteFile(tsvFile, []byte(tsv.String()), 0o644)
+	var out strings.Builder
+	if err := eval(ctx, []string{"--tsv", tsvFile, "--judge", llm.SmokeModel, "--journal", pairsFile + ".journal", "--json", jsonFile}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal(must(os.ReadFile(jsonFile)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Judge == nil || rep.Judge.Summary.Asked != 0 {
+		t.Fatalf("eval asked the judge again (%+v); every answer should be in label's journal", rep.Judge)
+	}
+	if !slices.Equal(rep.Judge.Labels, want) {
+		t.Errorf("eval's labels %v differ from label's %v", rep.Judge.Labels, want)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	n := len(lines)
+	if n < 2 || !strings.HasPrefix(lines[n-2], "RESULT judge accuracy=") || !strings.Contains(lines[n-2], "model="+llm.SmokeModel) ||
+		!strings.HasPrefix(lines[n-1], "RESULT reward_model accuracy=") {
+		t.Errorf("the output does not end with the two RESULT lines:\n%s", out.String())
+	}
+}
+
+func TestEvalBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.tsv")
+	os.WriteFile(bad, []byte("You kill the newt!\tIt's a wall.\t1\nYou kill the newt!\tIt's a wall.\tfirst\n"), 0o644)
+	var out strings.Builder
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tsv", bad, "--no-judge"}, "line 2: preferred is"},
+		{[]string{"--tsv", filepath.Join(dir, "none.tsv")}, "no such file"},
+		{[]string{"--no-judge", "--reward-model", filepath.Join(dir, "none.mtd")}, "none.mtd"},
+		{[]string{"--judge", "gpt-17"}, "no embedded model \"gpt-17\""},
+		{[]string{"--judge", "qwen2.5-coder-1.5b-instruct", "--mode", "scored", "--template", "rate"}, "pointwise"},
+	} {
+		err := eval(context.Background(), c.args, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("eval %v: got %v, want an error saying %q", c.args, err, c.want)
+		}
 	}
 }

@@ -147,7 +147,7 @@ func writeCode(ctx context.Context, o options, spec *skills.Spec, task skills.Ta
 		c, err := loadOver(base, o.code, skills.CodeKinds)
 		return c, "policy.star from " + o.code, err
 	}
-	c, stopLLM, err := llm.Connect(ctx, o.urls, o.model, 1, os.Stderr,
+	c, stopLLM, err := llm.Connect(ctx, o.urls, o.model, llm.SmokeModel, 1, os.Stderr,
 		"compose: starting the embedded llama-server (SmolLM2-135M: too small to write working code; use --llm-url for a real coder)")
 	if err != nil {
 		return nil, "", err

@@ -19,7 +19,7 @@ type AnnotateOptions struct {
 	Template *Template
 	// Goal is the goal text (Goals[name], or free text; "" is zero-knowledge).
 	Goal string
-	// Mode is Generative (default) or Scored.
+	// Mode is Generative (default), Scored or Pointwise (the template must be pointwise).
 	Mode string
 	// Concurrency is the number of requests in flight; 0 means 4.
 	Concurrency int
@@ -28,7 +28,7 @@ type AnnotateOptions struct {
 	// MaxTokens bounds a generative answer; 0 means 512.
 	MaxTokens int
 	// TieMargin: in scored mode, a pair whose combined log-probability margin is at most this
-	// is a tie.
+	// is a tie; in pointwise mode, a pair whose ratings differ by at most this.
 	TieMargin float64
 	// Progress, when set, is called after every answer.
 	Progress func(Progress)
@@ -53,9 +53,13 @@ type Summary struct {
 	Labels [4]int `json:"labels"`
 	// PositionBias is the share of unique pairs, among those answered decisively in both
 	// orders, whose two answers chose the same position (1 and 1, or 2 and 2): the judge
-	// followed the position, not the content.
+	// followed the position, not the content. Pointwise mode has none (always 0).
 	PositionBias float64 `json:"position_bias"`
-	Tokens       int64   `json:"tokens"`
+	// Rated is the number of distinct captions rated (pointwise mode), RatedUnknown those
+	// whose answer held no usable rating.
+	Rated        int   `json:"captions_rated,omitempty"`
+	RatedUnknown int   `json:"captions_unrated,omitempty"`
+	Tokens       int64 `json:"tokens"`
 }
 
 // key identifies one request: model, template, goal, mode and the captions in asked order.
@@ -79,8 +83,13 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	if o.Mode == "" {
 		o.Mode = Generative
 	}
-	if o.Mode != Generative && o.Mode != Scored {
-		return nil, Summary{}, fmt.Errorf("motif: unknown answer mode %q; use %s or %s", o.Mode, Generative, Scored)
+	if o.Mode != Generative && o.Mode != Scored && o.Mode != Pointwise {
+		return nil, Summary{}, fmt.Errorf("motif: unknown answer mode %q; use %s, %s or %s", o.Mode, Generative, Scored, Pointwise)
+	}
+	if (o.Mode == Pointwise) != o.Template.Pointwise {
+		return nil, Summary{}, fmt.Errorf("motif: template %s is %s but mode %s needs a %s one (e.g. %s)", o.Template.Name,
+			map[bool]string{true: "pointwise", false: "pairwise"}[o.Template.Pointwise], o.Mode,
+			map[bool]string{true: "pointwise", false: "pairwise"}[o.Mode == Pointwise], DefaultTemplate(o.Mode, false))
 	}
 	if o.Temperature == 0 {
 		o.Temperature = 0.1
@@ -115,14 +124,34 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	s.Unique = len(order)
 	type ask struct{ first, second, key string }
 	var todo []ask
-	for _, u := range order {
-		for _, q := range [2][2]string{{u.a, u.b}, {u.b, u.a}} {
-			k := key(c.Model(), o, q[0], q[1])
-			if _, ok := j.Get(k); ok {
-				s.Cached++
-				continue
+	if o.Mode == Pointwise {
+		// One request per distinct caption of the non-identical pairs.
+		seen := map[string]bool{}
+		for _, u := range order {
+			for _, c1 := range [2]string{u.a, u.b} {
+				if seen[c1] {
+					continue
+				}
+				seen[c1] = true
+				s.Rated++
+				k := key(c.Model(), o, c1, "")
+				if _, ok := j.Get(k); ok {
+					s.Cached++
+					continue
+				}
+				todo = append(todo, ask{c1, "", k})
 			}
-			todo = append(todo, ask{q[0], q[1], k})
+		}
+	} else {
+		for _, u := range order {
+			for _, q := range [2][2]string{{u.a, u.b}, {u.b, u.a}} {
+				k := key(c.Model(), o, q[0], q[1])
+				if _, ok := j.Get(k); ok {
+					s.Cached++
+					continue
+				}
+				todo = append(todo, ask{q[0], q[1], k})
+			}
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -167,10 +196,23 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	if firstErr != nil {
 		return nil, s, fmt.Errorf("motif: annotation stopped after %d new answers (kept in the journal; rerun to continue): %w", s.Asked, firstErr)
 	}
-	// Combine both orders of each unique pair into a label for (a, b).
+	// Combine both orders of each unique pair (or both ratings) into a label for (a, b).
 	combined := map[uk]int8{}
 	decisive, biased := 0, 0
+	unrated := map[string]bool{}
 	for _, u := range order {
+		if o.Mode == Pointwise {
+			x, _ := j.Get(key(c.Model(), o, u.a, ""))
+			y, _ := j.Get(key(c.Model(), o, u.b, ""))
+			if !x.OK {
+				unrated[u.a] = true
+			}
+			if !y.OK {
+				unrated[u.b] = true
+			}
+			combined[u] = CombineRatings(x, y, o.TieMargin)
+			continue
+		}
 		x, _ := j.Get(key(c.Model(), o, u.a, u.b))
 		y, _ := j.Get(key(c.Model(), o, u.b, u.a))
 		if x.Retried {
@@ -187,6 +229,7 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 		}
 		combined[u] = l
 	}
+	s.RatedUnknown = len(unrated)
 	if decisive > 0 {
 		s.PositionBias = float64(biased) / float64(decisive)
 	}
@@ -280,6 +323,14 @@ func askOne(ctx context.Context, c *llm.Client, o AnnotateOptions, first, second
 		return Answer{}, err
 	}
 	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}}
+	if o.Mode == Pointwise {
+		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
+		if err != nil {
+			return Answer{}, err
+		}
+		rating, mass, ok := RateAnswer(r.TopFirst)
+		return Answer{Label: Unknown, Rating: rating, Mass: mass, OK: ok, Tokens: r.Tokens}, nil
+	}
 	if o.Mode == Scored {
 		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
 		if err != nil {

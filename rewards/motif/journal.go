@@ -19,6 +19,10 @@ type Answer struct {
 	Label int8 `json:"l"`
 	// Margin is log p("1") - log p("2") (scored); OK says whether it is valid.
 	Margin float64 `json:"m,omitempty"`
+	// Rating is the expected 1-9 rating of the caption (pointwise) and Mass the probability
+	// the answer token's distribution put on the digits 1-9.
+	Rating float64 `json:"s,omitempty"`
+	Mass   float64 `json:"p,omitempty"`
 	OK     bool    `json:"ok"`
 	Tokens int     `json:"t,omitempty"`
 	// Retried: the first answer could not be parsed and the model was asked again.

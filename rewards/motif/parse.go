@@ -33,6 +33,9 @@ func ParseAnswer(text string) (label int8, ok bool) {
 func ScoreAnswer(top map[string]float64) (margin float64, ok bool) {
 	l1, l2 := math.Inf(-1), math.Inf(-1)
 	for tok, lp := range top {
+		if !validLogProb(lp) {
+			continue // a server's garbage (NaN, +Inf, 1e308) is no evidence
+		}
 		switch strings.TrimSpace(tok) {
 		case "1":
 			l1 = math.Max(l1, lp)
@@ -50,4 +53,55 @@ func ScoreAnswer(top map[string]float64) (margin float64, ok bool) {
 		return 50, true
 	}
 	return l1 - l2, true
+}
+
+// validLogProb says whether lp can be a log-probability: finite and at most 0 (a little
+// above 0 is rounding).
+func validLogProb(lp float64) bool {
+	return !math.IsNaN(lp) && !math.IsInf(lp, 0) && lp <= 1e-3 && lp > -1e4
+}
+
+// MinRatingMass is the least probability that a pointwise answer's first token must put on
+// the digits 1-9 for its rating to count; below it the model was answering something else.
+const MinRatingMass = 0.05
+
+// RateAnswer reads a pointwise answer: the first token's top log-probabilities. The rating is
+// the expected digit, sum_k k p(k) / sum_k p(k) over the tokens "1" ... "9" (after trimming
+// spaces; a token missing from the top list counts as probability 0), and mass is sum_k p(k).
+// ok is false when mass is below MinRatingMass. Log-probabilities that are not finite or
+// above 0 are ignored.
+func RateAnswer(top map[string]float64) (rating, mass float64, ok bool) {
+	var p [10]float64
+	for tok, lp := range top {
+		t := strings.TrimSpace(tok)
+		if len(t) != 1 || t[0] < '1' || t[0] > '9' || !validLogProb(lp) {
+			continue
+		}
+		p[t[0]-'0'] = math.Max(p[t[0]-'0'], math.Exp(min(lp, 0)))
+	}
+	var sum float64
+	for k := 1; k <= 9; k++ {
+		mass += p[k]
+		sum += float64(k) * p[k]
+	}
+	if mass < MinRatingMass {
+		return 0, mass, false
+	}
+	return sum / mass, mass, true
+}
+
+// CombineRatings labels the pair (a, b) from the pointwise answers for a and b: First when a's
+// rating exceeds b's by more than tie, Second when b's exceeds a's by more than tie, Tie
+// otherwise, and Unknown when either has no rating.
+func CombineRatings(a, b Answer, tie float64) int8 {
+	if !a.OK || !b.OK {
+		return Unknown
+	}
+	switch d := a.Rating - b.Rating; {
+	case d > tie:
+		return First
+	case d < -tie:
+		return Second
+	}
+	return Tie
 }

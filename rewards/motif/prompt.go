@@ -73,17 +73,41 @@ const (
 	Generative = "generative"
 	// Scored: one token; the log-probabilities of "1" and "2" decide (for small models).
 	Scored = "scored"
+	// Pointwise: each distinct caption is rated once on a 1-9 scale; its rating is the
+	// expected value of the answer token's distribution over the digits (G-Eval's scoring),
+	// and a pair is labelled by comparing its two ratings with a tie margin. No position
+	// bias, and one request per distinct caption instead of two per pair.
+	Pointwise = "pointwise"
 )
+
+// Modes lists the answer modes.
+var Modes = []string{Generative, Scored, Pointwise}
+
+// DefaultTemplate names the built-in template of a mode and pair kind: "rate" (or
+// "rate-transition") for Pointwise, "judge" (or "judge-transition") otherwise.
+func DefaultTemplate(mode string, transitions bool) string {
+	name := "judge"
+	if mode == Pointwise {
+		name = "rate"
+	}
+	if transitions {
+		name += "-transition"
+	}
+	return name
+}
 
 //go:embed prompts/*.tmpl
 var builtin embed.FS
 
 // Template is a prompt template: a text/template with the slots .Goal, .First, .Second and
-// .Answer ("generative" or "scored").
+// .Answer ("generative" or "scored") for a pairwise template, or .Goal and .Message for a
+// pointwise one (Pointwise mode: one caption rated at a time).
 type Template struct {
-	Name string // "judge", "judge-reworded" or the file's path
+	Name string // "judge", "judge-reworded", "rate", ... or the file's path
 	Text string
-	t    *template.Template
+	// Pointwise: the template rates one caption (.Message) instead of comparing two.
+	Pointwise bool
+	t         *template.Template
 }
 
 // BuiltinTemplates lists the templates shipped with Maestro ("judge", "judge-reworded").
@@ -97,7 +121,8 @@ func BuiltinTemplates() []string {
 }
 
 // LoadTemplate returns a built-in template by name or reads a template file (copy one of
-// rewards/motif/prompts/*.tmpl to start). A template must use .First and .Second.
+// rewards/motif/prompts/*.tmpl to start). A template must use .First and .Second (pairwise)
+// or .Message (pointwise).
 func LoadTemplate(nameOrPath string) (*Template, error) {
 	var text []byte
 	var err error
@@ -118,22 +143,29 @@ func ParseTemplate(name, text string) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("motif: template %s: %w", name, err)
 	}
-	for _, slot := range []string{".First", ".Second"} {
-		if !strings.Contains(text, slot) {
-			return nil, fmt.Errorf("motif: template %s never uses %s; a template needs the slots {{.First}} and {{.Second}} (and may use {{.Goal}} and {{.Answer}})", name, slot)
+	tp := &Template{Name: name, Text: text, t: t}
+	if strings.Contains(text, ".Message") {
+		if strings.Contains(text, ".First") || strings.Contains(text, ".Second") {
+			return nil, fmt.Errorf("motif: template %s mixes {{.Message}} (a pointwise template) with {{.First}}/{{.Second}} (a pairwise one); use one kind", name)
+		}
+		tp.Pointwise = true
+	} else {
+		for _, slot := range []string{".First", ".Second"} {
+			if !strings.Contains(text, slot) {
+				return nil, fmt.Errorf("motif: template %s never uses %s; a pairwise template needs the slots {{.First}} and {{.Second}} (and may use {{.Goal}} and {{.Answer}}); a pointwise one {{.Message}}", name, slot)
+			}
 		}
 	}
-	tp := &Template{Name: name, Text: text, t: t}
 	if _, err := tp.Render("g", "a", "b", Generative); err != nil {
 		return nil, err
 	}
 	return tp, nil
 }
 
-// Render fills the template.
+// Render fills the template. A pointwise template reads first as .Message.
 func (t *Template) Render(goal, first, second, answer string) (string, error) {
 	var b bytes.Buffer
-	err := t.t.Execute(&b, struct{ Goal, First, Second, Answer string }{goal, first, second, answer})
+	err := t.t.Execute(&b, struct{ Goal, First, Second, Message, Answer string }{goal, first, second, first, answer})
 	if err != nil {
 		return "", fmt.Errorf("motif: template %s: %w", t.Name, err)
 	}

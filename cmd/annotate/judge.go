@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/rewards/motif"
+)
+
+// Defaults of the judge, chosen by `annotate eval` on the shipped set (docs/judge.md).
+const (
+	defaultMode = motif.Pointwise
+	// defaultPointwiseTie is the tie margin between two ratings (1-9 scale) in pointwise mode.
+	defaultPointwiseTie = 0.25
+)
+
+// judgeConfig holds the flags that choose and configure the judge, shared by label, eval and
+// probe so that each asks the judge the same way.
+type judgeConfig struct {
+	urls, model, judge string
+	mode, goal, tmpl   string
+	tie                float64
+}
+
+func judgeFlags(fs *flag.FlagSet) *judgeConfig {
+	j := &judgeConfig{}
+	fs.StringVar(&j.urls, "llm-url", "", "OpenAI-compatible server(s) up to /v1, comma-separated; empty starts the embedded llama-server with --judge")
+	fs.StringVar(&j.model, "llm-model", "", "the served model's name (required with --llm-url)")
+	fs.StringVar(&j.judge, "judge", llm.DefaultJudge, "the embedded server's model when no --llm-url: "+strings.Join(llm.EmbeddedModelNames(), ", ")+", or a GGUF file (docs/judge.md measures each)")
+	fs.StringVar(&j.mode, "mode", defaultMode, "pointwise: each distinct caption rated 1-9 once, pairs compared by rating (no position bias); scored: one token per order, log p(1) vs log p(2); generative: the judge reasons, then answers best_message: 1|2|None")
+	fs.StringVar(&j.goal, "goal", "default", "the player's goal the judge is told: "+strings.Join(motif.GoalNames(), ", ")+", or free text")
+	fs.StringVar(&j.tmpl, "template", "", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy one of rewards/motif/prompts/); default: rate for pointwise, judge otherwise (-transition for transition pairs)")
+	fs.Float64Var(&j.tie, "tie-margin", -1, fmt.Sprintf("pairs closer than this are ties: ratings in pointwise mode (default %.2f), summed log-probability margins in scored mode (default 0)", defaultPointwiseTie))
+	return j
+}
+
+func (j *judgeConfig) goalText() string {
+	if t, ok := motif.Goals[j.goal]; ok {
+		return t
+	}
+	return j.goal // free text
+}
+
+func (j *judgeConfig) tieMargin() float64 {
+	if j.tie >= 0 {
+		return j.tie
+	}
+	if j.mode == motif.Pointwise {
+		return defaultPointwiseTie
+	}
+	return 0
+}
+
+// template loads --template, or the mode's default for single captions or transitions.
+func (j *judgeConfig) template(transitions bool) (*motif.Template, error) {
+	name := j.tmpl
+	if name == "" {
+		name = motif.DefaultTemplate(j.mode, transitions)
+	}
+	if !slices.Contains(motif.Modes, j.mode) {
+		return nil, fmt.Errorf("--mode %q: use %s", j.mode, strings.Join(motif.Modes, ", "))
+	}
+	tp, err := motif.LoadTemplate(name)
+	if err == nil && tp.Pointwise != (j.mode == motif.Pointwise) {
+		err = fmt.Errorf("--template %s does not suit --mode %s: pointwise mode rates one caption ({{.Message}}, e.g. %s), the others compare two ({{.First}}, {{.Second}}, e.g. %s)",
+			name, j.mode, motif.DefaultTemplate(motif.Pointwise, transitions), motif.DefaultTemplate(motif.Scored, transitions))
+	}
+	return tp, err
+}
+
+func (j *judgeConfig) connect(ctx context.Context, conc int, cmd string) (*llm.Client, func(), error) {
+	return llm.Connect(ctx, j.urls, j.model, j.judge, conc, os.Stderr,
+		cmd+": starting the embedded llama-server with {model} (docs/judge.md says how good it is; --llm-url for a real judge)")
+}
+
+// evalReport is what `annotate eval --json` writes.
+type evalReport struct {
+	Set         string                 `json:"set"`
+	Pairs       int                    `json:"pairs"`
+	Template    string                 `json:"template"`
+	Goal        string                 `json:"goal"`
+	TieMargin   float64                `json:"tie_margin"`
+	Judge       *motif.JudgeEval       `json:"judge,omitempty"`
+	RewardModel *motif.RewardModelEval `json:"reward_model,omitempty"`
+	RMFile      string                 `json:"reward_model_file,omitempty"`
+}
+
+func eval(ctx context.Context, args []string, w io.Writer) error {
+	fs := newFlags("eval", "annotate eval --tsv pairs.tsv --judge qwen2.5-coder-0.5b-instruct --reward-model default")
+	tsv := fs.String("tsv", "", "caption pairs with known answers: caption1<TAB>caption2<TAB>1|2[<TAB>category] per line, # comments (default: the shipped set, "+motif.DefaultEvalName+")")
+	jf := judgeFlags(fs)
+	conc := fs.Int("concurrency", 2, "requests in flight")
+	rmPath := fs.String("reward-model", "default", "also score a reward model on the pairs: default (the shipped one), a file, or none")
+	noJudge := fs.Bool("no-judge", false, "score only the reward model")
+	journal := fs.String("journal", "", "answer journal to reuse (default: none, so every answer is asked and timed afresh)")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	showWrong := fs.Int("show-wrong", 10, "list at most this many pairs the judge got wrong")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var pairs []motif.EvalPair
+	var err error
+	set := motif.DefaultEvalName
+	if *tsv == "" {
+		pairs, err = motif.DefaultEvalPairs()
+	} else {
+		set = *tsv
+		f, ferr := os.Open(*tsv)
+		if ferr != nil {
+			return fmt.Errorf("eval: --tsv: %w", ferr)
+		}
+		pairs, err = motif.ReadEvalPairs(f, *tsv)
+		f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	tp, err := jf.template(false)
+	if err != nil {
+		return err
+	}
+	rep := evalReport{Set: set, Pairs: len(pairs), Template: tp.Name, Goal: jf.goal, TieMargin: jf.tieMargin()}
+	fmt.Fprintf(w, "eval: %d pairs from %s\n", len(pairs), set)
+	if !*noJudge {
+		c, stop, err := jf.connect(ctx, *conc, "eval")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		jpath := *journal
+		if jpath == "" {
+			dir, err := os.MkdirTemp("", "maestro-eval-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			jpath = filepath.Join(dir, "eval.journal")
+		}
+		j, err := motif.OpenJournal(jpath)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		start := time.Now()
+		o := motif.AnnotateOptions{Template: tp, Goal: jf.goalText(), Mode: jf.mode, Concurrency: *conc, TieMargin: jf.tieMargin(),
+			Progress: func(p motif.Progress) { bar("eval", p.Done, p.Total, start, "") }}
+		e, err := motif.EvalJudge(ctx, c, j, pairs, o)
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return err
+		}
+		rep.Judge = &e
+		printJudgeEval(w, pairs, e, *showWrong)
+	}
+	if *rmPath != "none" {
+		rm, err := loadRewardModel(*rmPath)
+		if err != nil {
+			return err
+		}
+		e, err := motif.EvalRewardModel(rm, pairs)
+		if err != nil {
+			return err
+		}
+		rep.RewardModel, rep.RMFile = &e, *rmPath
+	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := atomicfile.WriteFile(*jsonOut, append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	if rep.RewardModel != nil {
+		fmt.Fprintf(w, "\nreward model %s by category:\n", *rmPath)
+		printCategories(w, rep.RewardModel.Categories)
+	}
+	if e := rep.Judge; e != nil {
+		fmt.Fprintf(w, "RESULT judge accuracy=%.3f decisive=%.3f position_bias=%.3f pairs_per_s=%.3f model=%s mode=%s\n", e.Accuracy, e.Decisive, e.PositionBias, e.PairsPerSec, e.Model, e.Mode)
+	}
+	if e := rep.RewardModel; e != nil {
+		fmt.Fprintf(w, "RESULT reward_model accuracy=%.3f model=%s\n", e.Accuracy, *rmPath)
+	}
+	return nil
+}
+
+func printJudgeEval(w io.Writer, pairs []motif.EvalPair, e motif.JudgeEval, showWrong int) {
+	fmt.Fprintf(w, "judge %s, mode %s: %d requests in %.1fs\n", e.Model, e.Mode, e.Summary.Asked, e.Seconds)
+	if e.Mode == motif.Pointwise && e.Summary.RatedUnknown > 0 {
+		fmt.Fprintf(w, "  %d of %d distinct captions got no usable rating\n", e.Summary.RatedUnknown, e.Summary.Rated)
+	}
+	printCategories(w, e.Categories)
+	if e.Decisive < 0.5 {
+		fmt.Fprintf(w, "warning: the judge decided only %.0f%% of the pairs (the rest tie or unknown): its labels would carry little signal\n", 100*e.Decisive)
+	}
+	shown := 0
+	for i, p := range pairs {
+		if e.Labels[i] == p.Preferred || shown >= showWrong {
+			continue
+		}
+		if shown == 0 {
+			fmt.Fprintf(w, "wrong or undecided (first %d):\n", showWrong)
+		}
+		shown++
+		fmt.Fprintf(w, "  line %d: %q vs %q: want %s, judge said %s\n", p.Line, p.First, p.Second, motif.LabelName(p.Preferred), motif.LabelName(e.Labels[i]))
+	}
+}
+
+func printCategories(w io.Writer, cats []motif.EvalCategory) {
+	fmt.Fprintf(w, "  %-10s %6s %6s %6s %9s %8s\n", "category", "pairs", "right", "wrong", "undecided", "accuracy")
+	var all motif.EvalCategory
+	for _, c := range cats {
+		name := c.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(w, "  %-10s %6d %6d %6d %9d %8.3f\n", name, c.Pairs, c.Right, c.Wrong, c.Undecided, float64(c.Right)/float64(max(c.Pairs, 1)))
+		all.Pairs += c.Pairs
+		all.Right += c.Right
+		all.Wrong += c.Wrong
+		all.Undecided += c.Undecided
+	}
+	fmt.Fprintf(w, "  %-10s %6d %6d %6d %9d %8.3f\n", "all", all.Pairs, all.Right, all.Wrong, all.Undecided, float64(all.Right)/float64(max(all.Pairs, 1)))
+}

@@ -1,0 +1,157 @@
+package motif
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/maestro-rl/maestro/llm"
+)
+
+func TestReadEvalPairsRejects(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"columns", "a\tb\n", "line 1: 2 tab-separated columns"},
+		{"five columns", "# c\na\tb\t1\tkill\textra\n", "line 2: 5 tab-separated columns"},
+		{"preferred", "a\tb\t3\n", `line 1: preferred is "3"`},
+		{"preferred word", "\n\na\tb\tfirst\n", "line 3: preferred is"},
+		{"both empty", "\t\t1\n", "line 1: empty captions on both sides"},
+		{"identical", "You kill the newt!\tYou kill the newt!\t2\n", "line 1: identical captions"},
+		{"too long", "a\t" + strings.Repeat("x", 300) + "\t1\n", "line 1: a caption of 300 bytes"},
+		{"no pairs", "# only a comment\n\n", "holds no pairs"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ReadEvalPairs(strings.NewReader(c.in), "set.tsv")
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "set.tsv") {
+				t.Errorf("got %v, want an error naming set.tsv and %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestReadEvalPairs(t *testing.T) {
+	in := "# comment\n\nYou kill the newt!\t\t1\tkill\r\n\tThe jackal bites!\t1\n"
+	got, err := ReadEvalPairs(strings.NewReader(in), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []EvalPair{{First: "You kill the newt!", Second: "", Preferred: First, Category: "kill", Line: 3},
+		{First: "", Second: "The jackal bites!", Preferred: First, Line: 4}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// TestDefaultEvalSet checks the shipped set's promises: at least 200 pairs, every category
+// the issue names, each order of preference equally often, no pair twice.
+func TestDefaultEvalSet(t *testing.T) {
+	pairs, err := DefaultEvalPairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) < 200 {
+		t.Errorf("%d pairs, want at least 200", len(pairs))
+	}
+	cats, first, empty := map[string]int{}, 0, 0
+	seen := map[[2]string]bool{}
+	for _, p := range pairs {
+		cats[p.Category]++
+		if p.Preferred == First {
+			first++
+		}
+		if p.First == "" || p.Second == "" {
+			empty++
+		}
+		k := [2]string{min(p.First, p.Second), max(p.First, p.Second)}
+		if seen[k] {
+			t.Errorf("line %d: the pair %q / %q appears twice", p.Line, p.First, p.Second)
+		}
+		seen[k] = true
+	}
+	for _, c := range []string{"kill", "gold", "item", "descend", "levelup", "eat", "danger", "pet", "altar"} {
+		if cats[c] < 10 {
+			t.Errorf("category %s has %d pairs, want at least 10", c, cats[c])
+		}
+	}
+	if 2*first != len(pairs) {
+		t.Errorf("%d of %d pairs prefer the first caption; want half", first, len(pairs))
+	}
+	if empty < 20 {
+		t.Errorf("%d pairs hold an empty caption, want at least 20", empty)
+	}
+}
+
+// TestRateAnswer checks the pointwise rating against a hand-computed example: p(7) = 0.5,
+// p(8) = 0.25, p(" 3") = 0.05 and a non-digit token: mass 0.8, rating (3.5 + 2 + 0.15) / 0.8.
+func TestRateAnswer(t *testing.T) {
+	top := map[string]float64{"7": math.Log(0.5), "8": math.Log(0.25), " 3": math.Log(0.05), "The": math.Log(0.2),
+		"10": math.Log(0.01), "9": math.NaN(), "2": math.Inf(1), "1": 1e308}
+	r, mass, ok := RateAnswer(top)
+	if !ok || math.Abs(mass-0.8) > 1e-12 || math.Abs(r-7.0625) > 1e-12 {
+		t.Errorf("got rating %v mass %v ok %v, want 7.0625, 0.8, true", r, mass, ok)
+	}
+	if _, mass, ok := RateAnswer(map[string]float64{"The": -0.01, "5": math.Log(0.04)}); ok || math.Abs(mass-0.04) > 1e-12 {
+		t.Errorf("mass %v below MinRatingMass: got ok %v", mass, ok)
+	}
+	if _, _, ok := RateAnswer(nil); ok {
+		t.Error("no tokens: got ok")
+	}
+}
+
+func TestScoreAnswerIgnoresGarbage(t *testing.T) {
+	m, ok := ScoreAnswer(map[string]float64{"1": 1e308, "2": -0.5})
+	if !ok || m != -50 {
+		t.Errorf("got %v %v, want -50 (only 2 is valid), true", m, ok)
+	}
+	if _, ok := ScoreAnswer(map[string]float64{"1": math.Inf(1), "2": math.NaN()}); ok {
+		t.Error("no valid log-probability: got ok")
+	}
+}
+
+// TestPointwiseLabels runs Annotate in pointwise mode over answers already in its journal (no
+// request is sent: the server's URL is never contacted): identical captions are ties, the
+// ratings decide the rest with the tie margin, and an unrated caption makes its pairs unknown.
+func TestPointwiseLabels(t *testing.T) {
+	c, err := llm.New(llm.Options{URLs: []string{"http://127.0.0.1:1/v1"}, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	tp, err := LoadTemplate("rate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := AnnotateOptions{Template: tp, Goal: "g", Mode: Pointwise, TieMargin: 0.5}
+	for cap, a := range map[string]Answer{"kill": {Rating: 8, OK: true}, "wall": {Rating: 5, OK: true},
+		"wall2": {Rating: 5.4, OK: true}, "bite": {Rating: 2, OK: true}, "junk": {OK: false}} {
+		a.Key = key("m", o, cap, "")
+		if err := j.Add(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pairs := [][2]string{{"kill", "wall"}, {"wall", "kill"}, {"wall", "wall2"}, {"bite", "wall2"}, {"kill", "kill"}, {"junk", "kill"}}
+	labels, s, err := Annotate(context.Background(), c, j, pairs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int8{First, Second, Tie, Second, Tie, Unknown}
+	for i := range want {
+		if labels[i] != want[i] {
+			t.Errorf("pair %v: got %s, want %s", pairs[i], LabelName(labels[i]), LabelName(want[i]))
+		}
+	}
+	if s.Asked != 0 || s.Rated != 5 || s.Cached != 5 || s.RatedUnknown != 1 || s.PositionBias != 0 {
+		t.Errorf("summary %+v: want 0 asked, 5 rated and cached, 1 unrated, no position bias", s)
+	}
+	// A pairwise template in pointwise mode is refused, naming the right one.
+	pw, _ := LoadTemplate("judge")
+	o.Template = pw
+	if _, _, err := Annotate(context.Background(), c, j, pairs, o); err == nil || !strings.Contains(err.Error(), "rate") {
+		t.Errorf("pairwise template in pointwise mode: got %v", err)
+	}
+}
