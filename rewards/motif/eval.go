@@ -118,11 +118,14 @@ type JudgeEval struct {
 	Decisive     float64 `json:"decisive"`
 	PositionBias float64 `json:"position_bias"`
 	Seconds      float64 `json:"seconds"`
-	PairsPerSec  float64 `json:"pairs_per_second"`
+	// PairsPerSec is pairs / Seconds, 0 when every answer came from the journal.
+	PairsPerSec float64 `json:"pairs_per_second"`
 	// Labels are the judge's labels in the set's order.
 	Labels     []int8         `json:"labels"`
 	Categories []EvalCategory `json:"categories"`
 	Summary    Summary        `json:"summary"`
+	// Ratings are the pointwise ratings by caption (pointwise mode; unrated captions absent).
+	Ratings map[string]float64 `json:"ratings,omitempty"`
 }
 
 // EvalJudge labels the pairs with the judge through Annotate (the same template, goal, mode,
@@ -144,8 +147,18 @@ func EvalJudge(ctx context.Context, c *llm.Client, j *Journal, pairs []EvalPair,
 		mode = Generative
 	}
 	e := JudgeEval{Model: c.Model(), Mode: mode, PositionBias: sum.PositionBias, Seconds: el, Labels: labels, Summary: sum}
-	if el > 0 {
+	if sum.Asked > 0 && el > 0 { // a rate only when the judge was asked (not all from the journal)
 		e.PairsPerSec = float64(len(pairs)) / el
+	}
+	if mode == Pointwise {
+		e.Ratings = map[string]float64{}
+		for _, p := range caps {
+			for _, c1 := range p {
+				if a, ok := j.Get(key(c.Model(), o, c1, "")); ok && a.OK {
+					e.Ratings[c1] = a.Rating
+				}
+			}
+		}
 	}
 	right, decisive := 0, 0
 	cats := map[string]*EvalCategory{}

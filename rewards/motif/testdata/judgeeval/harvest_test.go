@@ -27,31 +27,48 @@ func TestHarvest(t *testing.T) {
 			for ci := w; ci < len(chars); ci += 2 {
 				seed := uint64(100 + ci)
 				e, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskScore, Seed: &seed, Actions: nethack.UsefulActions(), Game: nethack.GameOptions{Character: chars[ci]}})
-				if err != nil { panic(err) }
+				if err != nil {
+					panic(err)
+				}
 				rng := rand.New(rand.NewPCG(seed, 1))
-				if err := e.Reset(); err != nil { panic(err) }
+				if err := e.Reset(); err != nil {
+					panic(err)
+				}
 				local := map[string]int{}
 				for s := 0; s < 150000; s++ {
 					st, err := e.Step(rng.IntN(e.NumActions()))
-					if err != nil { panic(err) }
+					if err != nil {
+						panic(err)
+					}
 					local[e.Obs().MessageText()]++
 					if st.Done() {
-						if err := e.Reset(); err != nil { panic(err) }
+						if err := e.Reset(); err != nil {
+							panic(err)
+						}
 					}
 				}
 				e.Close()
 				mu.Lock()
-				for k, v := range local { count[k] += v }
+				for k, v := range local {
+					count[k] += v
+				}
 				mu.Unlock()
 			}
 		}(w)
 	}
 	wg.Wait()
-	type kv struct{ c string; n int }
+	type kv struct {
+		c string
+		n int
+	}
 	var l []kv
-	for c, n := range count { l = append(l, kv{c, n}) }
+	for c, n := range count {
+		l = append(l, kv{c, n})
+	}
 	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n })
 	f, _ := os.Create("/tmp/msgs/captions2.tsv")
-	for _, e := range l { fmt.Fprintf(f, "%d\t%s\n", e.n, e.c) }
+	for _, e := range l {
+		fmt.Fprintf(f, "%d\t%s\n", e.n, e.c)
+	}
 	f.Close()
 }
