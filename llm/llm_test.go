@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,5 +169,35 @@ func TestTwoEndpoints(t *testing.T) {
 	}
 	if got := c.RequestsPerURL(); got[0] != 3 || got[1] != 3 {
 		t.Errorf("requests per server %v, want [3 3]", got)
+	}
+}
+
+// TestEmbeddedModelVerify: a missing model and one whose bytes differ from the pinned checksum
+// are errors that name the setup command installing it; a file path is served under its name.
+func TestEmbeddedModelVerify(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MAESTRO_CACHE", dir)
+	m, err := FindEmbeddedModel("qwen2.5-coder-1.5b-instruct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ResolveModel(m.Name); err == nil || !strings.Contains(err.Error(), "setup.sh --coder") || !strings.Contains(err.Error(), "not installed") {
+		t.Errorf("missing model: %v", err)
+	}
+	os.MkdirAll(filepath.Dir(m.Path()), 0o755)
+	os.WriteFile(m.Path(), []byte("GGUF but not the model"), 0o644)
+	if err := m.Verify(); err == nil || !strings.Contains(err.Error(), "setup.sh --coder") || !strings.Contains(err.Error(), "sha256") {
+		t.Errorf("damaged model: %v", err)
+	}
+	if _, err := os.Stat(m.Path() + ".verified"); err == nil {
+		t.Error("a damaged model was stamped as verified")
+	}
+	if _, _, err := ResolveModel("gpt-17"); err == nil || !strings.Contains(err.Error(), "smollm2-135m-instruct") {
+		t.Errorf("unknown name: %v; want the embedded names listed", err)
+	}
+	f := filepath.Join(dir, "my-judge.gguf")
+	os.WriteFile(f, []byte("x"), 0o644)
+	if p, name, err := ResolveModel(f); err != nil || p != f || name != "my-judge" {
+		t.Errorf("a file: got %q %q %v", p, name, err)
 	}
 }
