@@ -81,8 +81,12 @@ func TestPromptGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		modes := []string{Generative, Scored}
+		if tp.Pointwise {
+			modes = []string{Pointwise}
+		}
 		for _, goal := range GoalNames() {
-			for _, mode := range []string{Generative, Scored} {
+			for _, mode := range modes {
 				got, err := tp.Render(Goals[goal], "You see here 3 gold pieces.", "", mode)
 				if err != nil {
 					t.Fatal(err)
