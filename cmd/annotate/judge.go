@@ -230,3 +230,57 @@ func printCategories(w io.Writer, cats []motif.EvalCategory) {
 	}
 	fmt.Fprintf(w, "  %-10s %6d %6d %6d %9d %8.3f\n", "all", all.Pairs, all.Right, all.Wrong, all.Undecided, float64(all.Right)/float64(max(all.Pairs, 1)))
 }
+
+func probe(ctx context.Context, args []string, w io.Writer) error {
+	fs := newFlags("probe", "annotate probe --judge qwen2.5-coder-1.5b-instruct --json probe.json")
+	topics := fs.String("topics", "", "fact list: topic<TAB>fact|false<TAB>words<TAB>pattern per line (default: the shipped one, "+motif.DefaultProbeName+")")
+	jf := &judgeConfig{mode: motif.Pointwise}
+	fs.StringVar(&jf.urls, "llm-url", "", "OpenAI-compatible server(s) up to /v1, comma-separated; empty starts the embedded llama-server with --judge")
+	fs.StringVar(&jf.model, "llm-model", "", "the served model's name (required with --llm-url)")
+	fs.StringVar(&jf.judge, "judge", llm.DefaultJudge, "the embedded server's model when no --llm-url: "+strings.Join(llm.EmbeddedModelNames(), ", ")+", or a GGUF file")
+	maxTokens := fs.Int("max-tokens", 300, "longest account of a topic")
+	jsonOut := fs.String("json", "", "also write the results, with every answer, as JSON to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var facts []motif.ProbeFact
+	var err error
+	if *topics == "" {
+		facts, err = motif.DefaultProbeFacts()
+	} else {
+		f, ferr := os.Open(*topics)
+		if ferr != nil {
+			return fmt.Errorf("probe: --topics: %w", ferr)
+		}
+		facts, err = motif.ReadProbeFacts(f, *topics)
+		f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	c, stop, err := jf.connect(ctx, 1, "probe")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	start := time.Now()
+	res, err := motif.Probe(ctx, c, facts, motif.ProbeOptions{MaxTokens: *maxTokens,
+		Progress: func(done, total int) { bar("probe", done, total, start, "") }})
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := atomicfile.WriteFile(*jsonOut, append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "probe: %s on %d topics\n  %-20s %6s %9s %7s %13s %14s\n", res.Model, len(res.Topics), "topic", "facts", "recalled", "claims", "contradicted", "self-estimate")
+	for _, t := range res.Topics {
+		fmt.Fprintf(w, "  %-20s %6d %9d %7d %13d %14.2f\n", t.Topic, t.Facts, t.Recalled, t.Claims, t.Contradicted, t.SelfEstimate)
+	}
+	fmt.Fprintf(w, "the judge %s: it rates its own knowledge %.2f of an expert's and states %.2f of the facts\n", res.Awareness, res.Estimated, res.Recall)
+	fmt.Fprintf(w, "RESULT probe recall=%.3f precision=%.3f self_estimate=%.3f awareness=%s model=%s\n", res.Recall, res.Precision, res.Estimated, strings.ReplaceAll(res.Awareness, " ", "_"), res.Model)
+	return nil
+}

@@ -71,6 +71,8 @@ func main() {
 		err = train(args)
 	case "eval":
 		err = eval(ctx, args, os.Stdout)
+	case "probe":
+		err = probe(ctx, args, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown command %q; commands: collect, pairs, label, inspect, train, eval, probe (annotate --help)", cmd)
 	}

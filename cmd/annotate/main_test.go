@@ -234,3 +234,35 @@ func TestEvalBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestProbe asks the real embedded server about two topics of a fact list and checks the
+// report's shape: every topic answered, figures in range, the RESULT line last.
+func TestProbe(t *testing.T) {
+	dir := t.TempDir()
+	topics, jsonFile := filepath.Join(dir, "facts.tsv"), filepath.Join(dir, "probe.json")
+	os.WriteFile(topics, []byte("pets\tfact\ta kitten or a little dog\tkitten|dog\npets\tfact\tpets fight\tfight|attack\n"+
+		"stairs\tfact\tdown stairs\t>|down\nstairs\tfalse\tno stairs\tthere are no stairs\n"), 0o644)
+	var out strings.Builder
+	if err := probe(context.Background(), []string{"--topics", topics, "--judge", llm.SmokeModel, "--max-tokens", "60", "--json", jsonFile}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var res motif.ProbeResult
+	if err := json.Unmarshal(must(os.ReadFile(jsonFile)), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Topics) != 2 || res.Topics[0].Topic != "pets" || res.Topics[0].Facts != 2 || res.Topics[1].Facts != 1 {
+		t.Fatalf("topics %+v; want pets (2 facts) and stairs (1)", res.Topics)
+	}
+	for _, tp := range res.Topics {
+		if strings.TrimSpace(tp.Answer) == "" || tp.Claims == 0 || tp.SelfEstimate < 0 || tp.SelfEstimate > 9 {
+			t.Errorf("topic %s: %+v", tp.Topic, tp)
+		}
+	}
+	if res.Recall < 0 || res.Recall > 1 || res.Precision < 0 || res.Precision > 1 {
+		t.Errorf("recall %v precision %v out of [0, 1]", res.Recall, res.Precision)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "RESULT probe recall=") || !strings.Contains(last, "precision=") {
+		t.Errorf("last line %q; want the RESULT line", last)
+	}
+}

@@ -155,3 +155,47 @@ func TestPointwiseLabels(t *testing.T) {
 		t.Errorf("pairwise template in pointwise mode: got %v", err)
 	}
 }
+
+func TestReadProbeFacts(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"pets\tfact\tkitten\n", "line 1: 3 tab-separated columns"},
+		{"pets\tmaybe\tkitten\tkitten\n", `line 1: kind "maybe"`},
+		{"# x\n\tfact\tkitten\tkitten\n", "line 2: no topic"},
+		{"pets\tfact\tkitten\tkit(ten\n", "line 1: pattern"},
+		{"# nothing\n", "holds no facts"},
+	} {
+		if _, err := ReadProbeFacts(strings.NewReader(c.in), "f.tsv"); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.tsv") {
+			t.Errorf("%q: got %v, want an error naming f.tsv and %q", c.in, err, c.want)
+		}
+	}
+	facts, err := DefaultProbeFacts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := map[string]int{}
+	for _, f := range facts {
+		if !f.False {
+			topics[f.Topic]++
+		}
+	}
+	for _, want := range []string{"the Gnomish Mines", "Elbereth", "prayer", "shops", "pets", "corpses", "stairs"} {
+		if topics[want] < 3 {
+			t.Errorf("topic %q has %d facts, want at least 3", want, topics[want])
+		}
+	}
+}
+
+// TestScoreProbe scores a hand-written account: of the three facts two are stated, and one of
+// the four lines makes the false claim.
+func TestScoreProbe(t *testing.T) {
+	facts, err := ReadProbeFacts(strings.NewReader("pets\tfact\tkitten\tkitten|little dog\n"+
+		"pets\tfact\tsteal\tsteal\npets\tfact\tgrow\tgrow\npets\tfalse\timmortal\tpets? (cannot|never) die\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := "- You start with a Kitten.\n\n- Pets cannot die.\n- Pets can steal from shops.\n- Feed them."
+	got := scoreProbe("pets", facts, answer)
+	if got.Facts != 3 || got.Recalled != 2 || got.Claims != 4 || got.Contradicted != 1 || len(got.Missed) != 1 || got.Missed[0] != "grow" {
+		t.Errorf("got %+v; want 3 facts, 2 recalled, 4 claims, 1 contradicted, grow missed", got)
+	}
+}
