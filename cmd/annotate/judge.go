@@ -280,7 +280,8 @@ func probe(ctx context.Context, args []string, w io.Writer) error {
 	for _, t := range res.Topics {
 		fmt.Fprintf(w, "  %-20s %6d %9d %7d %13d %14.2f\n", t.Topic, t.Facts, t.Recalled, t.Claims, t.Contradicted, t.SelfEstimate)
 	}
-	fmt.Fprintf(w, "the judge %s: it rates its own knowledge %.2f of an expert's and states %.2f of the facts\n", res.Awareness, res.Estimated, res.Recall)
+	fmt.Fprintf(w, "self-estimate %.2f of an expert's knowledge, facts stated %.2f: the judge's estimate of itself is %s\n", res.Estimated, res.Recall,
+		map[string]string{"overestimates": "too high", "underestimates": "too low"}[res.Awareness]+map[bool]string{true: "about right"}[res.Awareness == "about right"])
 	fmt.Fprintf(w, "RESULT probe recall=%.3f precision=%.3f self_estimate=%.3f awareness=%s model=%s\n", res.Recall, res.Precision, res.Estimated, strings.ReplaceAll(res.Awareness, " ", "_"), res.Model)
 	return nil
 }
