@@ -21,7 +21,7 @@ import (
 const (
 	defaultMode = motif.Pointwise
 	// defaultPointwiseTie is the tie margin between two ratings (1-9 scale) in pointwise mode.
-	defaultPointwiseTie = 0.25
+	defaultPointwiseTie = 0.1
 )
 
 // judgeConfig holds the flags that choose and configure the judge, shared by label, eval and
