@@ -5,8 +5,9 @@
 #   observations of a random agent on NetHackScore (the monk MaestroMotif plays) ->
 #   MaestroMotif's transition pairs (what was seen 100 steps earlier, what is seen now, the
 #   change of depth, gold, HP, XP level and hunger) -> labels from the embedded LLM judge
-#   (SmolLM2-135M, scored mode, both orders) told the skill's preference -> a diffstats reward
-#   model per skill.
+#   (SmolLM2-135M, scored mode, both orders: what made the shipped models; docs/judge.md measures
+#   that judge at a coin's accuracy, and relabelling with the pointwise judge is still to do)
+#   told the skill's preference -> a diffstats reward model per skill.
 # Usage: scripts/make-skill-rewards.sh [work-dir]   (STEPS, PAIRS, EPOCHS, SKILLS override)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,7 @@ go build -o bin/ ./cmd/annotate
 [ -f "$work/pairs.mtd" ] || ./bin/annotate pairs --obs "$work/obs.mtd" --out "$work/pairs.mtd" --pairs "$pairs" --delta 100 --seed 2
 for s in $skills; do
   # label writes a journal next to its output: a killed run resumes where it stopped.
-  ./bin/annotate label --pairs "$work/pairs.mtd" --out "$work/pairs-$s.mtd" --skill "$s" --mode scored --concurrency 2
+  ./bin/annotate label --pairs "$work/pairs.mtd" --out "$work/pairs-$s.mtd" --skill "$s" --judge smollm2-135m-instruct --mode scored --concurrency 2
   ./bin/annotate inspect --pairs "$work/pairs-$s.mtd"
   ./bin/annotate train --pairs "$work/pairs-$s.mtd" --out "$work/$s.mtd" --epochs "$epochs" --batch 128 --lr 1e-3 --seed 1
   cp "$work/$s.mtd" "skills/rewards/$s.mtd"

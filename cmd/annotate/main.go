@@ -251,7 +251,7 @@ type provenance struct {
 }
 
 func label(ctx context.Context, args []string) error {
-	fs := newFlags("label", "annotate label --pairs data/pairs.mtd --mode scored --goal default")
+	fs := newFlags("label", "annotate label --pairs data/pairs.mtd --goal default")
 	pairsPath := fs.String("pairs", "", "pair dataset from `annotate pairs` (required); labels are written into it")
 	out := fs.String("out", "", "write the labelled dataset here instead of into --pairs")
 	jf := judgeFlags(fs)
