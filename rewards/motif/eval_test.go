@@ -199,3 +199,47 @@ func TestScoreProbe(t *testing.T) {
 		t.Errorf("got %+v; want 3 facts, 2 recalled, 4 claims, 1 contradicted, grow missed", got)
 	}
 }
+
+// FuzzReadEvalPairs: any input either fails with an error naming the file or gives pairs that
+// keep the reader's promises (two different captions of at most 256 bytes, preferred 1 or 2).
+func FuzzReadEvalPairs(f *testing.F) {
+	f.Add("a\tb\t1\tkill\n")
+	f.Add("# c\n\tThe jackal bites!\t1\n")
+	f.Add("a\ta\t2\n")
+	f.Add("a\tb\t3\nx")
+	f.Fuzz(func(t *testing.T, in string) {
+		pairs, err := ReadEvalPairs(strings.NewReader(in), "fuzz.tsv")
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.tsv") {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			return
+		}
+		for _, p := range pairs {
+			if p.First == p.Second || len(p.First) > 256 || len(p.Second) > 256 || (p.Preferred != First && p.Preferred != Second) {
+				t.Fatalf("line %d: %+v", p.Line, p)
+			}
+		}
+	})
+}
+
+// FuzzReadProbeFacts: any input either fails naming the file or gives facts with a topic and
+// a compiled pattern.
+func FuzzReadProbeFacts(f *testing.F) {
+	f.Add("pets\tfact\tkitten\tkitten|dog\n")
+	f.Add("pets\tfalse\tx\t(\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		facts, err := ReadProbeFacts(strings.NewReader(in), "fuzz.tsv")
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.tsv") {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			return
+		}
+		for _, x := range facts {
+			if x.Topic == "" || x.Pattern == nil {
+				t.Fatalf("line %d: %+v", x.Line, x)
+			}
+		}
+	})
+}
