@@ -9,7 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$here/runs/reward-model}
-steps=${STEPS:-40000} pairs=${PAIRS:-10000} epochs=${EPOCHS:-30} judge=${JUDGE:-}
+steps=${STEPS:-200000} pairs=${PAIRS:-20000} epochs=${EPOCHS:-30} judge=${JUDGE:-}
 mkdir -p "$work" "$here/bin"
 cd "$here"
 go build -o bin/ ./cmd/annotate
