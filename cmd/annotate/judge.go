@@ -108,20 +108,11 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var pairs []motif.EvalPair
-	var err error
 	set := motif.DefaultEvalName
-	if *tsv == "" {
-		pairs, err = motif.DefaultEvalPairs()
-	} else {
+	if *tsv != "" {
 		set = *tsv
-		f, ferr := os.Open(*tsv)
-		if ferr != nil {
-			return fmt.Errorf("eval: --tsv: %w", ferr)
-		}
-		pairs, err = motif.ReadEvalPairs(f, *tsv)
-		f.Close()
 	}
+	pairs, err := readOrDefault("eval: --tsv", *tsv, motif.DefaultEvalPairs, motif.ReadEvalPairs)
 	if err != nil {
 		return err
 	}
@@ -243,18 +234,7 @@ func probe(ctx context.Context, args []string, w io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var facts []motif.ProbeFact
-	var err error
-	if *topics == "" {
-		facts, err = motif.DefaultProbeFacts()
-	} else {
-		f, ferr := os.Open(*topics)
-		if ferr != nil {
-			return fmt.Errorf("probe: --topics: %w", ferr)
-		}
-		facts, err = motif.ReadProbeFacts(f, *topics)
-		f.Close()
-	}
+	facts, err := readOrDefault("probe: --topics", *topics, motif.DefaultProbeFacts, motif.ReadProbeFacts)
 	if err != nil {
 		return err
 	}
@@ -284,4 +264,18 @@ func probe(ctx context.Context, args []string, w io.Writer) error {
 		map[string]string{"overestimates": "too high", "underestimates": "too low"}[res.Awareness]+map[bool]string{true: "about right"}[res.Awareness == "about right"])
 	fmt.Fprintf(w, "RESULT probe recall=%.3f precision=%.3f self_estimate=%.3f awareness=%s model=%s\n", res.Recall, res.Precision, res.Estimated, strings.ReplaceAll(res.Awareness, " ", "_"), res.Model)
 	return nil
+}
+
+// readOrDefault returns the shipped list when path is empty, else reads the file with read;
+// what prefixes an error opening it (the command and the flag).
+func readOrDefault[T any](what, path string, shipped func() ([]T, error), read func(io.Reader, string) ([]T, error)) ([]T, error) {
+	if path == "" {
+		return shipped()
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	return read(f, path)
 }

@@ -51,17 +51,10 @@ func DefaultEvalPairs() ([]EvalPair, error) {
 // preferred value other than 1 or 2, two identical captions (no answer to know), a caption
 // longer than NLE's 256-byte message.
 func ReadEvalPairs(r io.Reader, name string) ([]EvalPair, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var out []EvalPair
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
+	err := scanTSV(r, name, func(n int, f []string) error {
 		if len(f) != 3 && len(f) != 4 {
-			return nil, fmt.Errorf("motif: %s line %d: %d tab-separated columns; want caption1, caption2, preferred (1 or 2) and optionally a category", name, n, len(f))
+			return fmt.Errorf("%d tab-separated columns; want caption1, caption2, preferred (1 or 2) and optionally a category", len(f))
 		}
 		p := EvalPair{First: strings.TrimSpace(f[0]), Second: strings.TrimSpace(f[1]), Line: n}
 		switch strings.TrimSpace(f[2]) {
@@ -70,7 +63,7 @@ func ReadEvalPairs(r io.Reader, name string) ([]EvalPair, error) {
 		case "2":
 			p.Preferred = Second
 		default:
-			return nil, fmt.Errorf("motif: %s line %d: preferred is %q; want 1 (the first caption) or 2 (the second)", name, n, f[2])
+			return fmt.Errorf("preferred is %q; want 1 (the first caption) or 2 (the second)", f[2])
 		}
 		if len(f) == 4 {
 			p.Category = strings.TrimSpace(f[3])
@@ -80,22 +73,44 @@ func ReadEvalPairs(r io.Reader, name string) ([]EvalPair, error) {
 			if p.First == "" {
 				what = "empty captions on both sides"
 			}
-			return nil, fmt.Errorf("motif: %s line %d: %s; a pair needs two different captions to have a known answer", name, n, what)
+			return fmt.Errorf("%s; a pair needs two different captions to have a known answer", what)
 		}
 		for _, c := range []string{p.First, p.Second} {
 			if len(c) > nethack.MessageLen {
-				return nil, fmt.Errorf("motif: %s line %d: a caption of %d bytes; NLE's messages hold at most %d", name, n, len(c), nethack.MessageLen)
+				return fmt.Errorf("a caption of %d bytes; NLE's messages hold at most %d", len(c), nethack.MessageLen)
 			}
 		}
 		out = append(out, p)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("motif: %s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("motif: %s holds no pairs (lines: caption1<TAB>caption2<TAB>1 or 2)", name)
 	}
 	return out, nil
+}
+
+// scanTSV calls each with the tab-separated fields of every line of r that is neither blank
+// nor a # comment, numbering lines from 1; an error from each is returned naming the file
+// (name) and the line.
+func scanTSV(r io.Reader, name string, each func(line int, fields []string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := each(n, strings.Split(line, "\t")); err != nil {
+			return fmt.Errorf("motif: %s line %d: %w", name, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("motif: %s: %w", name, err)
+	}
+	return nil
 }
 
 // EvalCategory counts one category's results.

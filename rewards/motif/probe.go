@@ -1,10 +1,10 @@
 package motif
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -48,33 +48,28 @@ func DefaultProbeFacts() ([]ProbeFact, error) {
 // with pattern a Go regular expression matched case-insensitively against the judge's
 // answer. Blank lines and # lines are skipped. Errors name the file and the line.
 func ReadProbeFacts(r io.Reader, name string) ([]ProbeFact, error) {
-	sc := bufio.NewScanner(r)
 	var out []ProbeFact
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
+	err := scanTSV(r, name, func(n int, f []string) error {
 		if len(f) != 4 {
-			return nil, fmt.Errorf("motif: %s line %d: %d tab-separated columns; want topic, fact or false, the fact in words, a pattern", name, n, len(f))
+			return fmt.Errorf("%d tab-separated columns; want topic, fact or false, the fact in words, a pattern", len(f))
 		}
 		kind := strings.TrimSpace(f[1])
 		if kind != "fact" && kind != "false" {
-			return nil, fmt.Errorf("motif: %s line %d: kind %q; want fact or false", name, n, kind)
+			return fmt.Errorf("kind %q; want fact or false", kind)
 		}
 		topic := strings.TrimSpace(f[0])
 		if topic == "" {
-			return nil, fmt.Errorf("motif: %s line %d: no topic", name, n)
+			return errors.New("no topic")
 		}
 		re, err := regexp.Compile("(?i)" + f[3])
 		if err != nil {
-			return nil, fmt.Errorf("motif: %s line %d: pattern: %w", name, n, err)
+			return fmt.Errorf("pattern: %w", err)
 		}
 		out = append(out, ProbeFact{Topic: topic, False: kind == "false", What: strings.TrimSpace(f[2]), Pattern: re, Line: n})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("motif: %s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("motif: %s holds no facts", name)
