@@ -311,6 +311,9 @@ func label(ctx context.Context, args []string) error {
 	defer j.Close()
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "label: %d pairs, %d answers already in %s\n", len(caps), j.Len(), *journalPath)
+	if n := j.Invalid(); n > 0 {
+		fmt.Fprintf(os.Stderr, "label: %d lines of %s held impossible answers (a label outside 0..3, a rating off the 1-9 scale); they are dropped and asked again\n", n, *journalPath)
+	}
 	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, MaxTokens: *maxTokens, TieMargin: jf.tieMargin(),
 		Progress: func(pr motif.Progress) {
 			bar("label", pr.Done, pr.Total, start, fmt.Sprintf(" %.0f tokens/s", float64(pr.Tokens)/time.Since(start).Seconds()))
@@ -348,10 +351,13 @@ func label(ctx context.Context, args []string) error {
 func inspect(args []string, w *os.File) error {
 	fs := newFlags("inspect", "annotate inspect --pairs data/pairs.mtd")
 	pairsPath := fs.String("pairs", "", "pair dataset (required)")
-	top := fs.Int("top", 10, "most frequent captions to list")
+	top := fs.Int("top", 10, "most frequent captions to list (0 or more)")
 	rmPath := fs.String("reward-model", "", "also rank the captions by this reward model's normalised reward (\"default\": the shipped one)")
 	if err := parse(fs, args, "pairs"); err != nil {
 		return err
+	}
+	if *top < 0 {
+		return fmt.Errorf("inspect: --top %d: give 0 or more captions to list", *top)
 	}
 	p, err := motif.LoadDataset(*pairsPath, motif.KindPairs)
 	if err != nil {

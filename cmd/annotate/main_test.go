@@ -129,6 +129,9 @@ func TestBadInput(t *testing.T) {
 	if err := label(context.Background(), []string{"--pairs", pairsFile, "--skill", "swimmer"}); err == nil || !strings.Contains(err.Error(), "discoverer") {
 		t.Errorf("an unknown skill: %v; want the spec's skills listed", err)
 	}
+	if err := inspect([]string{"--pairs", pairsFile, "--top", "-1"}, os.Stdout); err == nil || !strings.Contains(err.Error(), "--top -1") {
+		t.Errorf("inspect --top -1: %v; want an error naming the flag (it panicked before)", err)
+	}
 }
 
 // TestCollectWithPolicy collects with an agent's weights (here an untrained agent's, saved as a

@@ -3,6 +3,7 @@ package motif
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -242,4 +243,38 @@ func FuzzReadProbeFacts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJournalDropsImpossibleAnswers: a journal line with a label outside 0..3 (which indexed
+// past the label counts and panicked before), a rating off the 1-9 scale or a mass above 1 is
+// dropped and counted, so its request is asked again; sound lines stay.
+func TestJournalDropsImpossibleAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	lines := `{"k":"a","l":7,"ok":true}
+{"k":"b","l":3,"s":42,"p":0.9,"ok":true}
+{"k":"c","l":3,"s":6.5,"p":1.7,"ok":true}
+{"k":"d","l":-1,"ok":true}
+{"k":"e","l":0,"ok":true}
+{"k":"f","l":3,"s":6.5,"p":0.8,"ok":true}
+{"k":"g","l":3,"m":-3.25,"ok":true}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.Len() != 3 || j.Invalid() != 4 {
+		t.Errorf("got %d answers and %d invalid, want 3 and 4", j.Len(), j.Invalid())
+	}
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if _, ok := j.Get(k); ok {
+			t.Errorf("impossible answer %s kept", k)
+		}
+	}
+	if a, ok := j.Get("f"); !ok || a.Rating != 6.5 {
+		t.Errorf("sound answer f: %+v %v", a, ok)
+	}
 }

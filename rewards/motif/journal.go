@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -40,7 +41,34 @@ type Journal struct {
 	w       *bufio.Writer
 	answers map[string]Answer
 	lines   int
+	invalid int
 	synced  time.Time
+}
+
+// valid says whether an answer read back could have been written by Annotate: a label of
+// First, Second, Tie or Unknown, a scored margin within the bounds ScoreAnswer gives, a
+// rating on the 1-9 scale and a probability mass within [0, 1].
+func (a Answer) valid() bool {
+	switch {
+	case a.Label < First || a.Label > Unknown:
+		return false
+	case math.IsNaN(a.Margin) || math.Abs(a.Margin) > 1e4:
+		return false
+	case a.Rating != 0 && (a.Rating < 1 || a.Rating > 9), math.IsNaN(a.Rating):
+		return false
+	case a.Mass < 0 || a.Mass > 1+1e-6 || math.IsNaN(a.Mass):
+		return false
+	}
+	return true
+}
+
+// Invalid is the number of journal lines that parsed but held impossible answers (a label
+// outside 0..3, a rating off the 1-9 scale, ...): they were dropped, so their requests are
+// asked again.
+func (j *Journal) Invalid() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.invalid
 }
 
 // OpenJournal opens (creating) the journal at path and reads its answers.
@@ -54,6 +82,10 @@ func OpenJournal(path string) (*Journal, error) {
 		var a Answer
 		if len(line) == 0 || json.Unmarshal(line, &a) != nil || a.Key == "" {
 			continue // a torn line from a killed writer
+		}
+		if !a.valid() {
+			j.invalid++ // never trusted: the request is asked again
+			continue
 		}
 		j.answers[a.Key] = a
 		j.lines++
