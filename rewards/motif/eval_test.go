@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/maestro-rl/maestro/llm"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
 )
 
 func TestReadEvalPairsRejects(t *testing.T) {
@@ -276,5 +278,47 @@ func TestJournalDropsImpossibleAnswers(t *testing.T) {
 	}
 	if a, ok := j.Get("f"); !ok || a.Rating != 6.5 {
 		t.Errorf("sound answer f: %+v %v", a, ok)
+	}
+}
+
+// TestLoadDatasetChecksLeaves: a pair file whose message leaf holds 10 bytes per row instead of
+// 256 (PairCaptions and TrainRewardModel indexed past it and panicked), blstats of another
+// dtype, or a label outside 0..3 is refused at load, naming the leaf and both shapes.
+func TestLoadDatasetChecksLeaves(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, key string
+		leaf      *tensor.Tensor
+		want      string
+	}{
+		{"short message", "first/message", tensor.Zeros(tensor.Uint8, 3, 10), "leaf first/message is uint8 [3 10]"},
+		{"blstats dtype", "second/blstats", tensor.Zeros(tensor.Float32, 3, 27), "leaf second/blstats is float32"},
+		{"label", "label", tensor.Of([]int8{0, 7, 1}, 3), "label 7 of pair 1 is outside 0..3"},
+		{"tty", "first/tty_chars", tensor.Zeros(tensor.Uint8, 3, 24, 79), "[3 24 79]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := tensordict.New(3)
+			if err := d.Set(c.key, c.leaf); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, c.name+".mtd")
+			if err := SaveDataset(path, KindPairs, d); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadDataset(path, KindPairs)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("got %v, want an error naming %s and %q", err, path, c.want)
+			}
+		})
+	}
+	good := tensordict.New(2)
+	good.Set("first/message", tensor.Zeros(tensor.Uint8, 2, 256))
+	good.Set("label", tensor.Of([]int8{0, 3}, 2))
+	path := filepath.Join(dir, "good.mtd")
+	if err := SaveDataset(path, KindPairs, good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDataset(path, KindPairs); err != nil {
+		t.Errorf("a sound file: %v", err)
 	}
 }
