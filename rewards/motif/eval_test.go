@@ -295,6 +295,7 @@ func TestLoadDatasetChecksLeaves(t *testing.T) {
 		{"blstats dtype", "second/blstats", tensor.Zeros(tensor.Float32, 3, 27), "leaf second/blstats is float32"},
 		{"label", "label", tensor.Of([]int8{0, 7, 1}, 3), "label 7 of pair 1 is outside 0..3"},
 		{"tty", "first/tty_chars", tensor.Zeros(tensor.Uint8, 3, 24, 79), "[3 24 79]"},
+		{"NaN diffstats", "second/diffstats", tensor.Of([]float32{0, 0, 0, 0, 0, 0, 0, float32(math.NaN()), 0, 0, 0, 0, 0, 0, 0}, 3, 5), "second/diffstats holds NaN at row 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := tensordict.New(3)

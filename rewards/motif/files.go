@@ -2,6 +2,7 @@ package motif
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/maestro-rl/maestro/envs/nethack"
@@ -83,6 +84,13 @@ func checkLeaves(d *tensordict.Dict, path string) error {
 				return fmt.Errorf("motif: %s: leaf %s is %s %v; Maestro writes %s [N %v]: the file is damaged or from another program; make it again with `annotate collect` / `annotate pairs`",
 					path, prefix+name, t.DType(), shape, want.dtype, want.shape)
 			}
+			if want.dtype == tensor.Float32 {
+				for i, v := range tensor.MustData[float32](t) {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						return fmt.Errorf("motif: %s: leaf %s holds %v at row %d: the file is damaged; make it again with `annotate pairs`", path, prefix+name, v, i/rowLen(want.shape))
+					}
+				}
+			}
 		}
 	}
 	if d.Has("label") {
@@ -97,4 +105,13 @@ func checkLeaves(d *tensordict.Dict, path string) error {
 		}
 	}
 	return nil
+}
+
+// rowLen is the number of elements in one row of the given per-row shape.
+func rowLen(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
