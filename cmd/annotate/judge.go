@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -67,15 +66,14 @@ func (j *judgeConfig) template(transitions bool) (*motif.Template, error) {
 	if name == "" {
 		name = motif.DefaultTemplate(j.mode, transitions)
 	}
-	if !slices.Contains(motif.Modes, j.mode) {
-		return nil, fmt.Errorf("--mode %q: use %s", j.mode, strings.Join(motif.Modes, ", "))
-	}
 	tp, err := motif.LoadTemplate(name)
-	if err == nil && tp.Pointwise != (j.mode == motif.Pointwise) {
-		err = fmt.Errorf("--template %s does not suit --mode %s: pointwise mode rates one caption ({{.Message}}, e.g. %s), the others compare two ({{.First}}, {{.Second}}, e.g. %s)",
-			name, j.mode, motif.DefaultTemplate(motif.Pointwise, transitions), motif.DefaultTemplate(motif.Scored, transitions))
+	if err != nil {
+		return nil, err
 	}
-	return tp, err
+	if err := tp.Suits(j.mode); err != nil { // before a server starts
+		return nil, err
+	}
+	return tp, nil
 }
 
 func (j *judgeConfig) connect(ctx context.Context, conc int, cmd string) (*llm.Client, func(), error) {

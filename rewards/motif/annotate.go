@@ -83,13 +83,8 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	if o.Mode == "" {
 		o.Mode = Generative
 	}
-	if o.Mode != Generative && o.Mode != Scored && o.Mode != Pointwise {
-		return nil, Summary{}, fmt.Errorf("motif: unknown answer mode %q; use %s, %s or %s", o.Mode, Generative, Scored, Pointwise)
-	}
-	if (o.Mode == Pointwise) != o.Template.Pointwise {
-		return nil, Summary{}, fmt.Errorf("motif: template %s is %s but mode %s needs a %s one (e.g. %s)", o.Template.Name,
-			map[bool]string{true: "pointwise", false: "pairwise"}[o.Template.Pointwise], o.Mode,
-			map[bool]string{true: "pointwise", false: "pairwise"}[o.Mode == Pointwise], DefaultTemplate(o.Mode, false))
+	if err := o.Template.Suits(o.Mode); err != nil {
+		return nil, Summary{}, err
 	}
 	if o.Temperature == 0 {
 		o.Temperature = 0.1
@@ -323,18 +318,14 @@ func askOne(ctx context.Context, c *llm.Client, o AnnotateOptions, first, second
 		return Answer{}, err
 	}
 	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}}
-	if o.Mode == Pointwise {
+	if o.Mode == Pointwise || o.Mode == Scored { // one token: its log-probabilities decide
 		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
 		if err != nil {
 			return Answer{}, err
 		}
-		rating, mass, ok := RateAnswer(r.TopFirst)
-		return Answer{Label: Unknown, Rating: rating, Mass: mass, OK: ok, Tokens: r.Tokens}, nil
-	}
-	if o.Mode == Scored {
-		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
-		if err != nil {
-			return Answer{}, err
+		if o.Mode == Pointwise {
+			rating, mass, ok := RateAnswer(r.TopFirst)
+			return Answer{Label: Unknown, Rating: rating, Mass: mass, OK: ok, Tokens: r.Tokens}, nil
 		}
 		m, ok := ScoreAnswer(r.TopFirst)
 		return Answer{Label: Unknown, Margin: m, OK: ok, Tokens: r.Tokens}, nil

@@ -85,9 +85,10 @@ func checkLeaves(d *tensordict.Dict, path string) error {
 					path, prefix+name, t.DType(), shape, want.dtype, want.shape)
 			}
 			if want.dtype == tensor.Float32 {
-				for i, v := range tensor.MustData[float32](t) {
+				data := tensor.MustData[float32](t)
+				for i, v := range data {
 					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-						return fmt.Errorf("motif: %s: leaf %s holds %v at row %d: the file is damaged; make it again with `annotate pairs`", path, prefix+name, v, i/rowLen(want.shape))
+						return fmt.Errorf("motif: %s: leaf %s holds %v at row %d: the file is damaged; make it again with `annotate pairs`", path, prefix+name, v, i*shape[0]/len(data))
 					}
 				}
 			}
@@ -105,13 +106,4 @@ func checkLeaves(d *tensordict.Dict, path string) error {
 		}
 	}
 	return nil
-}
-
-// rowLen is the number of elements in one row of the given per-row shape.
-func rowLen(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }

@@ -162,6 +162,21 @@ func ParseTemplate(name, text string) (*Template, error) {
 	return tp, nil
 }
 
+// Suits says whether the template can be asked in mode: the mode must be one of Modes, and
+// Pointwise needs a pointwise template ({{.Message}}), the others a pairwise one. The error
+// names both and a built-in template that fits.
+func (t *Template) Suits(mode string) error {
+	if !slices.Contains(Modes, mode) {
+		return fmt.Errorf("motif: unknown answer mode %q; use %s", mode, strings.Join(Modes, ", "))
+	}
+	kind := map[bool]string{true: "pointwise", false: "pairwise"}
+	if t.Pointwise != (mode == Pointwise) {
+		return fmt.Errorf("motif: template %s is %s but mode %s needs a %s one (e.g. %s): pointwise mode rates one caption ({{.Message}}), the others compare two ({{.First}}, {{.Second}})",
+			t.Name, kind[t.Pointwise], mode, kind[mode == Pointwise], DefaultTemplate(mode, false))
+	}
+	return nil
+}
+
 // Render fills the template. A pointwise template reads first as .Message.
 func (t *Template) Render(goal, first, second, answer string) (string, error) {
 	var b bytes.Buffer
