@@ -238,7 +238,7 @@ func (cd *coder) try(msgs []openai.ChatCompletionMessage, op string, parent int)
 // evaluate loads code and runs the harness and the LLM's tests on it.
 func (cd *coder) evaluate(code string) Candidate {
 	cand := Candidate{Code: code}
-	prog, err := Load(cd.kind+".star", code, []Signature{cd.sig}, nil, cd.o.Limits)
+	prog, err := Load(cd.kind+".star", code, []Signature{cd.sig}, cd.o.Limits)
 	if err != nil {
 		cand.Error = err.Error()
 		return cand
@@ -423,7 +423,7 @@ func (cd *coder) writeTests() error {
 		return err
 	}
 	cd.res.Tests = ExtractCode(r.Text)
-	p, err := Load(cd.kind+"_tests.star", cd.res.Tests, nil, nil, cd.o.Limits)
+	p, err := Load(cd.kind+"_tests.star", cd.res.Tests, nil, cd.o.Limits)
 	if err == nil && len(testNames(p)) == 0 {
 		err = errors.New("no test_ functions")
 	}
@@ -437,21 +437,19 @@ func (cd *coder) writeTests() error {
 
 func testNames(p *Program) []string {
 	var names []string
-	for name, v := range p.globals {
-		if _, ok := v.(*starlark.Function); ok && strings.HasPrefix(name, "test_") {
+	for _, name := range p.Functions() {
+		if strings.HasPrefix(name, "test_") {
 			names = append(names, name)
 		}
 	}
-	sort.Strings(names)
 	return names
 }
 
 // runTests runs every LLM-written test on prog's function.
 func (cd *coder) runTests(prog *Program) []CaseResult {
-	fn := prog.globals[cd.sig.Name]
 	var out []CaseResult
 	for _, name := range testNames(cd.tests) {
-		_, err := cd.tests.Call(cd.ctx, name, fn)
+		err := cd.tests.callWith(cd.ctx, name, prog, cd.sig.Name)
 		cr := CaseResult{Name: name, Passed: err == nil}
 		if err != nil {
 			cr.Detail = err.Error()

@@ -63,7 +63,7 @@ func TestExtractCode(t *testing.T) {
 func TestHarnesses(t *testing.T) {
 	spec, _ := DefaultSpec()
 	ctx := context.Background()
-	p, err := Load("t.star", goodTermination, []Signature{TerminationSig}, nil, Limits{})
+	p, err := Load("t.star", goodTermination, []Signature{TerminationSig}, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestHarnesses(t *testing.T) {
 			t.Errorf("good termination failed %s: %s", c.Name, c.Detail)
 		}
 	}
-	p, err = Load("p.star", goodPolicy, []Signature{PolicySig}, nil, Limits{})
+	p, err = Load("p.star", goodPolicy, []Signature{PolicySig}, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestHarnesses(t *testing.T) {
 			t.Errorf("good policy failed %s: %s", c.Name, c.Detail)
 		}
 	}
-	p, err = Load("i.star", goodInitiation, []Signature{InitiationSig}, nil, Limits{})
+	p, err = Load("i.star", goodInitiation, []Signature{InitiationSig}, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestHarnesses(t *testing.T) {
 			t.Errorf("good initiation failed %s: %s", c.Name, c.Detail)
 		}
 	}
-	lax, _ := Load("l.star", "def can_start(skill, obs):\n    return True\n", []Signature{InitiationSig}, nil, Limits{})
+	lax, _ := Load("l.star", "def can_start(skill, obs):\n    return True\n", []Signature{InitiationSig}, Limits{})
 	failed := 0
 	for _, c := range InitiationHarness(ctx, lax, spec) {
 		if !c.Passed {
@@ -101,7 +101,7 @@ func TestHarnesses(t *testing.T) {
 	if len(ic) != 12 || failed != 4 {
 		t.Errorf("%d initiation cases; an always-true can_start fails %d, want 12 and 4", len(ic), failed)
 	}
-	bad, _ := Load("b.star", "def select_skill(obs, state):\n    return ('descender', state)\n", []Signature{PolicySig}, nil, Limits{})
+	bad, _ := Load("b.star", "def select_skill(obs, state):\n    return ('descender', state)\n", []Signature{PolicySig}, Limits{})
 	cases := PolicyHarness(ctx, bad, spec)
 	if len(cases) != 4 || cases[1].Passed || !strings.Contains(cases[1].Detail, "descender twice") || cases[3].Passed || !strings.Contains(cases[3].Detail, "call 11 chose descender") {
 		t.Errorf("always-descend policy: %+v; want the exploration and the merchant cases to fail", cases)

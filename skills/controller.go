@@ -90,7 +90,7 @@ func LoadCode(dir string, l Limits) (*Code, error) {
 func ParseCode(src map[string]string, l Limits) (*Code, error) {
 	c := &Code{Sources: src}
 	for _, k := range CodeKinds {
-		p, err := Load(k+".star", src[k], []Signature{sigOf[k]}, nil, l)
+		p, err := Load(k+".star", src[k], []Signature{sigOf[k]}, l)
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +140,10 @@ type Controller struct {
 	mu     sync.Mutex // guards stats: a trainer reads them while a collector's worker steps
 	stats  ControllerStats
 	pickup *regexp.Regexp
+	// the initiation calls' batch, reused
+	batch []Call
+	vals  []starlark.Value
+	errs  []error
 }
 
 // NewController wraps env (a single NetHack env with tty_chars, blstats and message).
@@ -328,15 +332,25 @@ func (c *Controller) choose(obs *starlark.Dict) {
 // startable runs the initiation function for every skill; a failure counts as "may start"
 // for skills without preconditions in the reference (all but Merchant and Worshipper).
 func (c *Controller) startable(obs *starlark.Dict) []bool {
-	out := make([]bool, len(c.spec.Skills))
+	n := len(c.spec.Skills)
+	if cap(c.batch) < n {
+		c.batch, c.vals, c.errs = make([]Call, n), make([]starlark.Value, n), make([]error, n)
+	}
+	batch, vals, errs := c.batch[:n], c.vals[:n], c.errs[:n]
 	for k, sk := range c.spec.Skills {
-		v, err := c.code.Initiation.Call(c.ctx, "can_start", starlark.String(sk.Name), obs)
+		batch[k] = Call{"can_start", []starlark.Value{starlark.String(sk.Name), obs}}
+		vals[k], errs[k] = nil, nil
+	}
+	c.code.Initiation.CallBatch(c.ctx, batch, vals, errs) // its error is in every errs[k]
+	out := make([]bool, n)
+	for k, sk := range c.spec.Skills {
+		err := errs[k]
 		if err == nil {
-			if b, ok := v.(starlark.Bool); ok {
+			if b, ok := vals[k].(starlark.Bool); ok {
 				out[k] = bool(b)
 				continue
 			}
-			err = fmt.Errorf("can_start returned %s, want a bool", v.Type())
+			err = fmt.Errorf("can_start returned %s, want a bool", vals[k].Type())
 		}
 		c.fail("initiation", err)
 		out[k] = sk.Name != "merchant" && sk.Name != "worshipper"

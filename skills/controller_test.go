@@ -297,3 +297,37 @@ func TestControllerStatsWhileStepping(t *testing.T) {
 		t.Errorf("after 100 steps read %d times: stats %+v; want a policy failure and a switch per step", n, st)
 	}
 }
+
+// TestControllerSurvivesMemoryBombs: LLM-written code that allocates 4 GiB in one call, or
+// carries a state that grows by 8 MB per call (the hostile run's OOM kills), fails its calls
+// inside its sandbox; the game goes on under the fallbacks and the failures are counted.
+func TestControllerSurvivesMemoryBombs(t *testing.T) {
+	spec, _ := DefaultSpec()
+	for name, src := range map[string]map[string]string{
+		"policy allocating 4 GiB": {
+			"policy":      "def select_skill(obs, state):\n    return ('discoverer', len([0] * (1 << 28)))\n",
+			"termination": "def should_stop(skill, start, now, turns):\n    return True\n"},
+		"policy state growing 8 MB a call": {
+			"policy":      "def select_skill(obs, state):\n    s = dict(state)\n    s[len(s)] = 'x' * 8000000\n    return ('discoverer', s)\n",
+			"termination": "def should_stop(skill, start, now, turns):\n    return True\n"},
+		"termination allocating 1 GB": {
+			"termination": "def should_stop(skill, start, now, turns):\n    return len('x' * 1000000000) > 0\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctl, err := NewController(nethackEnv(t, 0), spec, code(t, src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ctl.Close()
+			play(t, ctl, 20)
+			st := ctl.Stats()
+			if st.Errors["policy"]+st.Errors["termination"] == 0 || !strings.Contains(st.LastError, "limit") && !strings.Contains(st.LastError, "over 1048576 bytes") {
+				t.Errorf("stats %+v; want failed calls naming the memory limit or the value bound", st)
+			}
+			t.Logf("%d policy and %d termination failures; last: %s", st.Errors["policy"], st.Errors["termination"], st.LastError)
+		})
+	}
+	if kb := peakRSS(t); kb > 1<<20 {
+		t.Errorf("this process's peak memory was %d MiB; the bombs should have stayed in their sandboxes", kb>>10)
+	}
+}

@@ -3,8 +3,8 @@
 //   - the skills spec (Spec: skills in words with the judge's preference and threshold, the
 //     character and actions, tasks with success checks; DefaultSpec is MaestroMotif's);
 //   - the sandbox that runs LLM-written code (Load, Program.Call): Starlark (go.starlark.net),
-//     a Python dialect with no I/O, no imports and no access to the process, under a step
-//     limit and a wall-clock limit;
+//     a Python dialect with no I/O, no imports and no access to the process, run in a child
+//     process of its own under a step limit, a wall-clock limit and a memory limit;
 //   - the coder (WriteCode): the LLM writes the initiation and termination functions and the
 //     policy over skills, scored on harnesses and its own unit tests, searched greedily, by
 //     evolution or as a tree;
@@ -15,14 +15,22 @@
 //     intervals.
 //
 // # Invariants
-//   - Generated code sees only what the caller passes in: its arguments and the predeclared
-//     names the caller lists (by default none beyond Starlark's universe: len, range, min, max,
-//     sorted, ...). load() always fails. There is no file, network, clock or process access.
+//   - Generated code sees only what the caller passes in: its arguments and Starlark's universe
+//     (len, range, min, max, sorted, ...). load() always fails. There is no file, network,
+//     clock or process access.
+//   - Generated code runs in a sandbox process (this binary started again, serving on two
+//     pipes; GOMAXPROCS 1, its address space capped at start plus Limits.Memory). Code that
+//     allocates past the limit, or runs one builtin call past the time limit, ends that process
+//     and nothing else: the call fails with an error that names the limit, and the next call
+//     starts a fresh process. A program whose calls end crashLimit processes in a row is not
+//     run again.
 //   - Every failure of the code (syntax error, wrong signature, runtime error, step limit,
-//     time limit, excessive allocation) is returned as an error naming the function and, where
-//     Starlark knows it, the line; none escapes as a panic.
-//   - A Program is safe for concurrent calls: each call runs on its own thread and its globals
-//     are frozen after loading.
+//     time limit, memory limit, a returned value over Limits.MaxValue) is returned as an error
+//     naming the program, the function and, where Starlark knows it, the line; none escapes
+//     as a panic.
+//   - A Program is safe for concurrent calls: each call takes a sandbox process of its own
+//     from a pool, and the program's globals are frozen after loading, so every process that
+//     loads it holds the same values.
 //   - Code that fails at run time inside a Controller never stops the env: the controller falls
 //     back (keeps the skill, or starts the first one that may start) and counts the failure.
 //   - A Controller wraps one env and is driven by one goroutine, as envs are.
@@ -30,22 +38,33 @@ package skills
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/syntax"
 )
 
 // Limits bound one call into generated code.
 type Limits struct {
 	// Steps is Starlark's execution-step budget; 0 means 1,000,000 (about 10-50 ms of work).
 	Steps uint64
-	// Timeout is the wall-clock budget; 0 means one second.
+	// Timeout is the wall-clock budget; 0 means one second. Starlark stops the code between
+	// steps; a single builtin call that runs past it (sorted or replace on a huge value) is
+	// ended by killing the sandbox process at Timeout plus a grace of half of it (at least
+	// 250 ms).
 	Timeout time.Duration
+	// Memory bounds the sandbox process's memory in bytes (its address space beyond what the
+	// Go runtime holds at start); 0 means 256 MiB. Code that allocates past it ends its
+	// process, and the call fails with "memory limit exceeded".
+	Memory int64
+	// MaxValue bounds a value the code returns (the state a policy carries included), in bytes
+	// of its encoding; 0 means 1 MiB.
+	MaxValue int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -55,8 +74,30 @@ func (l Limits) withDefaults() Limits {
 	if l.Timeout == 0 {
 		l.Timeout = time.Second
 	}
+	if l.Memory == 0 {
+		l.Memory = 256 << 20
+	}
+	if l.MaxValue == 0 {
+		l.MaxValue = 1 << 20
+	}
 	return l
 }
+
+// Validate reports a limit out of range.
+func (l Limits) Validate() error {
+	switch {
+	case l.Timeout < 0:
+		return fmt.Errorf("skills: Limits.Timeout %v is negative (0 means one second)", l.Timeout)
+	case l.Memory < 0 || (l.Memory > 0 && l.Memory < 16<<20):
+		return fmt.Errorf("skills: Limits.Memory %d bytes: want 0 (256 MiB) or at least 16 MiB", l.Memory)
+	case l.MaxValue < 0:
+		return fmt.Errorf("skills: Limits.MaxValue %d is negative (0 means 1 MiB)", l.MaxValue)
+	}
+	return nil
+}
+
+// grace is how long past its timeout a call may run before its process is killed.
+func (l Limits) grace() time.Duration { return max(l.Timeout/2, 250*time.Millisecond) }
 
 // Signature is a function the code must define: its name and parameter names in order.
 type Signature struct {
@@ -66,103 +107,121 @@ type Signature struct {
 
 func (s Signature) String() string { return s.Name + "(" + strings.Join(s.Params, ", ") + ")" }
 
-// Program is loaded generated code.
+// Program is loaded generated code. Its code runs in sandbox processes (see sandbox_proc.go);
+// the Program holds its source, so any sandbox can load it again.
 type Program struct {
-	name    string
-	globals starlark.StringDict
-	limits  Limits
+	name   string
+	src    string
+	want   []Signature
+	limits Limits
+	id     uint64
+	funcs  []string // the functions it defines, sorted
+
+	mu        sync.Mutex
+	crashes   int   // sandbox processes its calls ended in a row
+	lastCrash error // the latest of them
 }
 
-// fileOptions allow what generated Python-like code commonly uses (while loops, sets, if/for at
-// top level, reassigned globals); recursion stays forbidden (a step limit bounds loops, but
-// deep recursion would grow the Go stack).
-var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true}
+// crashLimit is how many sandbox processes in a row a program's calls may end before its
+// calls fail at once: code that allocates past the limit on every call would otherwise
+// start a process per call.
+const crashLimit = 3
 
-// Load parses and runs src's top level (name is used in errors), then checks that it defines
-// every function in want with exactly those parameters. predeclared are extra names the code
-// may use (constants, helper builtins).
-func Load(name, src string, want []Signature, predeclared starlark.StringDict, limits Limits) (*Program, error) {
-	limits = limits.withDefaults()
-	thread := newThread(name, limits)
-	ctx, cancel := context.WithTimeout(context.Background(), limits.Timeout)
-	defer cancel()
-	stop := watch(ctx, thread)
-	globals, err := starlark.ExecFileOptions(fileOptions, thread, name, src, predeclared)
-	stop()
+var programIDs atomic.Uint64
+
+// Load parses and runs src's top level in a sandbox process (name is used in errors), then
+// checks that it defines every function in want with exactly those parameters.
+func Load(name, src string, want []Signature, limits Limits) (*Program, error) {
+	if err := limits.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Program{name: name, src: src, want: want, limits: limits.withDefaults(), id: programIDs.Add(1)}
+	w, err := sandboxes.get(p.limits.Memory)
 	if err != nil {
-		return nil, fmt.Errorf("skills: %s: %w", name, describe(err, ctx))
+		return nil, fmt.Errorf("skills: %s: %w", name, err)
 	}
-	for _, sig := range want {
-		v, ok := globals[sig.Name]
-		if !ok {
-			return nil, fmt.Errorf("skills: %s does not define %s", name, sig)
-		}
-		fn, ok := v.(*starlark.Function)
-		if !ok {
-			return nil, fmt.Errorf("skills: %s: %s is a %s, want a function %s", name, sig.Name, v.Type(), sig)
-		}
-		var got []string
-		for i := 0; i < fn.NumParams(); i++ {
-			p, _ := fn.Param(i)
-			got = append(got, p)
-		}
-		if fn.HasVarargs() || fn.HasKwargs() || strings.Join(got, ",") != strings.Join(sig.Params, ",") {
-			return nil, fmt.Errorf("skills: %s:%d: %s has parameters (%s), want %s", name, fn.Position().Line, sig.Name, strings.Join(got, ", "), sig)
-		}
+	funcs, err := w.load(p)
+	if w.dead {
+		return nil, fmt.Errorf("skills: %s: %w", name, err)
 	}
-	globals.Freeze()
-	return &Program{name: name, globals: globals, limits: limits}, nil
+	sandboxes.put(w)
+	if err != nil {
+		return nil, err
+	}
+	p.funcs = funcs
+	return p, nil
 }
 
-// Call runs function fn with args under the program's limits (and ctx's cancellation).
+// Functions returns the names of the functions the program defines, sorted.
+func (p *Program) Functions() []string { return slices.Clone(p.funcs) }
+
+// Call runs function fn with args under the program's limits (and ctx's cancellation). The
+// arguments and the result are copied in and out of the sandbox: None, bools, numbers,
+// strings, lists, tuples, dicts and sets.
 func (p *Program) Call(ctx context.Context, fn string, args ...starlark.Value) (starlark.Value, error) {
-	v, ok := p.globals[fn]
-	if !ok {
-		return nil, fmt.Errorf("skills: %s defines no %s", p.name, fn)
+	var v [1]starlark.Value
+	var errs [1]error
+	if err := p.CallBatch(ctx, []Call{{fn, args}}, v[:], errs[:]); err != nil {
+		return nil, err
 	}
-	thread := newThread(p.name, p.limits)
-	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
-	defer cancel()
-	stop := watch(ctx, thread)
-	defer stop()
-	out, err := starlark.Call(thread, v, starlark.Tuple(args), nil)
+	return v[0], errs[0]
+}
+
+// CallBatch runs the calls in order in one roundtrip to a sandbox process (each under the
+// program's limits), setting vals[i] or errs[i] for each; the returned error is set when none
+// ran or the process ended, and then every errs[i] is set to it too. It is Call for callers
+// that ask the same code several questions at once (whether each skill may start).
+func (p *Program) CallBatch(ctx context.Context, batch []Call, vals []starlark.Value, errs []error) (err error) {
+	if len(vals) != len(batch) || len(errs) != len(batch) {
+		return fmt.Errorf("skills: CallBatch of %d calls given %d values and %d errors", len(batch), len(vals), len(errs))
+	}
+	defer func() {
+		if err != nil {
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+	}()
+	if len(batch) == 0 {
+		return nil
+	}
+	for _, c := range batch {
+		if !slices.Contains(p.funcs, c.Fn) {
+			return fmt.Errorf("skills: %s defines no %s", p.name, c.Fn)
+		}
+	}
+	fn := batch[0].Fn
+	p.mu.Lock()
+	crashes, last := p.crashes, p.lastCrash
+	p.mu.Unlock()
+	if crashes >= crashLimit {
+		return fmt.Errorf("skills: %s: %s: not run: its calls ended %d sandbox processes in a row; the last: %w", p.name, fn, crashes, last)
+	}
+	w, err := sandboxes.get(p.limits.Memory)
 	if err != nil {
-		return nil, fmt.Errorf("skills: %s: %s: %w", p.name, fn, describe(err, ctx))
+		return fmt.Errorf("skills: %s: %w", p.name, err)
 	}
-	return out, nil
+	err = w.calls(ctx, p, batch, vals, errs)
+	if w.dead {
+		p.mu.Lock()
+		p.crashes, p.lastCrash = p.crashes+1, err
+		p.mu.Unlock()
+		return fmt.Errorf("skills: %s: %s: %w", p.name, fn, err)
+	}
+	sandboxes.put(w)
+	p.mu.Lock()
+	p.crashes = 0
+	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("skills: %s: %w", p.name, err)
+	}
+	return nil
 }
 
-func newThread(name string, l Limits) *starlark.Thread {
-	t := &starlark.Thread{Name: name}
-	t.Load = func(_ *starlark.Thread, module string) (starlark.StringDict, error) {
-		return nil, fmt.Errorf("load(%q): generated code cannot load modules", module)
-	}
-	t.Print = func(*starlark.Thread, string) {} // print() is a no-op, not an output channel
-	t.SetMaxExecutionSteps(l.Steps)
-	return t
-}
-
-// watch cancels thread when ctx ends; the returned function stops watching.
-func watch(ctx context.Context, thread *starlark.Thread) (stop func()) {
-	// No goroutine per call (calls run every env step): the callback runs only if ctx ends.
-	unregister := context.AfterFunc(ctx, func() { thread.Cancel("time limit exceeded") })
-	return func() { unregister() }
-}
-
-// describe makes Starlark's errors name the limit that stopped the code.
-func describe(err error, ctx context.Context) error {
-	var ee *starlark.EvalError
-	msg := err.Error()
-	if errors.As(err, &ee) {
-		msg = ee.Backtrace()
-	}
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("time limit exceeded: %s", msg)
-	case strings.Contains(msg, "too many steps"):
-		return fmt.Errorf("step limit exceeded (an endless or very long loop?): %s", msg)
-	}
-	return errors.New(msg)
+// callWith runs fn with q's function qfn as its one argument (the LLM's tests of a candidate).
+func (p *Program) callWith(ctx context.Context, fn string, q *Program, qfn string) error {
+	_, err := p.Call(ctx, fn, funcRef{q, qfn})
+	return err
 }
 
 // ToValue converts Go values (bool, ints, floats, strings, slices, maps with string keys) to

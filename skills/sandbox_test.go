@@ -2,6 +2,8 @@ package skills
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,7 @@ var sig = []Signature{{"terminate", []string{"obs", "turns"}}}
 
 func load(t *testing.T, src string) (*Program, error) {
 	t.Helper()
-	return Load("gen.star", src, sig, nil, Limits{Steps: 200_000, Timeout: 500 * time.Millisecond})
+	return Load("gen.star", src, sig, Limits{Steps: 200_000, Timeout: 500 * time.Millisecond})
 }
 
 func call(t *testing.T, src string) error {
@@ -58,7 +60,7 @@ func TestSandboxContainsBadCode(t *testing.T) {
 // TestSandboxTimeLimit: a cancelled context stops the code (the step limit set high so the
 // clock decides).
 func TestSandboxTimeLimit(t *testing.T) {
-	p, err := Load("slow.star", "def terminate(obs, turns):\n    while True:\n        pass\n", sig, nil, Limits{Steps: 1 << 62, Timeout: 50 * time.Millisecond})
+	p, err := Load("slow.star", "def terminate(obs, turns):\n    while True:\n        pass\n", sig, Limits{Steps: 1 << 62, Timeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ def terminate(obs, turns):
 }
 
 func BenchmarkSandboxCall(b *testing.B) {
-	p, err := Load("gen.star", "def terminate(obs, turns):\n    return obs['depth'] > 1 or turns >= 500\n", sig, nil, Limits{})
+	p, err := Load("gen.star", "def terminate(obs, turns):\n    return obs['depth'] > 1 or turns >= 500\n", sig, Limits{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,5 +116,125 @@ func BenchmarkSandboxCall(b *testing.B) {
 	turns := starlark.MakeInt(10)
 	for b.Loop() {
 		p.Call(context.Background(), "terminate", obs, turns)
+	}
+}
+
+// rssKiB reads this process's peak resident set (VmHWM) in KiB.
+func peakRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
+
+// TestSandboxBoundsMemoryAndBuiltins runs the memory and time bombs found by a hostile run
+// for real: each ends in an error naming the limit, this process survives with its peak
+// memory far below what the bombs ask for (read from /proc), and the program still answers
+// correctly afterwards from a fresh sandbox process.
+func TestSandboxBoundsMemoryAndBuiltins(t *testing.T) {
+	lim := Limits{Steps: 1 << 40, Timeout: 300 * time.Millisecond, Memory: 64 << 20}
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"list of 2^28 (4 GiB in one allocation)", "return len([0] * (1 << 28))", "memory limit exceeded"},
+		{"string of 1e9 bytes", "return len('x' * 1000000000)", "memory limit exceeded"},
+		{"growing in small bites", "l = []\n    for i in range(1 << 30):\n        l.append('y' * 1000)\n    return len(l)", "memory limit exceeded"},
+		{"state over MaxValue", "return ['z' * 1000] * 2000", "over 1048576 bytes"},
+		{"a value that holds itself", "l = []\n    l.append(l)\n    return l", "nested more than"},
+		{"a function as the result", "return len", "cannot be passed out"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Load("bomb.star", "def terminate(obs, turns):\n    if turns == 0:\n        return True\n    "+c.body+"\n", sig, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Call(context.Background(), "terminate", starlark.None, starlark.MakeInt(1))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "bomb.star: terminate") {
+				t.Fatalf("error %v; want one naming bomb.star: terminate and %q", err, c.want)
+			}
+			t.Logf("%v", err)
+			v, err := p.Call(context.Background(), "terminate", starlark.None, starlark.MakeInt(0))
+			if err != nil || v != starlark.True {
+				t.Errorf("after the bomb, a sound call gave %v, %v; want True", v, err)
+			}
+		})
+	}
+	if kb := peakRSS(t); kb > 1<<20 {
+		t.Errorf("this process's peak memory was %d MiB; the bombs ask for 4 GiB and more and should have stayed in their sandboxes", kb>>10)
+	} else {
+		t.Logf("this process's peak memory: %d MiB", kb>>10)
+	}
+}
+
+// TestSandboxBuiltinOverrun: one builtin call that runs far past the time limit (str of a
+// list of 2e7 numbers takes seconds and Starlark cannot stop it between steps) is ended by
+// killing its sandbox process at the timeout plus the grace, and the call says so.
+func TestSandboxBuiltinOverrun(t *testing.T) {
+	lim := Limits{Timeout: 50 * time.Millisecond, Memory: 1 << 30}
+	p, err := Load("slow.star", "def terminate(obs, turns):\n    return len(str(list(range(20000000))))\n", sig, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = p.Call(context.Background(), "terminate", starlark.None, starlark.None)
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "single builtin call") {
+		t.Fatalf("error %v; want the time limit of a single builtin call", err)
+	}
+	t.Logf("ended after %v: %v", took, err)
+}
+
+// TestSandboxTopLevelBomb: a memory bomb at a program's top level (train --skill-code,
+// compose's answers) fails Load with the memory limit named.
+func TestSandboxTopLevelBomb(t *testing.T) {
+	_, err := Load("top.star", "X = [0] * (1 << 28)\ndef terminate(obs, turns):\n    return True\n", sig, Limits{Memory: 64 << 20})
+	if err == nil || !strings.Contains(err.Error(), "memory limit exceeded") || !strings.Contains(err.Error(), "top.star") {
+		t.Fatalf("error %v; want top.star and the memory limit", err)
+	}
+}
+
+// TestSandboxStopsCrashingCode: a program whose calls end crashLimit sandbox processes in a
+// row fails at once afterwards, naming the last crash, instead of starting a process per call.
+func TestSandboxStopsCrashingCode(t *testing.T) {
+	p, err := Load("crash.star", "def terminate(obs, turns):\n    return len([0] * (1 << 28))\n", sig, Limits{Memory: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < crashLimit; i++ {
+		if _, err := p.Call(context.Background(), "terminate", starlark.None, starlark.None); err == nil || !strings.Contains(err.Error(), "memory limit") {
+			t.Fatalf("call %d: %v; want the memory limit", i, err)
+		}
+	}
+	_, err = p.Call(context.Background(), "terminate", starlark.None, starlark.None)
+	if err == nil || !strings.Contains(err.Error(), "not run") || !strings.Contains(err.Error(), "memory limit") {
+		t.Fatalf("after %d crashes: %v; want a refusal naming the last crash", crashLimit, err)
+	}
+}
+
+// TestSandboxRoundTripsValues: what a call returns is what the code built, for every kind of
+// value that may cross (big ints, floats, nested dicts with non-string keys, sets, tuples).
+func TestSandboxRoundTripsValues(t *testing.T) {
+	src := "def terminate(obs, turns):\n    return (None, True, False, -7, 1 << 100, 2.5, 'é', b'\\x00\\xff', [1, [2]], {1: 'a', ('k', 2): {'x': None}}, set([3, 4]), obs)\n"
+	p, err := load(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, _ := ToValue(map[string]any{"depth": 2, "window": []string{"..@..", "....."}})
+	v, err := p.Call(context.Background(), "terminate", obs, starlark.None)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `(None, True, False, -7, 1267650600228229401496703205376, 2.5, "é", b"\x00\xff", [1, [2]], {1: "a", ("k", 2): {"x": None}}, set([3, 4]), {"depth": 2, "window": ["..@..", "....."]})`
+	if v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
 	}
 }

@@ -263,12 +263,15 @@ type report struct {
 	MeanReturn  float64            `json:"mean_return"`
 	// MeanMaxDepth is the mean over episodes of the deepest level reached; DepthCounts counts
 	// the episodes by deepest level; MinesEpisodes those that entered the Gnomish Mines.
-	MeanMaxDepth  float64                `json:"mean_max_depth"`
-	DepthCounts   map[int]int            `json:"episodes_by_max_depth"`
-	MinesEpisodes int                    `json:"episodes_in_mines"`
-	CodeErrors    map[string]int         `json:"code_errors,omitempty"`
-	Results       []skills.EpisodeResult `json:"results"`
-	lo, hi        float64
+	MeanMaxDepth  float64        `json:"mean_max_depth"`
+	DepthCounts   map[int]int    `json:"episodes_by_max_depth"`
+	MinesEpisodes int            `json:"episodes_in_mines"`
+	CodeErrors    map[string]int `json:"code_errors,omitempty"`
+	// Incomplete says why play stopped before all episodes were played (an interrupt, a
+	// failed env); empty when it did not.
+	Incomplete string                 `json:"incomplete,omitempty"`
+	Results    []skills.EpisodeResult `json:"results"`
+	lo, hi     float64
 }
 
 func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Task, rc *runConfig, code *skills.Code, source string) error {
@@ -363,14 +366,13 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	}
 	fmt.Printf("compose: playing %d episodes of %q (up to %d steps each) with %s\n", o.episodes, task.Name, maxSteps, rc.dir)
 	shown := -1
+	var stopped error // why play stopped early; the episodes finished by then are reported
 	for finished() < o.episodes {
-		if err := ctx.Err(); err != nil {
-			col.Close()
-			return err
+		if stopped = ctx.Err(); stopped != nil {
+			break
 		}
-		if _, err := col.Next(); err != nil {
-			col.Close()
-			return err
+		if _, stopped = col.Next(); stopped != nil {
+			break
 		}
 		if n := min(finished(), o.episodes); n != shown {
 			shown = n
@@ -380,6 +382,10 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	fmt.Println()
 	r := report{Task: task.Name, Description: task.Description, Run: rc.dir, Policy: source, SkillShare: map[string]float64{},
 		Checked: task.Success != nil, CodeErrors: map[string]int{}, DepthCounts: map[int]int{}}
+	want := min(o.episodes, finished())
+	if stopped != nil {
+		r.Incomplete = fmt.Sprintf("stopped after %d of %d episodes: %v", want, o.episodes, stopped)
+	}
 	for _, sk := range spec.Skills {
 		if code != nil {
 			r.Skills = append(r.Skills, sk.Name)
@@ -387,9 +393,9 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	}
 	type at struct{ env, episode int }
 	var where []at
-	for k := 0; len(r.Results) < o.episodes; k++ { // round robin over the envs' episodes
+	for k := 0; len(r.Results) < want; k++ { // round robin over the envs' episodes
 		for e, j := range judges {
-			if k < len(j.Results) && len(r.Results) < o.episodes {
+			if k < len(j.Results) && len(r.Results) < want {
 				r.Results = append(r.Results, j.Results[k])
 				where = append(where, at{e, j.Results[k].Episode})
 			}
@@ -423,7 +429,7 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		r.SkillShare[k] /= float64(max(steps, 1))
 	}
 	r.Episodes = len(r.Results)
-	r.Rate = float64(r.Successes) / float64(r.Episodes)
+	r.Rate = float64(r.Successes) / float64(max(r.Episodes, 1))
 	r.lo, r.hi = skills.Wilson(r.Successes, r.Episodes)
 	r.Interval = [2]float64{r.lo, r.hi}
 	if err := os.MkdirAll(filepath.Join(o.out, "ttyrec"), 0o755); err != nil {
@@ -469,6 +475,9 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	}
 	if len(r.CodeErrors) > 0 {
 		fmt.Printf("compose: the skill code failed at run time (contained, see compose.json): %v\n", r.CodeErrors)
+	}
+	if stopped != nil {
+		return fmt.Errorf("compose: %s (compose.json reports them)", r.Incomplete)
 	}
 	return nil
 }
