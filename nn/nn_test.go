@@ -449,6 +449,41 @@ func TestSaveLoadResumesBitExactly(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesCorruptParams: a parameter file with a NaN or infinite weight (the hostile
+// run's "mean return 468.2 from a NaN params.mtd"), or a flipped byte in a weight, is refused
+// naming the parameter, and the network keeps its weights.
+func TestLoadRefusesCorruptParams(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := NewMLP("net", []int{3, 4, 2}, (*Graph).Tanh, rand.New(rand.NewPCG(4, 4)))
+	keep := slices.Clone(m.Params()[0].Data)
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		src, _ := NewMLP("net", []int{3, 4, 2}, (*Graph).Tanh, rand.New(rand.NewPCG(5, 5)))
+		src.Params()[2].Data[1] = bad
+		path := dir + "/params.mtd"
+		if err := SaveParams(path, src.Params()); err != nil {
+			t.Fatal(err)
+		}
+		err := LoadParams(path, m.Params())
+		if err == nil || !strings.Contains(err.Error(), src.Params()[2].Name) || !strings.Contains(err.Error(), "index 1") {
+			t.Errorf("a %v weight: %v; want an error naming %s at index 1", bad, err, src.Params()[2].Name)
+		}
+		if !slices.Equal(m.Params()[0].Data, keep) {
+			t.Errorf("a refused file changed the network's weights")
+		}
+	}
+	src, _ := NewMLP("net", []int{3, 4, 2}, (*Graph).Tanh, rand.New(rand.NewPCG(5, 5)))
+	path := dir + "/flipped.mtd"
+	if err := SaveParams(path, src.Params()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	b[len(b)-3] ^= 0x10 // inside the last weight blob
+	os.WriteFile(path, b, 0o644)
+	if err := LoadParams(path, m.Params()); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("a flipped byte in a weight: %v; want a checksum error", err)
+	}
+}
+
 func TestLayersMatchPyTorch(t *testing.T) {
 	b, err := os.ReadFile("testdata/layers.json")
 	if err != nil {

@@ -60,6 +60,9 @@ func SetParams(d *tensordict.Dict, params []*Param, source string) error {
 			return fmt.Errorf("nn: parameter %q is %v %v in %s, the network has float32 %v: the checkpoint is of another architecture", p.Name, t.DType(), t.Shape(), source, p.Shape)
 		}
 		data[i] = tensor.MustData[float32](t)
+		if j := nonFinite(data[i]); j >= 0 {
+			return fmt.Errorf("nn: parameter %q in %s holds %v at index %d: the file is corrupt or training diverged; use an earlier checkpoint", p.Name, source, data[i][j], j)
+		}
 	}
 	if n := len(d.LeafKeys()); n != len(params) {
 		return fmt.Errorf("nn: %s holds %d parameters, the network has %d", source, n, len(params))
@@ -109,9 +112,31 @@ func (a *Adam) SetState(d *tensordict.Dict) error {
 			if err != nil || !slices.Equal(t.Shape(), p.Shape) {
 				return fmt.Errorf("nn: optimizer state lacks %s of %q %v (another network?)", mv.k, p.Name, p.Shape)
 			}
-			copy(mv.v, tensor.MustData[float32](t))
+			x := tensor.MustData[float32](t)
+			if j := nonFinite(x); j >= 0 || mv.k == "v" && slices.ContainsFunc(x, func(f float32) bool { return f < 0 }) {
+				return fmt.Errorf("nn: optimizer state %s of %q holds a non-finite or negative value: the checkpoint is corrupt", mv.k, p.Name)
+			}
 		}
+	}
+	if st[0] < 0 {
+		return fmt.Errorf("nn: optimizer state has step %d", st[0])
+	}
+	for i, p := range a.params { // copied only once every part is sound
+		m, _ := d.Get("m" + tensordict.Sep + p.Name)
+		v, _ := d.Get("v" + tensordict.Sep + p.Name)
+		copy(a.m[i], tensor.MustData[float32](m))
+		copy(a.v[i], tensor.MustData[float32](v))
 	}
 	a.step = int(st[0])
 	return nil
+}
+
+// nonFinite returns the index of the first NaN or infinity in x, or -1.
+func nonFinite(x []float32) int {
+	for i, f := range x {
+		if f-f != 0 { // NaN or ±Inf
+			return i
+		}
+	}
+	return -1
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"slices"
@@ -15,17 +16,23 @@ import (
 	"github.com/maestro-rl/maestro/tensor"
 )
 
-// The encoded form of a Dict:
+// The encoded form of a Dict (format version 2):
 //
-//	magic "MTDv" | format version uint32 LE | header length uint32 LE | msgpack header |
+//	magic "MTDv" | format version uint32 LE | header length uint32 LE |
+//	CRC-32C of the header uint32 LE | msgpack header |
 //	zero padding to a multiple of blobAlign | tensor blobs, each at a multiple of blobAlign
 //
-// The header lists the batch shape, the device and every leaf (key, dtype, shape, and the
-// blob's offset and length relative to the start of the blobs; strings inline). Tensor data is
-// raw little-endian, so it can be read by mapping the file.
+// The header lists the batch shape, the device and every leaf (key, dtype, shape, the blob's
+// offset and length relative to the start of the blobs, and the blob's CRC-32C; strings
+// inline). Tensor data is raw little-endian, so it can be read by mapping the file. Decoding
+// checks both checksums, so a flipped or torn byte anywhere is an error naming what it hit.
+// Files written in place through a mapping (CreateMapped) carry no blob checksums: their data
+// changes after the header is written.
+//
+// Version 1 (no checksums; a 12-byte preamble without the header's CRC) is still read.
 const (
 	magic         = "MTDv"
-	formatVersion = 1
+	formatVersion = 2
 	blobAlign     = 64
 	// maxHeader bounds the header a decoder accepts (1 GiB would be a corrupt file).
 	maxHeader = 256 << 20
@@ -44,7 +51,11 @@ type leafHeader struct {
 	Offset  int64    `msgpack:"o"`
 	Length  int64    `msgpack:"n"`
 	Strings []string `msgpack:"strs,omitempty"`
+	// CRC is the blob's CRC-32C (Castagnoli); absent in version 1 and in mapped files.
+	CRC *uint32 `msgpack:"c,omitempty"`
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Entries that are not tensors: strings (inline), and sub-Dicts (Shape is their batch shape,
 // so empty ones and ones with more batch dims than their parent survive a round trip).
@@ -79,10 +90,11 @@ func encodeHeader(h header) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensordict: encode header: %w", err)
 	}
-	pre := make([]byte, 12, 12+len(hb))
+	pre := make([]byte, 16, 16+len(hb))
 	copy(pre, magic)
 	binary.LittleEndian.PutUint32(pre[4:], formatVersion)
 	binary.LittleEndian.PutUint32(pre[8:], uint32(len(hb)))
+	binary.LittleEndian.PutUint32(pre[12:], crc32.Checksum(hb, castagnoli))
 	out := append(pre, hb...)
 	for int64(len(out))%blobAlign != 0 {
 		out = append(out, 0)
@@ -93,6 +105,13 @@ func encodeHeader(h header) ([]byte, error) {
 // Encode writes d to w (see the format above).
 func Encode(w io.Writer, d *Dict) error {
 	h, _ := layout(d)
+	for i, l := range h.Leaves {
+		if l.DType != stringDType && l.DType != dictDType {
+			t, _ := d.Get(l.Key)
+			c := crc32.Checksum(t.Bytes(), castagnoli)
+			h.Leaves[i].CRC = &c
+		}
+	}
 	hb, err := encodeHeader(h)
 	if err != nil {
 		return err
@@ -137,17 +156,31 @@ func parseHeader(b []byte) (header, int64, error) {
 	if len(b) < 12 || string(b[:4]) != magic {
 		return h, 0, errors.New("tensordict: not an encoded Dict (bad magic)")
 	}
-	if v := binary.LittleEndian.Uint32(b[4:]); v != formatVersion {
-		return h, 0, fmt.Errorf("tensordict: encoded Dict has format version %d, this build reads version %d", v, formatVersion)
+	pre := int64(16)
+	switch v := binary.LittleEndian.Uint32(b[4:]); v {
+	case 1:
+		pre = 12
+	case formatVersion:
+		if len(b) < 16 {
+			return h, 0, fmt.Errorf("tensordict: %d bytes are too few for an encoded Dict; the data is truncated", len(b))
+		}
+	default:
+		return h, 0, fmt.Errorf("tensordict: encoded Dict has format version %d, this build reads versions 1 and %d (a newer Maestro wrote it?)", v, formatVersion)
 	}
 	n := int64(binary.LittleEndian.Uint32(b[8:]))
-	if n > maxHeader || 12+n > int64(len(b)) {
+	if n > maxHeader || pre+n > int64(len(b)) {
 		return h, 0, fmt.Errorf("tensordict: header of %d bytes does not fit in %d bytes; the data is truncated or corrupt", n, len(b))
 	}
-	if err := msgpack.Unmarshal(b[12:12+n], &h); err != nil {
+	hb := b[pre : pre+n]
+	if pre == 16 {
+		if want, got := binary.LittleEndian.Uint32(b[12:]), crc32.Checksum(hb, castagnoli); got != want {
+			return h, 0, fmt.Errorf("tensordict: the header fails its checksum (CRC-32C %08x, recorded %08x): the data is corrupt", got, want)
+		}
+	}
+	if err := msgpack.Unmarshal(hb, &h); err != nil {
 		return h, 0, fmt.Errorf("tensordict: corrupt header: %w", err)
 	}
-	return h, align(12 + n), nil
+	return h, align(pre + n), nil
 }
 
 // build assembles a Dict from a header and its blob region; tensors alias blobs when alias is
@@ -193,6 +226,11 @@ func buildTensor(d *Dict, l leafHeader, blobs []byte, alias bool) error {
 		return fmt.Errorf("blob [%d, +%d) outside the %d bytes of data", l.Offset, l.Length, len(blobs))
 	}
 	raw := blobs[l.Offset : l.Offset+l.Length : l.Offset+l.Length]
+	if l.CRC != nil {
+		if got := crc32.Checksum(raw, castagnoli); got != *l.CRC {
+			return fmt.Errorf("its %d bytes fail their checksum (CRC-32C %08x, recorded %08x): flipped or torn bytes", l.Length, got, *l.CRC)
+		}
+	}
 	if !alias {
 		raw = slices.Clone(raw)
 	}

@@ -124,3 +124,73 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// TestCodecReadsVersion1: a file written by the version-1 codec (testdata/v1.mtd, written by
+// the build before checksums, commit 05458d5) still loads, with its values.
+func TestCodecReadsVersion1(t *testing.T) {
+	b, err := os.ReadFile("testdata/v1.mtd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := b[4]; v != 1 {
+		t.Fatalf("testdata/v1.mtd has version %d; the fixture must stay a version-1 file", v)
+	}
+	d, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := GetAs[float32](d, "obs/x")
+	a, _ := GetAs[int64](d, "action")
+	s, _ := d.GetStrings("name")
+	if !slices.Equal(x, []float32{-2, -0.5, 1, 2.5, 4, 5.5}) || !slices.Equal(a, []int64{7, 17, 27}) || s.Values()[2] != "ccc" {
+		t.Errorf("decoded %v %v %v; want the fixture's values", x, a, s)
+	}
+}
+
+// TestCodecDetectsEveryFlippedBit flips each bit of an encoding in turn: every flip is an
+// error, except in the zero padding between blobs, where the decoded Dict is unchanged.
+func TestCodecDetectsEveryFlippedBit(t *testing.T) {
+	d := New(4)
+	x := tensor.Zeros(tensor.Float32, 4, 3)
+	for i := 0; i < 12; i++ {
+		x.SetAt(i, float64(i)/3)
+	}
+	d.Set("obs/x", x)
+	d.Set("done", tensor.Zeros(tensor.Bool, 4))
+	s, _ := NewStrings([]string{"w", "x", "y", "z"}, 4)
+	d.SetStrings("caption", s)
+	b, err := Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Marshal(d)
+	caught, silent := 0, 0
+	for i := range b {
+		for bit := 0; bit < 8; bit++ {
+			b[i] ^= 1 << bit
+			got, err := Unmarshal(b)
+			b[i] ^= 1 << bit
+			if err != nil {
+				caught++
+				continue
+			}
+			if again, _ := Marshal(got); !slices.Equal(again, want) {
+				t.Fatalf("byte %d bit %d flipped: decoded without error to a different Dict", i, bit)
+			}
+			silent++
+		}
+	}
+	t.Logf("%d of %d flips caught; %d in padding, harmless", caught, 8*len(b), silent)
+}
+
+// TestCodecTornFile: every truncation of an encoding is an error.
+func TestCodecTornFile(t *testing.T) {
+	d := New(2)
+	d.Set("v", tensor.Zeros(tensor.Float64, 2, 5))
+	b, _ := Marshal(d)
+	for n := 0; n < len(b); n++ {
+		if _, err := Unmarshal(b[:n]); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded without error", n, len(b))
+		}
+	}
+}

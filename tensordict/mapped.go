@@ -70,7 +70,7 @@ func OpenMapped(path string, writable bool) (*Mapped, error) {
 		f.Close()
 		return nil, fmt.Errorf("tensordict: %w", err)
 	}
-	if st.Size() < 12 {
+	if st.Size() < 16 {
 		f.Close()
 		return nil, fmt.Errorf("tensordict: %s is not an encoded Dict (%d bytes)", path, st.Size())
 	}

@@ -139,6 +139,14 @@ func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
 	if err1 != nil || err2 != nil || len(norm) != 2 || len(q) != len(Quantiles) {
 		return nil, fmt.Errorf("motif: %s lacks its normalisation statistics", path)
 	}
+	for _, x := range append(slices.Clone(norm), q...) {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("motif: %s: normalisation statistics %v, quantiles %v are not all finite (NaN diffstats in its pairs?); retrain it", path, norm, q)
+		}
+	}
+	if norm[1] <= 0 || !slices.IsSorted(q) {
+		return nil, fmt.Errorf("motif: %s: reward std %v must be positive and the quantiles %v ascending; the file is corrupt", path, norm[1], q)
+	}
 	delta, _ := tensordict.GetAs[int64](d, "delta")
 	rm := &RewardModel{Net: net, Mean: norm[0], Std: norm[1], Quant: slices.Clone(q), Info: string(info)}
 	if len(delta) == 1 {
