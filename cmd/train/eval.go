@@ -62,29 +62,35 @@ func evalMain(args []string) error {
 }
 
 func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
-	var st state
-	b, err := os.ReadFile(filepath.Join(runDir, "ckpt", "train.json"))
-	if err != nil {
-		return evalResult{}, fmt.Errorf("eval: %s is not a run folder (no ckpt/train.json): %v", runDir, err)
+	if _, err := os.Stat(filepath.Join(runDir, "ckpt")); err != nil {
+		return evalResult{}, fmt.Errorf("eval: %s is not a run folder (no ckpt/): %v", runDir, err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return evalResult{}, fmt.Errorf("eval: %s/ckpt/train.json: %w", runDir, err)
+	st, err := readState(runDir)
+	if err != nil {
+		return evalResult{}, fmt.Errorf("eval: %w", err)
 	}
 	c := st.Config
 	weights := filepath.Join(runDir, "params.mtd")
 	return evalWith(c, runDir, episodes, seed, func(l learner, task nethack.Task, hack bool) (string, error) {
 		err := nn.LoadParams(weights, l.Params())
-		if err == nil || !errors.Is(err, os.ErrNotExist) {
-			return weights, err
+		if err == nil {
+			return weights, nil
 		}
-		ln, _ := ckptFiles(st.Generation)
+		if !errors.Is(err, os.ErrNotExist) { // damaged: say so, and use the checkpoint
+			fmt.Fprintf(os.Stderr, "train eval: %v; using the newest sound checkpoint instead\n", err)
+		}
+		sound, serr := soundCheckpoint(runDir, st)
+		if serr != nil {
+			return weights, fmt.Errorf("eval: %s unusable (%v) and %w", weights, err, serr)
+		}
+		ln, _ := ckptFiles(sound.Generation)
 		weights = filepath.Join(runDir, "ckpt", ln)
 		lb, err := os.ReadFile(weights)
 		if err == nil {
 			err = restoreParams(c, task, hack, lb, l)
 		}
 		if err != nil {
-			return weights, fmt.Errorf("eval: no params.mtd and no usable checkpoint in %s: %w", runDir, err)
+			return weights, fmt.Errorf("eval: no usable params.mtd and no usable checkpoint in %s: %w", runDir, err)
 		}
 		return weights, nil
 	})
@@ -180,7 +186,10 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 		res.Std += (x - res.Mean) * (x - res.Mean) / float64(res.Episodes)
 	}
 	res.Std = math.Sqrt(res.Std)
-	out, _ := json.MarshalIndent(res, "", "  ")
+	out, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return res, fmt.Errorf("eval: eval.json: %w", err)
+	}
 	return res, atomicfile.WriteFile(filepath.Join(runDir, "eval.json"), append(out, '\n'))
 }
 

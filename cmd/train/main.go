@@ -13,12 +13,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -426,6 +428,9 @@ func run(c config, resolved func(path string) error) error {
 	if c.NumEnvs < 1 || c.Frames < 1 || c.TotalFrames < 1 || c.checkpointEvery < 0 || c.stopAfter < 0 {
 		return fmt.Errorf("--num-envs, --frames-per-batch and --total-frames must be positive, --checkpoint-every and --stop-after not negative")
 	}
+	if err := checkNumbers(c); err != nil {
+		return err
+	}
 	task, hack, err := parseEnv(&c)
 	if err != nil {
 		return err
@@ -489,24 +494,18 @@ func run(c config, resolved func(path string) error) error {
 	}
 	var st state
 	if c.resume {
-		b, err := os.ReadFile(filepath.Join(c.runDir, "ckpt", "train.json"))
-		if err != nil {
-			return fmt.Errorf("--resume: no checkpoint in %s (%v); start a run without --resume", c.runDir, err)
+		if st, err = readState(c.runDir); err != nil {
+			return fmt.Errorf("--resume: %w", err)
 		}
-		if err := json.Unmarshal(b, &st); err != nil {
-			return fmt.Errorf("--resume: corrupt checkpoint %s/ckpt/train.json: %w", c.runDir, err)
-		}
-		if st.Config != c.identity() {
-			return fmt.Errorf("--resume: %s was trained with %+v, these flags say %+v; pass the run's flags (or start a new --run-dir)", c.runDir, st.Config, c.identity())
+		if diff := configDiff(st.Config, c.identity()); len(diff) > 0 {
+			return fmt.Errorf("--resume: %s was trained with other flags: %s; pass the run's flags (or start a new --run-dir)", c.runDir, strings.Join(diff, ", "))
 		}
 		if st, err = soundCheckpoint(c.runDir, st); err != nil {
 			return err
 		}
-	} else {
-		if _, err := os.Stat(c.runDir); err == nil && !c.force {
-			return fmt.Errorf("run folder %s exists; pass --force to overwrite it, --resume to continue it, or choose --run-dir", c.runDir)
-		}
-		os.RemoveAll(c.runDir)
+		removeStaleTemps(c.runDir)
+	} else if err := clearRunDir(c.runDir, c.force); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Join(c.runDir, "ckpt"), 0o755); err != nil {
 		return err
@@ -803,23 +802,24 @@ func readCheckpoint(runDir string, gen int) (learnerState, collectorState []byte
 }
 
 // truncateLog drops the rows of log.csv past frames (batches trained after the checkpoint that
-// a resumed run trains again), so the log's frames only grow.
+// a resumed run trains again), so the log's frames only grow. A torn row (a kill in the middle
+// of a write) and any row that does not parse are dropped too, with a note on stderr.
 func truncateLog(path string, frames int) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		return fmt.Errorf("--resume: %s: %w", path, err)
-	}
+	rows, torn := readLogRows(b)
 	keep := rows[:0]
 	for i, r := range rows {
 		if n, err := strconv.Atoi(r[0]); i == 0 || (err == nil && n <= frames) {
 			keep = append(keep, r)
 		}
 	}
-	if len(keep) == len(rows) {
+	if torn > 0 {
+		fmt.Fprintf(os.Stderr, "train: %s: dropped %d torn or unreadable row(s)\n", path, torn)
+	}
+	if len(keep) == len(rows) && torn == 0 {
 		return nil
 	}
 	var out bytes.Buffer
@@ -829,6 +829,171 @@ func truncateLog(path string, frames int) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, out.Bytes())
+}
+
+// checkNumbers refuses numeric flags that would train on nonsense or fail only at the first
+// checkpoint (NaN cannot be written to train.json): each must be finite and in its range.
+func checkNumbers(c config) error {
+	for _, x := range []struct {
+		flag string
+		v    float64
+		ok   bool
+		want string
+	}{
+		{"lr", c.LR, c.LR >= 0, "0 (the env's default) or a positive learning rate such as 1e-4"},
+		{"motif-a1", c.Motif.A1, true, "a finite weight"},
+		{"motif-a2", c.Motif.A2, true, "a finite weight"},
+		{"motif-beta", c.Motif.Beta, c.Motif.Beta >= 0, "a finite exponent, at least 0"},
+		{"motif-threshold", c.Motif.Threshold, c.Motif.Threshold >= 0 && c.Motif.Threshold <= 1, "a quantile in [0, 1]"},
+	} {
+		if math.IsNaN(x.v) || math.IsInf(x.v, 0) || !x.ok {
+			return fmt.Errorf("--%s %v: want %s", x.flag, x.v, x.want)
+		}
+	}
+	if c.Motif.LRU < 0 {
+		return fmt.Errorf("--motif-lru %d: want 0 (count per episode) or a positive window", c.Motif.LRU)
+	}
+	if c.evalEvery < 0 || (c.evalEvery > 0 && c.evalEpisodes < 1) {
+		return fmt.Errorf("--eval-every %d with --eval-episodes %d: an evaluation plays at least one episode (or pass --eval-every 0 for none)", c.evalEvery, c.evalEpisodes)
+	}
+	return nil
+}
+
+// readLogRows parses log.csv line by line: rows with the header's field count are kept; any
+// other line (torn, or not CSV) is counted in torn.
+func readLogRows(b []byte) (rows [][]string, torn int) {
+	lines := strings.Split(string(b), "\n")
+	if n := len(lines); n > 0 && lines[n-1] == "" {
+		lines = lines[:n-1]
+	}
+	for _, line := range lines {
+		r, err := csv.NewReader(strings.NewReader(line)).Read()
+		if err != nil || (len(rows) > 0 && len(r) != len(rows[0])) {
+			torn++
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, torn
+}
+
+// readState reads a run's ckpt/train.json; when it is missing its end or will not parse, the
+// newest state-N.json that parses stands in for it (saying so on stderr).
+func readState(runDir string) (state, error) {
+	dir := filepath.Join(runDir, "ckpt")
+	var st state
+	b, err := os.ReadFile(filepath.Join(dir, "train.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("no checkpoint in %s (no ckpt/train.json); start a run without --resume", runDir)
+	}
+	if err == nil {
+		if err = json.Unmarshal(b, &st); err == nil {
+			return st, nil
+		}
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "state-*.json"))
+	best := -1
+	for _, name := range names {
+		var cand state
+		var g int
+		if _, e := fmt.Sscanf(filepath.Base(name), "state-%d.json", &g); e != nil || g <= best {
+			continue
+		}
+		if b, e := os.ReadFile(name); e == nil && json.Unmarshal(b, &cand) == nil && cand.Generation == g {
+			st, best = cand, g
+		}
+	}
+	if best < 0 {
+		return st, fmt.Errorf("%s/ckpt/train.json is unreadable (%v) and no state-N.json stands in for it; start the run again", runDir, err)
+	}
+	fmt.Fprintf(os.Stderr, "train: %s/ckpt/train.json is unreadable (%v); using %s (generation %d, %d frames)\n", runDir, err, stateFile(best), best, st.Frames)
+	return st, nil
+}
+
+// removeStaleTemps removes the temporary files of writes a killed run left in its folder
+// (atomicfile's .<name>.tmp-*).
+func removeStaleTemps(runDir string) {
+	for _, dir := range []string{runDir, filepath.Join(runDir, "ckpt")} {
+		stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
+}
+
+// clearRunDir makes way for a new run in dir: nothing to do when it does not exist; with force,
+// it is removed if it is a run folder (it holds ckpt/train.json, config.yaml or log.csv) and
+// refused otherwise, so a mistyped --run-dir cannot delete a home folder or a file.
+func clearRunDir(dir string, force bool) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--run-dir %s: %w", dir, err)
+	}
+	if !force {
+		return fmt.Errorf("run folder %s exists; pass --force to overwrite it, --resume to continue it, or choose --run-dir", dir)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--force: --run-dir %s is a file, not a run folder; it was left alone (choose another --run-dir)", dir)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) == 0 {
+		return nil
+	}
+	for _, marker := range []string{filepath.Join("ckpt", "train.json"), "config.yaml", "log.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+			return os.RemoveAll(dir)
+		}
+	}
+	return fmt.Errorf("--force: %s is not a run folder (no ckpt/train.json, config.yaml or log.csv in it), so it was left alone; choose another --run-dir or empty it yourself", dir)
+}
+
+// configDiff names each field of a run's identity that differs, as the flag that sets it,
+// with both values.
+func configDiff(was, now config) []string {
+	flat := func(c config) map[string]any {
+		b, _ := json.Marshal(c)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		out := map[string]any{}
+		var walk func(prefix string, v any)
+		walk = func(prefix string, v any) {
+			if sub, ok := v.(map[string]any); ok {
+				for k, x := range sub {
+					walk(prefix+strings.ToLower(k)+"-", x)
+				}
+				return
+			}
+			out[strings.TrimSuffix(prefix, "-")] = v
+		}
+		walk("", m)
+		return out
+	}
+	a, b := flat(was), flat(now)
+	var keys []string
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var diff []string
+	for _, k := range keys {
+		if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
+			show := func(v any) string {
+				if v == nil {
+					return "(unset)"
+				}
+				return fmt.Sprintf("%v", v)
+			}
+			diff = append(diff, fmt.Sprintf("--%s was %s, now %s", strings.ReplaceAll(k, "_", "-"), show(a[k]), show(b[k])))
+		}
+	}
+	return diff
 }
 
 func f(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -297,6 +298,22 @@ func TestEval(t *testing.T) {
 	if !slices.Equal(fromCkpt.Returns, trained.Returns) || !strings.Contains(fromCkpt.Weights, "ckpt") {
 		t.Errorf("checkpoint weights (%s) gave %v, params.mtd gave %v", fromCkpt.Weights, fromCkpt.Returns, trained.Returns)
 	}
+	// A params.mtd with a NaN weight (the hostile run's 284.8 -> 9.2) falls back likewise.
+	cc0 := c
+	task0, hack0, _ := parseEnv(&cc0)
+	env0, nan, err := build(cc0, task0, hack0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env0.Close()
+	nan.Params()[0].Data[0] = float32(math.NaN())
+	if err := nn.SaveParams(filepath.Join(dir, "params.mtd"), nan.Params()); err != nil {
+		t.Fatal(err)
+	}
+	fromNaN, err := evaluate(dir, 10, 7)
+	if err != nil || !slices.Equal(fromNaN.Returns, trained.Returns) || !strings.Contains(fromNaN.Weights, "ckpt") {
+		t.Errorf("params.mtd with a NaN weight: %v, weights %s, returns %v; want the checkpoint's %v", err, fromNaN.Weights, fromNaN.Returns, trained.Returns)
+	}
 	cc := c
 	task, hack, _ := parseEnv(&cc)
 	env, fresh, err := build(cc, task, hack)
@@ -524,5 +541,138 @@ func TestSkillEnvsLetTheAgentAnswer(t *testing.T) {
 	msg, _ := tensordict.GetAs[uint8](stepped, "next/message")
 	if !strings.Contains(string(msg), "What do you want to drop?") {
 		t.Errorf("after 'd' the message is %q; want the question left open", strings.TrimRight(string(msg), "\x00"))
+	}
+}
+
+// TestResumeSurvivesTornFiles replays the hostile run's kill -9 leftovers on a stopped run: a
+// torn last row in log.csv, a train.json cut in half, stray .X.tmp-* files. --resume drops the
+// torn row, resumes from the newest state-N.json, removes the temporaries, and ends with the
+// uninterrupted run's weights.
+func TestResumeSurvivesTornFiles(t *testing.T) {
+	straight := filepath.Join(t.TempDir(), "straight")
+	if err := run(base(straight), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, damage := range []string{"torn log row", "train.json cut in half", "train.json empty"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			c := base(dir)
+			c.stopAfter = 1024
+			if err := run(c, nil); err != nil {
+				t.Fatal(err)
+			}
+			ck := filepath.Join(dir, "ckpt", "train.json")
+			b, _ := os.ReadFile(ck)
+			switch damage {
+			case "torn log row":
+				f, _ := os.OpenFile(filepath.Join(dir, "log.csv"), os.O_APPEND|os.O_WRONLY, 0)
+				f.WriteString("1152,3.2,17,24.")
+				f.Close()
+			case "train.json cut in half":
+				os.WriteFile(ck, b[:len(b)/2], 0o644)
+			case "train.json empty":
+				os.WriteFile(ck, nil, 0o644)
+			}
+			for _, p := range []string{filepath.Join(dir, ".params.mtd.tmp-123"), filepath.Join(dir, "ckpt", ".train.json.tmp-9")} {
+				os.WriteFile(p, []byte("partial"), 0o644)
+			}
+			c.resume, c.stopAfter = true, 0
+			if err := run(c, nil); err != nil {
+				t.Fatal(err)
+			}
+			a, _ := os.ReadFile(filepath.Join(straight, "params.mtd"))
+			r, _ := os.ReadFile(filepath.Join(dir, "params.mtd"))
+			if !bytes.Equal(a, r) {
+				t.Error("the resumed run's weights differ from the uninterrupted run's")
+			}
+			rows, err := csv.NewReader(bytes.NewReader(must(os.ReadFile(filepath.Join(dir, "log.csv"))))).ReadAll()
+			if err != nil || len(rows) != 1+2048/128 {
+				t.Errorf("log.csv after resuming: %d rows, %v; want a header and 16 batches", len(rows), err)
+			}
+			for _, p := range []string{filepath.Join(dir, ".params.mtd.tmp-123"), filepath.Join(dir, "ckpt", ".train.json.tmp-9")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s survived the resume", p)
+				}
+			}
+		})
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestForceRemovesOnlyRunFolders: --force replaces a run folder, but a folder that is not one
+// (a home folder with files) and a file are refused and left as they were.
+func TestForceRemovesOnlyRunFolders(t *testing.T) {
+	home := t.TempDir()
+	os.WriteFile(filepath.Join(home, "thesis.tex"), []byte("years of work"), 0o644)
+	c := base(home)
+	c.force = true
+	if err := run(c, nil); err == nil || !strings.Contains(err.Error(), "not a run folder") {
+		t.Errorf("--force on a folder of other files: %v; want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(home, "thesis.tex")); err != nil {
+		t.Fatalf("--force deleted a folder that was not a run: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+	c = base(file)
+	c.force = true
+	if err := run(c, nil); err == nil || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("--force on a file: %v; want a refusal", err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	c = base(dir)
+	c.TotalFrames = 256
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.force = true
+	if err := run(c, nil); err != nil {
+		t.Errorf("--force over a run folder: %v", err)
+	}
+}
+
+// TestBadNumbersAreRefused: NaN and out-of-range numeric flags fail before training, naming
+// the flag, instead of training on nonsense or failing at the first checkpoint.
+func TestBadNumbersAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		flag string
+		set  func(*config)
+	}{
+		{"--lr", func(c *config) { c.LR = math.NaN() }},
+		{"--lr", func(c *config) { c.LR = -1e-3 }},
+		{"--motif-beta", func(c *config) { c.Motif.Beta = math.Inf(1) }},
+		{"--motif-threshold", func(c *config) { c.Motif.Threshold = 1.5 }},
+		{"--eval-every", func(c *config) { c.evalEvery, c.evalEpisodes = 512, 0 }},
+	} {
+		cfg := base(filepath.Join(t.TempDir(), "run"))
+		c.set(&cfg)
+		err := run(cfg, nil)
+		if err == nil || !strings.Contains(err.Error(), c.flag) {
+			t.Errorf("%s: %v; want an error naming %s", c.flag, err, c.flag)
+		}
+		if _, serr := os.Stat(cfg.runDir); serr == nil {
+			t.Errorf("%s: a refused run made its folder", c.flag)
+		}
+	}
+}
+
+// TestResumeNamesTheFlagsThatDiffer: resuming with other flags names each one with both values.
+func TestResumeNamesTheFlagsThatDiffer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	c := base(dir)
+	c.stopAfter = 256
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.resume, c.Seed, c.LR = true, 7, 3e-4
+	err := run(c, nil)
+	if err == nil || !strings.Contains(err.Error(), "--seed was 1, now 7") || !strings.Contains(err.Error(), "--lr was 0.001, now 0.0003") || len(err.Error()) > 300 {
+		t.Errorf("resuming with --seed 7 --lr 3e-4: %v; want both flags named with both values, briefly", err)
 	}
 }

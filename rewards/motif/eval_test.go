@@ -281,6 +281,36 @@ func TestJournalDropsImpossibleAnswers(t *testing.T) {
 	}
 }
 
+// TestJournalSkipsNonFiniteAnswers: an answer with an infinite margin (scored-mode
+// log-probabilities of +-1e308 once ended every rerun with "json: unsupported value: +Inf") is
+// unknown for this run and not journaled, so a rerun asks again; the journal stays readable.
+func TestJournalSkipsNonFiniteAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Answer{{Key: "inf", Margin: math.Inf(1), OK: true}, {Key: "nan", Rating: math.NaN(), Mass: 0.5, OK: true}, {Key: "ok", Margin: 2.5, OK: true}} {
+		if err := j.Add(a); err != nil {
+			t.Fatalf("Add(%s): %v", a.Key, err)
+		}
+	}
+	if a, _ := j.Get("inf"); a.OK || a.Label != Unknown {
+		t.Errorf("an infinite margin gave %+v; want an unknown answer", a)
+	}
+	j.Close()
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	_, inf := j.Get("inf")
+	_, nan := j.Get("nan")
+	if a, ok := j.Get("ok"); inf || nan || !ok || a.Margin != 2.5 {
+		t.Errorf("reopened journal: inf %v nan %v ok %+v; want only the finite answer", inf, nan, a)
+	}
+}
+
 // TestLoadDatasetChecksLeaves: a pair file whose message leaf holds 10 bytes per row instead of
 // 256 (PairCaptions and TrainRewardModel indexed past it and panicked), blstats of another
 // dtype, or a label outside 0..3 is refused at load, naming the leaf and both shapes.

@@ -126,6 +126,16 @@ func (j *Journal) Len() int {
 // Add records an answer: written through to the file at once (a SIGKILL cannot lose it; the
 // file is synced to disk at most once a second).
 func (j *Journal) Add(a Answer) error {
+	if !finite(a.Margin) || !finite(a.Rating) || !finite(a.Mass) {
+		// JSON cannot hold it, and it is no answer: unknown for this run, not journaled, so
+		// a rerun asks again.
+		a.Margin, a.Rating, a.Mass, a.OK, a.Label = 0, 0, 0, false, Unknown
+		j.mu.Lock()
+		j.answers[a.Key] = a
+		j.invalid++
+		j.mu.Unlock()
+		return nil
+	}
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -181,3 +191,5 @@ func (j *Journal) Close() error {
 	}
 	return j.f.Close()
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
