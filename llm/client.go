@@ -8,7 +8,11 @@
 // # Invariants
 //   - A Client is safe for concurrent use; at most Options.Concurrency requests are in flight
 //     over all endpoints together.
-//   - The API key is sent to the servers only; it is never part of an error or a log line.
+//   - The API key is sent to the servers only; it is never part of an error or a log line, nor
+//     is any part of it of 8 characters or more that a server echoes. Credentials in a URL
+//     (user:password@, or a key or token in its query) are used for the requests and shown
+//     nowhere: errors and URLs() carry the URL without them.
+//   - An error from a server carries at most maxErrorText characters of its body.
 package llm
 
 import (
@@ -19,10 +23,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	openai "github.com/sashabaranov/go-openai"
 )
@@ -49,6 +56,8 @@ type Options struct {
 // Client sends chat requests.
 type Client struct {
 	o       Options
+	shown   []string // the URLs without credentials, for errors and provenance
+	secrets []string // what scrub removes: the key and the URLs' credentials
 	clients []*openai.Client
 	// transports are the clients' retrying transports (tests replace their sleep).
 	transports []http.RoundTripper
@@ -89,10 +98,15 @@ func New(o Options) (*Client, error) {
 		o.Timeout = 5 * time.Minute
 	}
 	c := &Client{o: o, slots: make(chan struct{}, o.Concurrency), perURL: make([]atomic.Int64, len(o.URLs))}
+	if o.APIKey != "" {
+		c.secrets = append(c.secrets, o.APIKey)
+	}
 	for _, u := range o.URLs {
+		shown, secrets := Redact(u)
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return nil, fmt.Errorf("llm: server URL %q must start with http:// or https://", u)
+			return nil, fmt.Errorf("llm: server URL %q must start with http:// or https://", shown)
 		}
+		c.shown, c.secrets = append(c.shown, shown), append(c.secrets, secrets...)
 		cfg := openai.DefaultConfig(o.APIKey)
 		cfg.BaseURL = strings.TrimSuffix(u, "/")
 		rt := &retryTransport{base: http.DefaultTransport, max: o.MaxRetries, retries: &c.Retries}
@@ -103,8 +117,43 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// URLs returns the servers' base URLs.
-func (c *Client) URLs() []string { return append([]string(nil), c.o.URLs...) }
+// URLs returns the servers' base URLs without their credentials (see Redact).
+func (c *Client) URLs() []string { return append([]string(nil), c.shown...) }
+
+// Redact returns u without credentials: no user:password@, and the values of query
+// parameters whose names hold "key", "token", "secret" or "auth" replaced; secrets are the
+// removed values.
+func Redact(u string) (shown string, secrets []string) {
+	p, err := url.Parse(u)
+	if err != nil { // not a URL: show only its scheme and host-like start, nothing after an @
+		if i := strings.LastIndex(u, "@"); i >= 0 {
+			return "[credentials]@" + u[i+1:], []string{u[:i]}
+		}
+		return u, nil
+	}
+	if p.User != nil {
+		secrets = append(secrets, p.User.Username())
+		if pw, ok := p.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
+		p.User = nil
+	}
+	if q := p.Query(); len(q) > 0 {
+		changed := false
+		for k, vs := range q {
+			lk := strings.ToLower(k)
+			if strings.Contains(lk, "key") || strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "auth") {
+				secrets = append(secrets, vs...)
+				q[k] = []string{"redacted"}
+				changed = true
+			}
+		}
+		if changed {
+			p.RawQuery = q.Encode()
+		}
+	}
+	return p.String(), slices.DeleteFunc(secrets, func(s string) bool { return s == "" })
+}
 
 // Model returns the model's name.
 func (c *Client) Model() string { return c.o.Model }
@@ -117,7 +166,7 @@ func (c *Client) Check(ctx context.Context) error {
 		list, err := cl.ListModels(ctx)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("llm: server %s: %w (is it running? check the URL)", c.o.URLs[i], scrub(err, c.o.APIKey))
+			return fmt.Errorf("llm: server %s: %w (is it running? check the URL)", c.shown[i], c.scrub(err))
 		}
 		var names []string
 		for _, m := range list.Models {
@@ -128,7 +177,7 @@ func (c *Client) Check(ctx context.Context) error {
 			names = append(names, m.ID)
 		}
 		if names != nil {
-			return fmt.Errorf("llm: server %s does not serve model %q; it serves: %s", c.o.URLs[i], c.o.Model, strings.Join(names, ", "))
+			return c.scrub(fmt.Errorf("llm: server %s does not serve model %q; it serves: %s", c.shown[i], c.o.Model, clip(strings.Join(names, ", "))))
 		}
 	}
 	return nil
@@ -171,10 +220,10 @@ func (c *Client) Chat(ctx context.Context, r Request) (Reply, error) {
 	defer cancel()
 	resp, err := c.clients[i].CreateChatCompletion(ctx, req)
 	if err != nil {
-		return Reply{}, fmt.Errorf("llm: %s: %w", c.o.URLs[i], scrub(err, c.o.APIKey))
+		return Reply{}, fmt.Errorf("llm: %s: %w", c.shown[i], c.scrub(err))
 	}
 	if len(resp.Choices) == 0 {
-		return Reply{}, fmt.Errorf("llm: %s answered with no choices", c.o.URLs[i])
+		return Reply{}, fmt.Errorf("llm: %s answered with no choices", c.shown[i])
 	}
 	c.Requests.Add(1)
 	c.perURL[i].Add(1)
@@ -194,12 +243,52 @@ func (c *Client) Chat(ctx context.Context, r Request) (Reply, error) {
 	return out, nil
 }
 
-// scrub removes the API key from an error's text (some servers echo the request).
-func scrub(err error, key string) error {
-	if key == "" || !strings.Contains(err.Error(), key) {
+// maxErrorText bounds the part of a server's answer an error carries (a proxy's HTML page
+// was once a 120,263-character error line).
+const maxErrorText = 500
+
+// clip cuts s to maxErrorText characters, saying how much it left out.
+func clip(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... [%d more bytes]", len(s)-cut)
+}
+
+// scrub removes the key and the URLs' credentials from an error's text (some servers echo
+// the request), and any part of them of 8 characters or more (a server that echoes a key's
+// start); then it clips the text.
+func (c *Client) scrub(err error) error {
+	msg := err.Error()
+	for _, sec := range c.secrets {
+		msg = redactSecret(msg, sec)
+	}
+	if msg == err.Error() && len(msg) <= maxErrorText {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), key, "[api key]"))
+	return errors.New(clip(msg))
+}
+
+// redactSecret replaces in msg every occurrence of secret and of any prefix or suffix of it of
+// at least 8 characters.
+func redactSecret(msg, secret string) string {
+	const minPart = 8
+	if len(secret) < minPart {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[api key]")
+		}
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, secret, "[api key]")
+	for n := len(secret) - 1; n >= minPart; n-- {
+		msg = strings.ReplaceAll(msg, secret[:n], "[api key]")
+		msg = strings.ReplaceAll(msg, secret[len(secret)-n:], "[api key]")
+	}
+	return msg
 }
 
 // retryTransport sends a request again when the server answers 429 or 5xx, after the server's
@@ -234,7 +323,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 || attempt >= t.max {
 			return resp, nil
 		}
-		wait := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		asked := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait := asked
+		if dl, ok := req.Context().Deadline(); ok && asked > time.Until(dl) {
+			resp.Body.Close()
+			return nil, fmt.Errorf("the server answered %d %s and asked to wait %v before retrying (Retry-After), more than the %v left of this request's time budget; wait and rerun (answers so far are kept), or use a server with more capacity",
+				resp.StatusCode, http.StatusText(resp.StatusCode), asked.Round(time.Second), time.Until(dl).Round(time.Second))
+		}
 		if wait < 0 {
 			wait = time.Duration(float64(500*time.Millisecond) * math.Pow(2, float64(attempt)) * (0.5 + rand.Float64()))
 			wait = min(wait, 30*time.Second)

@@ -201,3 +201,73 @@ func TestEmbeddedModelVerify(t *testing.T) {
 		t.Errorf("a file: got %q %q %v", p, name, err)
 	}
 }
+
+// TestHostileServers replays the hostile run's server answers (loopback stand-ins: a real
+// server cannot be made to send them on demand): a 429 asking to wait 100,000 s, a 502 with a
+// 120 kB HTML page, a server echoing the first 12 characters of the key, and credentials in
+// the URL. Each ends in a short error that says what happened and shows no secret.
+func TestHostileServers(t *testing.T) {
+	const key = "sk-live-0123456789abcdefghij"
+	msgs := Request{Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "x"}}}
+	t.Run("Retry-After past the budget", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "100000")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}))
+		defer srv.Close()
+		c, _ := New(Options{URLs: []string{srv.URL + "/v1"}, Model: "m", Timeout: 20 * time.Second})
+		start := time.Now()
+		_, err := c.Chat(context.Background(), msgs)
+		if err == nil || !strings.Contains(err.Error(), "429") || !strings.Contains(err.Error(), "asked to wait 27h46m40s") {
+			t.Errorf("error %v; want the 429 and the wait it asked for", err)
+		}
+		t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	})
+	t.Run("502 with an HTML page", func(t *testing.T) {
+		page := "<html><body>" + strings.Repeat("<p>Bad gateway, the upstream LLM is down.</p>", 2700) + "</body></html>"
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, page)
+		}))
+		defer srv.Close()
+		c, _ := New(Options{URLs: []string{srv.URL + "/v1"}, Model: "m", MaxRetries: 1})
+		findRetry(t, c).sleep = func(context.Context, time.Duration) error { return nil }
+		_, err := c.Chat(context.Background(), msgs)
+		if err == nil || len(err.Error()) > 700 || !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), "more bytes]") {
+			t.Errorf("error of %d characters: %.300v; want the 502 in at most 700 characters, cut", len(fmt.Sprint(err)), err)
+		}
+	})
+	t.Run("a server echoing the key's start", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s****. Check it."}}`, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")[:12])
+		}))
+		defer srv.Close()
+		c, _ := New(Options{URLs: []string{srv.URL + "/v1"}, Model: "m", APIKey: key})
+		_, err := c.Chat(context.Background(), msgs)
+		if err == nil || strings.Contains(err.Error(), key[:12]) || strings.Contains(err.Error(), key[:8]) {
+			t.Errorf("error %v shows the key's start", err)
+		}
+	})
+	t.Run("credentials in the URL", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		host := strings.TrimPrefix(dead.URL, "http://")
+		dead.Close()
+		u := "http://alice:" + key + "@" + host + "/v1?api_key=" + key + "&x=1"
+		c, err := New(Options{URLs: []string{u}, Model: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Check(context.Background())
+		for _, shown := range append(c.URLs(), fmt.Sprint(err)) {
+			if strings.Contains(shown, key[:8]) || strings.Contains(shown, "alice") {
+				t.Errorf("%q shows a credential", shown)
+			}
+		}
+		if got := c.URLs()[0]; got != "http://"+host+"/v1?api_key=redacted&x=1" {
+			t.Errorf("URLs() = %q; want the URL without its credentials", got)
+		}
+	})
+}

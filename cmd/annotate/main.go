@@ -108,6 +108,30 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%s: %s required (see --help)", fs.Name(), strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
 	}
+	if f := fs.Lookup("out"); f != nil && f.Value.String() != "" {
+		name := strings.Fields(fs.Name())
+		return checkOut(name[len(name)-1], f.Value.String())
+	}
+	return nil
+}
+
+// checkOut makes sure --out can be written before any work starts (a folder given as --out
+// once failed only after a whole collection): it must not be a folder, and its folder must
+// exist or be creatable, and be writable.
+func checkOut(cmd, out string) error {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: --out %s is a folder; give a file path such as %s", cmd, out, filepath.Join(out, cmd+".mtd"))
+	}
+	dir := filepath.Dir(out)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: --out %s: cannot make its folder: %w", cmd, out, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("%s: --out %s: its folder is not writable: %w", cmd, out, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
 	return nil
 }
 

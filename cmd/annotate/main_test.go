@@ -108,6 +108,8 @@ func TestBadInput(t *testing.T) {
 		{pairs([]string{"--obs", obs}), "--out is required"},
 		{train([]string{}), "--pairs and --out are required"},
 		{label(context.Background(), []string{"--pairs", filepath.Join(dir, "none.mtd")}), "no such file"},
+		// A folder as --out failed only after the whole collection ("file exists").
+		{collect(context.Background(), []string{"--steps", "100000000", "--out", dir}), "--out " + dir + " is a folder"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("error %v; want one saying %q", c.err, c.want)
