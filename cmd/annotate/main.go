@@ -303,7 +303,11 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tp, err := jf.template(p.Has("first/prev_message")) // MaestroMotif's pairs of transitions have their own
+	transitions, err := motif.IsTransitionPairs(p)
+	if err != nil {
+		return err
+	}
+	tp, err := jf.template(transitions) // MaestroMotif's pairs of transitions have their own
 	if err != nil {
 		return err
 	}

@@ -222,7 +222,11 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	// MaestroMotif's transition pairs carry diffstats: then the diffstats model is trained.
 	var d1, d2 []float32
 	delta := 0
-	if pairs.Has("first/diffstats") {
+	transitions, err := IsTransitionPairs(pairs)
+	if err != nil {
+		return nil, res, err
+	}
+	if transitions {
 		d1, err1 = tensordict.GetAs[float32](pairs, "first/diffstats")
 		d2, err2 = tensordict.GetAs[float32](pairs, "second/diffstats")
 		if err1 != nil || err2 != nil {

@@ -103,6 +103,30 @@ func MakeTransitionPairs(obs *tensordict.Dict, pairs [][2][2]int, delta int) (*t
 	return out, out.Set("label", tensor.Of(labels))
 }
 
+// transitionLeaves are the leaves that make a pair file MaestroMotif's pairs of transitions.
+var transitionLeaves = []string{"first/prev_message", "first/diffstats", "second/prev_message", "second/diffstats"}
+
+// IsTransitionPairs says whether p holds pairs of transitions (MakeTransitionPairs' leaves)
+// rather than Motif's pairs of observations. A file with some of those leaves but not all is
+// an error naming the missing ones: labelled as plain pairs, it would silently lose them.
+func IsTransitionPairs(p *tensordict.Dict) (bool, error) {
+	var have, missing []string
+	for _, k := range transitionLeaves {
+		if p.Has(k) {
+			have = append(have, k)
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	switch {
+	case len(have) == 0:
+		return false, nil
+	case len(missing) == 0:
+		return true, nil
+	}
+	return false, fmt.Errorf("motif: the pair file holds %s (pairs of transitions) but lacks %s; make it again with `annotate pairs --delta N`", strings.Join(have, ", "), strings.Join(missing, ", "))
+}
+
 // TransitionCaption describes a transition for the judge.
 func TransitionCaption(prev, cur []uint8, diff []float32) string {
 	var b strings.Builder
@@ -132,7 +156,10 @@ func PairCaptions(p *tensordict.Dict, withStats bool) ([][2]string, error) {
 	var sides [2][]uint8
 	var prev [2][]uint8
 	var diff [2][]float32
-	transitions := p.Has("first/prev_message")
+	transitions, err := IsTransitionPairs(p)
+	if err != nil {
+		return nil, err
+	}
 	var stats [2][]int64
 	for s, name := range []string{"first", "second"} {
 		var err error

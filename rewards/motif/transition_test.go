@@ -78,6 +78,15 @@ func TestTransitionCaptions(t *testing.T) {
 	if !strings.Contains(caps[0][0], `"a"`) || !strings.Contains(caps[0][0], `"b"`) || !strings.Contains(caps[0][1], "gold rose by 7") {
 		t.Errorf("captions %q", caps)
 	}
+	// Without first/prev_message the file was captioned (and labelled) as plain pairs.
+	torn := tensordict.New(1)
+	for _, k := range []string{"first/message", "first/diffstats", "second/message", "second/prev_message", "second/diffstats", "label"} {
+		v, _ := p.Get(k)
+		torn.Set(k, v)
+	}
+	if _, err := PairCaptions(torn, false); err == nil || !strings.Contains(err.Error(), "lacks first/prev_message") {
+		t.Errorf("transition pairs without first/prev_message: %v; want an error naming it", err)
+	}
 }
 
 // TestDiffRewardModelLearnsARule: transitions in which gold rose beat those in which it did
