@@ -278,7 +278,7 @@ func NewGame(o GameOptions) (*Game, error) {
 		opts = DefaultOptions()
 	}
 	opts = append(slices.Clone(opts), "name:"+name)
-	if strings.HasSuffix(name, "-@") {
+	if name == "Agent-@" { // as NLE: only a wholly random character randomises the rest too ("mon-hum-@" leaves it to NetHack)
 		for _, key := range []string{"race", "gender", "align"} {
 			if !slices.ContainsFunc(o.Options, func(s string) bool { return strings.HasPrefix(s, key+":") }) {
 				opts = append(opts, key+":random")

@@ -259,3 +259,79 @@ func TestParityWithPythonNLE(t *testing.T) {
 	}
 	t.Logf("%d steps compared with Python NLE %s, all identical", total, nethack.NLEVersion)
 }
+
+// TestParityOptionsWithPythonNLE compares options the main parity test leaves at their
+// defaults, on the cases an independent parity run flagged: character strings with a random
+// part ("mon-hum-@" gave Lawful in Go and Neutral in Python at reset) and NetHackScore's
+// exponential time penalty (rewards near -5.8e16 on both sides).
+func TestParityOptionsWithPythonNLE(t *testing.T) {
+	p := startPeer(t)
+	keys := []string{"blstats", "message", "tty_chars", "inv_strs"}
+	const maxSteps = 300
+	step := -0.0125
+	for _, c := range []struct {
+		name   string
+		task   nethack.Task
+		kwargs map[string]any
+		o      nethack.EnvOptions
+	}{
+		{"character mon-hum-@", nethack.TaskScore, map[string]any{"character": "mon-hum-@"}, nethack.EnvOptions{Game: nethack.GameOptions{Character: "mon-hum-@"}}},
+		{"character val-@", nethack.TaskScore, map[string]any{"character": "val-@"}, nethack.EnvOptions{Game: nethack.GameOptions{Character: "val-@"}}},
+		{"character @", nethack.TaskScore, map[string]any{"character": "@"}, nethack.EnvOptions{Game: nethack.GameOptions{Character: "@"}}},
+		{"penalty exp", nethack.TaskScore, map[string]any{"penalty_mode": "exp", "penalty_step": step}, nethack.EnvOptions{PenaltyMode: "exp", PenaltyStep: &step}},
+		{"penalty square", nethack.TaskStaircase, map[string]any{"penalty_mode": "square", "penalty_step": step}, nethack.EnvOptions{PenaltyMode: "square", PenaltyStep: &step}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.o
+			o.Task, o.MaxEpisodeSteps = c.task, maxSteps
+			o.Game.ObservationKeys, o.Game.FixMoonPhase = keys, true
+			e, err := nethack.NewTaskEnv(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			rng := rand.New(rand.NewPCG(5, 5))
+			for ep := 0; ep < 4; ep++ {
+				seed := [2]uint64{uint64(31 + ep), uint64(7 + ep)}
+				actions := make([]int, maxSteps)
+				for i := range actions {
+					// Mostly commands that take no game time (look, inventory, help), so the
+					// penalty's frozen-step count climbs.
+					actions[i] = rng.IntN(e.NumActions())
+				}
+				var pe peerEpisode
+				var gt0, gt1 int64
+				var reset map[string]string
+				var steps []goStep
+				for try := 0; ; try++ {
+					p.send(t, map[string]any{"op": "episode", "task": c.task.String(), "keys": keys,
+						"max_steps": maxSteps, "seed": seed, "actions": actions, "kwargs": c.kwargs})
+					gt0, gt1, reset, steps = playGo(t, e, keys, seed, actions)
+					pe = peerEpisode{}
+					p.recv(t, &pe)
+					if pe.T0 == pe.T1 && pe.T0 == gt0 && gt0 == gt1 || try == 4 {
+						break
+					}
+				}
+				if bad := diffKeys(reset, pe.Reset); len(bad) > 0 {
+					t.Fatalf("episode %d: reset observations differ in %v", ep, bad)
+				}
+				lowest := 0.0
+				for i := range min(len(steps), len(pe.Steps)) {
+					g, w := steps[i], pe.Steps[i]
+					if bad := diffKeys(g.digests, w.digests); len(bad) > 0 {
+						t.Fatalf("episode %d step %d: observations differ in %v", ep, i, bad)
+					}
+					if g.step.Reward != w.reward || g.step.Done() != w.done {
+						t.Fatalf("episode %d step %d: Go reward %v done %v; Python reward %v done %v", ep, i, g.step.Reward, g.step.Done(), w.reward, w.done)
+					}
+					lowest = min(lowest, g.step.Reward)
+				}
+				if len(steps) != len(pe.Steps) {
+					t.Errorf("episode %d: Go played %d steps, Python %d", ep, len(steps), len(pe.Steps))
+				}
+				t.Logf("episode %d: %d steps identical, lowest reward %g", ep, len(steps), lowest)
+			}
+		})
+	}
+}

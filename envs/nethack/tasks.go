@@ -96,6 +96,9 @@ type EnvOptions struct {
 	// AllowAllModes leaves menus, text input and --More-- to the agent.
 	AllowAllModes bool
 	// PenaltyMode is the time penalty's shape: constant (default), exp, square, linear, always.
+	// As in NLE, exp is 2^n times PenaltyStep after n steps on which the clock stood still: 62
+	// such steps (inventory or look commands in a row) give about -5.8e16 with a step of
+	// -0.0125, identically in Python NLE (TestParityOptionsWithPythonNLE); clip rewards with it.
 	PenaltyMode string
 	// PenaltyStep is the penalty per step on which the game clock did not advance; nil means
 	// -0.01 (0 for Challenge).

@@ -78,8 +78,10 @@ func OpenJournal(path string) (*Journal, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("motif: journal: %w", err)
 	}
+	tailKept := false // the last line, when it has no newline, parsed as an answer
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		var a Answer
+		tailKept = false
 		if len(line) == 0 || json.Unmarshal(line, &a) != nil || a.Key == "" {
 			continue // a torn line from a killed writer
 		}
@@ -89,10 +91,14 @@ func OpenJournal(path string) (*Journal, error) {
 		}
 		j.answers[a.Key] = a
 		j.lines++
+		tailKept = true
 	}
 	if n := len(b); n > 0 && b[n-1] != '\n' {
-		// Cut the torn tail so the next line starts cleanly.
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		// The writer died before the newline: a tail that parsed is whole and gets its
+		// newline; any other tail is cut, so the next line starts cleanly.
+		if tailKept {
+			b = append(b, '\n')
+		} else if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 			b = b[:i+1]
 		} else {
 			b = nil

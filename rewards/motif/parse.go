@@ -69,7 +69,8 @@ const MinRatingMass = 0.05
 // the expected digit, sum_k k p(k) / sum_k p(k) over the tokens "1" ... "9" (after trimming
 // spaces; a token missing from the top list counts as probability 0), and mass is sum_k p(k).
 // ok is false when mass is below MinRatingMass. Log-probabilities that are not finite or
-// above 0 are ignored.
+// above 0 are ignored. A server whose probabilities sum past 1 (not a distribution; found by
+// fuzzing) gets mass 1: the journal refuses masses above 1, and would ask again forever.
 func RateAnswer(top map[string]float64) (rating, mass float64, ok bool) {
 	var p [10]float64
 	for tok, lp := range top {
@@ -87,7 +88,7 @@ func RateAnswer(top map[string]float64) (rating, mass float64, ok bool) {
 	if mass < MinRatingMass {
 		return 0, mass, false
 	}
-	return sum / mass, mass, true
+	return sum / mass, min(mass, 1), true
 }
 
 // CombineRatings labels the pair (a, b) from the pointwise answers for a and b: First when a's

@@ -3,8 +3,9 @@
 Reads one JSON request per line on stdin and answers one JSON line on stdout:
   {"op": "tables"}  -> NLE's action tables and glyph constants
   {"op": "episode", "task": ..., "keys": [...], "max_steps": N, "seed": [core, disp],
-   "actions": [...]} -> per-key digests of the reset observation and of every step's
+   "actions": [...], "kwargs": {...}} -> per-key digests of the reset observation and of every step's
    observation, with reward, done and end_status, until done or the actions run out.
+"kwargs" (optional) go to the task's constructor: character, penalty_mode, penalty_step, ...
 Digests are the first 16 hex digits of sha256 over each array's raw bytes.
 """
 import hashlib
@@ -40,13 +41,15 @@ def digests(obs, keys):
 
 
 def episode(req):
-    key = (req["task"], tuple(req["keys"]), req["max_steps"])
+    kwargs = req.get("kwargs", {})  # e.g. character, penalty_mode, penalty_step
+    key = (req["task"], tuple(req["keys"]), req["max_steps"], tuple(sorted(kwargs.items())))
     env = envs.get(key)
     if env is None:
         env = CLASSES[req["task"]](
             observation_keys=tuple(req["keys"]),
             max_episode_steps=req["max_steps"],
             fix_moon_phase=True,
+            **kwargs,
         )
         envs[key] = env
     core, disp = req["seed"]
