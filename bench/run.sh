@@ -204,7 +204,16 @@ bench_annotate() {
     printf "RESULT annotate ratio=%.2f pairs_per_s=%.3f naive_pairs_per_s=%.3f requests=%d naive_requests=%d\n", m/n, m, n, mr, nr }'
 }
 
+bench_hostile() {
+  # Replays issue #15's hostile inputs against the built commands (not a speed benchmark).
+  mkdir -p "$out/hostile-bin"
+  go build -o "$out/hostile-bin/" ./cmd/train ./cmd/annotate ./cmd/compose
+  go build -o "$out/hostile" ./bench/hostile
+  "$out/hostile" -bin "$out/hostile-bin" | tee "$out/hostile.txt"
+}
+
 case "$name" in
+  hostile) bench_hostile ;;
   annotate) bench_annotate ;;
   ppo) bench_ppo ;;
   rewardmodel) bench_rewardmodel ;;
@@ -214,5 +223,5 @@ case "$name" in
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
 esac

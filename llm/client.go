@@ -12,7 +12,7 @@
 //     is any part of it of 8 characters or more that a server echoes. Credentials in a URL
 //     (user:password@, or a key or token in its query) are used for the requests and shown
 //     nowhere: errors and URLs() carry the URL without them.
-//   - An error from a server carries at most maxErrorText characters of its body.
+//   - An error from a server carries at most maxErrorText (300) characters of its text.
 package llm
 
 import (
@@ -245,7 +245,7 @@ func (c *Client) Chat(ctx context.Context, r Request) (Reply, error) {
 
 // maxErrorText bounds the part of a server's answer an error carries (a proxy's HTML page
 // was once a 120,263-character error line).
-const maxErrorText = 500
+const maxErrorText = 300
 
 // clip cuts s to maxErrorText characters, saying how much it left out.
 func clip(s string) string {
@@ -266,6 +266,9 @@ func (c *Client) scrub(err error) error {
 	msg := err.Error()
 	for _, sec := range c.secrets {
 		msg = redactSecret(msg, sec)
+	}
+	if i := strings.Index(msg, "body: <"); i >= 0 { // go-openai quotes a body it cannot parse
+		msg = msg[:i] + fmt.Sprintf("body: an HTML page of %d bytes (a proxy or gateway answered, not the LLM server)", len(msg)-i-6)
 	}
 	if msg == err.Error() && len(msg) <= maxErrorText {
 		return err
@@ -327,7 +330,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		wait := asked
 		if dl, ok := req.Context().Deadline(); ok && asked > time.Until(dl) {
 			resp.Body.Close()
-			return nil, fmt.Errorf("the server answered %d %s and asked to wait %v before retrying (Retry-After), more than the %v left of this request's time budget; wait and rerun (answers so far are kept), or use a server with more capacity",
+			return nil, fmt.Errorf("the server answered %d %s and asked to wait %v (Retry-After), past the %v left of this request's budget; rerun later (answers so far are kept)",
 				resp.StatusCode, http.StatusText(resp.StatusCode), asked.Round(time.Second), time.Until(dl).Round(time.Second))
 		}
 		if wait < 0 {

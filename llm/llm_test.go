@@ -234,8 +234,22 @@ func TestHostileServers(t *testing.T) {
 		c, _ := New(Options{URLs: []string{srv.URL + "/v1"}, Model: "m", MaxRetries: 1})
 		findRetry(t, c).sleep = func(context.Context, time.Duration) error { return nil }
 		_, err := c.Chat(context.Background(), msgs)
-		if err == nil || len(err.Error()) > 700 || !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), "more bytes]") {
-			t.Errorf("error of %d characters: %.300v; want the 502 in at most 700 characters, cut", len(fmt.Sprint(err)), err)
+		if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), "an HTML page of") {
+			t.Errorf("error of %d characters: %.300v; want the 502 in at most 400 characters, the page summarised", len(fmt.Sprint(err)), err)
+		}
+	})
+	t.Run("500 with 10 kB of text", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, `{"error":{"message":"%s"}}`, strings.Repeat("stack frame ", 900))
+		}))
+		defer srv.Close()
+		c, _ := New(Options{URLs: []string{srv.URL + "/v1"}, Model: "m", MaxRetries: 1})
+		findRetry(t, c).sleep = func(context.Context, time.Duration) error { return nil }
+		_, err := c.Chat(context.Background(), msgs)
+		if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "more bytes]") {
+			t.Errorf("error of %d characters: %.300v; want it cut to at most 400", len(fmt.Sprint(err)), err)
 		}
 	})
 	t.Run("a server echoing the key's start", func(t *testing.T) {
