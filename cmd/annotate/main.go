@@ -9,11 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -108,11 +110,52 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%s: %s required (see --help)", fs.Name(), strings.Join(missing, " and ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1])
 	}
+	if err := checkNumbers(fs); err != nil {
+		return err
+	}
 	if f := fs.Lookup("out"); f != nil && f.Value.String() != "" {
 		name := strings.Fields(fs.Name())
 		return checkOut(name[len(name)-1], f.Value.String())
 	}
 	return nil
+}
+
+// numberRanges are the allowed values of the commands' numeric flags (any flag of these names
+// that a subcommand has); every float flag must also be finite.
+var numberRanges = map[string]struct {
+	ok   func(float64) bool
+	want string
+}{
+	"tie-margin":  {func(v float64) bool { return v == -1 || v >= 0 }, "a margin of 0 or more (-1: the mode's default)"},
+	"lr":          {func(v float64) bool { return v > 0 }, "a positive learning rate such as 1e-5"},
+	"epochs":      {func(v float64) bool { return v >= 1 }, "at least 1"},
+	"batch":       {func(v float64) bool { return v >= 1 }, "at least 1"},
+	"concurrency": {func(v float64) bool { return v >= 1 }, "at least 1 request in flight"},
+	"max-tokens":  {func(v float64) bool { return v >= 1 }, "at least 1"},
+	"pairs":       {func(v float64) bool { return v >= 0 }, "0 (all) or more"},
+	"stride":      {func(v float64) bool { return v >= 1 }, "at least 1"},
+	"delta":       {func(v float64) bool { return v >= 0 }, "0 (single observations) or more steps"},
+	"show-wrong":  {func(v float64) bool { return v >= 0 }, "0 or more"},
+}
+
+// checkNumbers refuses NaN, infinite and out-of-range numeric flags before any work, naming
+// the flag and what it takes.
+func checkNumbers(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, perr := strconv.ParseFloat(f.Value.String(), 64)
+		if err != nil || perr != nil {
+			return
+		}
+		r, ranged := numberRanges[f.Name]
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			err = fmt.Errorf("--%s %v: want a finite number", f.Name, v)
+		case ranged && !r.ok(v):
+			err = fmt.Errorf("--%s %v: want %s", f.Name, f.Value, r.want)
+		}
+	})
+	return err
 }
 
 // checkOut makes sure --out can be written before any work starts (a folder given as --out

@@ -110,6 +110,9 @@ func TestBadInput(t *testing.T) {
 		{label(context.Background(), []string{"--pairs", filepath.Join(dir, "none.mtd")}), "no such file"},
 		// A folder as --out failed only after the whole collection ("file exists").
 		{collect(context.Background(), []string{"--steps", "100000000", "--out", dir}), "--out " + dir + " is a folder"},
+		{train([]string{"--pairs", obs, "--out", filepath.Join(dir, "rm.mtd"), "--lr", "NaN"}), "--lr NaN: want a finite number"},
+		{label(context.Background(), []string{"--pairs", obs, "--tie-margin", "-0.5"}), "--tie-margin -0.5"},
+		{label(context.Background(), []string{"--pairs", obs, "--concurrency", "0"}), "--concurrency 0"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("error %v; want one saying %q", c.err, c.want)
