@@ -58,8 +58,9 @@ type Limits struct {
 	// ended by killing the sandbox process at Timeout plus a grace of half of it (at least
 	// 250 ms).
 	Timeout time.Duration
-	// Memory bounds the sandbox process's memory in bytes (its address space beyond what the
-	// Go runtime holds at start); 0 means 256 MiB. Code that allocates past it ends its
+	// Memory bounds the sandbox process's memory in bytes: its address space beyond what the
+	// Go runtime holds at start (RLIMIT_AS; the runtime reserves it in 64 MiB arenas, so the
+	// code's heap gets somewhat less); 0 means 256 MiB. Code that allocates past it ends its
 	// process, and the call fails with "memory limit exceeded".
 	Memory int64
 	// MaxValue bounds a value the code returns (the state a policy carries included), in bytes

@@ -141,7 +141,7 @@ func peakRSS(t *testing.T) int64 {
 // memory far below what the bombs ask for (read from /proc), and the program still answers
 // correctly afterwards from a fresh sandbox process.
 func TestSandboxBoundsMemoryAndBuiltins(t *testing.T) {
-	lim := Limits{Steps: 1 << 40, Timeout: 300 * time.Millisecond, Memory: 64 << 20}
+	lim := Limits{Steps: 1 << 40, Timeout: 2 * time.Second, Memory: 128 << 20}
 	for _, c := range []struct {
 		name, body, want string
 	}{
@@ -196,7 +196,7 @@ func TestSandboxBuiltinOverrun(t *testing.T) {
 // TestSandboxTopLevelBomb: a memory bomb at a program's top level (train --skill-code,
 // compose's answers) fails Load with the memory limit named.
 func TestSandboxTopLevelBomb(t *testing.T) {
-	_, err := Load("top.star", "X = [0] * (1 << 28)\ndef terminate(obs, turns):\n    return True\n", sig, Limits{Memory: 64 << 20})
+	_, err := Load("top.star", "X = [0] * (1 << 28)\ndef terminate(obs, turns):\n    return True\n", sig, Limits{Memory: 128 << 20})
 	if err == nil || !strings.Contains(err.Error(), "memory limit exceeded") || !strings.Contains(err.Error(), "top.star") {
 		t.Fatalf("error %v; want top.star and the memory limit", err)
 	}
@@ -205,7 +205,7 @@ func TestSandboxTopLevelBomb(t *testing.T) {
 // TestSandboxStopsCrashingCode: a program whose calls end crashLimit sandbox processes in a
 // row fails at once afterwards, naming the last crash, instead of starting a process per call.
 func TestSandboxStopsCrashingCode(t *testing.T) {
-	p, err := Load("crash.star", "def terminate(obs, turns):\n    return len([0] * (1 << 28))\n", sig, Limits{Memory: 32 << 20})
+	p, err := Load("crash.star", "def terminate(obs, turns):\n    return len([0] * (1 << 28))\n", sig, Limits{Memory: 128 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
