@@ -30,6 +30,7 @@ import (
 	"github.com/maestro-rl/maestro/envs/cartpole"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/rl"
@@ -75,10 +76,10 @@ func (c config) identity() config {
 
 // state is what a checkpoint holds besides the learner and the collector.
 type state struct {
-	Config  config    `json:"config"`
-	Frames  int       `json:"frames"`
-	Returns []float64 `json:"returns"`
-	Curve   rl.Curve  `json:"curve"`
+	Config  config     `json:"config"`
+	Frames  int        `json:"frames"`
+	Returns []float64  `json:"returns"`
+	Curve   logs.Curve `json:"curve"`
 	// Generation numbers the checkpoint; its learner and collector files carry it in their
 	// names, so train.json (written last) always names a matching pair.
 	Generation int `json:"generation"`
@@ -563,7 +564,7 @@ func run(c config, resolved func(path string) error) error {
 		return err
 	}
 	defer logFile.Close()
-	tb, err := rl.NewTensorBoard(filepath.Join(c.runDir, "tensorboard"))
+	tb, err := logs.NewTensorBoard(filepath.Join(c.runDir, "tensorboard"))
 	if err != nil {
 		return err
 	}
@@ -655,7 +656,7 @@ func run(c config, resolved func(path string) error) error {
 		curve.Values = append(curve.Values, mean)
 		if time.Since(lastPlot) > 5*time.Second { // refreshed while training runs
 			lastPlot = time.Now()
-			if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), c.Env, "return", curve); err != nil {
+			if err := logs.PlotCurves(filepath.Join(c.runDir, "curve.png"), c.Env, "return", curve); err != nil {
 				return err
 			}
 		}
@@ -728,7 +729,7 @@ func run(c config, resolved func(path string) error) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	if err := rl.PlotCurves(filepath.Join(c.runDir, "curve.png"), c.Env, "return", curve); err != nil {
+	if err := logs.PlotCurves(filepath.Join(c.runDir, "curve.png"), c.Env, "return", curve); err != nil {
 		return err
 	}
 	if err := nn.SaveParams(filepath.Join(c.runDir, "params.mtd"), learner.Params()); err != nil {

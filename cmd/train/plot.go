@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/maestro-rl/maestro/rl"
+	"github.com/maestro-rl/maestro/logs"
 )
 
 // plotMain is `train plot --out FILE [--column C] RUN...`: one PNG comparing runs' log.csv
@@ -33,7 +33,7 @@ func plotMain(args []string) error {
 	if *title == "" {
 		*title = *column
 	}
-	var curves []rl.Curve
+	var curves []logs.Curve
 	for _, dir := range fs.Args() {
 		c, err := readCurve(filepath.Join(dir, "log.csv"), *column)
 		if err != nil {
@@ -42,28 +42,28 @@ func plotMain(args []string) error {
 		c.Name = filepath.Base(dir)
 		curves = append(curves, c)
 	}
-	if err := rl.PlotCurves(*out, *title, *column, curves...); err != nil {
+	if err := logs.PlotCurves(*out, *title, *column, curves...); err != nil {
 		return err
 	}
 	fmt.Printf("plot: %d runs in %s\n", len(curves), *out)
 	return nil
 }
 
-func readCurve(path, column string) (rl.Curve, error) {
+func readCurve(path, column string) (logs.Curve, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return rl.Curve{}, fmt.Errorf("plot: %w", err)
+		return logs.Curve{}, fmt.Errorf("plot: %w", err)
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
 	if err != nil || len(rows) == 0 {
-		return rl.Curve{}, fmt.Errorf("plot: %s: %v", path, err)
+		return logs.Curve{}, fmt.Errorf("plot: %s: %v", path, err)
 	}
 	col := slices.Index(rows[0], column)
 	if col < 0 {
-		return rl.Curve{}, fmt.Errorf("plot: %s has no column %q; it has %v", path, column, rows[0])
+		return logs.Curve{}, fmt.Errorf("plot: %s has no column %q; it has %v", path, column, rows[0])
 	}
-	var c rl.Curve
+	var c logs.Curve
 	for _, r := range rows[1:] {
 		x, err1 := strconv.ParseFloat(r[0], 64)
 		y, err2 := strconv.ParseFloat(r[col], 64)

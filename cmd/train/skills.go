@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/rewards/motif"
-	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/skills"
 )
 
@@ -64,7 +64,7 @@ func (l *skillLog) add(segs []motif.Segment) {
 }
 
 // write logs the segments counted since the last call and the controllers' code failures.
-func (l *skillLog) write(tb *rl.TensorBoard, step int64, ctls []*skills.Controller) error {
+func (l *skillLog) write(tb *logs.TensorBoard, step int64, ctls []*skills.Controller) error {
 	if l.spec == nil {
 		return nil
 	}

@@ -33,6 +33,7 @@ var layer = map[string]int{
 	"llm/llmtest":                 1,
 	"rewards/motif":               5,
 	"skills":                      6,
+	"logs":                        1,
 }
 
 func TestImportsGoDownward(t *testing.T) {
