@@ -42,6 +42,9 @@ const (
 	KeyTruncated  = "truncated"
 )
 
+// NextKey is key under "next": where Step writes what follows the action ("next/reward").
+func NextKey(key string) string { return KeyNext + tensordict.Sep + key }
+
 // Specs describe an environment's values, per environment (without batch dimensions).
 type Specs struct {
 	// Observation lists the observation keys (at the root after Reset, under "next" after Step).

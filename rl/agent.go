@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
@@ -221,12 +222,11 @@ func (p *AgentLearner) sequences(g *nn.Graph, T, b int, h0 []float32, ended []bo
 
 // Update learns from a [T, B] batch collected with Act. Loss terms and statistics go to Stats.
 func (p *AgentLearner) Update(batch *tensordict.Dict) error {
-	bs := batch.BatchShape()
-	if len(bs) != 2 {
-		return fmt.Errorf("rl: the learner needs a [T, B] batch, got %v", bs)
+	bt, err := NewBatch(batch)
+	if err != nil {
+		return err
 	}
-	T, B := bs[0], bs[1]
-	n, H := T*B, p.net.Hidden
+	T, B, n, H := bt.T, bt.B, bt.Rows(), p.net.Hidden
 	if B%p.o.Minibatches != 0 {
 		return fmt.Errorf("rl: %d envs cannot be split into %d minibatches of whole sequences; use a number of envs that is a multiple of the minibatches", B, p.o.Minibatches)
 	}
@@ -242,37 +242,18 @@ func (p *AgentLearner) Update(batch *tensordict.Dict) error {
 	if err != nil {
 		return err
 	}
-	f32 := func(k string) ([]float32, error) {
-		v, err := tensordict.GetAs[float32](batch, k)
-		if err != nil {
-			return nil, fmt.Errorf("rl: learner batch: %w (collect with this learner as the policy)", err)
-		}
-		return v, nil
-	}
-	var hidden, nextHidden, reward, logpOld, value []float32
-	for _, kv := range []struct {
-		k string
-		v *[]float32
-	}{{KeyHidden, &hidden}, {"next/" + KeyHidden, &nextHidden}, {"next/reward", &reward}, {KeyLogProb, &logpOld}, {KeyValue, &value}} {
-		if *kv.v, err = f32(kv.k); err != nil {
-			return err
-		}
-	}
-	if len(hidden) != n*H || len(nextHidden) != n*H {
-		return fmt.Errorf("rl: %s holds %d values, want [%d, %d, %d]", KeyHidden, len(hidden), T, B, H)
-	}
-	acts64, err := tensordict.GetAs[int64](batch, "action")
+	hidden, hh, err := bt.Features(KeyHidden)
 	if err != nil {
 		return err
 	}
-	done, err := tensordict.GetAs[bool](batch, "next/done")
+	nextHidden, nh, err := bt.Features(envs.NextKey(KeyHidden))
 	if err != nil {
 		return err
 	}
-	term, err := tensordict.GetAs[bool](batch, "next/terminated")
-	if err != nil {
-		return err
+	if hh != H || nh != H {
+		return fmt.Errorf("rl: %s holds %d values per step and %s %d; the agent's state has %d", KeyHidden, hh, envs.NextKey(KeyHidden), nh, H)
 	}
+	acts, reward, logpOld, value, done, term := bt.Actions, bt.Reward, bt.LogProb, bt.Value, bt.Done, bt.Terminated
 	g := p.g
 	// Bootstrap values: the acting value of the following step inside the batch, one core step
 	// on the next observation (from next/hidden) after the last step and after episode ends.
@@ -294,10 +275,6 @@ func (p *AgentLearner) Update(batch *tensordict.Dict) error {
 	_, nv, _ := p.net.Forward(g, p.in, g.Input(hb, len(rows), H))
 	for k, i := range rows {
 		nextValue[i] = nv.Data[k]
-	}
-	acts := make([]int, n)
-	for i, a := range acts64 {
-		acts[i] = int(a)
 	}
 	var logPi []float32
 	if p.o.Algo == APPO { // V-trace with the learner's current policy as pi

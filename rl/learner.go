@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -146,45 +147,20 @@ func (p *Learner) Act(td *tensordict.Dict) error {
 // log-prob, value; next: observation, reward, done, terminated). Loss terms and statistics
 // go to Stats by name.
 func (p *Learner) Update(batch *tensordict.Dict) error {
-	bs := batch.BatchShape()
-	if len(bs) != 2 {
-		return fmt.Errorf("rl: the learner needs a [T, B] batch, got %v", bs)
-	}
-	T, B := bs[0], bs[1]
-	n := T * B
-	get := func(k string) []float32 {
-		v, err := tensordict.GetAs[float32](batch, k)
-		if err != nil {
-			panic(err)
-		}
-		return v
-	}
-	var obs, nextObs, reward, logpOld, value []float32
-	var acts64 []int64
-	var done, term []bool
-	var err error
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("rl: learner batch: %v", r)
-			}
-		}()
-		obs, nextObs, reward = get(p.obsKey), get("next/"+p.obsKey), get("next/reward")
-		logpOld, value = get(KeyLogProb), get(KeyValue)
-	}()
+	bt, err := NewBatch(batch)
 	if err != nil {
 		return err
 	}
-	if acts64, err = tensordict.GetAs[int64](batch, "action"); err != nil {
+	T, B, n := bt.T, bt.B, bt.Rows()
+	obs, f, err := bt.Features(p.obsKey)
+	if err != nil {
 		return err
 	}
-	if done, err = tensordict.GetAs[bool](batch, "next/done"); err != nil {
+	nextObs, _, err := bt.Features(envs.NextKey(p.obsKey))
+	if err != nil {
 		return err
 	}
-	if term, err = tensordict.GetAs[bool](batch, "next/terminated"); err != nil {
-		return err
-	}
-	f := len(obs) / n
+	acts, reward, logpOld, value, done, term := bt.Actions, bt.Reward, bt.LogProb, bt.Value, bt.Done, bt.Terminated
 	// Values of the next observations, for bootstrapping truncated episodes.
 	g := p.g
 	g.Reset()
@@ -195,10 +171,6 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	if p.o.Algo == APPO { // V-trace with the learner's current policy as pi and the acting one as mu
 		g.Reset()
 		logits, _ := p.net.Forward(g, g.Input(obs, n, f))
-		acts := make([]int, n)
-		for i, a := range acts64 {
-			acts[i] = int(a)
-		}
 		logPi = append([]float32(nil), nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts).Data...)
 	}
 	if err := p.o.estimate(T, B, logPi, logpOld, reward, value, nextValue, done, term, adv, target); err != nil {
@@ -220,7 +192,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 		for m := 0; m+mb <= n; m += mb {
 			for k, i := range idx[m : m+mb] {
 				copy(mObs[k*f:(k+1)*f], obs[i*f:(i+1)*f])
-				mAdv[k], mTgt[k], mLogp[k], mActs[k] = adv[i], target[i], logpOld[i], int(acts64[i])
+				mAdv[k], mTgt[k], mLogp[k], mActs[k] = adv[i], target[i], logpOld[i], acts[i]
 			}
 			if !p.o.NoAdvantageNorm {
 				normalize(mAdv)
