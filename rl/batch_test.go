@@ -42,8 +42,8 @@ func TestUpdateNamesBadBatches(t *testing.T) {
 		edit func(d *tensordict.Dict) *tensordict.Dict
 		want []string
 	}{
-		{"no action", func(d *tensordict.Dict) *tensordict.Dict { return drop(t, d, "action") }, []string{`no "action"`}},
-		{"no next/reward", func(d *tensordict.Dict) *tensordict.Dict { return drop(t, d, "next/reward") }, []string{`no "next/reward"`}},
+		{"no action", func(d *tensordict.Dict) *tensordict.Dict { return d.Exclude("action") }, []string{`no "action"`}},
+		{"no next/reward", func(d *tensordict.Dict) *tensordict.Dict { return d.Exclude("next/reward") }, []string{`no "next/reward"`}},
 		{"log-prob of another dtype", func(d *tensordict.Dict) *tensordict.Dict {
 			d.Set(KeyLogProb, tensor.Zeros(tensor.Float64, 8, 2))
 			return d
@@ -71,22 +71,4 @@ func TestUpdateNamesBadBatches(t *testing.T) {
 			}
 		}
 	}
-}
-
-func drop(t *testing.T, d *tensordict.Dict, key string) *tensordict.Dict {
-	t.Helper()
-	out := tensordict.New(d.BatchShape()...)
-	for _, k := range d.LeafKeys() {
-		if k == key {
-			continue
-		}
-		v, err := d.Get(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := out.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
 }
