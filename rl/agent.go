@@ -54,7 +54,7 @@ type AgentLearner struct {
 
 // NewAgentLearner returns a learner for net.
 func NewAgentLearner(net *nn.NetHackAgent, o Options) (*AgentLearner, error) {
-	if err := o.defaults(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	opt, err := nn.NewAdam(net.Params(), nn.AdamOptions{LR: o.LR, Eps: 1e-5})

@@ -86,7 +86,7 @@ func testReplay(t *testing.T, skills int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewAgentLearner(agent, Options{Algo: PPO, Epochs: 1, Minibatches: 1, Seed: 3})
+	p, err := NewAgentLearner(agent, opts(PPO, func(o *Options) { o.Epochs, o.Minibatches, o.Seed = 1, 1, 3 }))
 	if err != nil {
 		t.Fatal(err)
 	}

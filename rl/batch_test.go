@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestUpdateNamesBadBatches(t *testing.T) {
 	c2, _ := cartpole.NewEnv(cartpole.Options{Seed: 4})
 	env, _ := envs.Serial(c, c2)
 	net, _ := nn.NewActorCritic(4, 2, 16, rand.New(rand.NewPCG(1, 1)))
-	l, err := NewLearner(net, "observation", Options{Minibatches: 2})
+	l, err := NewLearner(net, "observation", opts(PPO, func(o *Options) { o.Minibatches = 2 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,5 +71,34 @@ func TestUpdateNamesBadBatches(t *testing.T) {
 				t.Errorf("%s: %v; want an error saying %q", c.name, err, w)
 			}
 		}
+	}
+}
+
+// TestOptionsValidate: zero means zero (TD(0), no entropy bonus, no clipping are valid), and a
+// field out of range is an error naming the field and its range.
+func TestOptionsValidate(t *testing.T) {
+	zero := opts(PPO, func(o *Options) { o.Lambda, o.EntropyCoef, o.MaxGradNorm = 0, 0, 0 })
+	if err := zero.Validate(); err != nil {
+		t.Errorf("lambda, entropy and clipping at 0: %v", err)
+	}
+	for _, c := range []struct {
+		set  func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.Gamma = 0 }, "Options.Gamma is 0; want a finite value in (0, 1]"},
+		{func(o *Options) { o.Lambda = 1.5 }, "Options.Lambda is 1.5"},
+		{func(o *Options) { o.LR = math.NaN() }, "Options.LR is NaN"},
+		{func(o *Options) { o.MaxGradNorm = -1 }, "Options.MaxGradNorm is -1; want a finite value at least 0 (0: no clipping)"},
+		{func(o *Options) { o.Minibatches = 0 }, "Minibatches 0 must be at least 1"},
+		{func(o *Options) { o.Algo = "dqn" }, `Options.Algo "dqn": use ppo, a2c or appo`},
+	} {
+		o := DefaultOptions(PPO)
+		c.set(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want %q", o, err, c.want)
+		}
+	}
+	if _, err := NewLearner(nil, "x", Options{}); err == nil || !strings.Contains(err.Error(), "Options.Algo") {
+		t.Errorf("a zero Options: %v; want an error (zero values are not defaults)", err)
 	}
 }

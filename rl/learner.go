@@ -2,7 +2,9 @@ package rl
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/nn"
@@ -16,81 +18,112 @@ const (
 	KeyValue   = "state_value"
 )
 
-// Algorithms of a Learner.
+// Algo names an update: how advantages and targets are estimated and which objective is
+// minimised.
+type Algo string
+
+// The updates of a Learner and an AgentLearner.
 const (
 	// PPO: GAE advantages, clipped surrogate, several epochs of minibatches.
-	PPO = "ppo"
+	PPO Algo = "ppo"
 	// A2C: GAE advantages, plain policy gradient, one pass over the whole batch.
-	A2C = "a2c"
+	A2C Algo = "a2c"
 	// APPO: sample-factory's asynchronous PPO: V-trace targets and advantages (correcting for
 	// the policy lag between acting and learning), clipped surrogate, one epoch.
-	APPO = "appo"
+	APPO Algo = "appo"
 )
 
-// Options configure a Learner. Zero values mean the defaults of CleanRL's PPO for classic
-// control: gamma 0.99, lambda 0.95, clip 0.2, value coefficient 0.5, entropy coefficient
-// 0.01, 4 epochs of 4 minibatches, max gradient norm 0.5, lr 2.5e-4, advantages normalised.
-// The value loss is ValueCoef * mean((v - target)^2); CleanRL halves the squared error, so
-// the same ValueCoef weighs the value gradient twice as much here as there.
-// A2C uses one epoch of one minibatch; APPO one epoch.
+// ParseAlgo reads an algorithm's name (ppo, a2c, appo; any case).
+func ParseAlgo(name string) (Algo, error) {
+	switch a := Algo(strings.ToLower(name)); a {
+	case PPO, A2C, APPO:
+		return a, nil
+	}
+	return "", fmt.Errorf("rl: unknown algorithm %q; use %s, %s or %s", name, PPO, A2C, APPO)
+}
+
+// Options configure a Learner or an AgentLearner. Every field means what it says, zero
+// included (Lambda 0 is TD(0), EntropyCoef 0 no entropy bonus, MaxGradNorm 0 no clipping);
+// start from DefaultOptions or MotifOptions and change what differs. Validate reports a field
+// out of its range.
+//
+// The value loss is ValueCoef * mean((v - target)^2); CleanRL halves the squared error, so the
+// same ValueCoef weighs the value gradient twice as much here as there.
 type Options struct {
-	// Algo is PPO (default), A2C or APPO.
-	Algo string
-	// RhoMax and CMax clip V-trace's importance ratios (APPO); zero means 1.
-	RhoMax, CMax                                                 float64
-	Gamma, Lambda, Clip, ValueCoef, EntropyCoef, MaxGradNorm, LR float64
-	Epochs, Minibatches                                          int
-	NoAdvantageNorm                                              bool
-	Seed                                                         uint64
+	// Algo is PPO, A2C or APPO.
+	Algo Algo
+	// Gamma is the discount in (0, 1]; Lambda GAE's lambda in [0, 1] (PPO, A2C).
+	Gamma, Lambda float64
+	// RhoMax and CMax clip V-trace's importance ratios (APPO), both positive.
+	RhoMax, CMax float64
+	// Clip is the surrogate's clipping range (PPO, APPO), positive.
+	Clip float64
+	// ValueCoef and EntropyCoef weigh the value loss and the entropy bonus, at least 0.
+	ValueCoef, EntropyCoef float64
+	// MaxGradNorm clips the gradients' global norm; 0 leaves them unclipped.
+	MaxGradNorm float64
+	// LR is Adam's learning rate, positive.
+	LR float64
+	// Epochs over each batch and Minibatches per epoch, at least 1 each.
+	Epochs, Minibatches int
+	// NoAdvantageNorm leaves advantages unnormalised (they are normalised per minibatch).
+	NoAdvantageNorm bool
+	Seed            uint64
+}
+
+// DefaultOptions are CleanRL's defaults for classic control with algo: gamma 0.99, lambda
+// 0.95, clip 0.2, value coefficient 0.5, entropy coefficient 0.01, max gradient norm 0.5, lr
+// 2.5e-4, V-trace's rho = c = 1; 4 epochs of 4 minibatches for PPO, one of one for A2C, one
+// of four for APPO.
+func DefaultOptions(algo Algo) Options {
+	o := Options{Algo: algo, Gamma: 0.99, Lambda: 0.95, Clip: 0.2, ValueCoef: 0.5, EntropyCoef: 0.01, MaxGradNorm: 0.5,
+		LR: 2.5e-4, RhoMax: 1, CMax: 1, Epochs: 4, Minibatches: 4}
+	switch algo {
+	case A2C:
+		o.Epochs, o.Minibatches = 1, 1
+	case APPO:
+		o.Epochs = 1
+	}
+	return o
 }
 
 // MotifOptions are Motif's APPO hyper-parameters for NetHack (reference/motif.md §10): lr 1e-4,
 // gamma 0.99, clip 0.1, value coefficient 0.5, entropy 0.003, max gradient norm 4, one epoch,
-// V-trace with rho = c = 1. With PPO or A2C the same values apply where they mean the same.
-func MotifOptions(algo string) Options {
-	return Options{Algo: algo, LR: 1e-4, Gamma: 0.99, Clip: 0.1, ValueCoef: 0.5, EntropyCoef: 0.003, MaxGradNorm: 4, Epochs: 1, RhoMax: 1, CMax: 1}
+// V-trace with rho = c = 1 (4 minibatches, lambda 0.95). With PPO or A2C the same values apply
+// where they mean the same (A2C: one minibatch).
+func MotifOptions(algo Algo) Options {
+	o := DefaultOptions(algo)
+	o.LR, o.Clip, o.EntropyCoef, o.MaxGradNorm, o.Epochs = 1e-4, 0.1, 0.003, 4, 1
+	return o
 }
 
-func (o *Options) defaults() error {
-	def := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
+// Validate reports the first field out of its range, naming it and the range.
+func (o Options) Validate() error {
+	if _, err := ParseAlgo(string(o.Algo)); err != nil {
+		return fmt.Errorf("rl: Options.Algo %q: use %s, %s or %s", o.Algo, PPO, A2C, APPO)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+		want string
+	}{
+		{"Gamma", o.Gamma, o.Gamma > 0 && o.Gamma <= 1, "in (0, 1]"},
+		{"Lambda", o.Lambda, o.Lambda >= 0 && o.Lambda <= 1, "in [0, 1]"},
+		{"RhoMax", o.RhoMax, o.RhoMax > 0, "positive"},
+		{"CMax", o.CMax, o.CMax > 0, "positive"},
+		{"Clip", o.Clip, o.Clip > 0 || o.Algo == A2C, "positive"},
+		{"ValueCoef", o.ValueCoef, o.ValueCoef >= 0, "at least 0"},
+		{"EntropyCoef", o.EntropyCoef, o.EntropyCoef >= 0, "at least 0"},
+		{"MaxGradNorm", o.MaxGradNorm, o.MaxGradNorm >= 0, "at least 0 (0: no clipping)"},
+		{"LR", o.LR, o.LR > 0, "positive"},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
+			return fmt.Errorf("rl: Options.%s is %v; want a finite value %s (start from rl.DefaultOptions or rl.MotifOptions)", f.name, f.v, f.want)
 		}
 	}
-	def(&o.Gamma, 0.99)
-	def(&o.Lambda, 0.95)
-	def(&o.Clip, 0.2)
-	def(&o.ValueCoef, 0.5)
-	def(&o.EntropyCoef, 0.01)
-	def(&o.MaxGradNorm, 0.5)
-	def(&o.LR, 2.5e-4)
-	def(&o.RhoMax, 1)
-	def(&o.CMax, 1)
-	switch o.Algo {
-	case "", PPO:
-		o.Algo = PPO
-	case A2C:
-		if o.Epochs == 0 {
-			o.Epochs = 1
-		}
-		if o.Minibatches == 0 {
-			o.Minibatches = 1
-		}
-	case APPO:
-		if o.Epochs == 0 {
-			o.Epochs = 1
-		}
-	default:
-		return fmt.Errorf("rl: unknown algorithm %q; use %s, %s or %s", o.Algo, PPO, A2C, APPO)
-	}
-	if o.Epochs == 0 {
-		o.Epochs = 4
-	}
-	if o.Minibatches == 0 {
-		o.Minibatches = 4
-	}
-	if o.Gamma <= 0 || o.Gamma > 1 || o.Lambda < 0 || o.Lambda > 1 || o.Clip <= 0 || o.Epochs < 0 || o.Minibatches < 0 {
-		return fmt.Errorf("rl: learner options out of range: %+v", *o)
+	if o.Epochs < 1 || o.Minibatches < 1 {
+		return fmt.Errorf("rl: Options.Epochs %d and Minibatches %d must be at least 1 (start from rl.DefaultOptions or rl.MotifOptions)", o.Epochs, o.Minibatches)
 	}
 	return nil
 }
@@ -114,7 +147,7 @@ type Learner struct {
 // NewLearner returns a learner for net reading observations from obsKey ([B, features]
 // float32).
 func NewLearner(net *nn.ActorCritic, obsKey string, o Options) (*Learner, error) {
-	if err := o.defaults(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	opt, err := nn.NewAdam(net.Params(), nn.AdamOptions{LR: o.LR, Eps: 1e-5})

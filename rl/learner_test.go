@@ -15,12 +15,19 @@ import (
 
 // TestPPOSolvesCartPole trains PPO on 4 cart-poles and requires a mean return of at least 475
 // over the last 20 finished episodes (CartPole-v1's limit is 500).
-func TestPPOSolvesCartPole(t *testing.T) { learnCartPole(t, Options{Algo: PPO, LR: 1e-3}, 475) }
+func TestPPOSolvesCartPole(t *testing.T) { learnCartPole(t, opts(PPO, func(o *Options) { o.LR = 1e-3 }), 475) }
 
 // TestA2CAndAPPOLearnCartPole requires a mean of at least 195 over the last 20 episodes.
 func TestA2CAndAPPOLearnCartPole(t *testing.T) {
-	t.Run("a2c", func(t *testing.T) { learnCartPole(t, Options{Algo: A2C, LR: 1e-3}, 195) })
-	t.Run("appo", func(t *testing.T) { learnCartPole(t, Options{Algo: APPO, LR: 1e-3}, 195) })
+	t.Run("a2c", func(t *testing.T) { learnCartPole(t, opts(A2C, func(o *Options) { o.LR = 1e-3 }), 195) })
+	t.Run("appo", func(t *testing.T) { learnCartPole(t, opts(APPO, func(o *Options) { o.LR = 1e-3 }), 195) })
+}
+
+// opts are DefaultOptions(algo) changed by set.
+func opts(algo Algo, set func(*Options)) Options {
+	o := DefaultOptions(algo)
+	set(&o)
+	return o
 }
 
 func learnCartPole(t *testing.T, o Options, goal float64) {

@@ -93,11 +93,13 @@ func (s *lossStats) write(stats map[string]float64) {
 	stats["approx_kl"] = s.approxKL / frames
 }
 
-// step backpropagates t's loss, clips the gradients' global norm and takes an optimizer step,
+// step backpropagates t's loss, clips the gradients' global norm (unless MaxGradNorm is 0) and takes an optimizer step,
 // unless a gradient is not finite (then the gradients are zeroed and the error names it).
 func (o *Options) step(g *nn.Graph, opt *nn.Adam, params []*nn.Param, t terms, st *lossStats) error {
 	g.Backward(t.loss)
-	nn.ClipGradNorm(params, o.MaxGradNorm)
+	if o.MaxGradNorm > 0 {
+		nn.ClipGradNorm(params, o.MaxGradNorm)
+	}
 	if err := nn.CheckGrads(params); err != nil {
 		nn.ZeroGrad(params)
 		return err

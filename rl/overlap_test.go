@@ -23,7 +23,7 @@ import (
 func TestOverlappedLagsOneUpdate(t *testing.T) {
 	const T, B, batches = 8, 2, 5
 	agent := must(nn.NewNetHackAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(1, 1))))
-	p := must(NewAgentLearner(agent, Options{Algo: APPO, LR: 1e-3, Minibatches: 1, Seed: 1}))
+	p := must(NewAgentLearner(agent, opts(APPO, func(o *Options) { o.LR, o.Minibatches, o.Seed = 1e-3, 1, 1 })))
 	actors := [2]*Actor{must(p.NewActor(1)), must(p.NewActor(2))}
 	env := &midBatchGate{Env: nethackEnvs(t, B, 50), T: T, gate: make(chan struct{})}
 	ov := must(NewOverlapped(env, actors, collectors.Options{FramesPerBatch: T * B}))

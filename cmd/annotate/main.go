@@ -223,7 +223,9 @@ func collect(ctx context.Context, args []string) error {
 		if err := nn.LoadParams(*policy, agent.Params()); err != nil {
 			return fmt.Errorf("collect: --policy %s: %w (it must be a NetHack run's params.mtd)", *policy, err)
 		}
-		l, err := rl.NewAgentLearner(agent, rl.Options{Seed: *seed})
+		ro := rl.DefaultOptions(rl.PPO)
+		ro.Seed = *seed
+		l, err := rl.NewAgentLearner(agent, ro)
 		if err != nil {
 			return err
 		}

@@ -344,7 +344,7 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	}
 	var agent *rl.AgentLearner
 	if err == nil {
-		ro := rl.MotifOptions(rc.Algo)
+		ro := rl.MotifOptions(rl.Algo(rc.Algo))
 		ro.Seed = o.seed
 		agent, err = rl.NewAgentLearner(net, ro)
 	}

@@ -238,7 +238,7 @@ type trainCollector interface {
 }
 
 // overlaps reports whether c collects while it learns (APPO on NetHack with --overlap).
-func overlaps(c config, hack bool) bool { return c.overlap && c.Algo == rl.APPO && hack }
+func overlaps(c config, hack bool) bool { return c.overlap && rl.Algo(c.Algo) == rl.APPO && hack }
 
 // newCollector returns the collector c asks for; the Overlapped one too when it is that.
 func newCollector(c config, hack bool, env envs.Env, l learner, co collectors.Options) (trainCollector, *rl.Overlapped, error) {
@@ -289,7 +289,7 @@ func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
 	}
 	c.Env = task.String()
 	if c.LR == 0 {
-		c.LR = rl.MotifOptions(c.Algo).LR
+		c.LR = rl.MotifOptions(rl.Algo(c.Algo)).LR
 	}
 	return task, true, nil
 }
@@ -317,7 +317,8 @@ type built struct {
 // (none when ttyrecDir is "").
 func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (built, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 1))
-	o := rl.Options{Algo: c.Algo, LR: c.LR, Seed: c.Seed}
+	o := rl.DefaultOptions(rl.Algo(c.Algo))
+	o.LR, o.Seed = c.LR, c.Seed
 	var b built
 	var code *skills.Code
 	if c.Skills != "" {
@@ -399,13 +400,13 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 		}
 		return b, nil
 	}
-	o = rl.MotifOptions(c.Algo)
+	o = rl.MotifOptions(rl.Algo(c.Algo))
 	o.LR, o.Seed = c.LR, c.Seed
 	// Minibatches are groups of whole env sequences. APPO learns from the whole batch at once,
 	// as sample-factory does; PPO and A2C split it into as many as divide the env count, up to 4.
 	o.Minibatches = 1
 	for _, m := range []int{4, 2} {
-		if c.NumEnvs%m == 0 && c.Algo != rl.APPO {
+		if c.NumEnvs%m == 0 && rl.Algo(c.Algo) != rl.APPO {
 			o.Minibatches = m
 			break
 		}
