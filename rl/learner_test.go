@@ -15,7 +15,9 @@ import (
 
 // TestPPOSolvesCartPole trains PPO on 4 cart-poles and requires a mean return of at least 475
 // over the last 20 finished episodes (CartPole-v1's limit is 500).
-func TestPPOSolvesCartPole(t *testing.T) { learnCartPole(t, opts(PPO, func(o *Options) { o.LR = 1e-3 }), 475) }
+func TestPPOSolvesCartPole(t *testing.T) {
+	learnCartPole(t, opts(PPO, func(o *Options) { o.LR = 1e-3 }), 475)
+}
 
 // TestA2CAndAPPOLearnCartPole requires a mean of at least 195 over the last 20 episodes.
 func TestA2CAndAPPOLearnCartPole(t *testing.T) {
