@@ -1,10 +1,3 @@
-// Package rl holds the learning algorithms: value estimators as pure functions over time-major
-// arrays, and objectives built on package nn.
-//
-// # Layout
-//
-// Every [T][B] array is time-major and row-major: element (t, b) is at index t*B + b, where T
-// is the number of steps and B the number of environments.
 package rl
 
 import "fmt"

@@ -1,6 +1,3 @@
-// Command tdbench times tensordict.Dict operations for `make bench BENCH=tensordict`, the same
-// operations and shapes as bench/tensordict/peer.py runs on PyTorch's TensorDict. It prints one
-// line per op: "<op> <ns/op> <allocs/op>".
 package main
 
 import (

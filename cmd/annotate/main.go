@@ -1,6 +1,3 @@
-// Command annotate runs Motif's offline pipeline: collect observations, draw caption pairs,
-// label them with an LLM judge (any OpenAI-compatible server, or the embedded llama-server),
-// inspect the labels and train the reward model that `train --reward motif` uses.
 package main
 
 import (

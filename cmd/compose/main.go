@@ -1,10 +1,3 @@
-// Command compose builds behaviour for a task from skills (MaestroMotif). An LLM writes the
-// policy over skills for the task (and, without a trained run, the skills' initiation and
-// termination functions), each refined against its harness in the Starlark sandbox; with
-// --skills RUN it then plays the composed policy zero-shot with the run's skill-conditioned
-// agent (train --skills) for --episodes episodes and reports the task's success rate with a
-// 95% Wilson interval, a skill-usage timeline (timeline.png), each episode's skills and
-// result (compose.json) and every reported episode's ttyrec.
 package main
 
 import (

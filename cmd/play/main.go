@@ -1,5 +1,3 @@
-// Command play runs an agent in a NetHack task and shows the screen in the terminal. Until the
-// learning agents land it plays uniformly random actions; it is what `make train` runs for now.
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Command train trains an agent: PPO, A2C or APPO on CartPole (an MLP actor-critic) or on a
-// NetHack task (the recurrent Motif-style agent, Motif's hyper-parameters), with a progress
-// bar, a CSV log, TensorBoard event files (tensorboard --logdir runs), a learning curve
-// (curve.png), checkpoints that --resume continues from, and the final weights.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Package cartpole is the classic cart-pole balancing task with Gymnasium CartPole-v1's
-// dynamics (Euler integration, same constants, thresholds and 500-step limit), in pure Go, for
-// fast learning tests.
 package cartpole
 
 import (

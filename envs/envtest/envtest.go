@@ -1,6 +1,3 @@
-// Package envtest checks that an environment keeps the envs contract, like TorchRL's
-// check_env_specs: every output lies in the specs, the done flags agree, and outputs do not
-// alias the env's internal buffers.
 package envtest
 
 import (

@@ -1,6 +1,3 @@
-// Package atomicfile writes files so that a crash or an error leaves either the old file or the
-// complete new one, never a torn one: the content goes to a temporary file in the same folder,
-// is synced, and is renamed over the target.
 package atomicfile
 
 import (

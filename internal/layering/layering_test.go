@@ -1,5 +1,3 @@
-// Package layering holds the test that keeps Maestro's packages layered as DESIGN.md says:
-// each package imports only packages of lower layers.
 package layering
 
 import (

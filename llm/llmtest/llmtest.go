@@ -1,6 +1,3 @@
-// Package llmtest provides a stand-in chat server for tests that must inject what a real model
-// cannot produce on demand (a malformed answer, known-bad code). Tests that need a model's
-// real behaviour use the embedded llama-server instead.
 package llmtest
 
 import (

@@ -1,5 +1,3 @@
-// Package benchutil holds what the Go benchmark commands share: failing with the command's
-// name and an optional CPU profile.
 package benchutil
 
 import (
