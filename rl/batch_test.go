@@ -22,7 +22,7 @@ func TestUpdateNamesBadBatches(t *testing.T) {
 	c2, _ := cartpole.NewEnv(cartpole.Options{Seed: 4})
 	env, _ := envs.Serial(c, c2)
 	net, _ := nn.NewActorCritic(4, 2, 16, rand.New(rand.NewPCG(1, 1)))
-	l, err := NewLearner(net, "observation", opts(PPO, func(o *Options) { o.Minibatches = 2 }))
+	l, err := NewLearner(NewFeedForward(net, "observation"), opts(PPO, func(o *Options) { o.Minibatches = 2 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%+v: %v; want %q", o, err, c.want)
 		}
 	}
-	if _, err := NewLearner(nil, "x", Options{}); err == nil || !strings.Contains(err.Error(), "Options.Algo") {
+	if _, err := NewLearner(NewFeedForward(nil, "x"), Options{}); err == nil || !strings.Contains(err.Error(), "Options.Algo") {
 		t.Errorf("a zero Options: %v; want an error (zero values are not defaults)", err)
 	}
 }

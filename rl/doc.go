@@ -1,7 +1,9 @@
 // Package rl holds the learning algorithms: value estimators as pure functions over time-major
 // arrays (GAE, TD(0), TD(lambda), V-trace, checked against TorchRL), the typed Batch an update
-// reads, and the PPO, A2C and APPO updates of a feedforward actor-critic (Learner) and of the
-// recurrent NetHack agent (AgentLearner), which also act as the collecting policy.
+// reads, the Model interface (observe a Dict's rows, step, unroll sequences) with FeedForward
+// for vector observations, one Learner (PPO, A2C, APPO) that is also the collecting policy, and
+// a Policy that acts without an optimizer. Networks over a particular env's observations live
+// above rl (agents/nethackagent for NetHack).
 //
 // # Layout
 //
@@ -9,7 +11,7 @@
 // is the number of steps and B the number of environments.
 //
 // # Invariants
-//   - Options mean what they say, zero included; NewLearner and NewAgentLearner refuse Options
+//   - Options mean what they say, zero included; NewLearner refuses Options
 //     that fail Validate, naming the field and its range.
 //   - An update reads its batch through NewBatch: a missing key or a column of another dtype
 //     or shape is an error naming it, never a panic.

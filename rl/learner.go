@@ -22,7 +22,7 @@ const (
 // minimised.
 type Algo string
 
-// The updates of a Learner and an AgentLearner.
+// The updates of a Learner.
 const (
 	// PPO: GAE advantages, clipped surrogate, several epochs of minibatches.
 	PPO Algo = "ppo"
@@ -42,7 +42,7 @@ func ParseAlgo(name string) (Algo, error) {
 	return "", fmt.Errorf("rl: unknown algorithm %q; use %s, %s or %s", name, PPO, A2C, APPO)
 }
 
-// Options configure a Learner or an AgentLearner. Every field means what it says, zero
+// Options configure a Learner. Every field means what it says, zero
 // included (Lambda 0 is TD(0), EntropyCoef 0 no entropy bonus, MaxGradNorm 0 no clipping);
 // start from DefaultOptions or MotifOptions and change what differs. Validate reports a field
 // out of its range.
@@ -128,111 +128,187 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Learner trains an nn.ActorCritic on vector observations with PPO, A2C or APPO. It is also
-// the policy that collects its data (Act), sampling actions and recording their
-// log-probabilities and values.
+// Learner trains a Model with PPO, A2C or APPO, and is also the policy that collects its data
+// (Act). Its one update reads top to bottom: bootstrap values, estimate advantages and
+// targets (GAE, or V-trace for APPO), then epochs of minibatches of the clipped surrogate
+// (A2C: the plain policy gradient), the value loss and the entropy bonus, each an Adam step.
+//
+// Minibatches of a recurrent model (StateSize > 0) are groups of whole env sequences (B must be
+// a multiple of Minibatches), each replayed through the model for all T steps from the state
+// stored at its first step, zeroed after every step that ended an episode, as acting saw it,
+// so the first epoch's ratios are exactly 1 (sample-factory's "rollout = recurrence"). Those of
+// a feedforward model are random sets of steps.
 type Learner struct {
-	o      Options
-	net    *nn.ActorCritic
-	opt    *nn.Adam
-	obsKey string
-	rng    *rand.Rand
-	src    *rand.PCG
-	g      *nn.Graph
-	ga     *nn.Graph // acting: no gradients
-	// Stats of the last Update, by name.
+	o     Options
+	m     Model
+	opt   *nn.Adam
+	rng   *rand.Rand
+	src   *rand.PCG
+	g     *nn.Graph
+	act   *Policy // acting: the same model and random stream, no gradients
 	Stats map[string]float64
 }
 
-// NewLearner returns a learner for net reading observations from obsKey ([B, features]
-// float32).
-func NewLearner(net *nn.ActorCritic, obsKey string, o Options) (*Learner, error) {
+// NewLearner returns a learner for m; o must pass Validate.
+func NewLearner(m Model, o Options) (*Learner, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	opt, err := nn.NewAdam(net.Params(), nn.AdamOptions{LR: o.LR, Eps: 1e-5})
+	opt, err := nn.NewAdam(m.Params(), nn.AdamOptions{LR: o.LR, Eps: 1e-5})
 	if err != nil {
 		return nil, err
 	}
-	src := rand.NewPCG(o.Seed, 0x990)
-	return &Learner{o: o, net: net, opt: opt, obsKey: obsKey, rng: rand.New(src), src: src, g: nn.NewGraph(), ga: actingGraph(), Stats: map[string]float64{}}, nil
+	// The streams of the feedforward and the recurrent learner this type replaces, so seeded
+	// runs repeat across versions.
+	stream := uint64(0x990)
+	if m.StateSize() > 0 {
+		stream = 0x991
+	}
+	src := rand.NewPCG(o.Seed, stream)
+	rng := rand.New(src)
+	return &Learner{o: o, m: m, opt: opt, rng: rng, src: src, g: nn.NewGraph(), act: NewPolicy(m, rng), Stats: map[string]float64{}}, nil
 }
 
 // Optimizer returns the Adam optimizer (for learning-rate schedules and checkpoints).
 func (p *Learner) Optimizer() *nn.Adam { return p.opt }
 
-// Act samples actions for td's observations and records their log-probabilities and values:
-// the collecting policy.
-func (p *Learner) Act(td *tensordict.Dict) error {
-	obs, err := tensordict.GetAs[float32](td, p.obsKey)
-	if err != nil {
-		return err
-	}
-	n := rows(td)
-	f := len(obs) / max(n, 1)
-	g := p.ga
-	g.Reset()
-	logits, value := p.net.Forward(g, g.Input(obs, n, f))
-	return sampleInto(td, g, p.rng, logits, value)
-}
+// Model returns the model trained.
+func (p *Learner) Model() Model { return p.m }
 
-// Update learns from a batch of [T][B] steps collected with Act (root: observation, action,
-// log-prob, value; next: observation, reward, done, terminated). Loss terms and statistics
-// go to Stats by name.
+// Act samples actions for td's observations and records what the update needs (see Policy).
+func (p *Learner) Act(td *tensordict.Dict) error { return p.act.Act(td) }
+
+// Update learns from a [T, B] batch collected with Act (or an Actor). Loss terms and
+// statistics go to Stats by name.
 func (p *Learner) Update(batch *tensordict.Dict) error {
 	bt, err := NewBatch(batch)
 	if err != nil {
 		return err
 	}
-	T, B, n := bt.T, bt.B, bt.Rows()
-	obs, f, err := bt.Features(p.obsKey)
-	if err != nil {
-		return err
+	T, B, n, H := bt.T, bt.B, bt.Rows(), p.m.StateSize()
+	recurrent := H > 0
+	groups, b := p.o.Minibatches, 0 // recurrent: groups of b envs; feedforward: minibatches of mb steps
+	mb := n / p.o.Minibatches
+	if recurrent {
+		if B%groups != 0 {
+			return fmt.Errorf("rl: %d envs cannot be split into %d minibatches of whole sequences; use a number of envs that is a multiple of the minibatches", B, groups)
+		}
+		b = B / groups
+		if mb = b * T; mb < 2 {
+			return fmt.Errorf("rl: minibatches of %d frames; each needs at least 2 (advantages are normalised per minibatch)", mb)
+		}
+	} else if mb < 2 {
+		return fmt.Errorf("rl: a batch of %d frames makes %d minibatches of %d; each needs at least 2 frames (advantages are normalised per minibatch): collect more frames per batch or use fewer minibatches", n, p.o.Minibatches, mb)
 	}
-	nextObs, _, err := bt.Features(envs.NextKey(p.obsKey))
-	if err != nil {
-		return err
+	var hidden, nextHidden []float32
+	if recurrent {
+		if hidden, err = p.state(bt, KeyHidden); err == nil {
+			nextHidden, err = p.state(bt, envs.NextKey(KeyHidden))
+		}
+		if err != nil {
+			return err
+		}
 	}
 	acts, reward, logpOld, value, done, term := bt.Actions, bt.Reward, bt.LogProb, bt.Value, bt.Done, bt.Terminated
-	// Values of the next observations, for bootstrapping truncated episodes.
 	g := p.g
+
+	// 1. Bootstrap values V(s_{t+1}). A feedforward model evaluates every next observation; a
+	// recurrent one uses the acting value of the following step inside the batch and one model
+	// step on the next observation (from next/hidden) after the last step and episode ends.
+	nextValue := make([]float32, n)
+	var boot []int // rows evaluated
+	if recurrent {
+		for i := range n {
+			if i/B == T-1 || done[i] {
+				boot = append(boot, i)
+			} else {
+				nextValue[i] = value[i+B]
+			}
+		}
+	}
+	if err := p.m.Observe(batch, "next/", boot); err != nil {
+		return err
+	}
+	var hb []float32
+	if recurrent {
+		hb = make([]float32, len(boot)*H)
+		for k, i := range boot {
+			copy(hb[k*H:(k+1)*H], nextHidden[i*H:(i+1)*H])
+		}
+	}
 	g.Reset()
-	_, nv := p.net.Forward(g, g.Input(nextObs, n, f))
-	nextValue := append([]float32(nil), nv.Data...)
-	adv, target := make([]float32, n), make([]float32, n)
+	_, nv, _ := p.m.Step(g, hb)
+	if recurrent {
+		for k, i := range boot {
+			nextValue[i] = nv.Data[k]
+		}
+	} else {
+		copy(nextValue, nv.Data)
+	}
+
+	// 2. Advantages and targets: GAE, or V-trace with the current policy as pi (APPO).
 	var logPi []float32
-	if p.o.Algo == APPO { // V-trace with the learner's current policy as pi and the acting one as mu
+	if p.o.Algo == APPO {
+		if err := p.m.Observe(batch, "", nil); err != nil {
+			return err
+		}
 		g.Reset()
-		logits, _ := p.net.Forward(g, g.Input(obs, n, f))
+		var h0 []float32
+		if recurrent {
+			h0 = hidden[:B*H]
+		}
+		logits, _ := p.m.Unroll(g, T, B, h0, done)
 		logPi = append([]float32(nil), nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts).Data...)
 	}
+	adv, target := make([]float32, n), make([]float32, n)
 	if err := p.o.estimate(T, B, logPi, logpOld, reward, value, nextValue, done, term, adv, target); err != nil {
 		return err
 	}
-	mb := n / p.o.Minibatches
-	if mb < 2 {
-		return fmt.Errorf("rl: a batch of %d frames makes %d minibatches of %d; each needs at least 2 frames (advantages are normalised per minibatch): collect more frames per batch or use fewer minibatches", n, p.o.Minibatches, mb)
+
+	// 3. Epochs of minibatches: recurrent models by groups of whole env sequences, feedforward
+	// ones by random steps.
+	order := make([]int, n) // feedforward: steps; recurrent: envs (the first B)
+	for i := range order {
+		order[i] = i
 	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+	rowsMB := make([]int, mb)
+	mAdv, mTgt, mLogp, mActs, mEnded := make([]float32, mb), make([]float32, mb), make([]float32, mb), make([]int, mb), make([]bool, mb)
+	var h0 []float32
+	if recurrent {
+		order, h0 = order[:B], make([]float32, b*H)
 	}
-	mObs, mAdv, mTgt, mLogp := make([]float32, mb*f), make([]float32, mb), make([]float32, mb), make([]float32, mb)
-	mActs := make([]int, mb)
 	var st lossStats
 	for epoch := 0; epoch < p.o.Epochs; epoch++ {
-		p.rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-		for m := 0; m+mb <= n; m += mb {
-			for k, i := range idx[m : m+mb] {
-				copy(mObs[k*f:(k+1)*f], obs[i*f:(i+1)*f])
-				mAdv[k], mTgt[k], mLogp[k], mActs[k] = adv[i], target[i], logpOld[i], acts[i]
+		p.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		// A recurrent model takes Minibatches groups; a feedforward one every whole minibatch of
+		// mb steps that fits (more than Minibatches when they do not divide the batch).
+		for grp := 0; recurrent && grp < groups || !recurrent && (grp+1)*mb <= n; grp++ {
+			if recurrent {
+				for j, e := range order[grp*b : (grp+1)*b] {
+					copy(h0[j*H:(j+1)*H], hidden[e*H:(e+1)*H]) // the state at t = 0
+					for t := 0; t < T; t++ {
+						rowsMB[t*b+j] = t*B + e
+					}
+				}
+			} else {
+				copy(rowsMB, order[grp*mb:(grp+1)*mb])
+			}
+			for k, i := range rowsMB {
+				mAdv[k], mTgt[k], mLogp[k], mActs[k], mEnded[k] = adv[i], target[i], logpOld[i], acts[i], done[i]
 			}
 			if !p.o.NoAdvantageNorm {
 				normalize(mAdv)
 			}
+			if err := p.m.Observe(batch, "", rowsMB); err != nil {
+				return err
+			}
 			g.Reset()
-			logits, v := p.net.Forward(g, g.Input(mObs, mb, f))
-			if err := p.o.step(g, p.opt, p.net.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt), &st); err != nil {
+			steps, envsMB := 1, mb
+			if recurrent {
+				steps, envsMB = T, b
+			}
+			logits, v := p.m.Unroll(g, steps, envsMB, h0, mEnded)
+			if err := p.o.step(g, p.opt, p.m.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt), &st); err != nil {
 				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}
 		}
@@ -241,18 +317,27 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	return nil
 }
 
+// state reads a recurrent state column, checking its size against the model's.
+func (p *Learner) state(bt *Batch, key string) ([]float32, error) {
+	h, per, err := bt.Features(key)
+	if err == nil && per != p.m.StateSize() {
+		err = fmt.Errorf("rl: %s holds %d values per step; the model's state has %d", key, per, p.m.StateSize())
+	}
+	return h, err
+}
+
 // Snapshot saves the network's parameters, the optimizer's state and the sampling generator,
 // for a bit-exact resume.
-func (p *Learner) Snapshot() ([]byte, error) { return snapshot(p.net.Params(), p.opt, p.src) }
+func (p *Learner) Snapshot() ([]byte, error) { return snapshot(p.m.Params(), p.opt, p.src) }
 
-// Restore restores a Snapshot taken from a learner of the same network.
-func (p *Learner) Restore(b []byte) error { return restore(b, p.net.Params(), p.opt, p.src) }
+// Restore restores a Snapshot taken from a learner of the same model.
+func (p *Learner) Restore(b []byte) error { return restore(b, p.m.Params(), p.opt, p.src) }
 
 // Metrics returns the statistics of the last Update.
 func (p *Learner) Metrics() map[string]float64 { return p.Stats }
 
-// Params returns the network's parameters.
-func (p *Learner) Params() []*nn.Param { return p.net.Params() }
+// Params returns the model's parameters.
+func (p *Learner) Params() []*nn.Param { return p.m.Params() }
 
 func snapshot(params []*nn.Param, opt *nn.Adam, src *rand.PCG) ([]byte, error) {
 	st, err := opt.State()
@@ -306,11 +391,4 @@ func restore(b []byte, params []*nn.Param, opt *nn.Adam, src *rand.PCG) error {
 		return fmt.Errorf("rl: learner state: %w", err)
 	}
 	return src.UnmarshalBinary(r)
-}
-
-// actingGraph returns a graph without gradients, for Act.
-func actingGraph() *nn.Graph {
-	g := nn.NewGraph()
-	g.SetNoGrad(true)
-	return g
 }

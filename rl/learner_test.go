@@ -48,7 +48,7 @@ func learnCartPole(t *testing.T, o Options, goal float64) {
 		t.Fatal(err)
 	}
 	o.Seed = seedOf()
-	ppo, err := NewLearner(net, cartpole.KeyObservation, o)
+	ppo, err := NewLearner(NewFeedForward(net, cartpole.KeyObservation), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +102,11 @@ func seedOf() uint64 {
 		fmt.Sscan(s, &seed)
 	}
 	return seed
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -12,30 +12,25 @@ import (
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
-// Actor acts as its learner does, with its own copy of the learner's weights, so that it can
-// collect while the learner updates. CopyWeights refreshes the copy; it must not run while
-// the actor acts.
+// Actor acts as its learner does, with its own model holding a copy of the learner's
+// weights, so that it can collect while the learner updates. CopyWeights refreshes the copy;
+// it must not run while the actor acts.
 type Actor struct {
-	inner    *AgentLearner // acting state only: its own network, graph, buffers and random stream
+	p        *Policy
 	dst, src []*nn.Param
 }
 
-// Act samples actions as AgentLearner.Act does, with the copied weights.
-func (a *Actor) Act(td *tensordict.Dict) error { return a.inner.Act(td) }
+// Act samples actions as the learner's Act does, with the copied weights.
+func (a *Actor) Act(td *tensordict.Dict) error { return a.p.Act(td) }
 
 // CopyWeights copies the learner's current weights into the actor.
 func (a *Actor) CopyWeights() error { return nn.CopyParams(a.dst, a.src) }
 
-// NewActor returns an actor with a copy of p's current weights, sampling from its own random
-// stream (seeded by seed).
-func (p *AgentLearner) NewActor(seed uint64) (*Actor, error) {
-	net, err := nn.NewSkillAgent(p.net.Actions, p.net.Extra, rand.New(rand.NewPCG(0, 0)))
-	if err != nil {
-		return nil, err
-	}
-	inner := &AgentLearner{o: p.o, net: net, rng: rand.New(rand.NewPCG(seed, 0x993)), ga: actingGraph(),
-		chars: make([]uint8, len(p.chars)), cols: make([]int8, len(p.cols)), Stats: map[string]float64{}}
-	a := &Actor{inner: inner, dst: net.Params(), src: p.net.Params()}
+// NewActor returns an actor acting with m, a second model of the learner's architecture
+// (its weights are overwritten with the learner's current ones), sampling from its own
+// random stream (seeded by seed).
+func (p *Learner) NewActor(m Model, seed uint64) (*Actor, error) {
+	a := &Actor{p: NewPolicy(m, rand.New(rand.NewPCG(seed, 0x993))), dst: m.Params(), src: p.m.Params()}
 	return a, a.CopyWeights()
 }
 
@@ -54,7 +49,7 @@ type Overlapped struct {
 // NewOverlapped starts collecting from env with actors[0]; o.RunAhead is set to 1.
 func NewOverlapped(env envs.Env, actors [2]*Actor, o collectors.Options) (*Overlapped, error) {
 	if actors[0] == nil || actors[1] == nil {
-		return nil, errors.New("rl: Overlapped needs two actors (AgentLearner.NewActor)")
+		return nil, errors.New("rl: Overlapped needs two actors (Learner.NewActor)")
 	}
 	o.RunAhead = 1
 	a, err := collectors.NewAsync([]envs.Env{env}, func(int) envs.Policy { return actors[0] }, o)

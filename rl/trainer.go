@@ -42,7 +42,7 @@ type Collector interface {
 	Frames() int
 }
 
-// Updater is what a Trainer trains (Learner, AgentLearner).
+// Updater is what a Trainer trains (a Learner).
 type Updater interface {
 	Update(batch *tensordict.Dict) error
 	Optimizer() *nn.Adam

@@ -20,7 +20,7 @@ func cartTrainer(t *testing.T) (*Trainer, func()) {
 		children = append(children, must(cartpole.NewEnv(cartpole.Options{Seed: uint64(i)})))
 	}
 	env := must(envs.Compose(must(envs.Serial(children...)), envs.RewardSum))
-	l := must(NewLearner(must(nn.NewActorCritic(4, 2, 16, rand.New(rand.NewPCG(1, 1)))), cartpole.KeyObservation, opts(PPO, func(o *Options) { o.Seed = 1 })))
+	l := must(NewLearner(NewFeedForward(must(nn.NewActorCritic(4, 2, 16, rand.New(rand.NewPCG(1, 1)))), cartpole.KeyObservation), opts(PPO, func(o *Options) { o.Seed = 1 })))
 	c := must(collectors.NewSync(env, l, collectors.Options{FramesPerBatch: 2 * 64, StateKeys: []string{}}))
 	return &Trainer{Collector: c, Learner: l, TotalFrames: 1024}, func() { c.Close() }
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/tensor"
@@ -20,8 +21,9 @@ import (
 )
 
 // KeySkill is the observation the Controller adds: the index (in the spec's order) of the
-// skill playing the step, int64. It equals rl.KeySkill, which the skill-conditioned agent reads.
-const KeySkill = "skill"
+// skill playing the step, int64; the skill-conditioned agent reads it (one key, defined with
+// the agent).
+const KeySkill = nethackagent.KeySkill
 
 // KeySkillSteps is the other observation the Controller adds: the steps the skill has played
 // before this one (0 on its first step, also when a skill is chosen again right after it

@@ -39,7 +39,7 @@ func main() {
 	optsFor := func(i int) nethack.EnvOptions {
 		seed := uint64(i + 1)
 		return nethack.EnvOptions{Task: nethack.TaskScore, Seed: &seed,
-			Game: nethack.GameOptions{ObservationKeys: nethack.AgentObservationKeys, FixMoonPhase: true}}
+			Game: nethack.GameOptions{ObservationKeys: nethack.CompactObservationKeys, FixMoonPhase: true}}
 	}
 	actions := func(i int) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), 2)) }
 	var m0, m1 runtime.MemStats

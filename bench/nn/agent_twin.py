@@ -1,4 +1,4 @@
-"""The PyTorch twin of Maestro's nn.NetHackAgent, shared by the nn and ppo benchmarks."""
+"""The PyTorch twin of Maestro's nethackagent.Agent, shared by the nn and ppo benchmarks."""
 import torch
 import torch.nn as nn
 
@@ -28,7 +28,7 @@ class Encode(nn.Module):
 
 
 class Agent(nn.Module):
-    """Twin of nn.NetHackAgent."""
+    """Twin of nethackagent.Agent."""
 
     def __init__(self, actions=23):
         super().__init__()

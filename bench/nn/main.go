@@ -9,12 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/bench/internal/benchutil"
 	"github.com/maestro-rl/maestro/nn"
 )
 
-func agentInput(rng *rand.Rand, n int) nn.AgentInput {
-	in := nn.AgentInput{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
+func agentInput(rng *rand.Rand, n int) nethackagent.Input {
+	in := nethackagent.Input{N: n, Chars: make([]int, n*144), Colors: make([]int, n*144), Blstats: make([]float32, n*27), Message: make([]float32, n*256)}
 	for i := range in.Chars {
 		in.Chars[i], in.Colors[i] = 32+rng.IntN(90), rng.IntN(16)
 	}
@@ -66,11 +67,11 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "nnbench: BLAS", nn.BLASDescription())
 
-	rm, _ := nn.NewRewardModel(rng)
+	rm, _ := nethackagent.NewRewardNet(rng)
 	ropt, _ := nn.NewAdam(rm.Params(), nn.AdamOptions{LR: 1e-5})
-	msgs := make([]uint8, 2*pairs*nn.MessageLen)
+	msgs := make([]uint8, 2*pairs*nethackagent.MessageLen)
 	for i := range msgs {
-		if i%nn.MessageLen < 40 {
+		if i%nethackagent.MessageLen < 40 {
 			msgs[i] = uint8(32 + rng.IntN(90))
 		}
 	}
@@ -86,7 +87,7 @@ func main() {
 		ropt.Step()
 	})
 
-	agent, _ := nn.NewNetHackAgent(23, rng)
+	agent, _ := nethackagent.NewAgent(23, rng)
 	aopt, _ := nn.NewAdam(agent.Params(), nn.AdamOptions{LR: 1e-4})
 	in32 := agentInput(rng, 32)
 	h32 := make([]float32, 32*512)
@@ -97,7 +98,7 @@ func main() {
 		agent.Forward(ga, in32, ga.Input(h32, 32, 512))
 	})
 	const T, B = 32, 64
-	steps := make([]nn.AgentInput, T)
+	steps := make([]nethackagent.Input, T)
 	for t := range steps {
 		steps[t] = agentInput(rng, B)
 	}

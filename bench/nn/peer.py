@@ -7,7 +7,7 @@ import time
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "nn", "testdata"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "agents", "nethackagent", "testdata"))
 from gen_rewardmodel import RewardModel  # noqa: E402
 from agent_twin import Agent  # noqa: E402
 

@@ -28,7 +28,7 @@ func main() {
 	mk := func() envs.Env {
 		o := nethack.EnvOptions{Task: nethack.TaskScore}
 		if *agentKeys {
-			o.Game.ObservationKeys = nethack.AgentObservationKeys
+			o.Game.ObservationKeys = nethack.CompactObservationKeys
 		}
 		e, err := nethack.NewEnv(o)
 		if err != nil {

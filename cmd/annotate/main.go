@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
@@ -213,20 +214,15 @@ func collect(ctx context.Context, args []string) error {
 		if *noTTY {
 			return errors.New("collect: --policy needs the terminal (the agent reads its crop); drop --no-tty")
 		}
-		agent, err := nn.NewNetHackAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(*seed, 3)))
+		agent, err := nethackagent.NewAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(*seed, 3)))
 		if err != nil {
 			return err
 		}
 		if err := nn.LoadParams(*policy, agent.Params()); err != nil {
 			return fmt.Errorf("collect: --policy %s: %w (it must be a NetHack run's params.mtd)", *policy, err)
 		}
-		ro := rl.DefaultOptions(rl.PPO)
-		ro.Seed = *seed
-		l, err := rl.NewAgentLearner(agent, ro)
-		if err != nil {
-			return err
-		}
-		pol = l
+		// The generator a learner seeded with --seed would act from, as before policies stood alone.
+		pol = rl.NewPolicy(nethackagent.NewModel(agent), rand.New(rand.NewPCG(*seed, 0x991)))
 	}
 	start := time.Now()
 	d, err := motif.Collect(ctx, motif.CollectOptions{Task: t, Steps: *steps, Envs: *envsN, Seed: *seed, NoTTY: *noTTY, Policy: pol,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/nn"
@@ -143,7 +144,7 @@ func TestBadInput(t *testing.T) {
 // run would) and refuses weights of another network.
 func TestCollectWithPolicy(t *testing.T) {
 	dir := t.TempDir()
-	agent, err := nn.NewNetHackAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(1, 1)))
+	agent, err := nethackagent.NewAgent(len(nethack.TaskActions()), rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestCollectWithPolicy(t *testing.T) {
 	if err != nil || d.BatchShape()[0] != 256 {
 		t.Fatalf("%v %v", d, err)
 	}
-	rm, _ := nn.NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	rm, _ := nethackagent.NewRewardNet(rand.New(rand.NewPCG(1, 1)))
 	nn.SaveParams(params, rm.Params())
 	if err := collect(context.Background(), []string{"--steps", "64", "--policy", params, "--out", obs}); err == nil || !strings.Contains(err.Error(), "params.mtd") {
 		t.Errorf("a reward model's weights as the policy: %v", err)

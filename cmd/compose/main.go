@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
@@ -291,7 +292,7 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	}
 	for i := 0; i < o.envs; i++ {
 		eo := nethack.EnvOptions{Task: nt, MaxEpisodeSteps: maxSteps, TTYRecDir: filepath.Join(recDir, fmt.Sprintf("env%d", i)),
-			Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
+			Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
 		if code != nil { // the skills' character and actions (a baseline keeps its task's), as train --skills
 			eo.Actions, eo.Game.Character, eo.AllowAllYNQuestions = skills.ActionSets[spec.Actions](), spec.Character, true
 		}
@@ -331,16 +332,13 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	if code != nil {
 		nSkills = len(spec.Skills)
 	}
-	net, err := nn.NewSkillAgent(env.Specs().Action.(envs.Categorical).N, nSkills, rand.New(rand.NewPCG(o.seed, 1)))
+	net, err := nethackagent.NewSkillAgent(env.Specs().Action.(envs.Categorical).N, nSkills, rand.New(rand.NewPCG(o.seed, 1)))
 	if err == nil {
 		err = nn.LoadParams(filepath.Join(rc.dir, "params.mtd"), net.Params())
 	}
-	var agent *rl.AgentLearner
-	if err == nil {
-		ro := rl.MotifOptions(rl.Algo(rc.Algo))
-		ro.Seed = o.seed
-		agent, err = rl.NewAgentLearner(net, ro)
-	}
+	// Acting only: a policy (no optimizer), sampling from the generator a learner seeded with
+	// --seed would use, so compositions repeat those made before policies stood alone.
+	agent := rl.NewPolicy(nethackagent.NewModel(net), rand.New(rand.NewPCG(o.seed, 0x991)))
 	if err != nil {
 		env.Close()
 		return fmt.Errorf("--skills %s: %w", rc.dir, err)

@@ -14,6 +14,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/llm/llmtest"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/skills"
@@ -76,7 +77,7 @@ func fakeRun(t *testing.T, skillsSpec string) string {
 	if skillsSpec == "" { // an agent trained without skills: the task's 23 actions
 		actions, nSkills = 23, 0
 	}
-	agent, err := nn.NewSkillAgent(actions, nSkills, rand.New(rand.NewPCG(1, 2)))
+	agent, err := nethackagent.NewSkillAgent(actions, nSkills, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}

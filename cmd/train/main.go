@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/cartpole"
@@ -238,7 +239,11 @@ func overlaps(c config, hack bool) bool { return c.overlap && rl.Algo(c.Algo) ==
 
 // newCollector returns the collector c asks for; the Overlapped one too when it is that.
 func newCollector(c config, hack bool, env envs.Env, l learner, co collectors.Options) (trainCollector, *rl.Overlapped, error) {
-	al, ok := l.(*rl.AgentLearner)
+	al, ok := l.(*rl.Learner)
+	var hm *nethackagent.Model
+	if ok {
+		hm, ok = al.Model().(*nethackagent.Model)
+	}
 	if !overlaps(c, hack) || !ok {
 		col, err := collectors.NewSync(env, l, co)
 		return col, nil, err
@@ -249,18 +254,21 @@ func newCollector(c config, hack bool, env envs.Env, l learner, co collectors.Op
 		if c.resumedAt > 0 { // not the action stream the run started with
 			seed = nethack.EpisodeSeeds(seed, c.resumedAt).Disp
 		}
-		a, err := al.NewActor(seed)
+		m, err := hm.Clone()
+		if err == nil {
+			actors[i], err = al.NewActor(m, seed)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
-		actors[i] = a
 	}
 	co.TotalFrames = c.TotalFrames // no batch asked for beyond the run
 	ov, err := rl.NewOverlapped(env, actors, co)
 	return ov, ov, err
 }
 
-// learner is what train trains: rl.Learner (CartPole) or rl.AgentLearner (NetHack).
+// learner is what train trains: an rl.Learner of a FeedForward model (CartPole) or of the
+// NetHack agent's model.
 type learner interface {
 	envs.Policy
 	Update(batch *tensordict.Dict) error
@@ -339,7 +347,7 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 			e, err = cartpole.NewEnv(cartpole.Options{Seed: c.Seed*1000 + uint64(i)})
 		} else {
 			var ne *nethack.Env
-			eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: rl.AgentObservationKeys}}
+			eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
 			if b.spec != nil { // MaestroMotif's character, actions and episode length
 				eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = b.spec.Character, skills.ActionSets[b.spec.Actions](), b.spec.MaxSteps
 				// Dropping, quaffing and selling ask questions (which item? sell it?) that the
@@ -389,7 +397,7 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 	if !hack {
 		net, err := nn.NewActorCritic(4, 2, 64, rng)
 		if err == nil {
-			b.learner, err = rl.NewLearner(net, cartpole.KeyObservation, o)
+			b.learner, err = rl.NewLearner(rl.NewFeedForward(net, cartpole.KeyObservation), o)
 		}
 		if err != nil {
 			return fail(err)
@@ -411,9 +419,9 @@ func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (b
 	if b.spec != nil {
 		nSkills = len(b.spec.Skills) // the skill's one-hot next to the statistics
 	}
-	net, err := nn.NewSkillAgent(b.env.Specs().Action.(envs.Categorical).N, nSkills, rng)
+	net, err := nethackagent.NewSkillAgent(b.env.Specs().Action.(envs.Categorical).N, nSkills, rng)
 	if err == nil {
-		b.learner, err = rl.NewAgentLearner(net, o)
+		b.learner, err = rl.NewLearner(nethackagent.NewModel(net), o)
 	}
 	if err != nil {
 		return fail(err)

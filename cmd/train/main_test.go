@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
@@ -447,7 +448,7 @@ func skillRewardModels(t *testing.T) string {
 	dir := t.TempDir()
 	spec, _ := skills.DefaultSpec()
 	for i, sk := range spec.Skills {
-		net, err := nn.NewRewardModelDiff(rand.New(rand.NewPCG(uint64(i), 9)))
+		net, err := nethackagent.NewRewardNetDiff(rand.New(rand.NewPCG(uint64(i), 9)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,11 +485,11 @@ func TestSkillsRunAndResume(t *testing.T) {
 	if len(rows) != 1+3*5 || rows[0][1] != "skill" || rows[1][0] != "32" || rows[len(rows)-1][0] != "96" || rows[len(rows)-1][1] != "merchant" {
 		t.Errorf("skills.csv after the resume: %v; want a header and 5 skills x 3 batches (32, 64, 96 frames)", rows)
 	}
-	agent, _ := nn.NewSkillAgent(len(skills.ActionSets["maestromotif"]()), 5, rand.New(rand.NewPCG(1, 1)))
+	agent, _ := nethackagent.NewSkillAgent(len(skills.ActionSets["maestromotif"]()), 5, rand.New(rand.NewPCG(1, 1)))
 	if err := nn.LoadParams(filepath.Join(dir, "params.mtd"), agent.Params()); err != nil {
 		t.Errorf("the weights do not fit a 28-action agent with 5 skills: %v", err)
 	}
-	plain, _ := nn.NewNetHackAgent(28, rand.New(rand.NewPCG(1, 1)))
+	plain, _ := nethackagent.NewAgent(28, rand.New(rand.NewPCG(1, 1)))
 	if err := nn.LoadParams(filepath.Join(dir, "params.mtd"), plain.Params()); err == nil {
 		t.Error("the weights of a skill run load into an agent without skills")
 	}

@@ -43,9 +43,9 @@ func NewEnv(o EnvOptions) (*Env, error) {
 var defaultKeys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "inv_glyphs",
 	"inv_strs", "inv_letters", "inv_oclasses", "screen_descriptions", "tty_chars", "tty_colors", "tty_cursor"}
 
-// AgentObservationKeys are the observations Motif's NetHack agent reads: NLE's defaults
-// without the inventory and screen_descriptions (the largest, which the agent never uses).
-var AgentObservationKeys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars", "tty_colors", "tty_cursor"}
+// CompactObservationKeys are NLE's default observations without the inventory and
+// screen_descriptions (the largest): what the benchmarks compare with Python NLE.
+var CompactObservationKeys = []string{"glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars", "tty_colors", "tty_cursor"}
 
 func defaultEnvKeys(t Task) []string {
 	if t == TaskChallenge {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/nn"
@@ -236,10 +237,10 @@ func EvalRewardModel(m *RewardModel, pairs []EvalPair) (RewardModelEval, error) 
 	if m.UsesDiffStats() {
 		return RewardModelEval{}, fmt.Errorf("motif: the reward model scores transitions (MaestroMotif's diffstats model); an evaluation set of single captions needs a Motif model")
 	}
-	msgs := make([]uint8, 2*len(pairs)*nn.MessageLen)
+	msgs := make([]uint8, 2*len(pairs)*nethackagent.MessageLen)
 	for i, p := range pairs {
-		copy(msgs[(2*i)*nn.MessageLen:(2*i+1)*nn.MessageLen], p.First)
-		copy(msgs[(2*i+1)*nn.MessageLen:(2*i+2)*nn.MessageLen], p.Second)
+		copy(msgs[(2*i)*nethackagent.MessageLen:(2*i+1)*nethackagent.MessageLen], p.First)
+		copy(msgs[(2*i+1)*nethackagent.MessageLen:(2*i+2)*nethackagent.MessageLen], p.Second)
 	}
 	r := make([]float32, 2*len(pairs))
 	g := nn.NewGraph()

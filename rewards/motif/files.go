@@ -5,8 +5,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
-	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -66,7 +66,7 @@ var leafShapes = map[string]struct {
 	"blstats":      {tensor.Int64, []int{nethack.NumBlstats}},
 	"tty_chars":    {tensor.Uint8, []int{nethack.TermRows, nethack.TermCols}},
 	"tty_colors":   {tensor.Int8, []int{nethack.TermRows, nethack.TermCols}},
-	"diffstats":    {tensor.Float32, []int{nn.DiffStats}},
+	"diffstats":    {tensor.Float32, []int{nethackagent.DiffStats}},
 }
 
 // checkLeaves refuses a dataset whose known leaves have another dtype or row shape than

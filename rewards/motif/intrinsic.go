@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
@@ -122,7 +123,7 @@ func (r *Intrinsic) Normalized(messages []uint8, diff []float32) []float64 {
 }
 
 func (r *Intrinsic) normalized(model int, messages []uint8, diff []float32) []float64 {
-	L, D := nn.MessageLen, nn.DiffStats
+	L, D := nethackagent.MessageLen, nethackagent.DiffStats
 	n := len(messages) / L
 	out := make([]float64, n)
 	var miss []uint8
@@ -161,7 +162,7 @@ func (r *Intrinsic) normalized(model int, messages []uint8, diff []float32) []fl
 // steps earlier in the same episode (or at its first step), keeping each env's recent blstats
 // across batches.
 func (r *Intrinsic) diffstats(bl []int64, done []bool, T, B int) []float32 {
-	NB, D := nethack.NumBlstats, nn.DiffStats
+	NB, D := nethack.NumBlstats, nethackagent.DiffStats
 	out := make([]float32, T*B*D)
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
@@ -203,8 +204,8 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(msgs) != T*B*nn.MessageLen {
-		return nil, fmt.Errorf("motif: message holds %d bytes for %d steps; want %d-byte messages", len(msgs), T*B, nn.MessageLen)
+	if len(msgs) != T*B*nethackagent.MessageLen {
+		return nil, fmt.Errorf("motif: message holds %d bytes for %d steps; want %d-byte messages", len(msgs), T*B, nethackagent.MessageLen)
 	}
 	if r.counts == nil {
 		r.counts, r.recent = make([]map[string]int, B), make([][]string, B)
@@ -239,7 +240,7 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	in := tensor.Zeros(tensor.Float32, bs...)
 	ex := tensor.Zeros(tensor.Float32, bs...)
 	td, id, ed := tensor.MustData[float32](total), tensor.MustData[float32](in), tensor.MustData[float32](ex)
-	L := nn.MessageLen
+	L := nethackagent.MessageLen
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
 			i := t*B + b
@@ -291,7 +292,7 @@ func (r *Intrinsic) scores(batch *tensordict.Dict, msgs []uint8, diff []float32,
 		return nil, nil, nil, fmt.Errorf("motif: skill rewards read the skill of each step, an int64 %q at the root and under next (wrap the env in skills.Controller): %v", r.skillKey, err)
 	}
 	rhat = make([]float64, n)
-	L, D := nn.MessageLen, nn.DiffStats
+	L, D := nethackagent.MessageLen, nethackagent.DiffStats
 	for k := range r.ms {
 		var at []int
 		var m []uint8

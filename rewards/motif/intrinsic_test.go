@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
 func msgBytes(ms ...string) []uint8 {
-	out := make([]uint8, len(ms)*nn.MessageLen)
+	out := make([]uint8, len(ms)*nethackagent.MessageLen)
 	for i, m := range ms {
-		copy(out[i*nn.MessageLen:], m)
+		copy(out[i*nethackagent.MessageLen:], m)
 	}
 	return out
 }
@@ -22,7 +22,7 @@ func msgBytes(ms ...string) []uint8 {
 // handModel is a reward model whose normalised outputs the test sets: r_hat(A) = 2,
 // r_hat(B) = 1, r_hat(C) = -1 (through the cache), eps = 0.6 at the 0.5 quantile.
 func handIntrinsic(t *testing.T, o IntrinsicOptions) *Intrinsic {
-	net, _ := nn.NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	net, _ := nethackagent.NewRewardNet(rand.New(rand.NewPCG(1, 1)))
 	quant := make([]float64, len(Quantiles))
 	quant[9] = 0.6
 	r, err := NewIntrinsic(&RewardModel{Net: net, Mean: 0, Std: 1, Quant: quant}, o)
@@ -52,7 +52,7 @@ func handIntrinsic(t *testing.T, o IntrinsicOptions) *Intrinsic {
 func TestIntrinsicHandComputed(t *testing.T) {
 	batch := func() *tensordict.Dict {
 		d := tensordict.New(4, 2)
-		m, _ := tensor.FromSlice(msgBytes("A", "B", "A", "C", "B", "B", "A", "B"), 4, 2, nn.MessageLen) // [t][env]
+		m, _ := tensor.FromSlice(msgBytes("A", "B", "A", "C", "B", "B", "A", "B"), 4, 2, nethackagent.MessageLen) // [t][env]
 		rw, _ := tensor.FromSlice([]float32{1, 0, 0, -200, 5, 0, 0, 0}, 4, 2)
 		dn, _ := tensor.FromSlice([]bool{false, false, true, false, false, false, false, false}, 4, 2)
 		d.Set("message", m)
@@ -109,7 +109,7 @@ func TestIntrinsicHandComputed(t *testing.T) {
 //	rewards: 0.1*2/1 = 0.2; -1 < 2.5: 0; 0.1*3/1 = 0.3 (B's first count; A's count was 2)
 //	segments: {skill 0, 1 step, return 2}, {skill 1, 2 steps, return 3}
 func TestSkillIntrinsicHandComputed(t *testing.T) {
-	net, _ := nn.NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	net, _ := nethackagent.NewRewardNet(rand.New(rand.NewPCG(1, 1)))
 	q0, q1 := make([]float64, len(Quantiles)), make([]float64, len(Quantiles))
 	q0[9], q1[16] = 0.6, 2.5
 	models := []*RewardModel{{Net: net, Mean: 0, Std: 1, Quant: q0}, {Net: net, Mean: 0, Std: 1, Quant: q1}}
@@ -123,7 +123,7 @@ func TestSkillIntrinsicHandComputed(t *testing.T) {
 	r.cache[1][string(msgBytes("A"))] = -1
 	r.cache[1][string(msgBytes("B"))] = 3
 	d := tensordict.New(3)
-	m, _ := tensor.FromSlice(msgBytes("A", "A", "B"), 3, nn.MessageLen)
+	m, _ := tensor.FromSlice(msgBytes("A", "A", "B"), 3, nethackagent.MessageLen)
 	d.Set("message", m)
 	d.Set("next/reward", tensor.Zeros(tensor.Float32, 3))
 	d.Set("next/done", tensor.Zeros(tensor.Bool, 3))
@@ -173,7 +173,7 @@ func TestSkillIntrinsicHandComputed(t *testing.T) {
 // TestNormalizedUsesTheModel checks r_hat = (r(m) - mean) / std through the network: with the
 // last layer's weights zero its output is its bias.
 func TestNormalizedUsesTheModel(t *testing.T) {
-	net, _ := nn.NewRewardModel(rand.New(rand.NewPCG(1, 1)))
+	net, _ := nethackagent.NewRewardNet(rand.New(rand.NewPCG(1, 1)))
 	last := net.MLP[len(net.MLP)-1]
 	clear(last.W.Data)
 	last.B.Data[0] = 3

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -31,7 +32,7 @@ var Quantiles = func() []float64 {
 // RewardModel is a trained Motif reward model with the statistics that normalise its output:
 // r_hat = (r(m) - Mean) / Std, and the quantiles of r_hat over the distinct training messages.
 type RewardModel struct {
-	Net       *nn.RewardModel
+	Net       *nethackagent.RewardNet
 	Mean, Std float64
 	Quant     []float64 // normalised reward at each of Quantiles
 	// Delta is the gap in steps of the diffstats (MaestroMotif's variant; 0 for Motif's).
@@ -118,9 +119,9 @@ func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
 	if f, err := tensordict.GetAs[int64](d, "format"); err != nil || len(f) != 1 || f[0] != FormatVersion {
 		return nil, fmt.Errorf("motif: %s has format %v; this Maestro reads format %d (retrain the model)", path, f, FormatVersion)
 	}
-	newNet := nn.NewRewardModel
+	newNet := nethackagent.NewRewardNet
 	if string(arch) == ArchDiff {
-		newNet = nn.NewRewardModelDiff
+		newNet = nethackagent.NewRewardNetDiff
 	}
 	net, err := newNet(rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
@@ -158,15 +159,15 @@ func decodeRewardModel(d *tensordict.Dict, path string) (*RewardModel, error) {
 // Score returns the raw rewards r(m) of n messages (n x 256 bytes) in batches of 512; diff
 // holds their diffstats (n x 5) for MaestroMotif's variant and is ignored otherwise.
 func (m *RewardModel) Score(g *nn.Graph, messages []uint8, diff []float32, out []float32) {
-	n := len(messages) / nn.MessageLen
+	n := len(messages) / nethackagent.MessageLen
 	for lo := 0; lo < n; lo += 512 {
 		hi := min(n, lo+512)
 		g.Reset()
 		out := out[lo:hi]
 		if m.UsesDiffStats() {
-			copy(out, m.Net.ForwardDiff(g, messages[lo*nn.MessageLen:hi*nn.MessageLen], diff[lo*nn.DiffStats:hi*nn.DiffStats]).Data)
+			copy(out, m.Net.ForwardDiff(g, messages[lo*nethackagent.MessageLen:hi*nethackagent.MessageLen], diff[lo*nethackagent.DiffStats:hi*nethackagent.DiffStats]).Data)
 		} else {
-			copy(out, m.Net.Forward(g, messages[lo*nn.MessageLen:hi*nn.MessageLen]).Data)
+			copy(out, m.Net.Forward(g, messages[lo*nethackagent.MessageLen:hi*nethackagent.MessageLen]).Data)
 		}
 	}
 }
@@ -218,7 +219,7 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, res, fmt.Errorf("motif: a pair dataset needs first/message, second/message and label (make one with `annotate pairs` and label it with `annotate label`)")
 	}
-	L, D := nn.MessageLen, nn.DiffStats
+	L, D := nethackagent.MessageLen, nethackagent.DiffStats
 	// MaestroMotif's transition pairs carry diffstats: then the diffstats model is trained.
 	var d1, d2 []float32
 	delta := 0
@@ -255,9 +256,9 @@ func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, Tra
 	if len(train) < 2 {
 		return nil, res, fmt.Errorf("motif: %d labelled pairs to train on (%d unknown dropped); label more pairs", len(train), res.Dropped)
 	}
-	newNet := nn.NewRewardModel
+	newNet := nethackagent.NewRewardNet
 	if d1 != nil {
-		newNet = nn.NewRewardModelDiff
+		newNet = nethackagent.NewRewardNetDiff
 	}
 	net, err := newNet(rng)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -48,12 +49,12 @@ func syntheticMessage(rng *rand.Rand, gold bool) string {
 // two of a kind tie.
 func syntheticPairs(n int, seed uint64) *tensordict.Dict {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	m1, m2 := make([]uint8, n*nn.MessageLen), make([]uint8, n*nn.MessageLen)
+	m1, m2 := make([]uint8, n*nethackagent.MessageLen), make([]uint8, n*nethackagent.MessageLen)
 	labels := make([]int8, n)
 	for i := range n {
 		g1, g2 := rng.IntN(2) == 0, rng.IntN(2) == 0
-		copy(m1[i*nn.MessageLen:], syntheticMessage(rng, g1))
-		copy(m2[i*nn.MessageLen:], syntheticMessage(rng, g2))
+		copy(m1[i*nethackagent.MessageLen:], syntheticMessage(rng, g1))
+		copy(m2[i*nethackagent.MessageLen:], syntheticMessage(rng, g2))
 		switch {
 		case g1 && !g2:
 			labels[i] = First
@@ -67,8 +68,8 @@ func syntheticPairs(n int, seed uint64) *tensordict.Dict {
 		}
 	}
 	d := tensordict.New(n)
-	a, _ := tensor.FromSlice(m1, n, nn.MessageLen)
-	b, _ := tensor.FromSlice(m2, n, nn.MessageLen)
+	a, _ := tensor.FromSlice(m1, n, nethackagent.MessageLen)
+	b, _ := tensor.FromSlice(m2, n, nethackagent.MessageLen)
 	d.Set("first/message", a)
 	d.Set("second/message", b)
 	d.Set("label", tensor.Of(labels))
@@ -95,9 +96,9 @@ func TestRewardModelLearnsARule(t *testing.T) {
 	// Fresh messages: gold ones score above the median, others below, after normalisation.
 	rng := rand.New(rand.NewPCG(99, 1))
 	g := nn.NewGraph()
-	msgs := make([]uint8, 200*nn.MessageLen)
+	msgs := make([]uint8, 200*nethackagent.MessageLen)
 	for i := range 200 {
-		copy(msgs[i*nn.MessageLen:], syntheticMessage(rng, i%2 == 0))
+		copy(msgs[i*nethackagent.MessageLen:], syntheticMessage(rng, i%2 == 0))
 	}
 	scores := make([]float32, 200)
 	rm.Score(g, msgs, nil, scores)
@@ -129,7 +130,7 @@ func TestRewardModelLearnsARule(t *testing.T) {
 	}
 	// A file of another kind is refused with a clear error.
 	other := filepath.Join(t.TempDir(), "agent.mtd")
-	agent, _ := nn.NewNetHackAgent(23, rng)
+	agent, _ := nethackagent.NewAgent(23, rng)
 	nn.SaveParams(other, agent.Params())
 	if _, err := LoadRewardModel(other); err == nil || !strings.Contains(err.Error(), Arch) {
 		t.Errorf("an agent's weights loaded as a reward model: %v", err)

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
-	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -17,9 +17,9 @@ import (
 // same under second) besides first/message.
 
 // DiffStatNames name the diffstats, in order.
-var DiffStatNames = [nn.DiffStats]string{"dungeon level", "gold", "hit points", "experience level", "hunger state"}
+var DiffStatNames = [nethackagent.DiffStats]string{"dungeon level", "gold", "hit points", "experience level", "hunger state"}
 
-var diffStatIndex = [nn.DiffStats]int{nethack.BlDepth, nethack.BlGold, nethack.BlHP, nethack.BlXP, nethack.BlHunger}
+var diffStatIndex = [nethackagent.DiffStats]int{nethack.BlDepth, nethack.BlGold, nethack.BlHP, nethack.BlXP, nethack.BlHunger}
 
 // DiffStats writes cur - prev for the five statistics into dst.
 func DiffStats(dst []float32, prev, cur []int64) {
@@ -76,16 +76,16 @@ func MakeTransitionPairs(obs *tensordict.Dict, pairs [][2][2]int, delta int) (*t
 	P, L, NB := len(pairs), nethack.MessageLen, nethack.NumBlstats
 	out := tensordict.New(P)
 	for side, name := range []string{"first", "second"} {
-		cur, prev, diff := make([]uint8, P*L), make([]uint8, P*L), make([]float32, P*nn.DiffStats)
+		cur, prev, diff := make([]uint8, P*L), make([]uint8, P*L), make([]float32, P*nethackagent.DiffStats)
 		for i, p := range pairs {
 			a, b := p[side][0], p[side][1]
 			copy(prev[i*L:], msg[a*L:(a+1)*L])
 			copy(cur[i*L:], msg[b*L:(b+1)*L])
-			DiffStats(diff[i*nn.DiffStats:], bl[a*NB:(a+1)*NB], bl[b*NB:(b+1)*NB])
+			DiffStats(diff[i*nethackagent.DiffStats:], bl[a*NB:(a+1)*NB], bl[b*NB:(b+1)*NB])
 		}
 		c, _ := tensor.FromSlice(cur, P, L)
 		pv, _ := tensor.FromSlice(prev, P, L)
-		d, _ := tensor.FromSlice(diff, P, nn.DiffStats)
+		d, _ := tensor.FromSlice(diff, P, nethackagent.DiffStats)
 		for _, e := range []error{out.Set(name+"/message", c), out.Set(name+"/prev_message", pv), out.Set(name+"/diffstats", d)} {
 			if e != nil {
 				return nil, e
@@ -131,7 +131,7 @@ func IsTransitionPairs(p *tensordict.Dict) (bool, error) {
 func TransitionCaption(prev, cur []uint8, diff []float32) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "previously seen message: %q; currently displayed message: %q", Caption(prev), Caption(cur))
-	for k, v := range diff[:nn.DiffStats] {
+	for k, v := range diff[:nethackagent.DiffStats] {
 		switch {
 		case v > 0:
 			fmt.Fprintf(&b, "; %s rose by %g", DiffStatNames[k], v)
@@ -187,7 +187,7 @@ func PairCaptions(p *tensordict.Dict, withStats bool) ([][2]string, error) {
 			m := sides[s][i*L : (i+1)*L]
 			switch {
 			case transitions:
-				out[i][s] = TransitionCaption(prev[s][i*L:(i+1)*L], m, diff[s][i*nn.DiffStats:(i+1)*nn.DiffStats])
+				out[i][s] = TransitionCaption(prev[s][i*L:(i+1)*L], m, diff[s][i*nethackagent.DiffStats:(i+1)*nethackagent.DiffStats])
 			case withStats:
 				out[i][s] = StatsCaption(m, stats[s][i*nethack.NumBlstats:(i+1)*nethack.NumBlstats])
 			default:

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs/nethack"
-	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -55,13 +55,13 @@ func TestCollectOrder(t *testing.T) {
 }
 
 func TestTransitionCaptions(t *testing.T) {
-	got := TransitionCaption(msgBytes("You kill the newt!")[:nn.MessageLen], msgBytes("")[:nn.MessageLen], []float32{1, 12, -3, 0, 0})
+	got := TransitionCaption(msgBytes("You kill the newt!")[:nethackagent.MessageLen], msgBytes("")[:nethackagent.MessageLen], []float32{1, 12, -3, 0, 0})
 	want := `previously seen message: "You kill the newt!"; currently displayed message: ""; dungeon level rose by 1; gold rose by 12; hit points fell by 3`
 	if got != want {
 		t.Errorf("caption\n%s\nwant\n%s", got, want)
 	}
 	obs := tensordict.New(4)
-	m, _ := tensor.FromSlice(msgBytes("a", "b", "c", "d"), 4, nn.MessageLen)
+	m, _ := tensor.FromSlice(msgBytes("a", "b", "c", "d"), 4, nethackagent.MessageLen)
 	bl := make([]int64, 4*nethack.NumBlstats)
 	bl[3*nethack.NumBlstats+nethack.BlGold] = 7
 	b, _ := tensor.FromSlice(bl, 4, nethack.NumBlstats)
@@ -97,18 +97,18 @@ func TestDiffRewardModelLearnsARule(t *testing.T) {
 	d := tensordict.New(n)
 	labels := make([]int8, n)
 	for _, side := range []string{"first", "second"} {
-		msgs, prev, diff := make([]uint8, n*nn.MessageLen), make([]uint8, n*nn.MessageLen), make([]float32, n*nn.DiffStats)
+		msgs, prev, diff := make([]uint8, n*nethackagent.MessageLen), make([]uint8, n*nethackagent.MessageLen), make([]float32, n*nethackagent.DiffStats)
 		for i := range n {
-			copy(msgs[i*nn.MessageLen:], syntheticMessage(rng, false))
-			copy(prev[i*nn.MessageLen:], syntheticMessage(rng, false))
-			for k := range nn.DiffStats {
-				diff[i*nn.DiffStats+k] = float32(rng.IntN(3) - 1)
+			copy(msgs[i*nethackagent.MessageLen:], syntheticMessage(rng, false))
+			copy(prev[i*nethackagent.MessageLen:], syntheticMessage(rng, false))
+			for k := range nethackagent.DiffStats {
+				diff[i*nethackagent.DiffStats+k] = float32(rng.IntN(3) - 1)
 			}
-			diff[i*nn.DiffStats+1] = float32(rng.IntN(2) * (1 + rng.IntN(20))) // gold: 0 or a rise
+			diff[i*nethackagent.DiffStats+1] = float32(rng.IntN(2) * (1 + rng.IntN(20))) // gold: 0 or a rise
 		}
-		a, _ := tensor.FromSlice(msgs, n, nn.MessageLen)
-		b, _ := tensor.FromSlice(prev, n, nn.MessageLen)
-		c, _ := tensor.FromSlice(diff, n, nn.DiffStats)
+		a, _ := tensor.FromSlice(msgs, n, nethackagent.MessageLen)
+		b, _ := tensor.FromSlice(prev, n, nethackagent.MessageLen)
+		c, _ := tensor.FromSlice(diff, n, nethackagent.DiffStats)
 		d.Set(side+"/message", a)
 		d.Set(side+"/prev_message", b)
 		d.Set(side+"/diffstats", c)
@@ -116,7 +116,7 @@ func TestDiffRewardModelLearnsARule(t *testing.T) {
 	g1 := tensor.MustData[float32](must(d.Get("first/diffstats")))
 	g2 := tensor.MustData[float32](must(d.Get("second/diffstats")))
 	for i := range labels {
-		a, b := g1[i*nn.DiffStats+1] > 0, g2[i*nn.DiffStats+1] > 0
+		a, b := g1[i*nethackagent.DiffStats+1] > 0, g2[i*nethackagent.DiffStats+1] > 0
 		labels[i] = map[[2]bool]int8{{true, false}: First, {false, true}: Second}[[2]bool{a, b}]
 		if a == b {
 			labels[i] = Tie
@@ -139,7 +139,7 @@ func TestDiffRewardModelLearnsARule(t *testing.T) {
 // TestIntrinsicDiffStats: diffstats at RL time are blstats now minus blstats Delta steps
 // earlier in the same episode, restarting with each episode.
 func TestIntrinsicDiffStats(t *testing.T) {
-	net, _ := nn.NewRewardModelDiff(rand.New(rand.NewPCG(1, 1)))
+	net, _ := nethackagent.NewRewardNetDiff(rand.New(rand.NewPCG(1, 1)))
 	r, err := NewIntrinsic(&RewardModel{Net: net, Std: 1, Quant: make([]float64, len(Quantiles)), Delta: 2}, DefaultIntrinsic())
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestIntrinsicDiffStats(t *testing.T) {
 	got := r.diffstats(bl, []bool{false, true, false, false, false}, len(gold), 1)
 	want := []float32{0, 5, 0, 4, 15} // episode ends after step 1; step 4 looks back 2 steps to step 2
 	for i, w := range want {
-		if g := got[i*nn.DiffStats+1]; g != w {
+		if g := got[i*nethackagent.DiffStats+1]; g != w {
 			t.Errorf("step %d: gold change %g, want %g", i, g, w)
 		}
 	}
@@ -161,7 +161,7 @@ func TestIntrinsicDiffStats(t *testing.T) {
 
 func TestStatsCaptions(t *testing.T) {
 	obs := tensordict.New(2)
-	m, _ := tensor.FromSlice(msgBytes("You kill the newt!", ""), 2, nn.MessageLen)
+	m, _ := tensor.FromSlice(msgBytes("You kill the newt!", ""), 2, nethackagent.MessageLen)
 	bl := make([]int64, 2*nethack.NumBlstats)
 	bl[nethack.BlGold], bl[nethack.BlHP], bl[nethack.BlHPMax], bl[nethack.BlDepth] = 12, 9, 14, 3
 	b, _ := tensor.FromSlice(bl, 2, nethack.NumBlstats)

@@ -1,6 +1,6 @@
-"""PyTorch twin of nn.RewardModel (Motif's message reward model) for the parity test and the
+"""PyTorch twin of nethackagent.RewardNet (Motif's message reward model) for the parity test and the
 benchmark (bench virtualenv):
-~/.cache/maestro/peer-bench/bin/python nn/testdata/gen_rewardmodel.py > nn/testdata/rewardmodel.json
+~/.cache/maestro/peer-bench/bin/python agents/nethackagent/testdata/gen_rewardmodel.py > agents/nethackagent/testdata/rewardmodel.json
 Parameters come from an integer formula that Go reproduces exactly (fill below), so the file
 holds only 3 pairs of messages, soft labels, the rewards, the Bradley-Terry loss, and per
 parameter the first 16 gradient entries and the sum of absolute gradients."""

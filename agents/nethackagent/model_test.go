@@ -1,16 +1,16 @@
-package rl
+package nethackagent
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -20,7 +20,7 @@ func nethackEnvs(t *testing.T, n, maxSteps int) envs.Env {
 	var children []envs.Env
 	for i := 0; i < n; i++ {
 		e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore, MaxEpisodeSteps: maxSteps,
-			Game: nethack.GameOptions{ObservationKeys: AgentObservationKeys}})
+			Game: nethack.GameOptions{ObservationKeys: ObservationKeys}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func nethackEnvs(t *testing.T, n, maxSteps int) envs.Env {
 	return env
 }
 
-// TestAgentLearnerReplaysActing checks the recurrent state end to end: a batch collected by
+// TestModelReplaysActing checks the recurrent state end to end: a batch collected by
 // the agent (episodes of 7 steps ending inside 16-step batches, the state carried over from
 // the previous batch) replayed through the core from the stored first state, zeroed after
 // episode ends, gives back the acting log-probabilities and values; replays that skip the
@@ -42,7 +42,7 @@ func nethackEnvs(t *testing.T, n, maxSteps int) envs.Env {
 //
 // With skills (a skill-conditioned agent reading KeySkill, which the env here cycles through 3
 // values step by step), the same holds, and a replay with the wrong skills does not match.
-func TestAgentLearnerReplaysActing(t *testing.T) {
+func TestModelReplaysActing(t *testing.T) {
 	for _, skills := range []int{0, 3} {
 		t.Run(fmt.Sprintf("skills=%d", skills), func(t *testing.T) { testReplay(t, skills) })
 	}
@@ -82,11 +82,11 @@ func (c *cycleSkills) Step(td *tensordict.Dict) (*tensordict.Dict, error) {
 
 func testReplay(t *testing.T, skills int) {
 	const T, B = 16, 3
-	agent, err := nn.NewSkillAgent(23, skills, rand.New(rand.NewPCG(1, 2)))
+	agent, err := NewSkillAgent(23, skills, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewAgentLearner(agent, opts(PPO, func(o *Options) { o.Epochs, o.Minibatches, o.Seed = 1, 1, 3 }))
+	p, err := rl.NewLearner(NewModel(agent), opts(rl.PPO, func(o *rl.Options) { o.Epochs, o.Minibatches, o.Seed = 1, 1, 3 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func testReplay(t *testing.T, skills int) {
 		var children []envs.Env
 		for i := 0; i < B; i++ {
 			e, err := nethack.NewEnv(nethack.EnvOptions{Task: nethack.TaskScore, MaxEpisodeSteps: 7,
-				Game: nethack.GameOptions{ObservationKeys: AgentObservationKeys}})
+				Game: nethack.GameOptions{ObservationKeys: ObservationKeys}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,10 +117,10 @@ func testReplay(t *testing.T, skills int) {
 			t.Fatal(err)
 		}
 	}
-	hidden := must(tensordict.GetAs[float32](batch, KeyHidden))
+	hidden := must(tensordict.GetAs[float32](batch, rl.KeyHidden))
 	done := must(tensordict.GetAs[bool](batch, "next/done"))
-	logp := must(tensordict.GetAs[float32](batch, KeyLogProb))
-	value := must(tensordict.GetAs[float32](batch, KeyValue))
+	logp := must(tensordict.GetAs[float32](batch, rl.KeyLogProb))
+	value := must(tensordict.GetAs[float32](batch, rl.KeyValue))
 	acts64 := must(tensordict.GetAs[int64](batch, "action"))
 	acts := make([]int, len(acts64))
 	for i, a := range acts64 {
@@ -141,19 +141,20 @@ func testReplay(t *testing.T, skills int) {
 		t.Fatalf("the batch should start from carried states and hold episode ends: %d non-zero state values, %d ends", nonzero, ends)
 	}
 	replay := func(h0 []float32, ended []bool, shiftSkills int64) (dLogp, dValue float64) {
-		o, err := readObs(batch, "", skills)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := batch
 		if shiftSkills != 0 {
-			o.skill = slices.Clone(o.skill)
-			for i := range o.skill {
-				o.skill[i] = (o.skill[i] + shiftSkills) % int64(skills)
+			b = batch.Clone()
+			sk := must(tensordict.GetAs[int64](b, KeySkill))
+			for i := range sk {
+				sk[i] = (sk[i] + shiftSkills) % int64(skills)
 			}
 		}
-		p.prepare(o, T*B, nil)
+		m := NewModel(agent)
+		if err := m.Observe(b, "", nil); err != nil {
+			t.Fatal(err)
+		}
 		g := nn.NewGraph()
-		logits, v := p.sequences(g, T, B, h0, ended)
+		logits, v := m.Unroll(g, T, B, h0, ended)
 		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts)
 		for i := range acts {
 			dLogp = math.Max(dLogp, math.Abs(float64(lp.Data[i]-logp[i])))
@@ -188,4 +189,21 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// opts are rl.DefaultOptions(algo) changed by set.
+func opts(algo rl.Algo, set func(*rl.Options)) rl.Options {
+	o := rl.DefaultOptions(algo)
+	set(&o)
+	return o
+}
+
+// newActor returns an actor of the learner's NetHack model, seeded by seed.
+func newActor(t *testing.T, p *rl.Learner, seed uint64) (*rl.Actor, error) {
+	t.Helper()
+	m, err := p.Model().(*Model).Clone()
+	if err != nil {
+		return nil, err
+	}
+	return p.NewActor(m, seed)
 }
