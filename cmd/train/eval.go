@@ -65,9 +65,14 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 	if _, err := os.Stat(filepath.Join(runDir, "ckpt")); err != nil {
 		return evalResult{}, fmt.Errorf("eval: %s is not a run folder (no ckpt/): %v", runDir, err)
 	}
-	st, err := readState(runDir)
+	store := ckptStore(runDir)
+	var st state
+	note, err := store.Newest(&st)
 	if err != nil {
 		return evalResult{}, fmt.Errorf("eval: %w", err)
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "train eval: %s\n", note)
 	}
 	c := st.Config
 	weights := filepath.Join(runDir, "params.mtd")
@@ -79,17 +84,13 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 		if !errors.Is(err, os.ErrNotExist) { // damaged: say so, and use the checkpoint
 			fmt.Fprintf(os.Stderr, "train eval: %v; using the newest sound checkpoint instead\n", err)
 		}
-		sound, serr := soundCheckpoint(runDir, st)
+		var sound state
+		blobs, _, serr := store.Latest(&sound)
 		if serr != nil {
 			return weights, fmt.Errorf("eval: %s unusable (%v) and %w", weights, err, serr)
 		}
-		ln, _ := ckptFiles(sound.Generation)
-		weights = filepath.Join(runDir, "ckpt", ln)
-		lb, err := os.ReadFile(weights)
-		if err == nil {
-			err = restoreParams(c, task, hack, lb, l)
-		}
-		if err != nil {
+		weights = filepath.Join(runDir, "ckpt", store.Files(sound.Generation)[0])
+		if err := restoreParams(c, task, hack, blobs[0], l); err != nil {
 			return weights, fmt.Errorf("eval: no usable params.mtd and no usable checkpoint in %s: %w", runDir, err)
 		}
 		return weights, nil

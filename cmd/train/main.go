@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/maestro-rl/maestro/agents/nethackagent"
+	"github.com/maestro-rl/maestro/checkpoint"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/cartpole"
@@ -77,69 +76,14 @@ type state struct {
 	Frames  int        `json:"frames"`
 	Returns []float64  `json:"returns"`
 	Curve   logs.Curve `json:"curve"`
-	// Generation numbers the checkpoint; its learner and collector files carry it in their
-	// names, so train.json (written last) always names a matching pair.
-	Generation int `json:"generation"`
-	// Checksums are the sha256 of the generation's learner and collector files, by name.
-	Checksums map[string]string `json:"checksums,omitempty"`
+	// Header numbers the checkpoint generation and holds its files' checksums.
+	checkpoint.Header
 }
 
-// keepGenerations is how many checkpoint generations stay on disk: a damaged newest one falls
-// back to the one before.
-const keepGenerations = 3
-
-func stateFile(gen int) string { return fmt.Sprintf("state-%d.json", gen) }
-
-func sum256(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// soundCheckpoint returns the newest generation, from st's down, whose files exist and match
-// their checksums, saying so when it skips a damaged one.
-func soundCheckpoint(runDir string, st state) (state, error) {
-	dir := filepath.Join(runDir, "ckpt")
-	var problems []string
-	for g := st.Generation; g >= 0 && g > st.Generation-keepGenerations; g-- {
-		cand := st
-		if g != st.Generation {
-			b, err := os.ReadFile(filepath.Join(dir, stateFile(g)))
-			if err != nil || json.Unmarshal(b, &cand) != nil {
-				continue
-			}
-		}
-		ln, cn := ckptFiles(g)
-		bad := ""
-		for _, name := range []string{ln, cn} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
-			switch {
-			case err != nil:
-				bad = err.Error()
-			case cand.Checksums != nil && cand.Checksums[name] != sum256(b):
-				bad = fmt.Sprintf("%s does not match its checksum (truncated or changed)", name)
-			}
-			if bad != "" {
-				break
-			}
-		}
-		if bad == "" {
-			if g != st.Generation {
-				fmt.Fprintf(os.Stderr, "train: checkpoint generation %d is damaged (%s); resuming from generation %d at %d frames\n", st.Generation, strings.Join(problems, "; "), g, cand.Frames)
-			}
-			return cand, nil
-		}
-		problems = append(problems, bad)
-	}
-	return st, fmt.Errorf("--resume: no sound checkpoint in %s: %s; start the run again", dir, strings.Join(problems, "; "))
-}
-
-// ckptFiles names a checkpoint generation's learner and collector files. Generation 0 is the
-// layout before generations existed.
-func ckptFiles(gen int) (learner, collector string) {
-	if gen == 0 {
-		return "learner.bin", "collector.bin"
-	}
-	return fmt.Sprintf("learner-%d.bin", gen), fmt.Sprintf("collector-%d.bin", gen)
+// ckptStore is a run's checkpoint folder: generations of the learner's and the collector's
+// states (learner-N.bin, collector-N.bin), their records (state-N.json) and ckpt/train.json.
+func ckptStore(runDir string) checkpoint.Store {
+	return checkpoint.Store{Dir: filepath.Join(runDir, "ckpt"), Parts: []string{"learner", "collector"}}
 }
 
 func main() {
@@ -499,17 +443,24 @@ func run(c config, resolved func(path string) error) error {
 		c.runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%d", strings.ToLower(c.Env), c.Algo, c.Reward, c.Seed))
 	}
 	var st state
+	var ckptBlobs [][]byte // the learner's and the collector's states to resume from
 	if c.resume {
-		if st, err = readState(c.runDir); err != nil {
+		var notes []string
+		ckptBlobs, notes, err = ckptStore(c.runDir).Latest(&st)
+		if errors.Is(err, checkpoint.ErrNone) {
+			return fmt.Errorf("--resume: no checkpoint in %s (%v); start a run without --resume", c.runDir, err)
+		}
+		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
+		}
+		for _, n := range notes {
+			fmt.Fprintf(os.Stderr, "train: %s; resuming at %d frames\n", n, st.Frames)
 		}
 		if diff := configDiff(st.Config, c.identity()); len(diff) > 0 {
 			return fmt.Errorf("--resume: %s was trained with other flags: %s; pass the run's flags (or start a new --run-dir)", c.runDir, strings.Join(diff, ", "))
 		}
-		if st, err = soundCheckpoint(c.runDir, st); err != nil {
-			return err
-		}
-		removeStaleTemps(c.runDir)
+		checkpoint.RemoveStale(c.runDir)
+		checkpoint.RemoveStale(filepath.Join(c.runDir, "ckpt"))
 	} else if err := clearRunDir(c.runDir, c.force); err != nil {
 		return err
 	}
@@ -535,11 +486,9 @@ func run(c config, resolved func(path string) error) error {
 	}
 	var collectorState []byte
 	if c.resume { // the learner first: an overlapped collector starts acting with its weights
-		var lb []byte
-		if lb, collectorState, err = readCheckpoint(c.runDir, st.Generation); err == nil {
-			if err = learner.Restore(lb); err != nil {
-				err = fmt.Errorf("the learner's state: %w", err)
-			}
+		collectorState = ckptBlobs[1]
+		if err = learner.Restore(ckptBlobs[0]); err != nil {
+			err = fmt.Errorf("the learner's state: %w", err)
 		}
 		if err != nil {
 			env.Close()
@@ -598,7 +547,7 @@ func run(c config, resolved func(path string) error) error {
 			return err
 		}
 		gen++
-		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Generation: gen})
+		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Header: checkpoint.Header{Generation: gen}})
 	}
 	startFrames := col.Frames()
 	sl, err := newSkillLog(c.runDir, b.spec, c.resume, st.Frames)
@@ -751,12 +700,9 @@ func run(c config, resolved func(path string) error) error {
 	return nil
 }
 
-// save writes a checkpoint: the learner's and the collector's states under names carrying the
-// generation, then train.json naming that generation, each file renamed into place whole. A
-// crash at any point leaves a train.json that names a complete, matching pair; files of older
-// generations are removed once the new train.json is in place.
+// save writes a checkpoint generation of the learner's and the collector's states with st
+// (ckptStore; see checkpoint.Store.Save for what a crash leaves).
 func save(c config, learner learner, col trainCollector, st state) error {
-	dir := filepath.Join(c.runDir, "ckpt")
 	lb, err := learner.Snapshot()
 	if err != nil {
 		return err
@@ -765,46 +711,7 @@ func save(c config, learner learner, col trainCollector, st state) error {
 	if err != nil {
 		return err
 	}
-	ln, cn := ckptFiles(st.Generation)
-	st.Checksums = map[string]string{ln: sum256(lb), cn: sum256(cb)}
-	tb, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	for _, fb := range []struct {
-		name string
-		b    []byte
-	}{{ln, lb}, {cn, cb}, {stateFile(st.Generation), tb}, {"train.json", tb}} {
-		if err := atomicfile.WriteFile(filepath.Join(dir, fb.name), fb.b); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-	}
-	// Generations older than the newest keepGenerations go.
-	gone := st.Generation - keepGenerations
-	for _, pat := range []string{"learner-*.bin", "collector-*.bin", "state-*.json", "learner.bin", "collector.bin"} {
-		old, _ := filepath.Glob(filepath.Join(dir, pat))
-		for _, p := range old {
-			var g int
-			b := filepath.Base(p)
-			if _, err := fmt.Sscanf(b[strings.IndexByte(b, '-')+1:], "%d", &g); err != nil || g <= gone {
-				os.Remove(p)
-			}
-		}
-	}
-	return nil
-}
-
-// readCheckpoint reads the learner's and the collector's states of generation gen.
-func readCheckpoint(runDir string, gen int) (learnerState, collectorState []byte, err error) {
-	dir := filepath.Join(runDir, "ckpt")
-	ln, cn := ckptFiles(gen)
-	if learnerState, err = os.ReadFile(filepath.Join(dir, ln)); err != nil {
-		return nil, nil, fmt.Errorf("train.json names %s: %w", ln, err)
-	}
-	if collectorState, err = os.ReadFile(filepath.Join(dir, cn)); err != nil {
-		return nil, nil, fmt.Errorf("train.json names %s: %w", cn, err)
-	}
-	return learnerState, collectorState, nil
+	return ckptStore(c.runDir).Save(&st, [][]byte{lb, cb})
 }
 
 // truncateLog drops the rows of log.csv past frames (batches trained after the checkpoint that
@@ -881,50 +788,6 @@ func readLogRows(b []byte) (rows [][]string, torn int) {
 		rows = append(rows, r)
 	}
 	return rows, torn
-}
-
-// readState reads a run's ckpt/train.json; when it is missing its end or will not parse, the
-// newest state-N.json that parses stands in for it (saying so on stderr).
-func readState(runDir string) (state, error) {
-	dir := filepath.Join(runDir, "ckpt")
-	var st state
-	b, err := os.ReadFile(filepath.Join(dir, "train.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return st, fmt.Errorf("no checkpoint in %s (no ckpt/train.json); start a run without --resume", runDir)
-	}
-	if err == nil {
-		if err = json.Unmarshal(b, &st); err == nil {
-			return st, nil
-		}
-	}
-	names, _ := filepath.Glob(filepath.Join(dir, "state-*.json"))
-	best := -1
-	for _, name := range names {
-		var cand state
-		var g int
-		if _, e := fmt.Sscanf(filepath.Base(name), "state-%d.json", &g); e != nil || g <= best {
-			continue
-		}
-		if b, e := os.ReadFile(name); e == nil && json.Unmarshal(b, &cand) == nil && cand.Generation == g {
-			st, best = cand, g
-		}
-	}
-	if best < 0 {
-		return st, fmt.Errorf("%s/ckpt/train.json is unreadable (%v) and no state-N.json stands in for it; start the run again", runDir, err)
-	}
-	fmt.Fprintf(os.Stderr, "train: %s/ckpt/train.json is unreadable (%v); using %s (generation %d, %d frames)\n", runDir, err, stateFile(best), best, st.Frames)
-	return st, nil
-}
-
-// removeStaleTemps removes the temporary files of writes a killed run left in its folder
-// (atomicfile's .<name>.tmp-*).
-func removeStaleTemps(runDir string) {
-	for _, dir := range []string{runDir, filepath.Join(runDir, "ckpt")} {
-		stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-		for _, p := range stale {
-			os.Remove(p)
-		}
-	}
 }
 
 // clearRunDir makes way for a new run in dir: nothing to do when it does not exist; with force,

@@ -48,7 +48,7 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 			t.Errorf("missing %s: %v", name, err)
 		}
 	}
-	// The newest keepGenerations generations of checkpoint files remain, train.json naming the
+	// The newest 3 generations of checkpoint files remain, train.json naming the
 	// newest.
 	var st state
 	b, _ := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
@@ -56,9 +56,10 @@ func TestTrainWritesLogAndWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	for g := st.Generation - keepGenerations + 1; g <= st.Generation; g++ {
-		ln, cn := ckptFiles(g)
-		want = append(want, filepath.Join(dir, "ckpt", ln), filepath.Join(dir, "ckpt", cn))
+	for g := st.Generation - 3 + 1; g <= st.Generation; g++ { // Store's default Keep of 3
+		for _, f := range ckptStore(dir).Files(g) {
+			want = append(want, filepath.Join(dir, "ckpt", f))
+		}
 	}
 	bins, _ := filepath.Glob(filepath.Join(dir, "ckpt", "*.bin"))
 	slices.Sort(bins)
@@ -355,11 +356,11 @@ func TestDamagedCheckpoint(t *testing.T) {
 	var st state
 	b, _ := os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
 	json.Unmarshal(b, &st)
-	ln, _ := ckptFiles(st.Generation)
+	ln := ckptStore(dir).Files(st.Generation)[0]
 	lb, _ := os.ReadFile(filepath.Join(dir, "ckpt", ln))
 	os.WriteFile(filepath.Join(dir, "ckpt", ln), lb[:len(lb)/2], 0o644)
-	got, err := soundCheckpoint(dir, st)
-	if err != nil {
+	var got state
+	if _, _, err := ckptStore(dir).Latest(&got); err != nil {
 		t.Fatal(err)
 	}
 	if got.Generation != st.Generation-1 || got.Frames >= st.Frames {
@@ -375,15 +376,15 @@ func TestDamagedCheckpoint(t *testing.T) {
 		t.Error("the run resumed from the fallback generation ends with other weights than the uninterrupted run")
 	}
 	// With every generation damaged, --resume refuses and says so.
-	for g := st.Generation - keepGenerations + 1; g <= st.Generation+10; g++ {
-		ln, _ := ckptFiles(g)
+	for g := st.Generation - 3 + 1; g <= st.Generation+10; g++ {
+		ln := ckptStore(dir).Files(g)[0]
 		if _, err := os.Stat(filepath.Join(dir, "ckpt", ln)); err == nil {
 			os.WriteFile(filepath.Join(dir, "ckpt", ln), []byte("x"), 0o644)
 		}
 	}
 	b, _ = os.ReadFile(filepath.Join(dir, "ckpt", "train.json"))
 	json.Unmarshal(b, &st)
-	if _, err := soundCheckpoint(dir, st); err == nil || !strings.Contains(err.Error(), "no sound checkpoint") {
+	if _, _, err := ckptStore(dir).Latest(&st); err == nil || !strings.Contains(err.Error(), "no sound checkpoint") {
 		t.Errorf("all generations damaged: %v", err)
 	}
 }

@@ -32,6 +32,7 @@ var layer = map[string]int{
 	"rewards/motif":               5,
 	"skills":                      6,
 	"logs":                        1,
+	"checkpoint":                  1,
 	"agents/nethackagent":         4,
 }
 
