@@ -1,0 +1,135 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/maestro-rl/maestro/nn/internal/kern"
+)
+
+// GRUCell is torch.nn.GRUCell: r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h, with PyTorch's
+// parameter layout (weight_ih [3H, in] in r, z, n order, weight_hh [3H, H], biases [3H]) and
+// initialisation (uniform in +-1/sqrt(H)).
+type GRUCell struct {
+	Wih, Whh, Bih, Bhh *Param
+	H                  int
+}
+
+// NewGRUCell returns a cell from in features to a hidden state of h.
+func NewGRUCell(name string, in, h int, rng *rand.Rand) (*GRUCell, error) {
+	if in <= 0 || h <= 0 {
+		return nil, fmt.Errorf("nn: GRU %s needs positive sizes, got in=%d hidden=%d", name, in, h)
+	}
+	c := &GRUCell{Wih: NewParam(name+".weight_ih", 3*h, in), Whh: NewParam(name+".weight_hh", 3*h, h),
+		Bih: NewParam(name+".bias_ih", 3*h), Bhh: NewParam(name+".bias_hh", 3*h), H: h}
+	bound := 1 / math.Sqrt(float64(h))
+	for _, p := range c.Params() {
+		for i := range p.Data {
+			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+	return c, nil
+}
+
+// Params returns the cell's parameters in PyTorch's order.
+func (c *GRUCell) Params() []*Param { return []*Param{c.Wih, c.Whh, c.Bih, c.Bhh} }
+
+// Forward returns the next hidden state [N, H] from x [N, in] and h [N, H]. To start a new
+// episode for some rows, multiply h by a keep mask first (Mul with 0 where an episode began).
+func (c *GRUCell) Forward(g *Graph, x, h *Value) *Value {
+	return c.Step(g, c.InputProjection(g, x), h)
+}
+
+// InputProjection returns W_ih x + b_ih [N, 3H]: the part of a step that does not depend on
+// the state, so a sequence can project all its steps' inputs in one product and then Step
+// through time.
+func (c *GRUCell) InputProjection(g *Graph, x *Value) *Value { return g.Linear(x, c.Wih, c.Bih) }
+
+// Step advances the state h [N, H] given the projected input gi [N, 3H]: the state's
+// projection, then the gates in one fused op (GRUGates).
+func (c *GRUCell) Step(g *Graph, gi, h *Value) *Value {
+	return g.GRUGates(gi, g.Linear(h, c.Whh, c.Bhh), h)
+}
+
+type gruGatesOp struct {
+	gi, gh, h, y *Value
+	r, z, n      []float32 // the gates, kept for backward
+}
+
+func (o *gruGatesOp) backward() {
+	N, H := o.h.Shape[0], o.h.Shape[1]
+	dgi, dgh := o.gi.Grad, o.gh.Grad
+	if dgi == nil || dgh == nil { // a projection without a gradient: its share goes to scratch
+		if dgi == nil {
+			dgi = make([]float32, 3*N*H)
+		}
+		if dgh == nil {
+			dgh = make([]float32, 3*N*H)
+		}
+	}
+	kern.GRUGatesGrad(o.gh.Data, o.h.Data, o.r, o.z, o.n, o.y.Grad, N, H, dgi, dgh, o.h.Grad)
+}
+
+// LSTMCell is torch.nn.LSTMCell: gates i, f, g, o from W_ih x + b_ih + W_hh h + b_hh (PyTorch's
+// layout and order; weight_ih [4H, in], weight_hh [4H, H]), c' = σ(f) c + σ(i) tanh(g),
+// h' = σ(o) tanh(c'); initialised uniformly in +-1/sqrt(H).
+type LSTMCell struct {
+	Wih, Whh, Bih, Bhh *Param
+	H                  int
+}
+
+// NewLSTMCell returns a cell from in features to hidden and cell states of h.
+func NewLSTMCell(name string, in, h int, rng *rand.Rand) (*LSTMCell, error) {
+	if in <= 0 || h <= 0 {
+		return nil, fmt.Errorf("nn: LSTM %s needs positive sizes, got in=%d hidden=%d", name, in, h)
+	}
+	c := &LSTMCell{Wih: NewParam(name+".weight_ih", 4*h, in), Whh: NewParam(name+".weight_hh", 4*h, h),
+		Bih: NewParam(name+".bias_ih", 4*h), Bhh: NewParam(name+".bias_hh", 4*h), H: h}
+	bound := 1 / math.Sqrt(float64(h))
+	for _, p := range c.Params() {
+		for i := range p.Data {
+			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+	return c, nil
+}
+
+// Params returns the cell's parameters in PyTorch's order.
+func (c *LSTMCell) Params() []*Param { return []*Param{c.Wih, c.Whh, c.Bih, c.Bhh} }
+
+// Forward returns the next hidden and cell states [N, H] from x [N, in], h and cell [N, H].
+func (c *LSTMCell) Forward(g *Graph, x, h, cell *Value) (hNext, cellNext *Value) {
+	H := c.H
+	gates := g.Add(g.Linear(x, c.Wih, c.Bih), g.Linear(h, c.Whh, c.Bhh))
+	i := g.Sigmoid(g.SliceCols(gates, 0, H))
+	f := g.Sigmoid(g.SliceCols(gates, H, 2*H))
+	gg := g.Tanh(g.SliceCols(gates, 2*H, 3*H))
+	o := g.Sigmoid(g.SliceCols(gates, 3*H, 4*H))
+	cellNext = g.Add(g.Mul(f, cell), g.Mul(i, gg))
+	return g.Mul(o, g.Tanh(cellNext)), cellNext
+}
+
+// GRUGates returns a GRU cell's next state from the input's and the state's projections gi, gh
+// [N, 3H] (r, z, n order, biases included) and the state h [N, H]:
+// r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r ⊙ gh_n), h' = (1 - z) ⊙ n + z ⊙ h,
+// in one pass over the rows (one C kernel forward and one backward).
+func (g *Graph) GRUGates(gi, gh, h *Value) *Value {
+	if len(h.Shape) != 2 || len(gi.Shape) != 2 || len(gh.Shape) != 2 || gi.Shape[0] != h.Shape[0] || gh.Shape[0] != h.Shape[0] ||
+		gi.Shape[1] != 3*h.Shape[1] || gh.Shape[1] != 3*h.Shape[1] {
+		panic(fmt.Sprintf("nn: GRUGates of projections %v and %v with state %v", gi.Shape, gh.Shape, h.Shape))
+	}
+	N, H := h.Shape[0], h.Shape[1]
+	y := g.valueFull(needsGrad(gi, gh, h), N, H)
+	if y.Grad == nil {
+		r, z, n := g.tmp(0, N*H), g.tmp(1, N*H), g.tmp(2, N*H)
+		kern.GRUGates(gi.Data, gh.Data, h.Data, N, H, r, z, n, y.Data)
+		return y
+	}
+	o := record[gruGatesOp](g)
+	o.gi, o.gh, o.h, o.y = gi, gh, h, y
+	o.r, o.z, o.n = grow(o.r, N*H), grow(o.z, N*H), grow(o.n, N*H)
+	kern.GRUGates(gi.Data, gh.Data, h.Data, N, H, o.r, o.z, o.n, y.Data)
+	return y
+}
