@@ -260,7 +260,7 @@ func bufferItems(batch *tensordict.Dict, timeDim int, split bool) (*tensordict.D
 	if err != nil {
 		return nil, err
 	}
-	done, _ := tensordict.GetAs[bool](flat, "next/done") // absent: only stretch ends mark
+	done, _ := tensordict.GetAs[bool](flat, envs.NextKey(envs.KeyDone)) // absent: only stretch ends mark
 	var mask []bool
 	if split {
 		if mask, err = tensordict.GetAs[bool](flat, KeyMask); err != nil {

@@ -3,6 +3,7 @@ package collectors
 import (
 	"fmt"
 
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -28,7 +29,7 @@ func SplitTrajectories(batch *tensordict.Dict) (*tensordict.Dict, error) {
 		return nil, fmt.Errorf("collectors: SplitTrajectories needs a [T, B] batch, got %v", bs)
 	}
 	T, B := bs[0], bs[1]
-	done, err := tensordict.GetAs[bool](batch, "next/done")
+	done, err := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
 	if err != nil {
 		return nil, fmt.Errorf("collectors: SplitTrajectories: %w", err)
 	}

@@ -132,10 +132,13 @@ func (c *counter) ResetSome(mask []bool, td *tensordict.Dict) error {
 	return fillRows(td, c.key, mask, c.atReset)
 }
 
+// KeyEpisodeReward is RewardSum's key.
+const KeyEpisodeReward = "episode_reward"
+
 // RewardSum adds "episode_reward": the sum of rewards since the episode started, written under
 // next after each step.
 func RewardSum(env Env) (Env, error) {
-	c, err := newCounter(env, "episode_reward", Unbounded{S: env.Specs().Reward.Shape(), D: tensor.Float32}, 0)
+	c, err := newCounter(env, KeyEpisodeReward, Unbounded{S: env.Specs().Reward.Shape(), D: tensor.Float32}, 0)
 	if err != nil {
 		return nil, err
 	}

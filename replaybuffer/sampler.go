@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -222,7 +223,7 @@ func NewSlice(length int, seed uint64) (*Slice, error) {
 		return nil, fmt.Errorf("replaybuffer: slice length must be at least 1, got %d", length)
 	}
 	src := rand.NewPCG(seed, 0x511ce)
-	return &Slice{Length: length, EndKey: "next/done", rng: rand.New(src), src: src}, nil
+	return &Slice{Length: length, EndKey: envs.NextKey(envs.KeyDone), rng: rand.New(src), src: src}, nil
 }
 
 // Written tracks the ring buffer's cursor.

@@ -226,7 +226,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 			}
 		}
 	}
-	if err := p.m.Observe(batch, "next/", boot); err != nil {
+	if err := p.m.Observe(batch, envs.KeyNext+"/", boot); err != nil {
 		return err
 	}
 	var hb []float32

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/maestro-rl/maestro/collectors"
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/nn"
@@ -136,8 +137,8 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 			col.Close()
 			return res, err
 		}
-		done, _ := tensordict.GetAs[bool](batch, "next/done")
-		ep, _ := tensordict.GetAs[float32](batch, "next/episode_reward")
+		done, _ := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
+		ep, _ := tensordict.GetAs[float32](batch, envs.NextKey(envs.KeyEpisodeReward))
 		for i, d := range done {
 			if !d {
 				continue

@@ -580,8 +580,8 @@ func run(c config, resolved func(path string) error) error {
 			},
 		},
 		AfterCollect: []rl.AfterCollect{func(batch *tensordict.Dict) error { // episode returns
-			done, _ := tensordict.GetAs[bool](batch, "next/done")
-			ep, _ := tensordict.GetAs[float32](batch, "next/episode_reward")
+			done, _ := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
+			ep, _ := tensordict.GetAs[float32](batch, envs.NextKey(envs.KeyEpisodeReward))
 			for i, d := range done {
 				if d {
 					returns = append(returns, float64(ep[i]))

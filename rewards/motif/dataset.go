@@ -104,7 +104,7 @@ func Collect(ctx context.Context, o CollectOptions) (*tensordict.Dict, error) {
 		if err != nil {
 			return nil, err
 		}
-		done := tensor.MustData[bool](must(b.Get("next/done")))
+		done := tensor.MustData[bool](must(b.Get(envs.NextKey(envs.KeyDone))))
 		steps := tensor.MustData[int64](must(b.Get("step_count")))
 		// [T, B] -> rows env by env, so each episode's steps are consecutive.
 		for e := 0; e < o.Envs && stored < o.Steps; e++ {

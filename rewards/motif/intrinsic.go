@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/maestro-rl/maestro/agents/nethackagent"
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
@@ -13,8 +14,8 @@ import (
 
 // Keys the intrinsic reward writes under next (the reward itself replaces next/reward).
 const (
-	KeyIntrinsic = "next/intrinsic_reward"
-	KeyExtrinsic = "next/extrinsic_reward"
+	KeyIntrinsic = envs.KeyNext + "/intrinsic_reward"
+	KeyExtrinsic = envs.KeyNext + "/extrinsic_reward"
 )
 
 // IntrinsicOptions are the coefficients of Motif's reward (reference/motif.md §9):
@@ -196,11 +197,11 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("motif: intrinsic reward reads the message the action was taken on: %w (keep NLE's message observation)", err)
 	}
-	rew, err := tensordict.GetAs[float32](batch, "next/reward")
+	rew, err := tensordict.GetAs[float32](batch, envs.NextKey(envs.KeyReward))
 	if err != nil {
 		return nil, err
 	}
-	done, err := tensordict.GetAs[bool](batch, "next/done")
+	done, err := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +230,7 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	rhat, skill, nextSkill, err := r.scores(batch, msgs, diff, T*B)
 	var restart []int64 // the step after is a skill's first (when the env says so)
 	if skill != nil {
-		if v, err := tensordict.GetAs[int64](batch, "next/"+r.skillKey+"_steps"); err == nil && len(v) == T*B {
+		if v, err := tensordict.GetAs[int64](batch, envs.NextKey(r.skillKey+"_steps")); err == nil && len(v) == T*B {
 			restart = v
 		}
 	}
@@ -271,7 +272,7 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 			}
 		}
 	}
-	for _, e := range []error{batch.Set("next/reward", total), batch.Set(KeyIntrinsic, in), batch.Set(KeyExtrinsic, ex)} {
+	for _, e := range []error{batch.Set(envs.NextKey(envs.KeyReward), total), batch.Set(KeyIntrinsic, in), batch.Set(KeyExtrinsic, ex)} {
 		if e != nil {
 			return nil, e
 		}
@@ -286,7 +287,7 @@ func (r *Intrinsic) scores(batch *tensordict.Dict, msgs []uint8, diff []float32,
 		return r.normalized(0, msgs, diff), nil, nil, nil
 	}
 	if skill, err = tensordict.GetAs[int64](batch, r.skillKey); err == nil {
-		next, err = tensordict.GetAs[int64](batch, "next/"+r.skillKey)
+		next, err = tensordict.GetAs[int64](batch, envs.NextKey(r.skillKey))
 	}
 	if err != nil || len(skill) != n || len(next) != n {
 		return nil, nil, nil, fmt.Errorf("motif: skill rewards read the skill of each step, an int64 %q at the root and under next (wrap the env in skills.Controller): %v", r.skillKey, err)
