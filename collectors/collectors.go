@@ -57,7 +57,22 @@ type Options struct {
 	RunAhead int
 }
 
+// Validate reports an option out of range (FramesPerBatch must also divide by the env count,
+// which NewSync and the others check against the env).
+func (o Options) Validate() error {
+	if o.FramesPerBatch <= 0 {
+		return fmt.Errorf("collectors: Options.FramesPerBatch %d must be positive", o.FramesPerBatch)
+	}
+	if o.TotalFrames < 0 || o.InitRandomFrames < 0 || o.MaxFramesPerTraj < 0 || o.RunAhead < 0 {
+		return fmt.Errorf("collectors: Options.TotalFrames %d, InitRandomFrames %d, MaxFramesPerTraj %d and RunAhead %d must not be negative", o.TotalFrames, o.InitRandomFrames, o.MaxFramesPerTraj, o.RunAhead)
+	}
+	return nil
+}
+
 func (o Options) validate(env envs.Env) (steps int, err error) {
+	if err := o.Validate(); err != nil {
+		return 0, err
+	}
 	n := 1
 	for _, d := range env.BatchShape() {
 		n *= d

@@ -18,6 +18,21 @@ type ObsNormOptions struct {
 	Clip       float64 // clip the output to [-Clip, Clip] when positive
 }
 
+// Validate reports an option out of range: every value finite, Scale not below 0 (0: 1), Eps
+// and Clip not below 0.
+func (o ObsNormOptions) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+	}{{"Loc", o.Loc, true}, {"Scale", o.Scale, o.Scale >= 0}, {"Eps", o.Eps, o.Eps >= 0}, {"Clip", o.Clip, o.Clip >= 0}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
+			return fmt.Errorf("envs: ObsNormOptions.%s is %v; want a finite value (Scale, Eps, Clip at least 0)", f.name, f.v)
+		}
+	}
+	return nil
+}
+
 // ObsNorm is the ObservationNorm transform; Stats exposes its running statistics so that they
 // can be checkpointed.
 type ObsNorm struct {
@@ -32,6 +47,9 @@ type ObsNorm struct {
 // ObservationNorm normalises the float32 observation key in place.
 func ObservationNorm(key string, o ObsNormOptions) Transform {
 	return func(env Env) (Env, error) {
+		if err := o.Validate(); err != nil {
+			return nil, err
+		}
 		specs := env.Specs()
 		s, ok := specs.Observation.Get(key)
 		if !ok {

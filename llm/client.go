@@ -38,6 +38,22 @@ type Options struct {
 	Timeout time.Duration
 }
 
+// Validate reports a missing or out-of-range option: a URL and a model are needed, a key when
+// RequireKey is set, and the counts and the timeout must not be negative (0: the defaults).
+func (o Options) Validate() error {
+	switch {
+	case len(o.URLs) == 0:
+		return errors.New("llm: no server URL; pass one (e.g. --llm-url http://127.0.0.1:8080/v1) or let the embedded server start")
+	case o.Model == "":
+		return errors.New("llm: no model name; pass the name the server serves (e.g. --llm-model)")
+	case o.RequireKey && o.APIKey == "":
+		return errors.New("llm: an API key is required for this server and none was given; set OPENAI_API_KEY (it is never written to logs or files)")
+	case o.Concurrency < 0 || o.MaxRetries < 0 || o.Timeout < 0:
+		return fmt.Errorf("llm: Options.Concurrency %d, MaxRetries %d and Timeout %v must not be negative (0: 4, 6, 5 minutes)", o.Concurrency, o.MaxRetries, o.Timeout)
+	}
+	return nil
+}
+
 // Client sends chat requests.
 type Client struct {
 	o       Options
@@ -64,14 +80,8 @@ func (c *Client) RequestsPerURL() []int64 {
 
 // New returns a client; it does not contact the servers (Check does).
 func New(o Options) (*Client, error) {
-	if len(o.URLs) == 0 {
-		return nil, errors.New("llm: no server URL; pass one (e.g. --llm-url http://127.0.0.1:8080/v1) or let the embedded server start")
-	}
-	if o.Model == "" {
-		return nil, errors.New("llm: no model name; pass the name the server serves (e.g. --llm-model)")
-	}
-	if o.RequireKey && o.APIKey == "" {
-		return nil, errors.New("llm: an API key is required for this server and none was given; set OPENAI_API_KEY (it is never written to logs or files)")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4

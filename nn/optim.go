@@ -18,6 +18,28 @@ type AdamOptions struct {
 	Decoupled bool
 }
 
+// Validate reports an option out of range (zero LR, betas and Eps mean PyTorch's defaults:
+// 1e-3, 0.9, 0.999, 1e-8).
+func (o AdamOptions) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+		want string
+	}{
+		{"LR", o.LR, o.LR >= 0, "at least 0 (0: 1e-3)"},
+		{"Beta1", o.Beta1, o.Beta1 >= 0 && o.Beta1 < 1, "in [0, 1) (0: 0.9)"},
+		{"Beta2", o.Beta2, o.Beta2 >= 0 && o.Beta2 < 1, "in [0, 1) (0: 0.999)"},
+		{"Eps", o.Eps, o.Eps >= 0, "at least 0 (0: 1e-8)"},
+		{"WeightDecay", o.WeightDecay, o.WeightDecay >= 0, "at least 0"},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
+			return fmt.Errorf("nn: AdamOptions.%s is %v; want a finite value %s", f.name, f.v, f.want)
+		}
+	}
+	return nil
+}
+
 // Adam is PyTorch's Adam/AdamW (non-amsgrad) over a fixed list of parameters.
 type Adam struct {
 	o      AdamOptions
@@ -28,6 +50,9 @@ type Adam struct {
 
 // NewAdam returns an optimizer for params.
 func NewAdam(params []*Param, o AdamOptions) (*Adam, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if o.LR == 0 {
 		o.LR = 1e-3
 	}

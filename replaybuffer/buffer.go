@@ -29,6 +29,14 @@ type Options struct {
 	Seed      uint64
 }
 
+// Validate reports an option out of range.
+func (o Options) Validate() error {
+	if o.Capacity <= 0 {
+		return fmt.Errorf("replaybuffer: Options.Capacity %d must be positive", o.Capacity)
+	}
+	return nil
+}
+
 // Buffer is a replay buffer: Storage + Sampler + Writer. One goroutine may Extend while
 // others Sample.
 type Buffer struct {
@@ -61,8 +69,8 @@ type stateful interface {
 
 // New returns a buffer; with Options.Dir holding a buffer, it reopens it.
 func New(o Options) (*Buffer, error) {
-	if o.Capacity <= 0 {
-		return nil, fmt.Errorf("replaybuffer: Capacity must be positive, got %d", o.Capacity)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Sampler == nil {
 		o.Sampler = NewRandom(o.Seed)

@@ -480,6 +480,9 @@ type StepMDPOptions struct {
 	DropDone   bool // drop next/done, next/terminated and next/truncated (default: kept)
 }
 
+// Validate reports nothing: every combination of the flags is valid.
+func (o StepMDPOptions) Validate() error { return nil }
+
 // StepMDP returns the Dict for the next step of an environment loop: the entries under "next"
 // moved to the root, and the root's other entries dropped except as the options say. The
 // result shares its tensors with d. d must have a "next" Dict.

@@ -36,6 +36,14 @@ type Options struct {
 	Seed uint64
 }
 
+// Validate reports an option out of range.
+func (o Options) Validate() error {
+	if o.MaxSteps < 0 {
+		return fmt.Errorf("cartpole: Options.MaxSteps %d must not be negative (0: 500)", o.MaxSteps)
+	}
+	return nil
+}
+
 // Env is one cart-pole. Its action is 0 (push left) or 1 (push right); reward is 1 per step,
 // the step that ends the episode included; it terminates when the pole leans past 12 degrees
 // or the cart leaves [-2.4, 2.4], and truncates after MaxSteps.
@@ -49,8 +57,8 @@ type Env struct {
 
 // New returns a cart-pole; wrap it with envs.FromSimple (or use NewEnv).
 func New(o Options) (*Env, error) {
-	if o.MaxSteps < 0 {
-		return nil, fmt.Errorf("cartpole: MaxSteps %d is negative", o.MaxSteps)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.MaxSteps == 0 {
 		o.MaxSteps = 500

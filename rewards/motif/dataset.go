@@ -46,11 +46,19 @@ type CollectOptions struct {
 	Progress func(done int)
 }
 
+// Validate reports an option out of range.
+func (o CollectOptions) Validate() error {
+	if o.Steps <= 0 || o.Envs <= 0 {
+		return fmt.Errorf("motif: collect needs positive steps and envs, got %d and %d", o.Steps, o.Envs)
+	}
+	return nil
+}
+
 // Collect plays the task and returns a dataset of Steps observations (those on which actions
 // were taken), ordered by episode and step.
 func Collect(ctx context.Context, o CollectOptions) (*tensordict.Dict, error) {
-	if o.Steps <= 0 || o.Envs <= 0 {
-		return nil, fmt.Errorf("motif: collect needs positive steps and envs, got %d and %d", o.Steps, o.Envs)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Character == "" {
 		o.Character = "mon-hum-neu-mal"

@@ -94,9 +94,27 @@ func NewSkillIntrinsic(models []*RewardModel, thresholds []float64, skillKey str
 	return newIntrinsic(models, thresholds, skillKey, o)
 }
 
+// Validate reports an option out of range: A1, A2 finite, Beta finite and at least 0, Threshold
+// a quantile in [0, 1], LRU at least 0.
+func (o IntrinsicOptions) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+	}{{"A1", o.A1, true}, {"A2", o.A2, true}, {"Beta", o.Beta, o.Beta >= 0}, {"Threshold", o.Threshold, o.Threshold >= 0 && o.Threshold <= 1}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
+			return fmt.Errorf("motif: IntrinsicOptions.%s is %v; want a finite value (Beta at least 0, Threshold in [0, 1])", f.name, f.v)
+		}
+	}
+	if o.LRU < 0 {
+		return fmt.Errorf("motif: IntrinsicOptions.LRU %d must not be negative (0: count per episode)", o.LRU)
+	}
+	return nil
+}
+
 func newIntrinsic(ms []*RewardModel, thresholds []float64, skillKey string, o IntrinsicOptions) (*Intrinsic, error) {
-	if o.Beta < 0 || o.LRU < 0 {
-		return nil, fmt.Errorf("motif: intrinsic reward needs beta >= 0 and LRU >= 0, got %g and %d", o.Beta, o.LRU)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	r := &Intrinsic{o: o, ms: ms, skillKey: skillKey, g: nn.NewGraph()}
 	for k, m := range ms {

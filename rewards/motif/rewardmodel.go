@@ -183,6 +183,20 @@ type TrainOptions struct {
 	Progress func(epoch int, r TrainResult)
 }
 
+// Validate reports an option out of range: Epochs and Batch at least 1 (0: the defaults), LR
+// finite and not below 0 (0: the default), ValFraction in [0, 1).
+func (o TrainOptions) Validate() error {
+	switch {
+	case o.Epochs < 0 || o.Batch < 0:
+		return fmt.Errorf("motif: TrainOptions.Epochs %d and Batch %d must not be negative", o.Epochs, o.Batch)
+	case math.IsNaN(o.LR) || math.IsInf(o.LR, 0) || o.LR < 0:
+		return fmt.Errorf("motif: TrainOptions.LR %v must be finite and at least 0", o.LR)
+	case math.IsNaN(o.ValFraction) || o.ValFraction < 0 || o.ValFraction >= 1:
+		return fmt.Errorf("motif: TrainOptions.ValFraction %v must be in [0, 1)", o.ValFraction)
+	}
+	return nil
+}
+
 // TrainResult reports training.
 type TrainResult struct {
 	Train, Val         int     // pairs used (unknown labels dropped)
@@ -200,6 +214,9 @@ type TrainResult struct {
 // MakeTransitionPairs) train MaestroMotif's diffstats model instead, distinct entries being
 // (message, diffstats).
 func TrainRewardModel(pairs *tensordict.Dict, o TrainOptions) (*RewardModel, TrainResult, error) {
+	if err := o.Validate(); err != nil {
+		return nil, TrainResult{}, err
+	}
 	if o.Epochs <= 0 {
 		o.Epochs = 10
 	}
