@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
 )
@@ -21,16 +22,11 @@ type ObsNormOptions struct {
 // Validate reports an option out of range: every value finite, Scale not below 0 (0: 1), Eps
 // and Clip not below 0.
 func (o ObsNormOptions) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    float64
-		ok   bool
-	}{{"Loc", o.Loc, true}, {"Scale", o.Scale, o.Scale >= 0}, {"Eps", o.Eps, o.Eps >= 0}, {"Clip", o.Clip, o.Clip >= 0}} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
-			return fmt.Errorf("envs: ObsNormOptions.%s is %v; want a finite value (Scale, Eps, Clip at least 0)", f.name, f.v)
-		}
-	}
-	return nil
+	return validate.Numbers("envs: ObsNormOptions.",
+		validate.F("Loc", o.Loc, true, ""),
+		validate.F("Scale", o.Scale, o.Scale >= 0, "of at least 0 (0: 1)"),
+		validate.F("Eps", o.Eps, o.Eps >= 0, "of at least 0 (0: 1e-8)"),
+		validate.F("Clip", o.Clip, o.Clip >= 0, "of at least 0 (0: no clipping)"))
 }
 
 // ObsNorm is the ObservationNorm transform; Stats exposes its running statistics so that they

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
@@ -21,21 +22,13 @@ type AdamOptions struct {
 // Validate reports an option out of range (zero LR, betas and Eps mean PyTorch's defaults:
 // 1e-3, 0.9, 0.999, 1e-8).
 func (o AdamOptions) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    float64
-		ok   bool
-		want string
-	}{
-		{"LR", o.LR, o.LR >= 0, "at least 0 (0: 1e-3)"},
-		{"Beta1", o.Beta1, o.Beta1 >= 0 && o.Beta1 < 1, "in [0, 1) (0: 0.9)"},
-		{"Beta2", o.Beta2, o.Beta2 >= 0 && o.Beta2 < 1, "in [0, 1) (0: 0.999)"},
-		{"Eps", o.Eps, o.Eps >= 0, "at least 0 (0: 1e-8)"},
-		{"WeightDecay", o.WeightDecay, o.WeightDecay >= 0, "at least 0"},
-	} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
-			return fmt.Errorf("nn: AdamOptions.%s is %v; want a finite value %s", f.name, f.v, f.want)
-		}
+	if err := validate.Numbers("nn: AdamOptions.",
+		validate.F("LR", o.LR, o.LR >= 0, "at least 0 (0: 1e-3)"),
+		validate.F("Beta1", o.Beta1, o.Beta1 >= 0 && o.Beta1 < 1, "in [0, 1) (0: 0.9)"),
+		validate.F("Beta2", o.Beta2, o.Beta2 >= 0 && o.Beta2 < 1, "in [0, 1) (0: 0.999)"),
+		validate.F("Eps", o.Eps, o.Eps >= 0, "at least 0 (0: 1e-8)"),
+		validate.F("WeightDecay", o.WeightDecay, o.WeightDecay >= 0, "at least 0")); err != nil {
+		return err
 	}
 	return nil
 }

@@ -2,11 +2,11 @@ package rl
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -102,25 +102,17 @@ func (o Options) Validate() error {
 	if _, err := ParseAlgo(string(o.Algo)); err != nil {
 		return fmt.Errorf("rl: Options.Algo %q: use %s, %s or %s", o.Algo, PPO, A2C, APPO)
 	}
-	for _, f := range []struct {
-		name string
-		v    float64
-		ok   bool
-		want string
-	}{
-		{"Gamma", o.Gamma, o.Gamma > 0 && o.Gamma <= 1, "in (0, 1]"},
-		{"Lambda", o.Lambda, o.Lambda >= 0 && o.Lambda <= 1, "in [0, 1]"},
-		{"RhoMax", o.RhoMax, o.RhoMax > 0, "positive"},
-		{"CMax", o.CMax, o.CMax > 0, "positive"},
-		{"Clip", o.Clip, o.Clip > 0 || o.Algo == A2C, "positive"},
-		{"ValueCoef", o.ValueCoef, o.ValueCoef >= 0, "at least 0"},
-		{"EntropyCoef", o.EntropyCoef, o.EntropyCoef >= 0, "at least 0"},
-		{"MaxGradNorm", o.MaxGradNorm, o.MaxGradNorm >= 0, "at least 0 (0: no clipping)"},
-		{"LR", o.LR, o.LR > 0, "positive"},
-	} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
-			return fmt.Errorf("rl: Options.%s is %v; want a finite value %s (start from rl.DefaultOptions or rl.MotifOptions)", f.name, f.v, f.want)
-		}
+	if err := validate.Numbers("rl: Options.",
+		validate.F("Gamma", o.Gamma, o.Gamma > 0 && o.Gamma <= 1, "in (0, 1]"),
+		validate.F("Lambda", o.Lambda, o.Lambda >= 0 && o.Lambda <= 1, "in [0, 1]"),
+		validate.F("RhoMax", o.RhoMax, o.RhoMax > 0, "positive"),
+		validate.F("CMax", o.CMax, o.CMax > 0, "positive"),
+		validate.F("Clip", o.Clip, o.Clip > 0 || o.Algo == A2C, "positive"),
+		validate.F("ValueCoef", o.ValueCoef, o.ValueCoef >= 0, "at least 0"),
+		validate.F("EntropyCoef", o.EntropyCoef, o.EntropyCoef >= 0, "at least 0"),
+		validate.F("MaxGradNorm", o.MaxGradNorm, o.MaxGradNorm >= 0, "at least 0 (0: no clipping)"),
+		validate.F("LR", o.LR, o.LR > 0, "positive")); err != nil {
+		return fmt.Errorf("%w (start from rl.DefaultOptions or rl.MotifOptions)", err)
 	}
 	if o.Epochs < 1 || o.Minibatches < 1 {
 		return fmt.Errorf("rl: Options.Epochs %d and Minibatches %d must be at least 1 (start from rl.DefaultOptions or rl.MotifOptions)", o.Epochs, o.Minibatches)

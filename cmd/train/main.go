@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -26,6 +25,7 @@ import (
 	"github.com/maestro-rl/maestro/envs/cartpole"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
@@ -747,21 +747,13 @@ func truncateLog(path string, frames int) error {
 // checkNumbers refuses numeric flags that would train on nonsense or fail only at the first
 // checkpoint (NaN cannot be written to train.json): each must be finite and in its range.
 func checkNumbers(c config) error {
-	for _, x := range []struct {
-		flag string
-		v    float64
-		ok   bool
-		want string
-	}{
-		{"lr", c.LR, c.LR >= 0, "0 (the env's default) or a positive learning rate such as 1e-4"},
-		{"motif-a1", c.Motif.A1, true, "a finite weight"},
-		{"motif-a2", c.Motif.A2, true, "a finite weight"},
-		{"motif-beta", c.Motif.Beta, c.Motif.Beta >= 0, "a finite exponent, at least 0"},
-		{"motif-threshold", c.Motif.Threshold, c.Motif.Threshold >= 0 && c.Motif.Threshold <= 1, "a quantile in [0, 1]"},
-	} {
-		if math.IsNaN(x.v) || math.IsInf(x.v, 0) || !x.ok {
-			return fmt.Errorf("--%s %v: want %s", x.flag, x.v, x.want)
-		}
+	if err := validate.Numbers("--",
+		validate.F("lr", c.LR, c.LR >= 0, "of 0 (the env's default) or a positive learning rate such as 1e-4"),
+		validate.F("motif-a1", c.Motif.A1, true, "(a weight)"),
+		validate.F("motif-a2", c.Motif.A2, true, "(a weight)"),
+		validate.F("motif-beta", c.Motif.Beta, c.Motif.Beta >= 0, "of at least 0"),
+		validate.F("motif-threshold", c.Motif.Threshold, c.Motif.Threshold >= 0 && c.Motif.Threshold <= 1, "in [0, 1] (a quantile)")); err != nil {
+		return err
 	}
 	if c.Motif.LRU < 0 {
 		return fmt.Errorf("--motif-lru %d: want 0 (count per episode) or a positive window", c.Motif.LRU)

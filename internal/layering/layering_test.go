@@ -22,6 +22,7 @@ var layer = map[string]int{
 	"nn/internal/blas":            1,
 	"nn/internal/kern":            1,
 	"internal/atomicfile":         0,
+	"internal/validate":           0,
 	"nn":                          2,
 	"envs/nethack":                3,
 	"replaybuffer":                3,

@@ -7,6 +7,7 @@ import (
 	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -97,14 +98,12 @@ func NewSkillIntrinsic(models []*RewardModel, thresholds []float64, skillKey str
 // Validate reports an option out of range: A1, A2 finite, Beta finite and at least 0, Threshold
 // a quantile in [0, 1], LRU at least 0.
 func (o IntrinsicOptions) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    float64
-		ok   bool
-	}{{"A1", o.A1, true}, {"A2", o.A2, true}, {"Beta", o.Beta, o.Beta >= 0}, {"Threshold", o.Threshold, o.Threshold >= 0 && o.Threshold <= 1}} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || !f.ok {
-			return fmt.Errorf("motif: IntrinsicOptions.%s is %v; want a finite value (Beta at least 0, Threshold in [0, 1])", f.name, f.v)
-		}
+	if err := validate.Numbers("motif: IntrinsicOptions.",
+		validate.F("A1", o.A1, true, ""),
+		validate.F("A2", o.A2, true, ""),
+		validate.F("Beta", o.Beta, o.Beta >= 0, "of at least 0"),
+		validate.F("Threshold", o.Threshold, o.Threshold >= 0 && o.Threshold <= 1, "in [0, 1] (a quantile)")); err != nil {
+		return err
 	}
 	if o.LRU < 0 {
 		return fmt.Errorf("motif: IntrinsicOptions.LRU %d must not be negative (0: count per episode)", o.LRU)
