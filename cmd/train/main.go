@@ -588,9 +588,18 @@ func run(c config, resolved func(path string) error) error {
 				}
 			}
 			if intr != nil {
-				in, _ := intr.Drain()
+				in, err := motif.EpisodeIntrinsic(batch)
+				if err != nil {
+					return err
+				}
 				intrReturns = append(intrReturns, in...)
-				sl.add(intr.DrainSegments())
+				if b.spec != nil {
+					segs, err := motif.Segments(batch, skills.KeySkill)
+					if err != nil {
+						return err
+					}
+					sl.add(segs)
+				}
 			}
 			return nil
 		}},

@@ -1,6 +1,7 @@
 package motif
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -13,10 +14,20 @@ import (
 	"github.com/maestro-rl/maestro/tensordict"
 )
 
-// Keys the intrinsic reward writes under next (the reward itself replaces next/reward).
+// Keys the intrinsic reward writes under next (the reward itself replaces next/reward): each
+// step's two parts, and running sums like envs.RewardSum's, read where an episode or a skill
+// segment ends.
 const (
 	KeyIntrinsic = envs.KeyNext + "/intrinsic_reward"
 	KeyExtrinsic = envs.KeyNext + "/extrinsic_reward"
+	// KeyEpisodeIntrinsic is the intrinsic reward summed since the episode started, this step
+	// included (float64): the episode's intrinsic return where next/done is set.
+	KeyEpisodeIntrinsic = envs.KeyNext + "/episode_intrinsic_reward"
+	// With skills: the running segment's intrinsic return (float64) and steps, this step included, and
+	// whether the segment ends with this step (the episode ends, the skill changes or restarts).
+	KeySegmentReturn = envs.KeyNext + "/skill_segment_return"
+	KeySegmentSteps  = envs.KeyNext + "/skill_segment_steps"
+	KeySegmentEnd    = envs.KeyNext + "/skill_segment_end"
 )
 
 // IntrinsicOptions are the coefficients of Motif's reward (reference/motif.md §9):
@@ -59,12 +70,9 @@ type Intrinsic struct {
 	recent   [][]string           // per env: the LRU window, oldest first
 	hist     [][][]int64          // per env: blstats of the last Delta+1 steps of the episode
 	g        *nn.Graph
-	// Episode returns of the two parts, per env, and the finished episodes' means.
-	epIn, epEx []float64
-	finished   []float64 // intrinsic returns of episodes finished since the last Drain
-	finishedEx []float64
+	// Episode intrinsic returns so far, per env.
+	epIn []float64
 	seg        []Segment // per env: the running skill segment
-	segments   []Segment // segments finished since the last DrainSegments
 }
 
 // Segment is a stretch of steps of one skill: its index, its length and the intrinsic reward
@@ -227,7 +235,7 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	}
 	if r.counts == nil {
 		r.counts, r.recent = make([]map[string]int, B), make([][]string, B)
-		r.epIn, r.epEx = make([]float64, B), make([]float64, B)
+		r.epIn = make([]float64, B)
 		r.hist = make([][][]int64, B)
 		r.seg = make([]Segment, B)
 		for b := range r.counts {
@@ -257,7 +265,16 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 	total := tensor.Zeros(tensor.Float32, bs...)
 	in := tensor.Zeros(tensor.Float32, bs...)
 	ex := tensor.Zeros(tensor.Float32, bs...)
-	td, id, ed := tensor.MustData[float32](total), tensor.MustData[float32](in), tensor.MustData[float32](ex)
+	epIn := tensor.Zeros(tensor.Float64, bs...) // float64: the sums the logs average, unrounded
+	td, id, ed, eid := tensor.MustData[float32](total), tensor.MustData[float32](in), tensor.MustData[float32](ex), tensor.MustData[float64](epIn)
+	var segRet, segSteps, segEnd *tensor.Tensor
+	var srd []float64
+	var ssd []int64
+	var sed []bool
+	if skill != nil {
+		segRet, segSteps, segEnd = tensor.Zeros(tensor.Float64, bs...), tensor.Zeros(tensor.Int64, bs...), tensor.Zeros(tensor.Bool, bs...)
+		srd, ssd, sed = tensor.MustData[float64](segRet), tensor.MustData[int64](segSteps), tensor.MustData[bool](segEnd)
+	}
 	L := nethackagent.MessageLen
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
@@ -272,24 +289,28 @@ func (r *Intrinsic) Postproc(batch *tensordict.Dict) (*tensordict.Dict, error) {
 				intr = rhat[i] / math.Pow(float64(n), r.o.Beta)
 			}
 			if skill != nil {
-				r.segment(b, k, intr, done[i] || nextSkill[i] != skill[i] || (restart != nil && restart[i] == 0))
+				end := done[i] || nextSkill[i] != skill[i] || (restart != nil && restart[i] == 0)
+				s := r.segment(b, k, intr, end)
+				srd[i], ssd[i], sed[i] = s.Return, int64(s.Steps), end
 			}
 			env := float64(rew[i])
 			id[i], ed[i] = float32(intr), float32(env)
 			td[i] = float32(r.o.A2*math.Max(-10, math.Min(10, 0.1*env)) + r.o.A1*intr)
 			r.epIn[b] += intr
-			r.epEx[b] += env
+			eid[i] = r.epIn[b]
 			if done[i] {
-				r.finished = append(r.finished, r.epIn[b])
-				r.finishedEx = append(r.finishedEx, r.epEx[b])
-				r.epIn[b], r.epEx[b] = 0, 0
+				r.epIn[b] = 0
 				if r.o.LRU == 0 {
 					clear(r.counts[b])
 				}
 			}
 		}
 	}
-	for _, e := range []error{batch.Set(envs.NextKey(envs.KeyReward), total), batch.Set(KeyIntrinsic, in), batch.Set(KeyExtrinsic, ex)} {
+	sets := []error{batch.Set(envs.NextKey(envs.KeyReward), total), batch.Set(KeyIntrinsic, in), batch.Set(KeyExtrinsic, ex), batch.Set(KeyEpisodeIntrinsic, epIn)}
+	if skill != nil {
+		sets = append(sets, batch.Set(KeySegmentReturn, segRet), batch.Set(KeySegmentSteps, segSteps), batch.Set(KeySegmentEnd, segEnd))
+	}
+	for _, e := range sets {
 		if e != nil {
 			return nil, e
 		}
@@ -337,24 +358,76 @@ func (r *Intrinsic) scores(batch *tensordict.Dict, msgs []uint8, diff []float32,
 	return rhat, skill, next, nil
 }
 
-// segment adds a step of skill k earning intr to env b's running segment, and ends it when
-// end is set.
-func (r *Intrinsic) segment(b, k int, intr float64, end bool) {
+// segment adds a step of skill k earning intr to env b's running segment and returns the
+// segment so far; the segment starts anew after a step with end set.
+func (r *Intrinsic) segment(b, k int, intr float64, end bool) Segment {
 	s := &r.seg[b]
 	s.Skill = k
 	s.Steps++
 	s.Return += intr
+	out := *s
 	if end {
-		r.segments = append(r.segments, *s)
 		*s = Segment{}
 	}
+	return out
 }
 
-// DrainSegments returns the skill segments finished since the last call.
-func (r *Intrinsic) DrainSegments() []Segment {
-	s := r.segments
-	r.segments = nil
-	return s
+// Segments returns the skill segments that end in batch (a batch Postproc rewrote with skills),
+// env by env and in time order within each: their skill, steps and intrinsic return.
+func Segments(batch *tensordict.Dict, skillKey string) ([]Segment, error) {
+	end, err := tensordict.GetAs[bool](batch, KeySegmentEnd)
+	if err != nil {
+		return nil, fmt.Errorf("motif: no skill segments in the batch: %w (rewrite it with a skill intrinsic reward)", err)
+	}
+	ret, err1 := tensordict.GetAs[float64](batch, KeySegmentReturn)
+	steps, err2 := tensordict.GetAs[int64](batch, KeySegmentSteps)
+	skill, err3 := tensordict.GetAs[int64](batch, skillKey)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, fmt.Errorf("motif: skill segments: %w", err)
+	}
+	T, B := batchTB(batch)
+	var out []Segment
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			if i := t*B + b; end[i] {
+				out = append(out, Segment{Skill: int(skill[i]), Steps: int(steps[i]), Return: ret[i]})
+			}
+		}
+	}
+	return out, nil
+}
+
+// EpisodeIntrinsic returns the intrinsic returns of the episodes that end in batch, env by env
+// and in time order within each.
+func EpisodeIntrinsic(batch *tensordict.Dict) ([]float64, error) {
+	done, err := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
+	if err != nil {
+		return nil, err
+	}
+	ep, err := tensordict.GetAs[float64](batch, KeyEpisodeIntrinsic)
+	if err != nil {
+		return nil, fmt.Errorf("motif: no %s in the batch: %w (rewrite it with the intrinsic reward)", KeyEpisodeIntrinsic, err)
+	}
+	T, B := batchTB(batch)
+	var out []float64
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			if i := t*B + b; done[i] {
+				out = append(out, ep[i])
+			}
+		}
+	}
+	return out, nil
+}
+
+// batchTB is a [T] or [T, B] batch's T and B.
+func batchTB(batch *tensordict.Dict) (T, B int) {
+	bs := batch.BatchShape()
+	T, B = bs[0], 1
+	if len(bs) == 2 {
+		B = bs[1]
+	}
+	return T, B
 }
 
 // count returns N(m) after counting msg for env b.
@@ -372,12 +445,4 @@ func (r *Intrinsic) count(b int, msg string) int {
 		}
 	}
 	return c[msg]
-}
-
-// Drain returns the intrinsic and extrinsic (unscaled) returns of the episodes finished since
-// the last call.
-func (r *Intrinsic) Drain() (intrinsic, extrinsic []float64) {
-	intrinsic, extrinsic = r.finished, r.finishedEx
-	r.finished, r.finishedEx = nil, nil
-	return intrinsic, extrinsic
 }

@@ -85,9 +85,9 @@ func TestIntrinsicHandComputed(t *testing.T) {
 		if ex[3] != -200 {
 			t.Errorf("%s: extrinsic part %g, want the raw -200", c.name, ex[3])
 		}
-		in, exr := r.Drain()
-		if len(in) != 1 || math.Abs(in[0]-2.25) > 1e-9 || exr[0] != 1 {
-			t.Errorf("%s: finished episodes: intrinsic %v extrinsic %v; want [2.25] [1]", c.name, in, exr)
+		in, err := EpisodeIntrinsic(out)
+		if err != nil || len(in) != 1 || math.Abs(in[0]-2.25) > 1e-9 {
+			t.Errorf("%s: finished episodes' intrinsic returns %v (%v); want [2.25]", c.name, in, err)
 		}
 	}
 	// Intrinsic only (a2 = 0): the env's reward is gone.
@@ -139,7 +139,10 @@ func TestSkillIntrinsicHandComputed(t *testing.T) {
 			t.Errorf("step %d: reward %g, want %g", i, got[i], w)
 		}
 	}
-	segs := r.DrainSegments()
+	segs, err := Segments(out, "skill")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := []Segment{{0, 1, 2}, {1, 2, 3}}; len(segs) != 2 || segs[0] != want[0] || segs[1] != want[1] {
 		t.Errorf("segments %+v, want %+v", segs, want)
 	}
@@ -151,10 +154,11 @@ func TestSkillIntrinsicHandComputed(t *testing.T) {
 	d2.Set("skill", tensor.Of([]int64{1, 1, 1}))
 	d2.Set("next/skill", tensor.Of([]int64{1, 1, 1}))
 	d2.Set("next/skill_steps", tensor.Of([]int64{3, 0, 1}))
-	if _, err := r.Postproc(d2); err != nil {
+	out2, err := r.Postproc(d2)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if segs := r.DrainSegments(); len(segs) != 1 || segs[0].Skill != 1 || segs[0].Steps != 2 {
+	if segs, _ := Segments(out2, "skill"); len(segs) != 1 || segs[0].Skill != 1 || segs[0].Steps != 2 {
 		t.Errorf("segments with a restart: %+v, want one of skill 1 over 2 steps (the third runs on)", segs)
 	}
 	// A skill without a model, and a batch without skills, are refused with the reason.
