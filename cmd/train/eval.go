@@ -117,7 +117,7 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 	if err != nil {
 		return evalResult{}, err
 	}
-	env, l := b.env, b.learner
+	env, l := b.Env, b.Learner
 	res := evalResult{Env: c.Env}
 	if res.Weights, err = setWeights(l, task, hack); err != nil {
 		env.Close()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,16 +17,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/checkpoint"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
-	"github.com/maestro-rl/maestro/envs/cartpole"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/recipe"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/skills"
@@ -182,32 +180,13 @@ type trainCollector interface {
 func overlaps(c config, hack bool) bool { return c.overlap && rl.Algo(c.Algo) == rl.APPO && hack }
 
 // newCollector returns the collector c asks for; the Overlapped one too when it is that.
-func newCollector(c config, hack bool, env envs.Env, l learner, co collectors.Options) (trainCollector, *rl.Overlapped, error) {
-	al, ok := l.(*rl.Learner)
-	var hm *nethackagent.Model
-	if ok {
-		hm, ok = al.Model().(*nethackagent.Model)
-	}
-	if !overlaps(c, hack) || !ok {
-		col, err := collectors.NewSync(env, l, co)
+func newCollector(c config, hack bool, b *recipe.Setup, co collectors.Options) (trainCollector, *rl.Overlapped, error) {
+	if !overlaps(c, hack) {
+		col, err := collectors.NewSync(b.Env, b.Learner, co)
 		return col, nil, err
 	}
-	var actors [2]*rl.Actor
-	for i := range actors {
-		seed := c.Seed*2 + uint64(i)
-		if c.resumedAt > 0 { // not the action stream the run started with
-			seed = nethack.EpisodeSeeds(seed, c.resumedAt).Disp
-		}
-		m, err := hm.Clone()
-		if err == nil {
-			actors[i], err = al.NewActor(m, seed)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-	}
 	co.TotalFrames = c.TotalFrames // no batch asked for beyond the run
-	ov, err := rl.NewOverlapped(env, actors, co)
+	ov, err := b.NewOverlapped(c.Seed, c.resumedAt, co)
 	return ov, ov, err
 }
 
@@ -242,135 +221,20 @@ func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
 	return task, true, nil
 }
 
-// build makes the batched env (with episode returns under episode_reward) and its learner.
-// NetHack games are seeded from --seed (every episode of env i from nethack.EnvOptions.Seed
-// --seed*1000+i; a resumed run from a seed drawn from that and the checkpoint's frames, so it
-// does not replay the run's first games), so runs repeat, as far as NetHack allows: it also
-// reads the clock (the moon phase, night and midnight change luck and a few events).
+// build makes c's setup (recipe.Build) and returns its env and learner.
 func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
 	b, err := buildRecording(c, task, hack, "")
-	return b.env, b.learner, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.Env, b.Learner, nil
 }
 
-// built is what buildRecording makes: the env, its learner, and with --skills each env's
-// skill controller.
-type built struct {
-	env     envs.Env
-	learner learner
-	ctls    []*skills.Controller
-	spec    *skills.Spec
-}
-
-// buildRecording is build with NetHack episodes recorded as ttyrecs under ttyrecDir/env<i>/
-// (none when ttyrecDir is "").
-func buildRecording(c config, task nethack.Task, hack bool, ttyrecDir string) (built, error) {
-	rng := rand.New(rand.NewPCG(c.Seed, 1))
-	o := rl.DefaultOptions(rl.Algo(c.Algo))
-	o.LR, o.Seed = c.LR, c.Seed
-	var b built
-	var code *skills.Code
-	if c.Skills != "" {
-		var err error
-		if b.spec, err = skills.LoadSpec(c.Skills); err != nil {
-			return b, fmt.Errorf("--skills: %w", err)
-		}
-		if code, err = skills.LoadCode(c.SkillCode, skills.Limits{}); err != nil {
-			return b, fmt.Errorf("--skill-code: %w", err)
-		}
-	}
-	var children []envs.Env
-	closeAll := func() {
-		for _, e := range children {
-			e.Close()
-		}
-	}
-	for i := 0; i < c.NumEnvs; i++ {
-		var e envs.Env
-		var err error
-		if !hack {
-			e, err = cartpole.NewEnv(cartpole.Options{Seed: c.Seed*1000 + uint64(i)})
-		} else {
-			var ne *nethack.Env
-			eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
-			if b.spec != nil { // MaestroMotif's character, actions and episode length
-				eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = b.spec.Character, skills.ActionSets[b.spec.Actions](), b.spec.MaxSteps
-				// Dropping, quaffing and selling ask questions (which item? sell it?) that the
-				// skills must answer; NLE's tasks would cancel them.
-				eo.AllowAllYNQuestions = true
-			}
-			if ttyrecDir != "" {
-				eo.TTYRecDir = filepath.Join(ttyrecDir, fmt.Sprintf("env%d", i))
-			}
-			// Every episode of env i is seeded from seed; a resumed run draws new games.
-			seed := c.Seed*1000 + uint64(i)
-			if c.resumedAt > 0 {
-				seed = nethack.EpisodeSeeds(seed, c.resumedAt).Core
-			}
-			eo.Seed = &seed
-			ne, err = nethack.NewEnv(eo)
-			e = ne
-			if err == nil && b.spec != nil {
-				var ctl *skills.Controller
-				if ctl, err = skills.NewController(ne, b.spec, code); err == nil {
-					e = ctl
-					b.ctls = append(b.ctls, ctl)
-				} else {
-					ne.Close()
-				}
-			}
-		}
-		if err != nil {
-			closeAll()
-			return b, err
-		}
-		children = append(children, e)
-	}
-	batched, err := envs.Serial(children...)
-	if err != nil {
-		closeAll()
-		return b, err
-	}
-	if b.env, err = envs.Compose(batched, envs.RewardSum); err != nil {
-		batched.Close()
-		return b, err
-	}
-	fail := func(err error) (built, error) {
-		b.env.Close()
-		return built{}, err
-	}
-	if !hack {
-		net, err := nn.NewActorCritic(4, 2, 64, rng)
-		if err == nil {
-			b.learner, err = rl.NewLearner(rl.NewFeedForward(net, cartpole.KeyObservation), o)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		return b, nil
-	}
-	o = rl.MotifOptions(rl.Algo(c.Algo))
-	o.LR, o.Seed = c.LR, c.Seed
-	// Minibatches are groups of whole env sequences. APPO learns from the whole batch at once,
-	// as sample-factory does; PPO and A2C split it into as many as divide the env count, up to 4.
-	o.Minibatches = 1
-	for _, m := range []int{4, 2} {
-		if c.NumEnvs%m == 0 && rl.Algo(c.Algo) != rl.APPO {
-			o.Minibatches = m
-			break
-		}
-	}
-	nSkills := 0
-	if b.spec != nil {
-		nSkills = len(b.spec.Skills) // the skill's one-hot next to the statistics
-	}
-	net, err := nethackagent.NewSkillAgent(b.env.Specs().Action.(envs.Categorical).N, nSkills, rng)
-	if err == nil {
-		b.learner, err = rl.NewLearner(nethackagent.NewModel(net), o)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return b, nil
+// buildRecording makes c's setup with NetHack episodes recorded as ttyrecs under
+// ttyrecDir/env<i>/ (none when ttyrecDir is "").
+func buildRecording(c config, _ nethack.Task, _ bool, ttyrecDir string) (*recipe.Setup, error) {
+	return recipe.Build(recipe.Options{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Seed: c.Seed, LR: c.LR,
+		Skills: c.Skills, SkillCode: c.SkillCode, ResumedAt: c.resumedAt, TTYRecDir: ttyrecDir})
 }
 
 // run trains as c says; resolved, when not nil, writes the resolved flags to a path.
@@ -479,7 +343,7 @@ func run(c config, resolved func(path string) error) error {
 	if err != nil {
 		return err
 	}
-	env, learner := b.env, b.learner
+	env, learner := b.Env, b.Learner
 	co := collectors.Options{FramesPerBatch: c.NumEnvs * c.Frames}
 	if intr != nil {
 		co.Postproc = intr.Postproc
@@ -495,7 +359,7 @@ func run(c config, resolved func(path string) error) error {
 			return fmt.Errorf("--resume: %w", err)
 		}
 	}
-	col, overlapped, err := newCollector(c, hack, env, learner, co)
+	col, overlapped, err := newCollector(c, hack, b, co)
 	if err != nil {
 		env.Close()
 		return err
@@ -550,7 +414,7 @@ func run(c config, resolved func(path string) error) error {
 		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Header: checkpoint.Header{Generation: gen}})
 	}
 	startFrames := col.Frames()
-	sl, err := newSkillLog(c.runDir, b.spec, c.resume, st.Frames)
+	sl, err := newSkillLog(c.runDir, b.Spec, c.resume, st.Frames)
 	if err != nil {
 		return err
 	}
@@ -593,7 +457,7 @@ func run(c config, resolved func(path string) error) error {
 					return err
 				}
 				intrReturns = append(intrReturns, in...)
-				if b.spec != nil {
+				if b.Spec != nil {
 					segs, err := motif.Segments(batch, skills.KeySkill)
 					if err != nil {
 						return err
@@ -634,7 +498,7 @@ func run(c config, resolved func(path string) error) error {
 		// too) and updating.
 		tb.Scalar("perf/collect_wait_seconds", step, st.Collect.Seconds())
 		tb.Scalar("perf/update_seconds", step, st.Update.Seconds())
-		if err := sl.write(tb, step, b.ctls); err != nil {
+		if err := sl.write(tb, step, b.Controllers); err != nil {
 			return err
 		}
 		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {

@@ -524,9 +524,9 @@ func TestSkillEnvsLetTheAgentAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.env.Close()
+	defer b.Env.Close()
 	drop := slices.Index(skills.ActionSets["maestromotif"](), 'd')
-	td, err := b.env.Reset()
+	td, err := b.Env.Reset()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestSkillEnvsLetTheAgentAnswer(t *testing.T) {
 		a, _ = td.Get("action")
 	}
 	a.SetAt(0, float64(drop))
-	stepped, err := b.env.Step(td)
+	stepped, err := b.Env.Step(td)
 	if err != nil {
 		t.Fatal(err)
 	}

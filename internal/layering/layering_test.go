@@ -32,6 +32,7 @@ var layer = map[string]int{
 	"llm/llmtest":                 1,
 	"rewards/motif":               5,
 	"skills":                      6,
+	"recipe":                      7,
 	"logs":                        1,
 	"checkpoint":                  1,
 	"agents/nethackagent":         4,

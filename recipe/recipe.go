@@ -1,0 +1,231 @@
+package recipe
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+
+	"github.com/maestro-rl/maestro/agents/nethackagent"
+	"github.com/maestro-rl/maestro/collectors"
+	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/envs/cartpole"
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/rl"
+	"github.com/maestro-rl/maestro/skills"
+)
+
+// Options say what to train: the algorithm, the env and its copies, the seed, and for
+// MaestroMotif the skills spec and code.
+type Options struct {
+	// Algo is rl's algorithm name (ppo, a2c, appo).
+	Algo string
+	// Env is "CartPole" or a NetHack task's name (NetHackScore, score, staircase, ...).
+	Env string
+	// NumEnvs copies of the env are stepped together (at least 1).
+	NumEnvs int
+	// Seed seeds the envs (env i's episodes from Seed*1000+i), the network and the sampling.
+	Seed uint64
+	// LR is the learning rate; 0 means 1e-3 on CartPole and Motif's 1e-4 on NetHack.
+	LR float64
+	// Skills is a skills spec ("" for none; "default" for MaestroMotif's) and SkillCode the
+	// folder of its code ("default": the reference code); NetHack only.
+	Skills, SkillCode string
+	// ResumedAt is the frame count a resumed run starts from: its envs draw new games (0: a
+	// new run).
+	ResumedAt int
+	// TTYRecDir, when set, records every NetHack episode of env i under TTYRecDir/env<i>/.
+	TTYRecDir string
+}
+
+// ParseEnv resolves o.Env's spelling: "CartPole" (isNetHack false) or a NetHack task.
+func (o Options) ParseEnv() (name string, task nethack.Task, isNetHack bool, err error) {
+	if strings.EqualFold(o.Env, "CartPole") {
+		return "CartPole", 0, false, nil
+	}
+	if task, err = nethack.ParseTask(o.Env); err != nil {
+		return "", 0, false, fmt.Errorf("unknown --env %q; available: CartPole or a NetHack task (%v)", o.Env, err)
+	}
+	return task.String(), task, true, nil
+}
+
+// DefaultLR is the learning rate LR 0 stands for.
+func (o Options) DefaultLR() (float64, error) {
+	_, _, hack, err := o.ParseEnv()
+	if err != nil {
+		return 0, err
+	}
+	if !hack {
+		return 1e-3, nil
+	}
+	return rl.MotifOptions(rl.Algo(o.Algo)).LR, nil
+}
+
+// Setup is what Build makes: the batched env (episode returns under envs.KeyEpisodeReward), its
+// learner, and with skills each env's controller and the spec.
+type Setup struct {
+	Env         envs.Env
+	Learner     *rl.Learner
+	Controllers []*skills.Controller
+	Spec        *skills.Spec
+	// NetHack is set for a NetHack env (Task is its task).
+	NetHack bool
+	Task    nethack.Task
+}
+
+// Build makes the training setup o describes. CartPole trains an MLP actor-critic with rl's
+// defaults for the algorithm; NetHack trains the Motif-style agent (nethackagent) with Motif's
+// hyper-parameters, minibatches of whole env sequences (APPO: the whole batch at once, as
+// sample-factory does; PPO and A2C as many as divide the env count, up to 4). With Skills, each
+// NetHack env runs the spec's character, actions and episode length under a skills.Controller,
+// and the agent reads the playing skill's one-hot. NetHack games are seeded from Seed, so runs
+// repeat as far as NetHack allows (it also reads the clock: the moon phase, night and midnight
+// change luck and a few events).
+func Build(o Options) (*Setup, error) {
+	if o.NumEnvs < 1 {
+		return nil, fmt.Errorf("recipe: NumEnvs %d must be at least 1", o.NumEnvs)
+	}
+	name, task, hack, err := o.ParseEnv()
+	if err != nil {
+		return nil, err
+	}
+	if o.LR == 0 {
+		if o.LR, err = o.DefaultLR(); err != nil {
+			return nil, err
+		}
+	}
+	if o.Skills != "" && !hack {
+		return nil, fmt.Errorf("--skills plays NetHack; use it with a NetHack --env, not %s", name)
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 1))
+	s := &Setup{NetHack: hack, Task: task}
+	var code *skills.Code
+	if o.Skills != "" {
+		if s.Spec, err = skills.LoadSpec(o.Skills); err != nil {
+			return nil, fmt.Errorf("--skills: %w", err)
+		}
+		if code, err = skills.LoadCode(o.SkillCode, skills.Limits{}); err != nil {
+			return nil, fmt.Errorf("--skill-code: %w", err)
+		}
+	}
+	var children []envs.Env
+	closeAll := func() {
+		for _, e := range children {
+			e.Close()
+		}
+	}
+	for i := 0; i < o.NumEnvs; i++ {
+		e, err := s.newEnv(o, i, code)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		children = append(children, e)
+	}
+	batched, err := envs.Serial(children...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	if s.Env, err = envs.Compose(batched, envs.RewardSum); err != nil {
+		batched.Close()
+		return nil, err
+	}
+	if s.Learner, err = s.newLearner(o, rng); err != nil {
+		s.Env.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newEnv makes env i.
+func (s *Setup) newEnv(o Options, i int, code *skills.Code) (envs.Env, error) {
+	if !s.NetHack {
+		return cartpole.NewEnv(cartpole.Options{Seed: o.Seed*1000 + uint64(i)})
+	}
+	eo := nethack.EnvOptions{Task: s.Task, Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
+	if s.Spec != nil { // MaestroMotif's character, actions and episode length
+		eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = s.Spec.Character, skills.ActionSets[s.Spec.Actions](), s.Spec.MaxSteps
+		// Dropping, quaffing and selling ask questions (which item? sell it?) that the skills
+		// must answer; NLE's tasks would cancel them.
+		eo.AllowAllYNQuestions = true
+	}
+	if o.TTYRecDir != "" {
+		eo.TTYRecDir = filepath.Join(o.TTYRecDir, fmt.Sprintf("env%d", i))
+	}
+	// Every episode of env i is seeded from seed; a resumed run draws new games.
+	seed := o.Seed*1000 + uint64(i)
+	if o.ResumedAt > 0 {
+		seed = nethack.EpisodeSeeds(seed, o.ResumedAt).Core
+	}
+	eo.Seed = &seed
+	ne, err := nethack.NewEnv(eo)
+	if err != nil || s.Spec == nil {
+		return ne, err
+	}
+	ctl, err := skills.NewController(ne, s.Spec, code)
+	if err != nil {
+		ne.Close()
+		return nil, err
+	}
+	s.Controllers = append(s.Controllers, ctl)
+	return ctl, nil
+}
+
+// newLearner makes the learner for the setup's env.
+func (s *Setup) newLearner(o Options, rng *rand.Rand) (*rl.Learner, error) {
+	algo := rl.Algo(o.Algo)
+	if !s.NetHack {
+		ro := rl.DefaultOptions(algo)
+		ro.LR, ro.Seed = o.LR, o.Seed
+		net, err := nn.NewActorCritic(4, 2, 64, rng)
+		if err != nil {
+			return nil, err
+		}
+		return rl.NewLearner(rl.NewFeedForward(net, cartpole.KeyObservation), ro)
+	}
+	ro := rl.MotifOptions(algo)
+	ro.LR, ro.Seed = o.LR, o.Seed
+	ro.Minibatches = 1
+	for _, m := range []int{4, 2} {
+		if o.NumEnvs%m == 0 && algo != rl.APPO {
+			ro.Minibatches = m
+			break
+		}
+	}
+	nSkills := 0
+	if s.Spec != nil {
+		nSkills = len(s.Spec.Skills) // the skill's one-hot next to the statistics
+	}
+	net, err := nethackagent.NewSkillAgent(s.Env.Specs().Action.(envs.Categorical).N, nSkills, rng)
+	if err != nil {
+		return nil, err
+	}
+	return rl.NewLearner(nethackagent.NewModel(net), ro)
+}
+
+// NewOverlapped returns sample-factory's overlapped collector for an APPO setup on NetHack: two
+// actors with copies of the learner's weights (seeded from seed; a resumed run draws a new
+// action stream), the next batch collected while the caller learns from this one.
+func (s *Setup) NewOverlapped(seed uint64, resumedAt int, co collectors.Options) (*rl.Overlapped, error) {
+	hm, ok := s.Learner.Model().(*nethackagent.Model)
+	if !ok {
+		return nil, fmt.Errorf("recipe: overlapped collection needs the NetHack agent")
+	}
+	var actors [2]*rl.Actor
+	for i := range actors {
+		as := seed*2 + uint64(i)
+		if resumedAt > 0 { // not the action stream the run started with
+			as = nethack.EpisodeSeeds(as, resumedAt).Disp
+		}
+		m, err := hm.Clone()
+		if err == nil {
+			actors[i], err = s.Learner.NewActor(m, as)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rl.NewOverlapped(s.Env, actors, co)
+}

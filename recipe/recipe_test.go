@@ -1,0 +1,50 @@
+package recipe
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/maestro-rl/maestro/agents/nethackagent"
+	"github.com/maestro-rl/maestro/rl"
+)
+
+// TestBuild builds the three setups train runs and checks what each holds; bad options are
+// errors naming the option.
+func TestBuild(t *testing.T) {
+	for _, c := range []struct {
+		o      Options
+		hack   bool
+		skills int
+	}{
+		{Options{Algo: "ppo", Env: "cartpole", NumEnvs: 2, Seed: 1}, false, 0},
+		{Options{Algo: "appo", Env: "score", NumEnvs: 2, Seed: 1}, true, 0},
+		{Options{Algo: "appo", Env: "NetHackScore", NumEnvs: 2, Seed: 1, Skills: "default", SkillCode: "default"}, true, 5},
+	} {
+		s, err := Build(c.o)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.o, err)
+		}
+		if bs := s.Env.BatchShape(); len(bs) != 1 || bs[0] != 2 || s.NetHack != c.hack || len(s.Controllers) != min(c.skills, 1)*2 {
+			t.Errorf("%+v: batch %v, NetHack %v, %d controllers", c.o, bs, s.NetHack, len(s.Controllers))
+		}
+		_, ff := s.Learner.Model().(*rl.FeedForward)
+		hm, nh := s.Learner.Model().(*nethackagent.Model)
+		if ff == c.hack || nh != c.hack || nh && hm.Net.Extra != c.skills {
+			t.Errorf("%+v: model %T", c.o, s.Learner.Model())
+		}
+		s.Env.Close()
+	}
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Algo: "ppo", Env: "pong", NumEnvs: 1}, `unknown --env "pong"`},
+		{Options{Algo: "ppo", Env: "cartpole", NumEnvs: 1, Skills: "default"}, "--skills plays NetHack"},
+		{Options{Algo: "dqn", Env: "cartpole", NumEnvs: 1}, `Options.Algo "dqn"`},
+		{Options{Algo: "ppo", Env: "cartpole"}, "NumEnvs 0"},
+	} {
+		if _, err := Build(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want %q", c.o, err, c.want)
+		}
+	}
+}
