@@ -72,7 +72,7 @@ type Intrinsic struct {
 	g        *nn.Graph
 	// Episode intrinsic returns so far, per env.
 	epIn []float64
-	seg        []Segment // per env: the running skill segment
+	seg  []Segment // per env: the running skill segment
 }
 
 // Segment is a stretch of steps of one skill: its index, its length and the intrinsic reward
