@@ -139,18 +139,25 @@ func Build(o Options) (*Setup, error) {
 	return s, nil
 }
 
+// EnvOptions are the options of a NetHack env the agent plays: its observations and, with a
+// skills spec, MaestroMotif's character, actions and episode length, with every yes/no question
+// left to the agent (dropping, quaffing and selling ask which item and whether to sell, which
+// the skills must answer; NLE's tasks would cancel them).
+func EnvOptions(task nethack.Task, spec *skills.Spec) nethack.EnvOptions {
+	eo := nethack.EnvOptions{Task: task, Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
+	if spec != nil {
+		eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = spec.Character, skills.ActionSets[spec.Actions](), spec.MaxSteps
+		eo.AllowAllYNQuestions = true
+	}
+	return eo
+}
+
 // newEnv makes env i.
 func (s *Setup) newEnv(o Options, i int, code *skills.Code) (envs.Env, error) {
 	if !s.NetHack {
 		return cartpole.NewEnv(cartpole.Options{Seed: o.Seed*1000 + uint64(i)})
 	}
-	eo := nethack.EnvOptions{Task: s.Task, Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
-	if s.Spec != nil { // MaestroMotif's character, actions and episode length
-		eo.Game.Character, eo.Actions, eo.MaxEpisodeSteps = s.Spec.Character, skills.ActionSets[s.Spec.Actions](), s.Spec.MaxSteps
-		// Dropping, quaffing and selling ask questions (which item? sell it?) that the skills
-		// must answer; NLE's tasks would cancel them.
-		eo.AllowAllYNQuestions = true
-	}
+	eo := EnvOptions(s.Task, s.Spec)
 	if o.TTYRecDir != "" {
 		eo.TTYRecDir = filepath.Join(o.TTYRecDir, fmt.Sprintf("env%d", i))
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/recipe"
 	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/skills"
 )
@@ -291,11 +292,12 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		check = &skills.Check{StatAtMost: &skills.StatRule{Stat: "depth", Value: -1}}
 	}
 	for i := 0; i < o.envs; i++ {
-		eo := nethack.EnvOptions{Task: nt, MaxEpisodeSteps: maxSteps, TTYRecDir: filepath.Join(recDir, fmt.Sprintf("env%d", i)),
-			Game: nethack.GameOptions{ObservationKeys: nethackagent.ObservationKeys}}
+		var sp *skills.Spec
 		if code != nil { // the skills' character and actions (a baseline keeps its task's), as train --skills
-			eo.Actions, eo.Game.Character, eo.AllowAllYNQuestions = skills.ActionSets[spec.Actions](), spec.Character, true
+			sp = spec
 		}
+		eo := recipe.EnvOptions(nt, sp)
+		eo.MaxEpisodeSteps, eo.TTYRecDir = maxSteps, filepath.Join(recDir, fmt.Sprintf("env%d", i))
 		ne, err := nethack.NewEnv(eo)
 		if err != nil {
 			closeAll()
