@@ -38,8 +38,8 @@ test: setup-peer
 	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism|EnvBatched' ./envs/nethack/
 	$(GO) test -count=1 -race ./nn/internal/kern/
 	$(GO) test -count=1 -race -run 'Sgemm' ./nn/internal/blas/
-	$(GO) test -count=1 -race -run 'Overlapped' ./rl/
-	$(GO) test -count=1 -race -run 'StatsWhileStepping' ./skills/
+	$(GO) test -count=1 -race -run 'Overlapped' ./agents/nethackagent/
+	$(GO) test -count=1 -race -run 'StatsWhileStepping|SandboxConcurrent' ./skills/
 
 setup-bench:
 	@bash scripts/setup.sh --bench

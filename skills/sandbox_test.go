@@ -2,6 +2,7 @@ package skills
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -236,5 +237,35 @@ func TestSandboxRoundTripsValues(t *testing.T) {
 	want := `(None, True, False, -7, 1267650600228229401496703205376, 2.5, "é", b"\x00\xff", [1, [2]], {1: "a", ("k", 2): {"x": None}}, set([3, 4]), {"depth": 2, "window": ["..@..", "....."]})`
 	if v.String() != want {
 		t.Errorf("got  %s\nwant %s", v, want)
+	}
+}
+
+// TestSandboxConcurrentCalls: goroutines calling one program at once each get their own
+// sandbox process and the right answers (go test -race checks the pool).
+func TestSandboxConcurrentCalls(t *testing.T) {
+	p, err := load(t, "def terminate(obs, turns):\n    return turns * 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 50 {
+				v, err := p.Call(context.Background(), "terminate", starlark.None, starlark.MakeInt(g*100+i))
+				if err == nil && v.String() != strconv.Itoa(2*(g*100+i)) {
+					err = fmt.Errorf("goroutine %d call %d: %v", g, i, v)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
