@@ -138,7 +138,8 @@ type Learner struct {
 	src   *rand.PCG
 	g     *nn.Graph
 	act   *Policy // acting: the same model and random stream, no gradients
-	Stats map[string]float64
+	// Stats are the last Update's.
+	Stats UpdateStats
 }
 
 // NewLearner returns a learner for m; o must pass Validate.
@@ -158,7 +159,7 @@ func NewLearner(m Model, o Options) (*Learner, error) {
 	}
 	src := rand.NewPCG(o.Seed, stream)
 	rng := rand.New(src)
-	return &Learner{o: o, m: m, opt: opt, rng: rng, src: src, g: nn.NewGraph(), act: NewPolicy(m, rng), Stats: map[string]float64{}}, nil
+	return &Learner{o: o, m: m, opt: opt, rng: rng, src: src, g: nn.NewGraph(), act: NewPolicy(m, rng)}, nil
 }
 
 // Optimizer returns the Adam optimizer (for learning-rate schedules and checkpoints).
@@ -171,7 +172,7 @@ func (p *Learner) Model() Model { return p.m }
 func (p *Learner) Act(td *tensordict.Dict) error { return p.act.Act(td) }
 
 // Update learns from a [T, B] batch collected with Act (or an Actor). Loss terms and
-// statistics go to Stats by name.
+// statistics go to Stats.
 func (p *Learner) Update(batch *tensordict.Dict) error {
 	bt, err := NewBatch(batch)
 	if err != nil {
@@ -305,7 +306,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 			}
 		}
 	}
-	st.write(p.Stats)
+	p.Stats = st.result()
 	return nil
 }
 
@@ -326,7 +327,7 @@ func (p *Learner) Snapshot() ([]byte, error) { return snapshot(p.m.Params(), p.o
 func (p *Learner) Restore(b []byte) error { return restore(b, p.m.Params(), p.opt, p.src) }
 
 // Metrics returns the statistics of the last Update.
-func (p *Learner) Metrics() map[string]float64 { return p.Stats }
+func (p *Learner) Metrics() UpdateStats { return p.Stats }
 
 // Params returns the model's parameters.
 func (p *Learner) Params() []*nn.Param { return p.m.Params() }

@@ -83,14 +83,32 @@ func (s *lossStats) add(o Options, t terms) {
 	s.frames += len(t.ratio.Data)
 }
 
-func (s *lossStats) write(stats map[string]float64) {
+func (s *lossStats) result() UpdateStats {
 	steps, frames := float64(max(s.steps, 1)), float64(max(s.frames, 1))
-	stats["loss"] = s.loss / steps
-	stats["policy_loss"] = s.policy / steps
-	stats["value_loss"] = s.value / steps
-	stats["entropy"] = s.entropy / steps
-	stats["clip_fraction"] = s.clipFrac / frames
-	stats["approx_kl"] = s.approxKL / frames
+	return UpdateStats{Loss: s.loss / steps, PolicyLoss: s.policy / steps, ValueLoss: s.value / steps, Entropy: s.entropy / steps,
+		ApproxKL: s.approxKL / frames, ClipFraction: s.clipFrac / frames}
+}
+
+// UpdateStats are an update's loss terms, averaged over its optimizer steps, and the policy's
+// movement, averaged over its frames.
+type UpdateStats struct {
+	Loss, PolicyLoss, ValueLoss, Entropy float64
+	// ApproxKL is the mean of (r - 1) - log r over the frames (r the probability ratio), and
+	// ClipFraction the share of frames with |r - 1| above Clip.
+	ApproxKL, ClipFraction float64
+}
+
+// Named returns the statistics with their log names (loss, policy_loss, value_loss, entropy,
+// approx_kl, clip_fraction), in that order.
+func (s UpdateStats) Named() []NamedStat {
+	return []NamedStat{{"loss", s.Loss}, {"policy_loss", s.PolicyLoss}, {"value_loss", s.ValueLoss}, {"entropy", s.Entropy},
+		{"approx_kl", s.ApproxKL}, {"clip_fraction", s.ClipFraction}}
+}
+
+// NamedStat is one statistic and its log name.
+type NamedStat struct {
+	Name  string
+	Value float64
 }
 
 // step backpropagates t's loss, clips the gradients' global norm (unless MaxGradNorm is 0) and takes an optimizer step,

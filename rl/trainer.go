@@ -16,7 +16,7 @@ type Step struct {
 	Batch   *tensordict.Dict   // the batch just learnt from (valid until the next Next)
 	Frames  int                // frames collected so far, this batch included
 	Batches int                // batches learnt from in this Run
-	Stats   map[string]float64 // the learner's statistics of this update
+	Stats   UpdateStats // the learner's statistics of this update
 	// Collect is how long Next took (with collection overlapping learning, how long the
 	// learner waited for the batch); Update how long the update took.
 	Collect, Update time.Duration
@@ -46,7 +46,7 @@ type Collector interface {
 type Updater interface {
 	Update(batch *tensordict.Dict) error
 	Optimizer() *nn.Adam
-	Metrics() map[string]float64
+	Metrics() UpdateStats
 }
 
 // Trainer is the training loop, top to bottom: hooks before the batch, collect (the

@@ -58,8 +58,8 @@ func TestTrainerHooks(t *testing.T) {
 	if !slices.Equal(events, want) {
 		t.Errorf("events %v, want %v", events, want)
 	}
-	if len(steps) != 4 || steps[3].Frames != 512 || steps[3].Batches != 4 || steps[0].Stats["loss"] == 0 {
-		t.Errorf("steps: %d, last %d frames %d batches, first loss %v", len(steps), steps[3].Frames, steps[3].Batches, steps[0].Stats["loss"])
+	if len(steps) != 4 || steps[3].Frames != 512 || steps[3].Batches != 4 || steps[0].Stats.Loss == 0 {
+		t.Errorf("steps: %d, last %d frames %d batches, first loss %v", len(steps), steps[3].Frames, steps[3].Batches, steps[0].Stats.Loss)
 	}
 	for i, s := range steps { // 128 cart-pole steps and an update each take some time
 		if s.Collect <= 0 || s.Update <= 0 {

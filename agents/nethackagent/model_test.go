@@ -179,8 +179,8 @@ func testReplay(t *testing.T, skills int) {
 	if err := p.Update(batch); err != nil {
 		t.Fatal(err)
 	}
-	if p.Stats["approx_kl"] > 1e-8 || p.Stats["clip_fraction"] != 0 {
-		t.Errorf("one minibatch, one epoch: approx KL %g, clip fraction %g; want 0 (ratios of 1)", p.Stats["approx_kl"], p.Stats["clip_fraction"])
+	if p.Stats.ApproxKL > 1e-8 || p.Stats.ClipFraction != 0 {
+		t.Errorf("one minibatch, one epoch: approx KL %g, clip fraction %g; want 0 (ratios of 1)", p.Stats.ApproxKL, p.Stats.ClipFraction)
 	}
 }
 

@@ -161,7 +161,7 @@ type learner interface {
 	envs.Policy
 	Update(batch *tensordict.Dict) error
 	Optimizer() *nn.Adam
-	Metrics() map[string]float64
+	Metrics() rl.UpdateStats
 	Params() []*nn.Param
 	Snapshot() ([]byte, error)
 	Restore(b []byte) error

@@ -312,10 +312,10 @@ func run(c config, resolved func(path string) error) error {
 		if err := sl.write(tb, step, b.Controllers); err != nil {
 			return err
 		}
-		for _, k := range []string{"loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} {
-			tb.Scalar("loss/"+k, step, s[k])
+		for _, ns := range s.Named() {
+			tb.Scalar("loss/"+ns.Name, step, ns.Value)
 		}
-		w.Write([]string{strconv.Itoa(st.Frames), f(el), strconv.Itoa(len(returns)), f(mean), f(s["loss"]), f(s["policy_loss"]), f(s["value_loss"]), f(s["entropy"]), f(s["approx_kl"]), f(s["clip_fraction"]), f(meanIntr)})
+		w.Write([]string{strconv.Itoa(st.Frames), f(el), strconv.Itoa(len(returns)), f(mean), f(s.Loss), f(s.PolicyLoss), f(s.ValueLoss), f(s.Entropy), f(s.ApproxKL), f(s.ClipFraction), f(meanIntr)})
 		if time.Since(lastPrint) > 250*time.Millisecond || st.Frames >= c.TotalFrames {
 			lastPrint = time.Now()
 			rate := float64(st.Frames-startFrames) / el
