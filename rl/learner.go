@@ -131,13 +131,13 @@ func (o Options) Validate() error {
 // so the first epoch's ratios are exactly 1 (sample-factory's "rollout = recurrence"). Those of
 // a feedforward model are random sets of steps.
 type Learner struct {
-	o     Options
-	m     Model
-	opt   *nn.Adam
-	rng   *rand.Rand
-	src   *rand.PCG
-	g     *nn.Graph
-	act   *Policy // acting: the same model and random stream, no gradients
+	o   Options
+	m   Model
+	opt *nn.Adam
+	rng *rand.Rand
+	src *rand.PCG
+	g   *nn.Graph
+	act *Policy // acting: the same model and random stream, no gradients
 	// Stats are the last Update's.
 	Stats UpdateStats
 }

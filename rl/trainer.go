@@ -13,10 +13,10 @@ var ErrStop = errors.New("rl: stop")
 
 // Step is what AfterUpdate hooks see.
 type Step struct {
-	Batch   *tensordict.Dict   // the batch just learnt from (valid until the next Next)
-	Frames  int                // frames collected so far, this batch included
-	Batches int                // batches learnt from in this Run
-	Stats   UpdateStats // the learner's statistics of this update
+	Batch   *tensordict.Dict // the batch just learnt from (valid until the next Next)
+	Frames  int              // frames collected so far, this batch included
+	Batches int              // batches learnt from in this Run
+	Stats   UpdateStats      // the learner's statistics of this update
 	// Collect is how long Next took (with collection overlapping learning, how long the
 	// learner waited for the batch); Update how long the update took.
 	Collect, Update time.Duration
