@@ -140,6 +140,16 @@ type RolloutOptions struct {
 	StateKeys []string
 }
 
+// Validate reports an empty state key (StateKeys may be nil or empty, not hold "").
+func (o RolloutOptions) Validate() error {
+	for i, k := range o.StateKeys {
+		if k == "" {
+			return fmt.Errorf("envs: RolloutOptions.StateKeys[%d] is empty", i)
+		}
+	}
+	return nil
+}
+
 // ErrNoSteps is returned by Rollout when asked for no steps.
 var ErrNoSteps = errors.New("envs: rollout of 0 steps")
 
@@ -149,6 +159,9 @@ var ErrNoSteps = errors.New("envs: rollout of 0 steps")
 func Rollout(env Env, policy Policy, steps int, o RolloutOptions) (*tensordict.Dict, error) {
 	if steps <= 0 {
 		return nil, ErrNoSteps
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	td := o.Start
 	if td == nil {

@@ -43,6 +43,14 @@ type ServerOptions struct {
 	Log *os.File
 }
 
+// Validate reports a count out of range (0 means the defaults).
+func (o ServerOptions) Validate() error {
+	if o.Parallel < 0 || o.Context < 0 || o.Threads < 0 {
+		return fmt.Errorf("llm: ServerOptions.Parallel %d, Context %d and Threads %d must not be negative (0: 2 slots, 2048 tokens per slot, the server's choice)", o.Parallel, o.Context, o.Threads)
+	}
+	return nil
+}
+
 // Server is a running llama-server on a free loopback port.
 type Server struct {
 	cmd  *exec.Cmd
@@ -91,6 +99,9 @@ func FindServer(o ServerOptions) (binary, model string, err error) {
 
 // StartServer starts llama-server and waits until it answers /health (at most two minutes).
 func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	bin, model, err := FindServer(o)
 	if err != nil {
 		return nil, err

@@ -101,6 +101,20 @@ type CoderOptions struct {
 	Limits Limits
 }
 
+// Validate reports an option out of range: a known Search, counts not below 0 (0: the
+// defaults), a finite temperature not below 0, and Limits valid.
+func (o CoderOptions) Validate() error {
+	switch {
+	case o.Search != "" && o.Search != "greedy" && o.Search != "evolution" && o.Search != "tree":
+		return fmt.Errorf("skills: CoderOptions.Search %q: use greedy, evolution or tree", o.Search)
+	case o.Rounds < 0 || o.Population < 0 || o.MaxTokens < 0:
+		return fmt.Errorf("skills: CoderOptions.Rounds %d, Population %d and MaxTokens %d must not be negative (0: 4, 3, 1024)", o.Rounds, o.Population, o.MaxTokens)
+	case o.Temperature < 0 || o.Temperature != o.Temperature || o.Temperature > 1e30:
+		return fmt.Errorf("skills: CoderOptions.Temperature %v must be finite and at least 0", o.Temperature)
+	}
+	return o.Limits.Validate()
+}
+
 var fenceRE = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```") // any tag: python, Python, python3, starlark ...
 
 // ExtractCode returns the code in an answer: the longest fenced block, what follows an unclosed
@@ -154,6 +168,9 @@ func WriteCode(ctx context.Context, c *llm.Client, spec *Spec, kind string, o Co
 	}
 	if o.Population <= 0 {
 		o.Population = 3
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	switch o.Search {
 	case "":

@@ -269,3 +269,14 @@ func TestSandboxConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+func TestCoderOptionsValidate(t *testing.T) {
+	for _, c := range []struct {
+		o    CoderOptions
+		want string
+	}{{CoderOptions{Search: "bfs"}, `Search "bfs"`}, {CoderOptions{Rounds: -1}, "Rounds -1"}, {CoderOptions{Limits: Limits{Timeout: -1}}, "Limits.Timeout"}} {
+		if err := c.o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want %q", c.o, err, c.want)
+		}
+	}
+}

@@ -252,6 +252,17 @@ type Game struct {
 }
 
 // NewGame loads a private copy of NLE and prepares a game folder; call Reset to start playing.
+// Validate reports an unknown observation key or a malformed character string.
+func (o GameOptions) Validate() error {
+	for _, k := range o.ObservationKeys {
+		if _, ok := keyBits[k]; !ok {
+			return fmt.Errorf("nethack: unknown observation key %q; valid keys: %s", k, strings.Join(ObservationKeys, ", "))
+		}
+	}
+	_, err := playerName(o.Character)
+	return err
+}
+
 func NewGame(o GameOptions) (*Game, error) {
 	in, err := FindInstall(o.NLEDir)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/maestro-rl/maestro/internal/validate"
 )
 
 // Task selects the reward and ending rules of a TaskEnv, as NLE's registered envs do.
@@ -184,21 +186,35 @@ type TaskEnv struct {
 }
 
 // NewEnv creates the task's game; call Reset before stepping.
+// Validate reports an option out of range: a known task and penalty mode, counts not below 0,
+// finite penalties, no seed for Challenge, and a valid character.
+func (o EnvOptions) Validate() error {
+	switch {
+	case o.Task < 0 || o.Task >= numTasks:
+		return fmt.Errorf("nethack: unknown task %d; use ParseTask", int(o.Task))
+	case o.PenaltyMode != "" && !slices.Contains([]string{"constant", "exp", "square", "linear", "always"}, o.PenaltyMode):
+		return fmt.Errorf("nethack: unknown penalty mode %q; valid: constant, exp, square, linear, always", o.PenaltyMode)
+	case o.MaxEpisodeSteps < 0 || o.TTYRecEvery < 0 || o.NoProgressTimeout < 0:
+		return errors.New("nethack: MaxEpisodeSteps, TTYRecEvery and NoProgressTimeout must not be negative")
+	case o.Seed != nil && o.Task == TaskChallenge:
+		return errors.New("nethack: NetHackChallenge does not allow seeding; leave EnvOptions.Seed nil")
+	}
+	step := 0.0
+	if o.PenaltyStep != nil {
+		step = *o.PenaltyStep
+	}
+	if err := validate.Numbers("nethack: EnvOptions.", validate.F("PenaltyStep", step, true, ""), validate.F("PenaltyTime", o.PenaltyTime, true, "")); err != nil {
+		return err
+	}
+	return o.Game.Validate()
+}
+
 func NewTaskEnv(o EnvOptions) (*TaskEnv, error) {
-	if o.Task < 0 || o.Task >= numTasks {
-		return nil, fmt.Errorf("nethack: unknown task %d; use ParseTask", int(o.Task))
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.PenaltyMode == "" {
 		o.PenaltyMode = "constant"
-	}
-	if !slices.Contains([]string{"constant", "exp", "square", "linear", "always"}, o.PenaltyMode) {
-		return nil, fmt.Errorf("nethack: unknown penalty mode %q; valid: constant, exp, square, linear, always", o.PenaltyMode)
-	}
-	if o.MaxEpisodeSteps < 0 || o.TTYRecEvery < 0 || o.NoProgressTimeout < 0 {
-		return nil, errors.New("nethack: MaxEpisodeSteps, TTYRecEvery and NoProgressTimeout must not be negative")
-	}
-	if o.Seed != nil && o.Task == TaskChallenge {
-		return nil, errors.New("nethack: NetHackChallenge does not allow seeding; leave EnvOptions.Seed nil")
 	}
 	g := o.Game
 	e := &TaskEnv{opts: o, penaltyStep: -0.01, maxSteps: 5000}

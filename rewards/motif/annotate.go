@@ -11,6 +11,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
+	"github.com/maestro-rl/maestro/internal/validate"
 	"github.com/maestro-rl/maestro/llm"
 )
 
@@ -32,6 +33,23 @@ type AnnotateOptions struct {
 	TieMargin float64
 	// Progress, when set, is called after every answer.
 	Progress func(Progress)
+}
+
+// Validate reports a missing template or an option out of range: a known mode, counts not
+// below 0 (0: the defaults), finite sampling parameters and tie margin, not below 0.
+func (o AnnotateOptions) Validate() error {
+	switch {
+	case o.Template == nil:
+		return fmt.Errorf("motif: no prompt template")
+	case o.Mode != "" && o.Mode != Generative && o.Mode != Scored && o.Mode != Pointwise:
+		return fmt.Errorf("motif: AnnotateOptions.Mode %q: use %s, %s or %s", o.Mode, Generative, Scored, Pointwise)
+	case o.Concurrency < 0 || o.MaxTokens < 0:
+		return fmt.Errorf("motif: AnnotateOptions.Concurrency %d and MaxTokens %d must not be negative (0: 4, 512)", o.Concurrency, o.MaxTokens)
+	}
+	return validate.Numbers("motif: AnnotateOptions.",
+		validate.F("Temperature", float64(o.Temperature), o.Temperature >= 0, "of at least 0 (0: 0.1)"),
+		validate.F("TopP", float64(o.TopP), o.TopP >= 0 && o.TopP <= 1, "in [0, 1] (0: 0.95)"),
+		validate.F("TieMargin", o.TieMargin, o.TieMargin >= 0, "of at least 0"))
 }
 
 // Progress of an annotation job.
@@ -77,8 +95,8 @@ func key(model string, o AnnotateOptions, first, second string) string {
 // is looked up in, or recorded to, the journal, so no request is paid for twice and a killed
 // job continues where it stopped. Labels come back in pairs' order.
 func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string, o AnnotateOptions) ([]int8, Summary, error) {
-	if o.Template == nil {
-		return nil, Summary{}, fmt.Errorf("motif: no prompt template")
+	if err := o.Validate(); err != nil {
+		return nil, Summary{}, err
 	}
 	if o.Mode == "" {
 		o.Mode = Generative

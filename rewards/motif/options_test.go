@@ -17,6 +17,10 @@ func TestOptionsValidate(t *testing.T) {
 		{IntrinsicOptions{Beta: -1}.Validate(), "IntrinsicOptions.Beta is -1"},
 		{IntrinsicOptions{Threshold: math.NaN()}.Validate(), "IntrinsicOptions.Threshold is NaN"},
 		{CollectOptions{Steps: 10}.Validate(), "positive steps and envs"},
+		{ProbeOptions{MaxTokens: -1}.Validate(), "ProbeOptions.MaxTokens -1"},
+		{AnnotateOptions{}.Validate(), "no prompt template"},
+		{AnnotateOptions{Template: &Template{}, Mode: "vote"}.Validate(), `AnnotateOptions.Mode "vote"`},
+		{AnnotateOptions{Template: &Template{}, TopP: 1.5}.Validate(), "AnnotateOptions.TopP is 1.5"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%v; want %q", c.err, c.want)

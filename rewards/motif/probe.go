@@ -114,12 +114,23 @@ type ProbeOptions struct {
 	Progress func(done, total int)
 }
 
+// Validate reports an option out of range.
+func (o ProbeOptions) Validate() error {
+	if o.MaxTokens < 0 {
+		return fmt.Errorf("motif: ProbeOptions.MaxTokens %d must not be negative (0: 300)", o.MaxTokens)
+	}
+	return nil
+}
+
 // Probe asks the judge, for each topic of facts, how much it knows of it (a 1-9 rating read
 // from the first token's log-probabilities, as in pointwise mode) and then to list what it
 // knows; each answer is scored against the topic's facts (recall: facts whose pattern matches
 // the answer) and false claims (lines of the answer that match one). It measures what a judge
 // knows before its labels are trusted; the patterns are keywords, so read the answers too.
 func Probe(ctx context.Context, c *llm.Client, facts []ProbeFact, o ProbeOptions) (ProbeResult, error) {
+	if err := o.Validate(); err != nil {
+		return ProbeResult{}, err
+	}
 	if o.MaxTokens <= 0 {
 		o.MaxTokens = 300
 	}
