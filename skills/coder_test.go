@@ -173,6 +173,9 @@ func TestRefinementLoop(t *testing.T) {
 // TestCoderSmoke asks the real embedded model for a policy over skills: a 135M model will not
 // write working code, but the loop must run its budget and report without failing.
 func TestCoderSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 56 s on 2 cores; make test (no -short) runs it")
+	}
 	srv, err := llm.StartServer(context.Background(), llm.ServerOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -216,6 +216,9 @@ func testAgentGradients(t *testing.T, extra int) {
 
 // The diffstats reward model: its size and gradients through both branches.
 func TestRewardModelDiff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 4 s on 2 cores; make test (no -short) runs it")
+	}
 	rng := rand.New(rand.NewPCG(4, 4))
 	m, err := NewRewardNetDiff(rng)
 	if err != nil {

@@ -23,6 +23,9 @@ import (
 // with the real embedded llama-server, inspect, train; then a rerun of label is served from
 // the journal.
 func TestPipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 6 s on 2 cores; make test (no -short) runs it")
+	}
 	dir := t.TempDir()
 	obs, pairsFile, rm := filepath.Join(dir, "obs.mtd"), filepath.Join(dir, "pairs.mtd"), filepath.Join(dir, "rm.mtd")
 	ctx := context.Background()
@@ -172,6 +175,9 @@ func TestCollectWithPolicy(t *testing.T) {
 // there (it asks the judge exactly as label does: template, goal, mode, keys) and give the same
 // labels; its last two lines are the RESULT lines.
 func TestEvalAsksAsLabelDoes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 7 s on 2 cores; make test (no -short) runs it")
+	}
 	dir := t.TempDir()
 	obs, pairsFile := filepath.Join(dir, "obs.mtd"), filepath.Join(dir, "pairs.mtd")
 	ctx := context.Background()

@@ -23,6 +23,9 @@ import (
 // new episodes but keeps the frame count, the weights and the optimizer. APPO collects while
 // it learns (--overlap) or alternates, and a run checkpointed one way resumes the other.
 func TestNetHackRunAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 6 s on 2 cores; make test (no -short) runs it")
+	}
 	for _, ov := range [][2]bool{{false, false}, {true, true}, {true, false}, {false, true}} {
 		t.Run(fmt.Sprintf("overlap=%v,resumed=%v", ov[0], ov[1]), func(t *testing.T) { testNetHackRunAndResume(t, ov[0], ov[1]) })
 	}
@@ -57,6 +60,9 @@ func TestMotifReward(t *testing.T) {
 // TestNetHackEvalRecordsBestAndWorst evaluates a (barely trained) NetHack run: the best and
 // worst of its episodes are kept as ttyrecs that decode, the rest are removed.
 func TestNetHackEvalRecordsBestAndWorst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 9 s on 2 cores; make test (no -short) runs it")
+	}
 	dir := filepath.Join(t.TempDir(), "nh")
 	c := config{Algo: "appo", Env: "NetHackScore", NumEnvs: 2, Frames: 16, TotalFrames: 32, Seed: 3, runDir: dir}
 	if err := run(c, nil); err != nil {

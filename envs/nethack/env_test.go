@@ -11,6 +11,9 @@ import (
 )
 
 func TestEnvContractEveryTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 5 s on 2 cores; make test (no -short) runs it")
+	}
 	for _, task := range nethack.Tasks() {
 		t.Run(task.String(), func(t *testing.T) {
 			e, err := nethack.NewEnv(nethack.EnvOptions{Task: task, MaxEpisodeSteps: 200})

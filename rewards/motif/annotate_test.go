@@ -80,6 +80,9 @@ func childAnnotate() {
 // is SIGKILLed after 9 answers; the rerun asks exactly the requests the journal lacks, a third
 // run asks nothing and gives the same labels, and the compacted journal holds each request once.
 func TestAnnotateKilledAndResumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 42 s on 2 cores; make test (no -short) runs it")
+	}
 	srv, err := llm.StartServer(context.Background(), llm.ServerOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -79,6 +79,9 @@ func syntheticPairs(n int, seed uint64) *tensordict.Dict {
 // TestRewardModelLearnsARule trains on pairs labelled by a rule (gold beats no gold) and
 // requires at least 95% accuracy on held-out non-tie pairs, then checks the saved file.
 func TestRewardModelLearnsARule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 18 s on 2 cores; make test (no -short) runs it")
+	}
 	pairs := syntheticPairs(1000, 7)
 	rm, res, err := TrainRewardModel(pairs, TrainOptions{Epochs: 2, Batch: 64, LR: 1e-3, Seed: 1,
 		Progress: func(e int, r TrainResult) {

@@ -92,6 +92,9 @@ func TestTransitionCaptions(t *testing.T) {
 // TestDiffRewardModelLearnsARule: transitions in which gold rose beat those in which it did
 // not, whatever the messages say; the diffstats model learns it to >= 95% held out.
 func TestDiffRewardModelLearnsARule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 15 s on 2 cores; make test (no -short) runs it")
+	}
 	const n = 600
 	rng := rand.New(rand.NewPCG(11, 1))
 	d := tensordict.New(n)
