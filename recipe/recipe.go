@@ -69,6 +69,9 @@ type Setup struct {
 	Learner     *rl.Learner
 	Controllers []*skills.Controller
 	Spec        *skills.Spec
+	// Games are the NetHack envs, one per env in order (nil for CartPole): what they record
+	// and report (TaskEnv.TTYRecPath).
+	Games []*nethack.Env
 	// NetHack is set for a NetHack env (Task is its task).
 	NetHack bool
 	Task    nethack.Task
@@ -168,8 +171,12 @@ func (s *Setup) newEnv(o Options, i int, code *skills.Code) (envs.Env, error) {
 	}
 	eo.Seed = &seed
 	ne, err := nethack.NewEnv(eo)
-	if err != nil || s.Spec == nil {
-		return ne, err
+	if err != nil {
+		return nil, err
+	}
+	s.Games = append(s.Games, ne)
+	if s.Spec == nil {
+		return ne, nil
 	}
 	ctl, err := skills.NewController(ne, s.Spec, code)
 	if err != nil {

@@ -60,6 +60,7 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 	recDir := filepath.Join(o.out, "ttyrec-tmp")
 	os.RemoveAll(recDir)
 	var judges []*skills.Judge
+	var games []*nethack.Env // each env's game, for the recordings' paths
 	var children []envs.Env
 	closeAll := func() {
 		for _, e := range children {
@@ -82,6 +83,7 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 			closeAll()
 			return err
 		}
+		games = append(games, ne)
 		var played envs.Env = ne
 		if code != nil {
 			played, err = skills.NewController(ne, spec, code)
@@ -208,10 +210,9 @@ func evaluate(ctx context.Context, o options, spec *skills.Spec, task skills.Tas
 		return err
 	}
 	for i, w := range where { // each reported episode's recording, by its place in the report
-		src, _ := filepath.Glob(filepath.Join(recDir, fmt.Sprintf("env%d", w.env), fmt.Sprintf("nle.*.%d.ttyrec3.bz2", w.episode)))
-		if len(src) == 1 {
+		if src := games[w.env].Task().TTYRecPath(w.episode); src != "" {
 			rel := filepath.Join("ttyrec", fmt.Sprintf("episode%02d.ttyrec3.bz2", i))
-			if err := os.Rename(src[0], filepath.Join(o.out, rel)); err == nil {
+			if err := os.Rename(src, filepath.Join(o.out, rel)); err == nil {
 				r.Results[i].TTYRec = rel
 			}
 		}

@@ -168,10 +168,9 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 			dst  *string
 		}{{best, "best", &res.Best}, {worst, "worst", &res.Worst}} {
 			f := which[k.i]
-			src, _ := filepath.Glob(filepath.Join(recDir, fmt.Sprintf("env%d", f.env), fmt.Sprintf("nle.*.%d.ttyrec3.bz2", f.episode)))
-			if len(src) == 1 {
+			if src := b.Games[f.env].Task().TTYRecPath(f.episode); src != "" {
 				rel := filepath.Join("eval", k.name+".ttyrec3.bz2")
-				if err := os.Rename(src[0], filepath.Join(runDir, rel)); err == nil {
+				if err := os.Rename(src, filepath.Join(runDir, rel)); err == nil {
 					*k.dst = rel
 				}
 			}
