@@ -156,11 +156,26 @@ func (p *Program) CallBatch(ctx context.Context, batch []Call, vals []starlark.V
 		}
 	}
 	fn := batch[0].Fn
-	p.mu.Lock()
-	crashes, last := p.crashes, p.lastCrash
-	p.mu.Unlock()
-	if crashes >= crashLimit {
-		return fmt.Errorf("skills: %s: %s: not run: its calls ended %d sandbox processes in a row; the last: %w", p.name, fn, crashes, last)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("skills: %s: %s: not run: %w", p.name, fn, err)
+	}
+	// A crash is charged to the code that ran: a function passed in as an argument (an LLM's
+	// test calling the candidate under test) rather than its caller.
+	charged := []*Program{p}
+	for _, c := range batch {
+		for _, a := range c.Args {
+			if f, ok := a.(funcRef); ok {
+				if charged[0] == p {
+					charged = charged[:0]
+				}
+				charged = append(charged, f.p)
+			}
+		}
+	}
+	for _, q := range charged {
+		if err := q.refuse(fn); err != nil {
+			return err
+		}
 	}
 	w, err := sandboxes.get(p.limits.Memory)
 	if err != nil {
@@ -168,17 +183,33 @@ func (p *Program) CallBatch(ctx context.Context, batch []Call, vals []starlark.V
 	}
 	err = w.calls(ctx, p, batch, vals, errs)
 	if w.dead {
-		p.mu.Lock()
-		p.crashes, p.lastCrash = p.crashes+1, err
-		p.mu.Unlock()
+		if ctx.Err() == nil { // a cancelled call says nothing about the code
+			for _, q := range charged {
+				q.mu.Lock()
+				q.crashes, q.lastCrash = q.crashes+1, err
+				q.mu.Unlock()
+			}
+		}
 		return fmt.Errorf("skills: %s: %s: %w", p.name, fn, err)
 	}
 	sandboxes.put(w)
-	p.mu.Lock()
-	p.crashes = 0
-	p.mu.Unlock()
+	for _, q := range charged {
+		q.mu.Lock()
+		q.crashes = 0
+		q.mu.Unlock()
+	}
 	if err != nil {
 		return fmt.Errorf("skills: %s: %w", p.name, err)
+	}
+	return nil
+}
+
+// refuse returns an error when p's calls have ended crashLimit processes in a row.
+func (p *Program) refuse(fn string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.crashes >= crashLimit {
+		return fmt.Errorf("skills: %s: %s: not run: its calls ended %d sandbox processes in a row; the last: %w", p.name, fn, p.crashes, p.lastCrash)
 	}
 	return nil
 }

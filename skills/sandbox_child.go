@@ -156,7 +156,11 @@ func serve(progs map[uint64]*localProgram, frame []byte) []byte {
 			mark := len(e.b)
 			if err == nil {
 				e.byte(replyOK)
-				if err = e.value(v, 0, mark+maxReply); errors.Is(err, errTooLarge) {
+				err = e.value(v, 0, mark+maxReply)
+				if err == nil && len(e.b)-mark > maxReply {
+					err = errTooLarge
+				}
+				if errors.Is(err, errTooLarge) {
 					err = fmt.Errorf("skills: %s: %s returned a value over %d bytes (does a state it carries grow without bound?)", p.name, fn, maxReply)
 				} else if err != nil {
 					err = fmt.Errorf("skills: %s: %s returned %w", p.name, fn, err)

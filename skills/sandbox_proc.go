@@ -162,8 +162,12 @@ func (w *worker) roundtrip(ctx context.Context, payload []byte, limit time.Durat
 	if err == nil {
 		w.buf, err = readFrame(w.rep, w.buf)
 	}
-	timer.Stop()
-	stopCtx()
+	// A watchdog that fired (or is firing) after the reply arrived has killed the process
+	// anyway: it must not go back to the pool.
+	stoppedTimer, stoppedCtx := timer.Stop(), stopCtx()
+	if err == nil && (!stoppedTimer || !stoppedCtx) {
+		err = errors.New("the process was killed as its reply arrived")
+	}
 	if err == nil && len(w.buf) == 0 {
 		err = errShort
 	}
@@ -212,26 +216,36 @@ func (w *worker) ensure(ctx context.Context, p *Program) error {
 		w.loaded[p.id] = w.tick
 		return nil
 	}
-	if len(w.loaded) >= maxLoaded {
-		var old, oldest uint64 = 0, ^uint64(0)
-		for id, t := range w.loaded {
-			if t < oldest {
-				old, oldest = id, t
-			}
-		}
-		w.enc.b = append(w.enc.b[:0], opUnload)
-		w.enc.uint(old)
-		if _, _, err := w.roundtrip(ctx, w.enc.b, time.Second+p.limits.grace(), p.limits); err != nil {
-			return err
-		}
-		delete(w.loaded, old)
-	}
 	_, err := w.load(p)
 	return err
 }
 
-// load loads p into the process and returns the functions it defines.
+// makeRoom unloads the least recently used program when maxLoaded are loaded.
+func (w *worker) makeRoom(l Limits) error {
+	if len(w.loaded) < maxLoaded {
+		return nil
+	}
+	var old, oldest uint64 = 0, ^uint64(0)
+	for id, t := range w.loaded {
+		if t < oldest {
+			old, oldest = id, t
+		}
+	}
+	w.enc.b = append(w.enc.b[:0], opUnload)
+	w.enc.uint(old)
+	if _, _, err := w.roundtrip(context.Background(), w.enc.b, time.Second+l.grace(), l); err != nil {
+		return err
+	}
+	delete(w.loaded, old)
+	return nil
+}
+
+// load loads p into the process (making room first) and returns the functions it defines.
 func (w *worker) load(p *Program) ([]string, error) {
+	if err := w.makeRoom(p.limits); err != nil {
+		return nil, err
+	}
+	w.tick++
 	e := &w.enc
 	e.b = append(e.b[:0], opLoad)
 	e.uint(p.id)

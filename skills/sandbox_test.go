@@ -280,3 +280,56 @@ func TestCoderOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxReviewFindings replays an independent review's findings: a cancelled context
+// neither kills a process nor counts as a crash; a string or a big integer over MaxValue is
+// refused however it is built; a big integer crosses exactly, in linear time; the crash of a
+// function passed to another program's test is charged to that function, not to the test.
+func TestSandboxReviewFindings(t *testing.T) {
+	p, err := load(t, "def terminate(obs, turns):\n    return turns\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range crashLimit + 1 {
+		if _, err := p.Call(cancelled, "terminate", starlark.None, starlark.MakeInt(1)); err == nil || !strings.Contains(err.Error(), "not run") {
+			t.Fatalf("a cancelled call: %v", err)
+		}
+	}
+	if v, err := p.Call(context.Background(), "terminate", starlark.None, starlark.MakeInt(3)); err != nil || v.String() != "3" {
+		t.Errorf("after cancelled calls: %v, %v; want 3", v, err)
+	}
+	big, err := Load("big.star", "def terminate(obs, turns):\n    if turns == 0:\n        return -(7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7)\n    if turns == 1:\n        return 'x' * 5000000\n    v = 1 << 500\n    for i in range(15):\n        v = v * v\n    return v\n", sig, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := big.Call(context.Background(), "terminate", starlark.None, starlark.MakeInt(0)); err != nil || v.String() != "-6366805760909027985741435139224001" {
+		t.Errorf("-(7^40) came back as %v, %v", v, err)
+	}
+	for turns := 1; turns <= 2; turns++ {
+		if _, err := big.Call(context.Background(), "terminate", starlark.None, starlark.MakeInt(turns)); err == nil || !strings.Contains(err.Error(), "over 1048576 bytes") {
+			t.Errorf("a %s over MaxValue: %v; want it refused", map[int]string{1: "5 MB string", 2: "2 MB integer"}[turns], err)
+		}
+	}
+	tests, err := Load("tests.star", "def test_it(fn):\n    fn(None, 0)\n", nil, Limits{Memory: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := Load("bad.star", "def terminate(obs, turns):\n    return len([0] * (1 << 28))\n", sig, Limits{Memory: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range crashLimit {
+		if err := tests.callWith(context.Background(), "test_it", bad, "terminate"); err == nil {
+			t.Fatal("a 4 GiB candidate passed its test")
+		}
+	}
+	good, err := Load("good.star", "def terminate(obs, turns):\n    return 1\n", sig, Limits{Memory: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tests.callWith(context.Background(), "test_it", good, "terminate"); err != nil {
+		t.Errorf("a sound candidate after a crashing one: %v; the crashes belong to the crashing candidate", err)
+	}
+}

@@ -79,17 +79,33 @@ func (e *encoder) value(v starlark.Value, depth, limit int) error {
 		if i, ok := x.Int64(); ok {
 			e.byte(tagInt)
 			e.int(i)
-		} else {
+		} else { // sign and magnitude in binary: decimal text parses in quadratic time
+			z := x.BigInt()
+			mag := z.Bytes()
+			if limit > 0 && len(e.b)+len(mag) > limit {
+				return errTooLarge
+			}
 			e.byte(tagBigInt)
-			e.string(x.BigInt().String())
+			if z.Sign() < 0 {
+				e.byte(1)
+			} else {
+				e.byte(0)
+			}
+			e.string(string(mag))
 		}
 	case starlark.Float:
 		e.byte(tagFloat)
 		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(float64(x)))
 	case starlark.String:
+		if limit > 0 && len(e.b)+len(x) > limit {
+			return errTooLarge
+		}
 		e.byte(tagString)
 		e.string(string(x))
 	case starlark.Bytes:
+		if limit > 0 && len(e.b)+len(x) > limit {
+			return errTooLarge
+		}
 		e.byte(tagBytes)
 		e.string(string(x))
 	case *starlark.List:
@@ -222,10 +238,12 @@ func (d *decoder) value(depth int) starlark.Value {
 	case tagInt:
 		return starlark.MakeInt64(d.int())
 	case tagBigInt:
-		z, ok := new(big.Int).SetString(d.string(), 10)
-		if !ok {
-			d.fail(errors.New("bad integer in sandbox frame"))
-			return starlark.None
+		neg := d.byte()
+		z := new(big.Int).SetBytes([]byte(d.string()))
+		if neg == 1 {
+			z.Neg(z)
+		} else if neg != 0 {
+			d.fail(errors.New("bad integer sign in sandbox frame"))
 		}
 		return starlark.MakeBigInt(z)
 	case tagFloat:
@@ -242,7 +260,7 @@ func (d *decoder) value(depth int) starlark.Value {
 		return starlark.Bytes(d.string())
 	case tagList, tagTuple:
 		n := d.count()
-		elems := make([]starlark.Value, 0, n)
+		elems := make([]starlark.Value, 0, min(n, 1024)) // a forged count must not allocate
 		for i := 0; i < n && d.err == nil; i++ {
 			elems = append(elems, d.value(depth+1))
 		}
@@ -252,7 +270,7 @@ func (d *decoder) value(depth int) starlark.Value {
 		return starlark.NewList(elems)
 	case tagSet:
 		n := d.count()
-		s := starlark.NewSet(n)
+		s := starlark.NewSet(min(n, 1024))
 		for i := 0; i < n && d.err == nil; i++ {
 			if err := s.Insert(d.value(depth + 1)); err != nil {
 				d.fail(err)
@@ -261,7 +279,7 @@ func (d *decoder) value(depth int) starlark.Value {
 		return s
 	case tagDict:
 		n := d.count()
-		m := starlark.NewDict(n)
+		m := starlark.NewDict(min(n, 1024))
 		for i := 0; i < n && d.err == nil; i++ {
 			k := d.value(depth + 1)
 			v := d.value(depth + 1)

@@ -90,6 +90,9 @@ func readObs(td *tensordict.Dict, prefix string, skills int) (o obs, err error) 
 		if o.skill, err = tensordict.GetAs[int64](td, prefix+KeySkill); err != nil {
 			return o, fmt.Errorf("nethackagent: the skill-conditioned agent reads %s: %w (wrap the env in skills.Controller)", prefix+KeySkill, err)
 		}
+		if len(o.skill) != n {
+			return o, fmt.Errorf("nethackagent: %s holds %d values over %d rows; want one per row", prefix+KeySkill, len(o.skill), n)
+		}
 		for _, k := range o.skill {
 			if k < 0 || int(k) >= skills {
 				return o, fmt.Errorf("nethackagent: %s %d out of range: the agent knows %d skills", prefix+KeySkill, k, skills)
