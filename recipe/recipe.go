@@ -1,6 +1,7 @@
 package recipe
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/skills"
+	"github.com/maestro-rl/maestro/tensordict"
 )
 
 // Options say what to train: the algorithm, the env and its copies, the seed, and for
@@ -242,4 +244,58 @@ func (s *Setup) NewOverlapped(seed uint64, resumedAt int, co collectors.Options)
 		}
 	}
 	return rl.NewOverlapped(s.Env, actors, co)
+}
+
+// Episode is a finished episode: its env, its index among that env's episodes, and its return
+// (envs.KeyEpisodeReward).
+type Episode struct {
+	Env, Index int
+	Return     float64
+}
+
+// PlayEpisodes plays policy on the setup's env until n episodes have finished (batches of
+// framesPerEnv steps per env) and returns the first n to finish, in order. It closes nothing:
+// recordings complete when the caller closes the env.
+func (s *Setup) PlayEpisodes(policy envs.Policy, n, framesPerEnv int) ([]Episode, error) {
+	B := 1
+	for _, d := range s.Env.BatchShape() {
+		B *= d
+	}
+	col, err := collectors.NewSync(s.Env, policy, collectors.Options{FramesPerBatch: B * framesPerEnv})
+	if err != nil {
+		return nil, err
+	}
+	var out []Episode
+	index := make([]int, B)
+	for len(out) < n {
+		batch, err := col.Next()
+		if err != nil {
+			return out, err
+		}
+		done, err1 := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
+		ret, err2 := tensordict.GetAs[float32](batch, envs.NextKey(envs.KeyEpisodeReward))
+		if err := errors.Join(err1, err2); err != nil {
+			return out, fmt.Errorf("recipe: episode returns: %w", err)
+		}
+		for i, d := range done {
+			if !d {
+				continue
+			}
+			e := i % B // [T, B] time-major
+			if len(out) < n {
+				out = append(out, Episode{Env: e, Index: index[e], Return: float64(ret[i])})
+			}
+			index[e]++
+		}
+	}
+	return out, nil
+}
+
+// Recording returns where the setup recorded episode ep ("" when it did not: CartPole, or no
+// TTYRecDir).
+func (s *Setup) Recording(ep Episode) string {
+	if ep.Env >= len(s.Games) {
+		return ""
+	}
+	return s.Games[ep.Env].Task().TTYRecPath(ep.Index)
 }

@@ -9,12 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/maestro-rl/maestro/collectors"
-	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/nn"
-	"github.com/maestro-rl/maestro/tensordict"
 )
 
 // evalResult is what `train eval` reports and writes to <run-dir>/eval.json.
@@ -123,35 +120,14 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 		env.Close()
 		return res, err
 	}
-	col, err := collectors.NewSync(env, l, collectors.Options{FramesPerBatch: c.NumEnvs * 64})
+	eps, err := b.PlayEpisodes(l, episodes, 64)
+	env.Close() // completes the games' ttyrecs
 	if err != nil {
-		env.Close()
 		return res, err
 	}
-	type finished struct{ env, episode int }
-	var which []finished
-	epIndex := make([]int, c.NumEnvs)
-	for len(res.Returns) < episodes {
-		batch, err := col.Next()
-		if err != nil {
-			col.Close()
-			return res, err
-		}
-		done, _ := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
-		ep, _ := tensordict.GetAs[float32](batch, envs.NextKey(envs.KeyEpisodeReward))
-		for i, d := range done {
-			if !d {
-				continue
-			}
-			e := i % c.NumEnvs // [T, B] time-major
-			if len(res.Returns) < episodes {
-				res.Returns = append(res.Returns, float64(ep[i]))
-				which = append(which, finished{e, epIndex[e]})
-			}
-			epIndex[e]++
-		}
+	for _, ep := range eps {
+		res.Returns = append(res.Returns, ep.Return)
 	}
-	col.Close() // closes the games, completing their ttyrecs
 	if recDir != "" {
 		best, worst := 0, 0
 		for i, r := range res.Returns {
@@ -167,8 +143,7 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 			name string
 			dst  *string
 		}{{best, "best", &res.Best}, {worst, "worst", &res.Worst}} {
-			f := which[k.i]
-			if src := b.Games[f.env].Task().TTYRecPath(f.episode); src != "" {
+			if src := b.Recording(eps[k.i]); src != "" {
 				rel := filepath.Join("eval", k.name+".ttyrec3.bz2")
 				if err := os.Rename(src, filepath.Join(runDir, rel)); err == nil {
 					*k.dst = rel
