@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -14,8 +13,6 @@ import (
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/skills"
-	"github.com/maestro-rl/maestro/tensor"
-	"github.com/maestro-rl/maestro/tensordict"
 )
 
 // TestNetHackRunAndResume trains the recurrent agent on NetHackScore for a few batches, stops
@@ -135,39 +132,5 @@ func TestSkillsRunAndResume(t *testing.T) {
 		if err := run(bad.c, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("config %+v: error %v, want one mentioning %q", bad.c, err, bad.want)
 		}
-	}
-}
-
-// TestSkillEnvsLetTheAgentAnswer: the skills' envs leave questions to the agent (which item to
-// drop, to quaff, to sell), where NLE's tasks would cancel them.
-func TestSkillEnvsLetTheAgentAnswer(t *testing.T) {
-	c := config{Algo: "appo", Env: "score", NumEnvs: 1, Frames: 8, TotalFrames: 8, Seed: 1, Skills: "default", SkillCode: "default"}
-	task, hack, err := parseEnv(&c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := buildRecording(c, task, hack, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Env.Close()
-	drop := slices.Index(skills.ActionSets["maestromotif"](), 'd')
-	td, err := b.Env.Reset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := td.Get("action")
-	if a == nil {
-		td.Set("action", tensor.Zeros(tensor.Int64, 1))
-		a, _ = td.Get("action")
-	}
-	a.SetAt(0, float64(drop))
-	stepped, err := b.Env.Step(td)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := tensordict.GetAs[uint8](stepped, "next/message")
-	if !strings.Contains(string(msg), "What do you want to drop?") {
-		t.Errorf("after 'd' the message is %q; want the question left open", strings.TrimRight(string(msg), "\x00"))
 	}
 }
