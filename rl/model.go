@@ -104,7 +104,7 @@ func (m *FeedForward) Params() []*nn.Param { return m.Net.Params() }
 func (m *FeedForward) StateSize() int { return 0 }
 
 // Observe reads the observation rows.
-func (m *FeedForward) Observe(d *tensordict.Dict, prefix string, rows []int) error {
+func (m *FeedForward) Observe(d *tensordict.Dict, prefix string, pick []int) error {
 	t, err := d.Get(prefix + m.Key)
 	if err != nil {
 		return fmt.Errorf("rl: the model reads float32 observations %q: %w", prefix+m.Key, err)
@@ -113,17 +113,17 @@ func (m *FeedForward) Observe(d *tensordict.Dict, prefix string, rows []int) err
 		return fmt.Errorf("rl: observation %q is %v %v; the model reads float32 [..., features]", prefix+m.Key, t.DType(), t.Shape())
 	}
 	obs := tensor.MustData[float32](t)
-	all := rowsOf(d)
+	all := rows(d)
 	if all == 0 || len(obs)%all != 0 {
 		return fmt.Errorf("rl: observation %q holds %d values over %d rows", prefix+m.Key, len(obs), all)
 	}
 	f := len(obs) / all
-	if rows == nil { // a copy: the rows of a later Observe are gathered into m.in
+	if pick == nil { // a copy: the rows of a later Observe are gathered into m.in
 		m.in, m.n = append(m.in[:0], obs...), all
 		return nil
 	}
-	m.in, m.n = resize(m.in, len(rows)*f), len(rows)
-	for k, i := range rows {
+	m.in, m.n = resize(m.in, len(pick)*f), len(pick)
+	for k, i := range pick {
 		copy(m.in[k*f:(k+1)*f], obs[i*f:(i+1)*f])
 	}
 	return nil
@@ -140,9 +140,6 @@ func (m *FeedForward) Unroll(g *nn.Graph, _, _ int, _ []float32, _ []bool) (logi
 	logits, value, _ = m.Step(g, nil)
 	return logits, value
 }
-
-// rowsOf is the number of rows over d's batch dims.
-func rowsOf(d *tensordict.Dict) int { return rows(d) }
 
 func resize[T any](s []T, n int) []T {
 	if cap(s) < n {

@@ -161,16 +161,16 @@ func (p *Program) CallBatch(ctx context.Context, batch []Call, vals []starlark.V
 	}
 	// A crash is charged to the code that ran: a function passed in as an argument (an LLM's
 	// test calling the candidate under test) rather than its caller.
-	charged := []*Program{p}
+	var charged []*Program
 	for _, c := range batch {
 		for _, a := range c.Args {
 			if f, ok := a.(funcRef); ok {
-				if charged[0] == p {
-					charged = charged[:0]
-				}
 				charged = append(charged, f.p)
 			}
 		}
+	}
+	if charged == nil {
+		charged = []*Program{p}
 	}
 	for _, q := range charged {
 		if err := q.refuse(fn); err != nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/nn"
 )
@@ -74,7 +73,7 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 	}
 	c := st.Config
 	weights := filepath.Join(runDir, "params.mtd")
-	return evalWith(c, runDir, episodes, seed, func(l learner, task nethack.Task, hack bool) (string, error) {
+	return evalWith(c, runDir, episodes, seed, func(l learner) (string, error) {
 		err := nn.LoadParams(weights, l.Params())
 		if err == nil {
 			return weights, nil
@@ -88,7 +87,7 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 			return weights, fmt.Errorf("eval: %s unusable (%v) and %w", weights, err, serr)
 		}
 		weights = filepath.Join(runDir, "ckpt", store.Files(sound.Generation)[0])
-		if err := restoreParams(c, task, hack, blobs[0], l); err != nil {
+		if err := restoreParams(c, blobs[0], l); err != nil {
 			return weights, fmt.Errorf("eval: no usable params.mtd and no usable checkpoint in %s: %w", runDir, err)
 		}
 		return weights, nil
@@ -98,10 +97,10 @@ func evaluate(runDir string, episodes int, seed uint64) (evalResult, error) {
 // evalWith plays episodes of c's env on fresh seeds with the weights setWeights gives the
 // learner (it returns their name), records the best and worst NetHack episodes, and writes
 // runDir/eval.json.
-func evalWith(c config, runDir string, episodes int, seed uint64, setWeights func(l learner, task nethack.Task, hack bool) (string, error)) (evalResult, error) {
+func evalWith(c config, runDir string, episodes int, seed uint64, setWeights func(l learner) (string, error)) (evalResult, error) {
 	c.Seed = seed
 	c.resumedAt = 0 // the evaluation games do not depend on where the run resumed
-	task, hack, err := parseEnv(&c)
+	hack, err := parseEnv(&c)
 	if err != nil {
 		return evalResult{}, err
 	}
@@ -110,13 +109,13 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 		recDir = filepath.Join(runDir, "eval", "ttyrec-tmp")
 		os.RemoveAll(recDir)
 	}
-	b, err := buildRecording(c, task, hack, recDir)
+	b, err := buildRecording(c, recDir)
 	if err != nil {
 		return evalResult{}, err
 	}
 	env, l := b.Env, b.Learner
 	res := evalResult{Env: c.Env}
-	if res.Weights, err = setWeights(l, task, hack); err != nil {
+	if res.Weights, err = setWeights(l); err != nil {
 		env.Close()
 		return res, err
 	}
@@ -171,8 +170,8 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 
 // restoreParams copies the weights of a learner checkpoint into l, leaving l's sampling
 // generator as evaluation seeded it (a checkpoint also holds the training generator's state).
-func restoreParams(c config, task nethack.Task, hack bool, ckpt []byte, l learner) error {
-	env, tmp, err := build(c, task, hack)
+func restoreParams(c config, ckpt []byte, l learner) error {
+	env, tmp, err := build(c)
 	if err != nil {
 		return err
 	}

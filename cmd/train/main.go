@@ -7,11 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 
 	"github.com/maestro-rl/maestro/checkpoint"
 	"github.com/maestro-rl/maestro/envs"
-	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/recipe"
@@ -167,28 +165,22 @@ type learner interface {
 	Restore(b []byte) error
 }
 
-// parseEnv normalises c.Env's spelling and returns its NetHack task (hack false for CartPole).
-func parseEnv(c *config) (task nethack.Task, hack bool, err error) {
-	if strings.EqualFold(c.Env, "CartPole") {
-		c.Env = "CartPole" // --env cartpole and a later --resume --env CartPole are one run
-		if c.LR == 0 {
-			c.LR = 1e-3
-		}
-		return 0, false, nil
+// parseEnv normalises c.Env's spelling (recipe.Options.ParseEnv), fills in the env's default
+// learning rate and says whether it is NetHack (not CartPole).
+func parseEnv(c *config) (hack bool, err error) {
+	o := recipe.Options{Algo: c.Algo, Env: c.Env}
+	if c.Env, _, hack, err = o.ParseEnv(); err != nil {
+		return false, err
 	}
-	if task, err = nethack.ParseTask(c.Env); err != nil {
-		return 0, false, fmt.Errorf("unknown --env %q; available: CartPole or a NetHack task (%v)", c.Env, err)
-	}
-	c.Env = task.String()
 	if c.LR == 0 {
-		c.LR = rl.MotifOptions(rl.Algo(c.Algo)).LR
+		c.LR, err = o.DefaultLR()
 	}
-	return task, true, nil
+	return hack, err
 }
 
 // build makes c's setup (recipe.Build) and returns its env and learner.
-func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
-	b, err := buildRecording(c, task, hack, "")
+func build(c config) (envs.Env, learner, error) {
+	b, err := buildRecording(c, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,7 +189,7 @@ func build(c config, task nethack.Task, hack bool) (envs.Env, learner, error) {
 
 // buildRecording makes c's setup with NetHack episodes recorded as ttyrecs under
 // ttyrecDir/env<i>/ (none when ttyrecDir is "").
-func buildRecording(c config, _ nethack.Task, _ bool, ttyrecDir string) (*recipe.Setup, error) {
+func buildRecording(c config, ttyrecDir string) (*recipe.Setup, error) {
 	return recipe.Build(recipe.Options{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Seed: c.Seed, LR: c.LR,
 		Skills: c.Skills, SkillCode: c.SkillCode, ResumedAt: c.resumedAt, TTYRecDir: ttyrecDir})
 }

@@ -197,8 +197,8 @@ func TestEval(t *testing.T) {
 	}
 	// A params.mtd with a NaN weight (the hostile run's 284.8 -> 9.2) falls back likewise.
 	cc0 := c
-	task0, hack0, _ := parseEnv(&cc0)
-	env0, nan, err := build(cc0, task0, hack0)
+	parseEnv(&cc0)
+	env0, nan, err := build(cc0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,8 +212,8 @@ func TestEval(t *testing.T) {
 		t.Errorf("params.mtd with a NaN weight: %v, weights %s, returns %v; want the checkpoint's %v", err, fromNaN.Weights, fromNaN.Returns, trained.Returns)
 	}
 	cc := c
-	task, hack, _ := parseEnv(&cc)
-	env, fresh, err := build(cc, task, hack)
+	parseEnv(&cc)
+	env, fresh, err := build(cc)
 	if err != nil {
 		t.Fatal(err)
 	}

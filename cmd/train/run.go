@@ -15,7 +15,6 @@ import (
 	"github.com/maestro-rl/maestro/checkpoint"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
-	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/recipe"
@@ -56,7 +55,7 @@ func run(c config, resolved func(path string) error) error {
 	if err := checkNumbers(c); err != nil {
 		return err
 	}
-	task, hack, err := parseEnv(&c)
+	hack, err := parseEnv(&c)
 	if err != nil {
 		return err
 	}
@@ -150,7 +149,7 @@ func run(c config, resolved func(path string) error) error {
 	if c.resume {
 		c.resumedAt = st.Frames
 	}
-	b, err := buildRecording(c, task, hack, "")
+	b, err := buildRecording(c, "")
 	if err != nil {
 		return err
 	}
@@ -331,7 +330,7 @@ func run(c config, resolved func(path string) error) error {
 		if c.evalEvery == 0 || st.Frames/c.evalEvery == (st.Frames-c.NumEnvs*c.Frames)/c.evalEvery {
 			return nil
 		}
-		r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI, _ nethack.Task, _ bool) (string, error) {
+		r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI) (string, error) {
 			for i, p := range learner.Params() {
 				copy(l.Params()[i].Data, p.Data)
 			}

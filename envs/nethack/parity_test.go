@@ -223,37 +223,8 @@ func TestParityWithPythonNLE(t *testing.T) {
 				for i := range actions {
 					actions[i] = rng.IntN(e.NumActions())
 				}
-				var pe peerEpisode
-				var gt0, gt1 int64
-				var reset map[string]string
-				var steps []goStep
-				for try := 0; ; try++ {
-					p.send(t, map[string]any{"op": "episode", "task": task.String(), "keys": keys,
-						"max_steps": maxSteps, "seed": seed, "actions": actions})
-					gt0, gt1, reset, steps = playGo(t, e, keys, seed, actions)
-					pe = peerEpisode{}
-					p.recv(t, &pe)
-					if pe.T0 == pe.T1 && pe.T0 == gt0 && gt0 == gt1 || try == 4 {
-						break
-					}
-				}
-				if bad := diffKeys(reset, pe.Reset); len(bad) > 0 {
-					t.Fatalf("episode %d: reset observations differ in %v", ep, bad)
-				}
-				if len(steps) != len(pe.Steps) {
-					t.Errorf("episode %d: Go played %d steps, Python %d", ep, len(steps), len(pe.Steps))
-				}
-				for i := range min(len(steps), len(pe.Steps)) {
-					g, w := steps[i], pe.Steps[i]
-					if bad := diffKeys(g.digests, w.digests); len(bad) > 0 {
-						t.Fatalf("episode %d step %d (action %d): observations differ in %v", ep, i, actions[i], bad)
-					}
-					if g.step.Reward != w.reward || g.step.Done() != w.done || int(g.step.Status) != w.status {
-						t.Fatalf("episode %d step %d: Go reward %v done %v status %d; Python reward %v done %v status %d",
-							ep, i, g.step.Reward, g.step.Done(), g.step.Status, w.reward, w.done, w.status)
-					}
-				}
-				total += len(steps)
+				n, _ := compareEpisode(t, p, e, task, keys, maxSteps, seed, actions, nil, ep)
+				total += n
 			}
 		})
 	}
@@ -295,43 +266,56 @@ func TestParityOptionsWithPythonNLE(t *testing.T) {
 				seed := [2]uint64{uint64(31 + ep), uint64(7 + ep)}
 				actions := make([]int, maxSteps)
 				for i := range actions {
-					// Mostly commands that take no game time (look, inventory, help), so the
-					// penalty's frozen-step count climbs.
+					// Uniform actions: the ones that take no game time (look, inventory) make the
+					// penalty's frozen-step count climb.
 					actions[i] = rng.IntN(e.NumActions())
 				}
-				var pe peerEpisode
-				var gt0, gt1 int64
-				var reset map[string]string
-				var steps []goStep
-				for try := 0; ; try++ {
-					p.send(t, map[string]any{"op": "episode", "task": c.task.String(), "keys": keys,
-						"max_steps": maxSteps, "seed": seed, "actions": actions, "kwargs": c.kwargs})
-					gt0, gt1, reset, steps = playGo(t, e, keys, seed, actions)
-					pe = peerEpisode{}
-					p.recv(t, &pe)
-					if pe.T0 == pe.T1 && pe.T0 == gt0 && gt0 == gt1 || try == 4 {
-						break
-					}
-				}
-				if bad := diffKeys(reset, pe.Reset); len(bad) > 0 {
-					t.Fatalf("episode %d: reset observations differ in %v", ep, bad)
-				}
-				lowest := 0.0
-				for i := range min(len(steps), len(pe.Steps)) {
-					g, w := steps[i], pe.Steps[i]
-					if bad := diffKeys(g.digests, w.digests); len(bad) > 0 {
-						t.Fatalf("episode %d step %d: observations differ in %v", ep, i, bad)
-					}
-					if g.step.Reward != w.reward || g.step.Done() != w.done {
-						t.Fatalf("episode %d step %d: Go reward %v done %v; Python reward %v done %v", ep, i, g.step.Reward, g.step.Done(), w.reward, w.done)
-					}
-					lowest = min(lowest, g.step.Reward)
-				}
-				if len(steps) != len(pe.Steps) {
-					t.Errorf("episode %d: Go played %d steps, Python %d", ep, len(steps), len(pe.Steps))
-				}
-				t.Logf("episode %d: %d steps identical, lowest reward %g", ep, len(steps), lowest)
+				n, lowest := compareEpisode(t, p, e, c.task, keys, maxSteps, seed, actions, c.kwargs, ep)
+				t.Logf("episode %d: %d steps identical, lowest reward %g", ep, n, lowest)
 			}
 		})
 	}
+}
+
+// compareEpisode plays one episode (seed, actions) on e and on the Python peer (kwargs go to the
+// task's constructor), again when the two sides did not start in the same second (NetHack
+// reads the clock), and fails t where the reset, any step's observations, reward, done flag or
+// status differ. It returns the steps played and the lowest reward.
+func compareEpisode(t *testing.T, p *peer, e *nethack.TaskEnv, task nethack.Task, keys []string, maxSteps int, seed [2]uint64, actions []int, kwargs map[string]any, ep int) (n int, lowest float64) {
+	t.Helper()
+	req := map[string]any{"op": "episode", "task": task.String(), "keys": keys, "max_steps": maxSteps, "seed": seed, "actions": actions}
+	if kwargs != nil {
+		req["kwargs"] = kwargs
+	}
+	var pe peerEpisode
+	var reset map[string]string
+	var steps []goStep
+	for try := 0; ; try++ {
+		p.send(t, req)
+		var gt0, gt1 int64
+		gt0, gt1, reset, steps = playGo(t, e, keys, seed, actions)
+		pe = peerEpisode{}
+		p.recv(t, &pe)
+		if pe.T0 == pe.T1 && pe.T0 == gt0 && gt0 == gt1 || try == 4 {
+			break
+		}
+	}
+	if bad := diffKeys(reset, pe.Reset); len(bad) > 0 {
+		t.Fatalf("episode %d: reset observations differ in %v", ep, bad)
+	}
+	if len(steps) != len(pe.Steps) {
+		t.Errorf("episode %d: Go played %d steps, Python %d", ep, len(steps), len(pe.Steps))
+	}
+	for i := range min(len(steps), len(pe.Steps)) {
+		g, w := steps[i], pe.Steps[i]
+		if bad := diffKeys(g.digests, w.digests); len(bad) > 0 {
+			t.Fatalf("episode %d step %d (action %d): observations differ in %v", ep, i, actions[i], bad)
+		}
+		if g.step.Reward != w.reward || g.step.Done() != w.done || int(g.step.Status) != w.status {
+			t.Fatalf("episode %d step %d: Go reward %v done %v status %d; Python reward %v done %v status %d",
+				ep, i, g.step.Reward, g.step.Done(), g.step.Status, w.reward, w.done, w.status)
+		}
+		lowest = min(lowest, g.step.Reward)
+	}
+	return len(steps), lowest
 }

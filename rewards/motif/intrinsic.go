@@ -385,14 +385,12 @@ func Segments(batch *tensordict.Dict, skillKey string) ([]Segment, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("motif: skill segments: %w", err)
 	}
-	T, B := batchTB(batch)
+	if len(ret) != len(end) || len(steps) != len(end) || len(skill) != len(end) {
+		return nil, fmt.Errorf("motif: skill segment columns of %d, %d, %d and %d values; want one per step", len(end), len(ret), len(steps), len(skill))
+	}
 	var out []Segment
-	for b := 0; b < B; b++ {
-		for t := 0; t < T; t++ {
-			if i := t*B + b; end[i] {
-				out = append(out, Segment{Skill: int(skill[i]), Steps: int(steps[i]), Return: ret[i]})
-			}
-		}
+	for _, i := range endRows(batch, end) {
+		out = append(out, Segment{Skill: int(skill[i]), Steps: int(steps[i]), Return: ret[i]})
 	}
 	return out, nil
 }
@@ -408,26 +406,33 @@ func EpisodeIntrinsic(batch *tensordict.Dict) ([]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("motif: no %s in the batch: %w (rewrite it with the intrinsic reward)", KeyEpisodeIntrinsic, err)
 	}
-	T, B := batchTB(batch)
+	if len(ep) != len(done) {
+		return nil, fmt.Errorf("motif: %s holds %d values for %d steps", KeyEpisodeIntrinsic, len(ep), len(done))
+	}
 	var out []float64
-	for b := 0; b < B; b++ {
-		for t := 0; t < T; t++ {
-			if i := t*B + b; done[i] {
-				out = append(out, ep[i])
-			}
-		}
+	for _, i := range endRows(batch, done) {
+		out = append(out, ep[i])
 	}
 	return out, nil
 }
 
-// batchTB is a [T] or [T, B] batch's T and B.
-func batchTB(batch *tensordict.Dict) (T, B int) {
+// endRows returns the rows of a [T] or [T, B] batch where flag is set, env by env and in time
+// order within each (the order Postproc finishes them in).
+func endRows(batch *tensordict.Dict, flag []bool) []int {
 	bs := batch.BatchShape()
-	T, B = bs[0], 1
+	T, B := bs[0], 1
 	if len(bs) == 2 {
 		B = bs[1]
 	}
-	return T, B
+	var out []int
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			if i := t*B + b; flag[i] {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
 }
 
 // count returns N(m) after counting msg for env b.
