@@ -51,6 +51,7 @@ var numberRanges = map[string]struct {
 	want string
 }{
 	"tie-margin":  {func(v float64) bool { return v == -1 || v >= 0 }, "a margin of 0 or more (-1: the mode's default)"},
+	"harm-weight": {func(v float64) bool { return v == -1 || v >= 0 }, "a weight of 0 or more (-1: the default, 5 for captions in pointwise mode)"},
 	"lr":          {func(v float64) bool { return v > 0 }, "a positive learning rate such as 1e-5"},
 	"epochs":      {func(v float64) bool { return v >= 1 }, "at least 1"},
 	"batch":       {func(v float64) bool { return v >= 1 }, "at least 1"},

@@ -21,6 +21,10 @@ const (
 	defaultMode = motif.Pointwise
 	// defaultPointwiseTie is the tie margin between two ratings (1-9 scale) in pointwise mode.
 	defaultPointwiseTie = 0.1
+	// defaultHarmWeight lowers a caption's rating by this times the judge's p(yes) that the hero
+	// was harmed (pointwise mode, caption pairs). Chosen on the main set (0.825 at 0, 0.907 at
+	// 4, 0.923 at 5, 0.927 at 6) and checked on the held-out set (0.827, 0.874, 0.882, 0.882).
+	defaultHarmWeight = 5
 )
 
 // judgeConfig holds the flags that choose and configure the judge, shared by label, eval and
@@ -29,6 +33,8 @@ type judgeConfig struct {
 	urls, model, judge string
 	mode, goal, tmpl   string
 	tie                float64
+	harmTmpl           string
+	harmWeight         float64
 }
 
 func judgeFlags(fs *flag.FlagSet) *judgeConfig {
@@ -40,7 +46,35 @@ func judgeFlags(fs *flag.FlagSet) *judgeConfig {
 	fs.StringVar(&j.goal, "goal", "default", "the player's goal the judge is told: "+strings.Join(motif.GoalNames(), ", ")+", or free text")
 	fs.StringVar(&j.tmpl, "template", "", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy one of rewards/motif/prompts/); default: rate for pointwise, judge otherwise (-transition for transition pairs)")
 	fs.Float64Var(&j.tie, "tie-margin", -1, fmt.Sprintf("pairs closer than this are ties: ratings in pointwise mode (default %.2f), summed log-probability margins in scored mode (default 0)", defaultPointwiseTie))
+	fs.StringVar(&j.harmTmpl, "harm-template", "harm", "pointwise mode: the template that also asks, per caption, whether the hero was harmed (yes/no), or none")
+	fs.Float64Var(&j.harmWeight, "harm-weight", -1, fmt.Sprintf("pointwise mode: a caption's rating is lowered by this times p(yes) of the harm question (default %d for captions, 0 for transitions, which no known-answer set measures yet)", defaultHarmWeight))
 	return j
+}
+
+// harm loads the harm aspect's template and weight: none outside pointwise mode, with
+// --harm-template none or with a weight of 0.
+func (j *judgeConfig) harm(transitions bool) (*motif.Template, float64, error) {
+	w := j.harmWeight
+	if w < 0 {
+		w = 0
+		if j.mode == motif.Pointwise && !transitions {
+			w = defaultHarmWeight
+		}
+	}
+	if j.harmTmpl == "none" || w == 0 {
+		return nil, 0, nil
+	}
+	if j.mode != motif.Pointwise {
+		return nil, 0, fmt.Errorf("--harm-weight %g: the harm aspect is asked in pointwise mode only (--mode %s); drop it or use --mode pointwise", w, j.mode)
+	}
+	tp, err := motif.LoadTemplate(j.harmTmpl)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--harm-template: %w", err)
+	}
+	if !tp.Pointwise {
+		return nil, 0, fmt.Errorf("--harm-template %s asks about two captions; the harm question asks about one ({{.Message}}, like the built-in harm)", j.harmTmpl)
+	}
+	return tp, w, nil
 }
 
 func (j *judgeConfig) goalText() string {
@@ -66,6 +100,9 @@ func (j *judgeConfig) template(transitions bool) (*motif.Template, error) {
 	if name == "" {
 		name = motif.DefaultTemplate(j.mode, transitions)
 	}
+	if name == "harm" {
+		return nil, fmt.Errorf("--template harm is the harm aspect's yes/no question, not a rating; pass it as --harm-template (the default) and pick a rating template such as rate")
+	}
 	tp, err := motif.LoadTemplate(name)
 	if err != nil {
 		return nil, err
@@ -88,6 +125,8 @@ type evalReport struct {
 	Template    string                 `json:"template"`
 	Goal        string                 `json:"goal"`
 	TieMargin   float64                `json:"tie_margin"`
+	Harm        string                 `json:"harm_template,omitempty"`
+	HarmWeight  float64                `json:"harm_weight,omitempty"`
 	Judge       *motif.JudgeEval       `json:"judge,omitempty"`
 	RewardModel *motif.RewardModelEval `json:"reward_model,omitempty"`
 	RMFile      string                 `json:"reward_model_file,omitempty"`
@@ -95,7 +134,7 @@ type evalReport struct {
 
 func eval(ctx context.Context, args []string, w io.Writer) error {
 	fs := newFlags("eval", "annotate eval --tsv pairs.tsv --judge qwen2.5-coder-0.5b-instruct --reward-model default")
-	tsv := fs.String("tsv", "", "caption pairs with known answers: caption1<TAB>caption2<TAB>1|2[<TAB>category] per line, # comments (default: the shipped set, "+motif.DefaultEvalName+")")
+	tsv := fs.String("tsv", "", "caption pairs with known answers: caption1<TAB>caption2<TAB>1|2[<TAB>category] per line, # comments, or heldout for the shipped held-out set ("+motif.HeldOutEvalName+"; default: the shipped set, "+motif.DefaultEvalName+")")
 	jf := judgeFlags(fs)
 	conc := fs.Int("concurrency", 2, "requests in flight")
 	rmPath := fs.String("reward-model", "default", "also score a reward model on the pairs: default (the shipped one), a file, or none")
@@ -106,11 +145,15 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	set := motif.DefaultEvalName
-	if *tsv != "" {
+	set, shipped := motif.DefaultEvalName, motif.DefaultEvalPairs
+	switch *tsv {
+	case "":
+	case "heldout":
+		set, shipped, *tsv = motif.HeldOutEvalName, motif.HeldOutEvalPairs, ""
+	default:
 		set = *tsv
 	}
-	pairs, err := readOrDefault("eval: --tsv", *tsv, motif.DefaultEvalPairs, motif.ReadEvalPairs)
+	pairs, err := readOrDefault("eval: --tsv", *tsv, shipped, motif.ReadEvalPairs)
 	if err != nil {
 		return err
 	}
@@ -118,7 +161,14 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := evalReport{Set: set, Pairs: len(pairs), Template: tp.Name, Goal: jf.goal, TieMargin: jf.tieMargin()}
+	harm, hw, err := jf.harm(false)
+	if err != nil {
+		return err
+	}
+	rep := evalReport{Set: set, Pairs: len(pairs), Template: tp.Name, Goal: jf.goal, TieMargin: jf.tieMargin(), HarmWeight: hw}
+	if harm != nil {
+		rep.Harm = harm.Name
+	}
 	fmt.Fprintf(w, "eval: %d pairs from %s\n", len(pairs), set)
 	if !*noJudge {
 		c, stop, err := jf.connect(ctx, *conc, "eval")
@@ -141,7 +191,7 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 		}
 		defer j.Close()
 		start := time.Now()
-		o := motif.AnnotateOptions{Template: tp, Goal: jf.goalText(), Mode: jf.mode, Concurrency: *conc, TieMargin: jf.tieMargin(),
+		o := motif.AnnotateOptions{Template: tp, Goal: jf.goalText(), Mode: jf.mode, Concurrency: *conc, TieMargin: jf.tieMargin(), Harm: harm, HarmWeight: hw,
 			Progress: func(p motif.Progress) { bar("eval", p.Done, p.Total, start, "") }}
 		e, err := motif.EvalJudge(ctx, c, j, pairs, o)
 		fmt.Fprintln(os.Stderr)

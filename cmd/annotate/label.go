@@ -22,6 +22,8 @@ type provenance struct {
 	GoalText    string        `json:"goal_text"`
 	Mode        string        `json:"mode"`
 	TieMargin   float64       `json:"tie_margin"`
+	Harm        string        `json:"harm_template,omitempty"`
+	HarmWeight  float64       `json:"harm_weight,omitempty"`
 	Summary     motif.Summary `json:"summary"`
 	Seconds     float64       `json:"seconds"`
 	PairsPerSec float64       `json:"pairs_per_second"`
@@ -64,6 +66,10 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	harm, hw, err := jf.harm(transitions)
+	if err != nil {
+		return err
+	}
 	goal, goalText := &jf.goal, jf.goalText()
 	if *skill != "" { // MaestroMotif: the skill's preference and a clause against angering the god
 		spec, err := skills.LoadSpec(*specPath)
@@ -95,7 +101,7 @@ func label(ctx context.Context, args []string) error {
 	if n := j.Invalid(); n > 0 {
 		fmt.Fprintf(os.Stderr, "label: %d lines of %s held impossible answers (a label outside 0..3, a rating off the 1-9 scale); they are dropped and asked again\n", n, *journalPath)
 	}
-	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, MaxTokens: *maxTokens, TieMargin: jf.tieMargin(),
+	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, MaxTokens: *maxTokens, TieMargin: jf.tieMargin(), Harm: harm, HarmWeight: hw,
 		Progress: func(pr motif.Progress) {
 			bar("label", pr.Done, pr.Total, start, fmt.Sprintf(" %.0f tokens/s", float64(pr.Tokens)/time.Since(start).Seconds()))
 		}})
@@ -116,7 +122,10 @@ func label(ctx context.Context, args []string) error {
 		return err
 	}
 	el := time.Since(start).Seconds()
-	prov := provenance{Model: model, URLs: urlList, Template: tp.Name, Goal: *goal, GoalText: goalText, Mode: jf.mode, TieMargin: jf.tieMargin(), Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
+	prov := provenance{Model: model, URLs: urlList, Template: tp.Name, Goal: *goal, GoalText: goalText, Mode: jf.mode, TieMargin: jf.tieMargin(), HarmWeight: hw, Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
+	if harm != nil {
+		prov.Harm = harm.Name
+	}
 	if jf.urls == "" {
 		prov.URLs = []string{"embedded llama-server"}
 	}

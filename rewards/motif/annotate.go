@@ -31,6 +31,12 @@ type AnnotateOptions struct {
 	// TieMargin: in scored mode, a pair whose combined log-probability margin is at most this
 	// is a tie; in pointwise mode, a pair whose ratings differ by at most this.
 	TieMargin float64
+	// Harm, in pointwise mode, is the harm aspect's template (the built-in "harm"): each
+	// distinct caption is also asked whether the hero was harmed, and its rating is lowered
+	// by HarmWeight times p(yes) (HarmedRating) before pairs are compared. nil or a weight of
+	// 0: ratings alone.
+	Harm       *Template
+	HarmWeight float64
 	// Progress, when set, is called after every answer.
 	Progress func(Progress)
 }
@@ -43,13 +49,18 @@ func (o AnnotateOptions) Validate() error {
 		return fmt.Errorf("motif: no prompt template")
 	case o.Mode != "" && o.Mode != Generative && o.Mode != Scored && o.Mode != Pointwise:
 		return fmt.Errorf("motif: AnnotateOptions.Mode %q: use %s, %s or %s", o.Mode, Generative, Scored, Pointwise)
+	case o.HarmWeight != 0 && (o.Harm == nil || (o.Mode != Pointwise)):
+		return fmt.Errorf("motif: AnnotateOptions.HarmWeight %g needs Mode %s and a Harm template (the built-in \"harm\")", o.HarmWeight, Pointwise)
+	case o.Harm != nil && !o.Harm.Pointwise:
+		return fmt.Errorf("motif: AnnotateOptions.Harm: template %s asks about two captions; the harm aspect asks about one ({{.Message}})", o.Harm.Name)
 	case o.Concurrency < 0 || o.MaxTokens < 0:
 		return fmt.Errorf("motif: AnnotateOptions.Concurrency %d and MaxTokens %d must not be negative (0: 4, 512)", o.Concurrency, o.MaxTokens)
 	}
 	return validate.Numbers("motif: AnnotateOptions.",
 		validate.F("Temperature", float64(o.Temperature), o.Temperature >= 0, "of at least 0 (0: 0.1)"),
 		validate.F("TopP", float64(o.TopP), o.TopP >= 0 && o.TopP <= 1, "in [0, 1] (0: 0.95)"),
-		validate.F("TieMargin", o.TieMargin, o.TieMargin >= 0, "of at least 0"))
+		validate.F("TieMargin", o.TieMargin, o.TieMargin >= 0, "of at least 0"),
+		validate.F("HarmWeight", o.HarmWeight, o.HarmWeight >= 0, "of at least 0"))
 }
 
 // Progress of an annotation job.
@@ -75,9 +86,12 @@ type Summary struct {
 	PositionBias float64 `json:"position_bias"`
 	// Rated is the number of distinct captions rated (pointwise mode), RatedUnknown those
 	// whose answer held no usable rating.
-	Rated        int   `json:"captions_rated,omitempty"`
-	RatedUnknown int   `json:"captions_unrated,omitempty"`
-	Tokens       int64 `json:"tokens"`
+	Rated        int `json:"captions_rated,omitempty"`
+	RatedUnknown int `json:"captions_unrated,omitempty"`
+	// HarmUnknown counts the captions whose harm answer held neither yes nor no: they are
+	// compared by their rating alone.
+	HarmUnknown int   `json:"captions_harm_unanswered,omitempty"`
+	Tokens      int64 `json:"tokens"`
 }
 
 // key identifies one request: model, template, goal, mode and the captions in asked order.
@@ -89,6 +103,18 @@ func key(model string, o AnnotateOptions, first, second string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
+
+// harmKey identifies the harm question about one caption.
+func harmKey(model string, o AnnotateOptions, caption string) string {
+	h := o
+	h.Template, h.Mode = o.Harm, "harm"
+	return key(model, h, caption, "")
+}
+
+func has(j *Journal, k string) bool { _, ok := j.Get(k); return ok }
+
+// harmed says whether the harm aspect is asked.
+func (o AnnotateOptions) harmed() bool { return o.Harm != nil && o.HarmWeight > 0 }
 
 // Annotate labels caption pairs with the judge. Identical captions are ties without asking;
 // every other distinct pair is asked in both orders (cancelling position bias) and each answer
@@ -135,7 +161,10 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 		}
 	}
 	s.Unique = len(order)
-	type ask struct{ first, second, key string }
+	type ask struct {
+		first, second, key string
+		harm               bool
+	}
 	var todo []ask
 	if o.Mode == Pointwise {
 		// One request per distinct caption of the non-identical pairs.
@@ -150,9 +179,17 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 				k := key(c.Model(), o, c1, "")
 				if _, ok := j.Get(k); ok {
 					s.Cached++
+				} else {
+					todo = append(todo, ask{c1, "", k, false})
+				}
+				if !o.harmed() {
 					continue
 				}
-				todo = append(todo, ask{c1, "", k})
+				if k := harmKey(c.Model(), o, c1); !has(j, k) {
+					todo = append(todo, ask{c1, "", k, true})
+				} else {
+					s.Cached++
+				}
 			}
 		}
 	} else {
@@ -163,7 +200,7 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 					s.Cached++
 					continue
 				}
-				todo = append(todo, ask{q[0], q[1], k})
+				todo = append(todo, ask{q[0], q[1], k, false})
 			}
 		}
 	}
@@ -187,7 +224,13 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 				if i >= len(todo) || ctx.Err() != nil {
 					return
 				}
-				a, err := askOne(ctx, c, o, todo[i].first, todo[i].second)
+				var a Answer
+				var err error
+				if todo[i].harm {
+					a, err = askHarm(ctx, c, o, todo[i].first)
+				} else {
+					a, err = askOne(ctx, c, o, todo[i].first, todo[i].second)
+				}
 				if err == nil {
 					a.Key = todo[i].key
 					err = j.Add(a)
@@ -212,18 +255,24 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	// Combine both orders of each unique pair (or both ratings) into a label for (a, b).
 	combined := map[uk]int8{}
 	decisive, biased := 0, 0
-	unrated := map[string]bool{}
+	unrated, unharmed := map[string]bool{}, map[string]bool{}
+	rating := func(caption string) Answer {
+		a, _ := j.Get(key(c.Model(), o, caption, ""))
+		if !a.OK {
+			unrated[caption] = true
+		}
+		if o.harmed() {
+			if h, _ := j.Get(harmKey(c.Model(), o, caption)); h.OK {
+				a.Rating = HarmedRating(a.Rating, h.Harm, o.HarmWeight)
+			} else {
+				unharmed[caption] = true
+			}
+		}
+		return a
+	}
 	for _, u := range order {
 		if o.Mode == Pointwise {
-			x, _ := j.Get(key(c.Model(), o, u.a, ""))
-			y, _ := j.Get(key(c.Model(), o, u.b, ""))
-			if !x.OK {
-				unrated[u.a] = true
-			}
-			if !y.OK {
-				unrated[u.b] = true
-			}
-			combined[u] = CombineRatings(x, y, o.TieMargin)
+			combined[u] = CombineRatings(rating(u.a), rating(u.b), o.TieMargin)
 			continue
 		}
 		x, _ := j.Get(key(c.Model(), o, u.a, u.b))
@@ -242,7 +291,7 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 		}
 		combined[u] = l
 	}
-	s.RatedUnknown = len(unrated)
+	s.RatedUnknown, s.HarmUnknown = len(unrated), len(unharmed)
 	if decisive > 0 {
 		s.PositionBias = float64(biased) / float64(decisive)
 	}
@@ -325,6 +374,21 @@ func combineScored(x, y Answer, tie float64, decisive, biased int) (int8, int, i
 		return Second, decisive, biased
 	}
 	return Tie, decisive, biased
+}
+
+// askHarm asks the harm aspect's yes/no question about one caption.
+func askHarm(ctx context.Context, c *llm.Client, o AnnotateOptions, caption string) (Answer, error) {
+	prompt, err := o.Harm.Render(o.Goal, caption, "", Pointwise)
+	if err != nil {
+		return Answer{}, err
+	}
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}}
+	r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
+	if err != nil {
+		return Answer{}, err
+	}
+	p, mass, ok := HarmAnswer(r.TopFirst)
+	return Answer{Label: Unknown, Harm: p, Mass: mass, OK: ok, Tokens: r.Tokens}, nil
 }
 
 const retryPrompt = "Your answer did not end with the required line. Reply with exactly one line: best_message: 1, best_message: 2, or best_message: None."

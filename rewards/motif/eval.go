@@ -43,6 +43,20 @@ func DefaultEvalPairs() ([]EvalPair, error) {
 	return ReadEvalPairs(bytes.NewReader(defaultEval), DefaultEvalName)
 }
 
+// HeldOutEvalName names the shipped held-out set in reports.
+const HeldOutEvalName = "rewards/motif/testdata/judge-heldout.tsv"
+
+//go:embed testdata/judge-heldout.tsv
+var heldOutEval []byte
+
+// HeldOutEvalPairs returns the shipped held-out set: pairs of the same categories drawn by
+// fixed patterns from other games' messages, none of them in the main set, so that a
+// template, protocol or weight chosen on the main set's results is measured on messages it
+// was not tuned on.
+func HeldOutEvalPairs() ([]EvalPair, error) {
+	return ReadEvalPairs(bytes.NewReader(heldOutEval), HeldOutEvalName)
+}
+
 // ReadEvalPairs reads an evaluation set: one pair per line, tab-separated
 //
 //	caption1 <TAB> caption2 <TAB> preferred [<TAB> category]
@@ -142,6 +156,9 @@ type JudgeEval struct {
 	Summary    Summary        `json:"summary"`
 	// Ratings are the pointwise ratings by caption (pointwise mode; unrated captions absent).
 	Ratings map[string]float64 `json:"ratings,omitempty"`
+	// Harm are the harm aspect's p(yes) by caption (with a harm template; unanswered absent):
+	// the labels compared Ratings - HarmWeight * Harm.
+	Harm map[string]float64 `json:"harm,omitempty"`
 }
 
 // EvalJudge labels the pairs with the judge through Annotate (the same template, goal, mode,
@@ -172,6 +189,15 @@ func EvalJudge(ctx context.Context, c *llm.Client, j *Journal, pairs []EvalPair,
 			for _, c1 := range p {
 				if a, ok := j.Get(key(c.Model(), o, c1, "")); ok && a.OK {
 					e.Ratings[c1] = a.Rating
+				}
+				if !o.harmed() {
+					continue
+				}
+				if e.Harm == nil {
+					e.Harm = map[string]float64{}
+				}
+				if a, ok := j.Get(harmKey(c.Model(), o, c1)); ok && a.OK {
+					e.Harm[c1] = a.Harm
 				}
 			}
 		}

@@ -112,10 +112,10 @@ func TestScoreAnswerIgnoresGarbage(t *testing.T) {
 	}
 }
 
-// TestPointwiseLabels runs Annotate in pointwise mode over answers already in its journal (no
-// request is sent: the server's URL is never contacted): identical captions are ties, the
-// ratings decide the rest with the tie margin, and an unrated caption makes its pairs unknown.
-func TestPointwiseLabels(t *testing.T) {
+// offlineJudge is a client whose server is never contacted (every answer is already in the
+// journal it comes with) and an empty journal in a temporary folder.
+func offlineJudge(t *testing.T) (*llm.Client, *Journal) {
+	t.Helper()
 	c, err := llm.New(llm.Options{URLs: []string{"http://127.0.0.1:1/v1"}, Model: "m"})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,15 @@ func TestPointwiseLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	t.Cleanup(func() { j.Close() })
+	return c, j
+}
+
+// TestPointwiseLabels runs Annotate in pointwise mode over answers already in its journal (no
+// request is sent: the server's URL is never contacted): identical captions are ties, the
+// ratings decide the rest with the tie margin, and an unrated caption makes its pairs unknown.
+func TestPointwiseLabels(t *testing.T) {
+	c, j := offlineJudge(t)
 	tp, err := LoadTemplate("rate")
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +164,105 @@ func TestPointwiseLabels(t *testing.T) {
 	o.Template = pw
 	if _, _, err := Annotate(context.Background(), c, j, pairs, o); err == nil || !strings.Contains(err.Error(), "rate") {
 		t.Errorf("pairwise template in pointwise mode: got %v", err)
+	}
+}
+
+// TestHarmAnswer checks the harm aspect's reading against a hand-computed example: p("Yes") =
+// 0.3 and p(" yes") = 0.2 (the likelier spelling counts: 0.3), p("no") = 0.45: mass 0.75,
+// p(harm) 0.3 / 0.75 = 0.4.
+func TestHarmAnswer(t *testing.T) {
+	top := map[string]float64{"Yes": math.Log(0.3), " yes": math.Log(0.2), "no": math.Log(0.45), "maybe": math.Log(0.05), "No": math.NaN()}
+	p, mass, ok := HarmAnswer(top)
+	if !ok || math.Abs(mass-0.75) > 1e-12 || math.Abs(p-0.4) > 1e-12 {
+		t.Errorf("got p %v mass %v ok %v, want 0.4, 0.75, true", p, mass, ok)
+	}
+	if _, _, ok := HarmAnswer(map[string]float64{"The": -0.01, "yes": math.Log(0.01)}); ok {
+		t.Error("mass 0.01 below MinRatingMass: got ok")
+	}
+}
+
+// TestPointwiseHarmLabels runs Annotate with the harm aspect over answers already in its
+// journal (no request is sent). Hand-computed with weight 5 and margin 0.1: "bite" rates 4.6
+// with p(harm) 0.6, so 4.6 - 3 = 1.6; "wall" 4.2 - 5 * 0.1 = 3.7; "kill" 8 - 5 * 0.5 = 5.5;
+// "pet" 4.4 - 5 * 0.14 = 3.7 (a tie with "wall"); "odd" has no harm answer and keeps 4.5.
+// Without the aspect "bite" (4.6) would beat "wall" (4.2).
+func TestPointwiseHarmLabels(t *testing.T) {
+	c, j := offlineJudge(t)
+	tp, _ := LoadTemplate("rate")
+	harm, err := LoadTemplate("harm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := AnnotateOptions{Template: tp, Goal: "g", Mode: Pointwise, TieMargin: 0.1, Harm: harm, HarmWeight: 5}
+	for _, a := range []struct {
+		cap          string
+		rating, harm float64
+		harmOK       bool
+	}{{"bite", 4.6, 0.6, true}, {"wall", 4.2, 0.1, true}, {"kill", 8, 0.5, true}, {"pet", 4.4, 0.14, true}, {"odd", 4.5, 0, false}} {
+		if err := j.Add(Answer{Key: key("m", o, a.cap, ""), Rating: a.rating, Mass: 1, OK: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Add(Answer{Key: harmKey("m", o, a.cap), Harm: a.harm, Mass: 0.9, OK: a.harmOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pairs := [][2]string{{"bite", "wall"}, {"wall", "kill"}, {"pet", "wall"}, {"odd", "kill"}, {"bite", "odd"}}
+	labels, s, err := Annotate(context.Background(), c, j, pairs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int8{Second, Second, Tie, Second, Second}
+	for i := range want {
+		if labels[i] != want[i] {
+			t.Errorf("pair %v: got %s, want %s", pairs[i], LabelName(labels[i]), LabelName(want[i]))
+		}
+	}
+	if s.Asked != 0 || s.Rated != 5 || s.Cached != 10 || s.HarmUnknown != 1 {
+		t.Errorf("summary %+v: want 0 asked, 5 rated, 10 cached (a rating and a harm answer each), 1 harm unanswered", s)
+	}
+	// The same journal without the aspect: the ratings alone.
+	o.Harm, o.HarmWeight = nil, 0
+	if labels, _, _ := Annotate(context.Background(), c, j, pairs[:1], o); labels[0] != First {
+		t.Errorf("without the harm aspect: got %s, want first (4.6 > 4.2)", LabelName(labels[0]))
+	}
+	// A weight without a template, or outside pointwise mode, is refused.
+	for _, bad := range []AnnotateOptions{{Template: tp, Mode: Pointwise, HarmWeight: 5},
+		{Template: tp, Mode: Scored, Harm: harm, HarmWeight: 5}, {Template: tp, Mode: Pointwise, Harm: harm, HarmWeight: -1}} {
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "HarmWeight") {
+			t.Errorf("%+v: got %v, want an error naming HarmWeight", bad, err)
+		}
+	}
+}
+
+// TestHeldOutEvalSet checks the held-out set: readable, each order of preference about equally
+// often, and not one caption shared with the main set (so that what was tuned on the main set
+// is measured on messages it never saw).
+func TestHeldOutEvalSet(t *testing.T) {
+	main, err := DefaultEvalPairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := HeldOutEvalPairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, p := range main {
+		used[p.First], used[p.Second] = true, true
+	}
+	first := 0
+	for _, p := range held {
+		for _, c := range []string{p.First, p.Second} {
+			if c != "" && used[c] {
+				t.Errorf("line %d: %q is also in the main set", p.Line, c)
+			}
+		}
+		if p.Preferred == First {
+			first++
+		}
+	}
+	if len(held) < 100 || math.Abs(float64(2*first-len(held))) > 1 {
+		t.Errorf("%d pairs, %d preferring the first: want at least 100, half each way", len(held), first)
 	}
 }
 

@@ -24,6 +24,9 @@ type Answer struct {
 	// the answer token's distribution put on the digits 1-9.
 	Rating float64 `json:"s,omitempty"`
 	Mass   float64 `json:"p,omitempty"`
+	// Harm is the harm aspect's p(yes) (pointwise mode with a harm template; Mass is then
+	// p(yes) + p(no)).
+	Harm   float64 `json:"h,omitempty"`
 	OK     bool    `json:"ok"`
 	Tokens int     `json:"t,omitempty"`
 	// Retried: the first answer could not be parsed and the model was asked again.
@@ -55,6 +58,8 @@ func (a Answer) valid() bool {
 	case math.IsNaN(a.Margin) || math.Abs(a.Margin) > 1e4:
 		return false
 	case a.Rating != 0 && (a.Rating < 1 || a.Rating > 9), math.IsNaN(a.Rating):
+		return false
+	case a.Harm < 0 || a.Harm > 1 || math.IsNaN(a.Harm):
 		return false
 	case a.Mass < 0 || a.Mass > 1+1e-6 || math.IsNaN(a.Mass):
 		return false

@@ -91,6 +91,37 @@ func RateAnswer(top map[string]float64) (rating, mass float64, ok bool) {
 	return sum / mass, min(mass, 1), true
 }
 
+// HarmAnswer reads the answer to the harm aspect's yes/no question (the harm template): the
+// first token's top log-probabilities. p is p(yes) / (p(yes) + p(no)) over the tokens "yes" and
+// "no" (any case, spaces trimmed; the most likely spelling of each counts), mass is p(yes) +
+// p(no); ok is false when mass is below MinRatingMass. Invalid log-probabilities are ignored,
+// as in RateAnswer.
+func HarmAnswer(top map[string]float64) (p, mass float64, ok bool) {
+	var yes, no float64
+	for tok, lp := range top {
+		if !validLogProb(lp) {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(tok)) {
+		case "yes":
+			yes = math.Max(yes, math.Exp(min(lp, 0)))
+		case "no":
+			no = math.Max(no, math.Exp(min(lp, 0)))
+		}
+	}
+	mass = yes + no
+	if mass < MinRatingMass {
+		return 0, mass, false
+	}
+	return yes / mass, min(mass, 1), true
+}
+
+// HarmedRating is a caption's rating with the harm aspect: rating - weight * harm, where harm
+// is the HarmAnswer probability that the hero was harmed. A small judge rates "The jackal
+// bites!" about as high as a neutral message (docs/judge.md); asked separately whether the
+// hero was harmed, it tells them apart better.
+func HarmedRating(rating, harm, weight float64) float64 { return rating - weight*harm }
+
 // CombineRatings labels the pair (a, b) from the pointwise answers for a and b: First when a's
 // rating exceeds b's by more than tie, Second when b's exceeds a's by more than tie, Tie
 // otherwise, and Unknown when either has no rating.
