@@ -14,6 +14,7 @@ import (
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/rewards/motif"
+	"github.com/maestro-rl/maestro/skills"
 )
 
 // Defaults of the judge, chosen by `annotate eval` on the shipped set (docs/judge.md).
@@ -75,6 +76,21 @@ func (j *judgeConfig) harm(transitions bool) (*motif.Template, float64, error) {
 		return nil, 0, fmt.Errorf("--harm-template %s asks about two captions; the harm question asks about one ({{.Message}}, like the built-in harm)", j.harmTmpl)
 	}
 	return tp, w, nil
+}
+
+// skillGoal is MaestroMotif's goal for one skill of a spec: the goal, the skill and its
+// preference, and a clause against angering the god.
+func skillGoal(goal, specPath, skill string) (string, error) {
+	spec, err := skills.LoadSpec(specPath)
+	if err != nil {
+		return "", err
+	}
+	i, err := spec.Skill(skill)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s The player is using the skill %q: %s Seek this preference: %s Never prefer angering the god.",
+		goal, spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference), nil
 }
 
 func (j *judgeConfig) goalText() string {
@@ -142,8 +158,17 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	journal := fs.String("journal", "", "answer journal to reuse (default: none, so every answer is asked and timed afresh)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	showWrong := fs.Int("show-wrong", 10, "list at most this many pairs the judge got wrong")
+	skill := fs.String("skill", "", "judge as `annotate label --skill` does (MaestroMotif): the judge is told the skill and its preference, and the captions are transitions (the -transition template; e.g. --tsv rewards/motif/testdata/transitions-descender.tsv)")
+	specPath := fs.String("spec", "default", "skills spec for --skill")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	goalText := jf.goalText()
+	if *skill != "" {
+		var err error
+		if goalText, err = skillGoal(goalText, *specPath, *skill); err != nil {
+			return err
+		}
 	}
 	set, shipped := motif.DefaultEvalName, motif.DefaultEvalPairs
 	switch *tsv {
@@ -157,17 +182,20 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tp, err := jf.template(false)
+	tp, err := jf.template(*skill != "")
 	if err != nil {
 		return err
 	}
-	harm, hw, err := jf.harm(false)
+	harm, hw, err := jf.harm(*skill != "")
 	if err != nil {
 		return err
 	}
 	rep := evalReport{Set: set, Pairs: len(pairs), Template: tp.Name, Goal: jf.goal, TieMargin: jf.tieMargin(), HarmWeight: hw}
 	if harm != nil {
 		rep.Harm = harm.Name
+	}
+	if *skill != "" {
+		rep.Goal = "skill:" + *skill
 	}
 	fmt.Fprintf(w, "eval: %d pairs from %s\n", len(pairs), set)
 	if !*noJudge {
@@ -191,7 +219,7 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 		}
 		defer j.Close()
 		start := time.Now()
-		o := motif.AnnotateOptions{Template: tp, Goal: jf.goalText(), Mode: jf.mode, Concurrency: *conc, TieMargin: jf.tieMargin(), Harm: harm, HarmWeight: hw,
+		o := motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, TieMargin: jf.tieMargin(), Harm: harm, HarmWeight: hw,
 			Progress: func(p motif.Progress) { bar("eval", p.Done, p.Total, start, "") }}
 		e, err := motif.EvalJudge(ctx, c, j, pairs, o)
 		fmt.Fprintln(os.Stderr)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/rewards/motif"
-	"github.com/maestro-rl/maestro/skills"
 	"github.com/maestro-rl/maestro/tensor"
 )
 
@@ -72,16 +71,9 @@ func label(ctx context.Context, args []string) error {
 	}
 	goal, goalText := &jf.goal, jf.goalText()
 	if *skill != "" { // MaestroMotif: the skill's preference and a clause against angering the god
-		spec, err := skills.LoadSpec(*specPath)
-		if err != nil {
+		if goalText, err = skillGoal(goalText, *specPath, *skill); err != nil {
 			return err
 		}
-		i, err := spec.Skill(*skill)
-		if err != nil {
-			return err
-		}
-		goalText = fmt.Sprintf("%s The player is using the skill %q: %s Seek this preference: %s Never prefer angering the god.",
-			goalText, spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference)
 		*goal = "skill:" + *skill
 	}
 	client, stopLLM, err := jf.connect(ctx, *conc, "label")

@@ -91,8 +91,14 @@ func ReadEvalPairs(r io.Reader, name string) ([]EvalPair, error) {
 			return fmt.Errorf("%s; a pair needs two different captions to have a known answer", what)
 		}
 		for _, c := range []string{p.First, p.Second} {
-			if len(c) > nethack.MessageLen {
-				return fmt.Errorf("a caption of %d bytes; NLE's messages hold at most %d", len(c), nethack.MessageLen)
+			what, msgs := "a caption", []string{c}
+			if prev, cur, _, ok := ParseTransitionCaption(c); ok { // MaestroMotif's: two messages
+				what, msgs = "a transition caption with a message", []string{prev, cur}
+			}
+			for _, m := range msgs {
+				if len(m) > nethack.MessageLen {
+					return fmt.Errorf("%s of %d bytes; NLE's messages hold at most %d", what, len(m), nethack.MessageLen)
+				}
 			}
 		}
 		out = append(out, p)
@@ -257,21 +263,39 @@ type RewardModelEval struct {
 }
 
 // EvalRewardModel scores both captions of every pair with m and counts the pairs whose
-// preferred caption gets the strictly higher reward. It refuses MaestroMotif's diffstats
-// models, which score transitions, not single captions.
+// preferred caption gets the strictly higher reward. MaestroMotif's diffstats models score
+// transitions: every caption must then be a transition caption (TransitionCaption's form, as
+// in rewards/motif/testdata/transitions-*.tsv), scored by its current message and diffstats
+// as the model sees them in play; a Motif model scores single captions.
 func EvalRewardModel(m *RewardModel, pairs []EvalPair) (RewardModelEval, error) {
+	const L, D = nethackagent.MessageLen, nethackagent.DiffStats
+	msgs := make([]uint8, 2*len(pairs)*L)
+	var diff []float32
 	if m.UsesDiffStats() {
-		return RewardModelEval{}, fmt.Errorf("motif: the reward model scores transitions (MaestroMotif's diffstats model); an evaluation set of single captions needs a Motif model")
+		diff = make([]float32, 2*len(pairs)*D)
 	}
-	msgs := make([]uint8, 2*len(pairs)*nethackagent.MessageLen)
 	for i, p := range pairs {
-		copy(msgs[(2*i)*nethackagent.MessageLen:(2*i+1)*nethackagent.MessageLen], p.First)
-		copy(msgs[(2*i+1)*nethackagent.MessageLen:(2*i+2)*nethackagent.MessageLen], p.Second)
+		for s, c := range []string{p.First, p.Second} {
+			j := 2*i + s
+			if diff == nil {
+				if _, _, _, ok := ParseTransitionCaption(c); ok {
+					return RewardModelEval{}, fmt.Errorf("motif: evaluation line %d holds transition captions but the reward model scores single captions (Motif's); a transition set needs a diffstats model (a skill's, trained on pairs from annotate pairs --delta)", p.Line)
+				}
+				copy(msgs[j*L:(j+1)*L], c)
+				continue
+			}
+			_, cur, d, ok := ParseTransitionCaption(c)
+			if !ok {
+				return RewardModelEval{}, fmt.Errorf("motif: evaluation line %d: %q is not a transition caption, and the reward model scores transitions (MaestroMotif's diffstats model); evaluate it on a transition set such as rewards/motif/testdata/transitions-descender.tsv", p.Line, c)
+			}
+			copy(msgs[j*L:(j+1)*L], cur)
+			copy(diff[j*D:(j+1)*D], d[:])
+		}
 	}
 	r := make([]float32, 2*len(pairs))
 	g := nn.NewGraph()
 	g.SetNoGrad(true)
-	m.Score(g, msgs, nil, r)
+	m.Score(g, msgs, diff, r)
 	e := RewardModelEval{Scores: make([][2]float32, len(pairs))}
 	right := 0
 	cats := map[string]*EvalCategory{}

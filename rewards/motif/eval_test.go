@@ -266,6 +266,54 @@ func TestHeldOutEvalSet(t *testing.T) {
 	}
 }
 
+// TestTransitionEvalSets checks the skills' transition sets: every caption is a transition
+// caption, each order of preference about equally often, and each pair's answer follows from
+// its category's rule on the diffstats (0 depth, 1 gold, 2 HP, 3 XP level, 4 hunger).
+func TestTransitionEvalSets(t *testing.T) {
+	same := func(d [5]float32) bool { return d == [5]float32{} }
+	rules := map[string]func(good, bad [5]float32) bool{
+		"descend": func(g, b [5]float32) bool { return g[0] == 1 && g[2] >= 0 && same(b) },
+		"danger":  func(g, b [5]float32) bool { return same(g) && b[2] <= -4 && b[1] <= 0 && b[3] <= 0 },
+		"gain":    func(g, b [5]float32) bool { return g[0] == 0 && g[2] >= 0 && g[4] <= 0 && same(b) },
+		"stay":    func(g, b [5]float32) bool { return same(g) && b[0] == 1 },
+	}
+	for _, skill := range []string{"descender", "discoverer"} {
+		path := filepath.Join("testdata", "transitions-"+skill+".tsv")
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs, err := ReadEvalPairs(f, path)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := 0
+		for _, p := range pairs {
+			good, bad := p.First, p.Second
+			if p.Preferred == Second {
+				good, bad = bad, good
+			} else {
+				first++
+			}
+			_, _, dg, ok1 := ParseTransitionCaption(good)
+			_, _, db, ok2 := ParseTransitionCaption(bad)
+			rule, known := rules[p.Category]
+			switch {
+			case !ok1 || !ok2:
+				t.Errorf("%s line %d: not two transition captions", path, p.Line)
+			case !known:
+				t.Errorf("%s line %d: category %q has no rule", path, p.Line, p.Category)
+			case !rule(dg, db):
+				t.Errorf("%s line %d: %s pair with diffstats %v preferred over %v breaks its rule", path, p.Line, p.Category, dg, db)
+			}
+		}
+		if len(pairs) < 50 || math.Abs(float64(2*first-len(pairs))) > 1 {
+			t.Errorf("%s: %d pairs, %d preferring the first: want at least 50, half each way", path, len(pairs), first)
+		}
+	}
+}
+
 func TestReadProbeFacts(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"pets\tfact\tkitten\n", "line 1: 3 tab-separated columns"},

@@ -2,7 +2,9 @@ package motif
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
 	"github.com/maestro-rl/maestro/agents/nethackagent"
@@ -140,6 +142,62 @@ func TransitionCaption(prev, cur []uint8, diff []float32) string {
 		}
 	}
 	return b.String()
+}
+
+// ParseTransitionCaption is TransitionCaption's inverse: the two messages and the diffstats of a
+// transition caption (a statistic the caption does not name did not change). ok is false when
+// s is not one: single captions, and text TransitionCaption cannot have written.
+func ParseTransitionCaption(s string) (prev, cur string, diff [nethackagent.DiffStats]float32, ok bool) {
+	quoted := func(s, label string) (string, string, bool) {
+		rest, found := strings.CutPrefix(s, label)
+		if !found {
+			return "", "", false
+		}
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			return "", "", false
+		}
+		u, err := strconv.Unquote(q)
+		if err != nil {
+			return "", "", false
+		}
+		return u, rest[len(q):], true
+	}
+	prev, rest, ok := quoted(s, "previously seen message: ")
+	if !ok {
+		return "", "", diff, false
+	}
+	if cur, rest, ok = quoted(rest, "; currently displayed message: "); !ok {
+		return "", "", diff, false
+	}
+	next := 0 // the statistics come in DiffStatNames' order, each at most once
+	for rest != "" {
+		clause, ok := strings.CutPrefix(rest, "; ")
+		if !ok {
+			return "", "", diff, false
+		}
+		if i := strings.Index(clause, "; "); i >= 0 {
+			clause, rest = clause[:i], clause[i:]
+		} else {
+			rest = ""
+		}
+		k := next
+		for ; k < len(DiffStatNames) && !strings.HasPrefix(clause, DiffStatNames[k]+" "); k++ {
+		}
+		if k == len(DiffStatNames) {
+			return "", "", diff, false
+		}
+		verb, num, found := strings.Cut(clause[len(DiffStatNames[k])+1:], " by ")
+		v, err := strconv.ParseFloat(num, 32)
+		if !found || err != nil || v <= 0 || math.IsInf(v, 0) || (verb != "rose" && verb != "fell") {
+			return "", "", diff, false
+		}
+		if verb == "fell" {
+			v = -v
+		}
+		diff[k], next = float32(v), k+1
+	}
+	return prev, cur, diff, true
 }
 
 // StatsCaption is Motif's optional caption with the bottom line in words appended.

@@ -137,6 +137,71 @@ func TestDiffRewardModelLearnsARule(t *testing.T) {
 	if res.ValAcc < 0.95 {
 		t.Errorf("held-out accuracy %.3f, want >= 0.95", res.ValAcc)
 	}
+	// The same rule through an evaluation set of transition captions, as annotate eval --skill
+	// reads them: the model must see each caption's message and diffstats as in play.
+	var pairs []EvalPair
+	for i := range 200 {
+		var cap [2]string
+		for s := range 2 {
+			diff := make([]float32, nethackagent.DiffStats)
+			for k := range diff {
+				diff[k] = float32(rng.IntN(3) - 1)
+			}
+			diff[1] = 0
+			if s == 0 {
+				diff[1] = float32(1 + rng.IntN(20))
+			}
+			cap[s] = TransitionCaption([]uint8(syntheticMessage(rng, false)), []uint8(syntheticMessage(rng, false)), diff)
+		}
+		p := EvalPair{First: cap[0], Second: cap[1], Preferred: First, Line: i + 1}
+		if i%2 == 1 {
+			p.First, p.Second, p.Preferred = cap[1], cap[0], Second
+		}
+		pairs = append(pairs, p)
+	}
+	e, err := EvalRewardModel(rm, pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Accuracy < 0.9 {
+		t.Errorf("accuracy %.3f on transition captions where gold rose on the preferred side, want >= 0.9", e.Accuracy)
+	}
+	if _, err := EvalRewardModel(rm, []EvalPair{{First: "You kill the newt!", Second: "", Preferred: First, Line: 7}}); err == nil || !strings.Contains(err.Error(), "line 7") {
+		t.Errorf("a diffstats model on single captions gave error %v, want one naming line 7", err)
+	}
+}
+
+// TestParseTransitionCaption: TransitionCaption's captions read back to the messages and
+// diffstats they were written from, for messages that quote, escape or mimic the clauses;
+// text it cannot have written is refused.
+func TestParseTransitionCaption(t *testing.T) {
+	msgs := []string{"", "You kill the newt!", `He says "hi"; gold rose by 3`, "; dungeon level rose by 1", "caf\xe9 \\ tab\t", "\x01\xff"}
+	diffs := [][]float32{{0, 0, 0, 0, 0}, {1, 0, -3, 0, 0}, {0, 12, 0, 1, -1}, {-1, -2, 0.5, 2, 1}}
+	for _, prev := range msgs {
+		for _, cur := range msgs {
+			for _, d := range diffs {
+				p, c := []byte(prev), []byte(cur)
+				c2 := TransitionCaption(p, c, d)
+				gp, gc, gd, ok := ParseTransitionCaption(c2)
+				if !ok || gp != Caption(p) || gc != Caption(c) || !slices.Equal(gd[:], d) {
+					t.Errorf("ParseTransitionCaption(%q) = %q, %q, %v, %v; want %q, %q, %v", c2, gp, gc, gd, ok, Caption(p), Caption(c), d)
+				}
+			}
+		}
+	}
+	for _, bad := range []string{
+		"", "You kill the newt!", `previously seen message: "a"`, `previously seen message: a; currently displayed message: "b"`,
+		`previously seen message: "a"; currently displayed message: "b"; gold rose by x`,
+		`previously seen message: "a"; currently displayed message: "b"; gold rose by -1`,
+		`previously seen message: "a"; currently displayed message: "b"; gold grew by 1`,
+		`previously seen message: "a"; currently displayed message: "b"; gold rose by 1; dungeon level rose by 1`,
+		`previously seen message: "a"; currently displayed message: "b"; luck rose by 1`,
+		`previously seen message: "a"; currently displayed message: "b" and more`,
+	} {
+		if _, _, _, ok := ParseTransitionCaption(bad); ok {
+			t.Errorf("ParseTransitionCaption(%q) accepted it", bad)
+		}
+	}
 }
 
 // TestIntrinsicDiffStats: diffstats at RL time are blstats now minus blstats Delta steps

@@ -6,10 +6,12 @@
 package judgeeval
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -115,4 +117,102 @@ func TestMessagesOfDataset(t *testing.T) {
 	for c, k := range count {
 		fmt.Fprintf(f, "%d\t%s\n", k, c)
 	}
+}
+
+// Draws the transition known-answer sets (../transitions-<skill>.tsv, body only) from
+// `annotate collect` datasets (HARVEST_TRANSITIONS=file[,file...]; written to
+// /tmp/msgs/transitions-<skill>.tsv): MaestroMotif's transitions over 100 steps of one episode,
+// captioned as the judge sees them (motif.TransitionCaption), paired where a skill's preference
+// decides at once and nothing else differs much:
+//   - descender: the dungeon level rose by 1 against a stretch where nothing changed;
+//   - discoverer: a kill, gold or an item picked up (dungeon level unchanged) against nothing;
+//     and nothing against a change of dungeon level ("never prefer changing dungeon level");
+//   - every skill: nothing against a loss of 4 or more hit points with nothing gained.
+func TestTransitionSets(t *testing.T) {
+	in := os.Getenv("HARVEST_TRANSITIONS")
+	if in == "" {
+		t.Skip("set HARVEST_TRANSITIONS")
+	}
+	const delta = 100
+	type tr struct {
+		caption string
+		diff    [5]float32
+		cur     string
+	}
+	var all []tr
+	for _, path := range strings.Split(in, ",") {
+		obs, err := tensordict.LoadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err1 := tensordict.GetAs[uint8](obs, "data/message")
+		bl, err2 := tensordict.GetAs[int64](obs, "data/blstats")
+		ep, err3 := tensordict.GetAs[int64](obs, "data/episode")
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatal(err)
+		}
+		L, NB := nethack.MessageLen, nethack.NumBlstats
+		rng := rand.New(rand.NewPCG(3, 3))
+		for b := delta; b < len(ep); b += 7 + rng.IntN(7) {
+			a := b - delta
+			if ep[a] != ep[b] {
+				continue
+			}
+			var d [5]float32
+			motif.DiffStats(d[:], bl[a*NB:(a+1)*NB], bl[b*NB:(b+1)*NB])
+			all = append(all, tr{motif.TransitionCaption(msg[a*L:(a+1)*L], msg[b*L:(b+1)*L], d[:]), d, motif.Caption(msg[b*L : (b+1)*L])})
+		}
+	}
+	const depth, gold, hp, xp, hunger = 0, 1, 2, 3, 4
+	var flat, down, gain, hurt []string
+	for _, x := range all {
+		d := x.diff
+		switch {
+		case d == [5]float32{} && !strings.Contains(x.caption, "You kill") && !strings.Contains(x.caption, " - "):
+			flat = append(flat, x.caption)
+		case d[depth] == 1 && d[hp] >= 0 && d[hunger] <= 0:
+			down = append(down, x.caption)
+		case d[depth] == 0 && d[hp] >= 0 && d[hunger] <= 0 && (d[gold] > 0 || d[xp] > 0 || strings.HasPrefix(x.cur, "You kill")):
+			gain = append(gain, x.caption)
+		case d[depth] == 0 && d[hp] <= -4 && d[gold] <= 0 && d[xp] <= 0 && !strings.Contains(x.caption, "You kill"):
+			hurt = append(hurt, x.caption)
+		}
+	}
+	t.Logf("%d transitions: %d with nothing changed, %d down a level, %d with a gain, %d hurt", len(all), len(flat), len(down), len(gain), len(hurt))
+	rng := rand.New(rand.NewPCG(5, 5))
+	pick := func(l []string) string { return l[rng.IntN(len(l))] }
+	type draw struct {
+		good, bad []string
+		cat       string
+		n         int
+	}
+	out := func(skill string, draws ...draw) {
+		f, err := os.Create("/tmp/msgs/transitions-" + skill + ".tsv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		seen, i := map[[2]string]bool{}, 0
+		for _, d := range draws {
+			if len(d.good) == 0 || len(d.bad) == 0 {
+				t.Logf("%s: no %s pairs", skill, d.cat)
+				continue
+			}
+			for k := 0; k < 4*d.n && len(seen) < i+d.n; k++ {
+				g, b := pick(d.good), pick(d.bad)
+				if seen[[2]string{g, b}] {
+					continue
+				}
+				seen[[2]string{g, b}] = true
+				if len(seen)%2 == 1 {
+					fmt.Fprintf(f, "%s\t%s\t1\t%s\n", g, b, d.cat)
+				} else {
+					fmt.Fprintf(f, "%s\t%s\t2\t%s\n", b, g, d.cat)
+				}
+			}
+			i = len(seen)
+		}
+	}
+	out("descender", draw{down, flat, "descend", 30}, draw{flat, hurt, "danger", 20})
+	out("discoverer", draw{gain, flat, "gain", 30}, draw{flat, down, "stay", 15}, draw{flat, hurt, "danger", 15})
 }
