@@ -23,8 +23,9 @@ const (
 	// defaultPointwiseTie is the tie margin between two ratings (1-9 scale) in pointwise mode.
 	defaultPointwiseTie = 0.1
 	// defaultHarmWeight lowers a caption's rating by this times the judge's p(yes) that the hero
-	// was harmed (pointwise mode, caption pairs). Chosen on the main set (0.825 at 0, 0.907 at
-	// 4, 0.923 at 5, 0.927 at 6) and checked on the held-out set (0.827, 0.874, 0.882, 0.882).
+	// was harmed (pointwise mode, caption pairs). Chosen on the main set (annotate eval's
+	// answers recombined: 0.829 at 0, 0.931 at 4, 0.939 at 5, 0.923 at 6) and checked on the
+	// held-out set (0.835, 0.913, 0.921, 0.906).
 	defaultHarmWeight = 5
 )
 
