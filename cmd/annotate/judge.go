@@ -79,19 +79,23 @@ func (j *judgeConfig) harm(transitions bool) (*motif.Template, float64, error) {
 	return tp, w, nil
 }
 
-// skillGoal is MaestroMotif's goal for one skill of a spec: the goal, the skill and its
-// preference, and a clause against angering the god.
-func skillGoal(goal, specPath, skill string) (string, error) {
+// goalFor is the goal the judge is told, and its name in provenance: --goal's, or with a
+// skill (MaestroMotif) that goal, the skill of the spec and its preference, and a clause
+// against angering the god, named skill:<skill>.
+func (j *judgeConfig) goalFor(specPath, skill string) (name, text string, err error) {
+	if skill == "" {
+		return j.goal, j.goalText(), nil
+	}
 	spec, err := skills.LoadSpec(specPath)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	i, err := spec.Skill(skill)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return fmt.Sprintf("%s The player is using the skill %q: %s Seek this preference: %s Never prefer angering the god.",
-		goal, spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference), nil
+	return "skill:" + skill, fmt.Sprintf("%s The player is using the skill %q: %s Seek this preference: %s Never prefer angering the god.",
+		j.goalText(), spec.Skills[i].Name, spec.Skills[i].Description, spec.Skills[i].Preference), nil
 }
 
 func (j *judgeConfig) goalText() string {
@@ -164,12 +168,9 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	goalText := jf.goalText()
-	if *skill != "" {
-		var err error
-		if goalText, err = skillGoal(goalText, *specPath, *skill); err != nil {
-			return err
-		}
+	goalName, goalText, err := jf.goalFor(*specPath, *skill)
+	if err != nil {
+		return err
 	}
 	set, shipped := motif.DefaultEvalName, motif.DefaultEvalPairs
 	switch *tsv {
@@ -191,12 +192,9 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := evalReport{Set: set, Pairs: len(pairs), Template: tp.Name, Goal: jf.goal, TieMargin: jf.tieMargin(), HarmWeight: hw}
+	rep := evalReport{Set: set, Pairs: len(pairs), Template: tp.Name, Goal: goalName, TieMargin: jf.tieMargin(), HarmWeight: hw}
 	if harm != nil {
 		rep.Harm = harm.Name
-	}
-	if *skill != "" {
-		rep.Goal = "skill:" + *skill
 	}
 	fmt.Fprintf(w, "eval: %d pairs from %s\n", len(pairs), set)
 	if !*noJudge {

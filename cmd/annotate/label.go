@@ -69,12 +69,9 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	goal, goalText := &jf.goal, jf.goalText()
-	if *skill != "" { // MaestroMotif: the skill's preference and a clause against angering the god
-		if goalText, err = skillGoal(goalText, *specPath, *skill); err != nil {
-			return err
-		}
-		*goal = "skill:" + *skill
+	goalName, goalText, err := jf.goalFor(*specPath, *skill)
+	if err != nil {
+		return err
 	}
 	client, stopLLM, err := jf.connect(ctx, *conc, "label")
 	if err != nil {
@@ -114,7 +111,7 @@ func label(ctx context.Context, args []string) error {
 		return err
 	}
 	el := time.Since(start).Seconds()
-	prov := provenance{Model: model, URLs: urlList, Template: tp.Name, Goal: *goal, GoalText: goalText, Mode: jf.mode, TieMargin: jf.tieMargin(), HarmWeight: hw, Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
+	prov := provenance{Model: model, URLs: urlList, Template: tp.Name, Goal: goalName, GoalText: goalText, Mode: jf.mode, TieMargin: jf.tieMargin(), HarmWeight: hw, Summary: sum, Seconds: el, PairsPerSec: float64(len(caps)) / el}
 	if harm != nil {
 		prov.Harm = harm.Name
 	}
