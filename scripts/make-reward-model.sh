@@ -16,17 +16,9 @@ steps=${STEPS:-200000} pairs=${PAIRS:-50000} epochs=${EPOCHS:-30} judge=${JUDGE:
 mkdir -p "$work" "$here/bin"
 cd "$here"
 go build -o bin/ ./cmd/annotate ./cmd/train
-if [ "$policy" = train ]; then
-  [ -f "$work/agent/params.mtd" ] || ./bin/train --algo appo --env NetHackScore --reward motif --num-envs 8 --frames-per-batch 32 --total-frames 200000 --seed 1 --run-dir "$work/agent" --force
-  policy=$work/agent/params.mtd
-fi
-if [ ! -f "$work/obs.mtd" ]; then
-  if [ "$policy" = random ]; then
-    ./bin/annotate collect --task score --steps "$steps" --envs 4 --seed 3 --no-tty --out "$work/obs.mtd"
-  else
-    ./bin/annotate collect --task score --steps "$steps" --envs 4 --seed 3 --policy "$policy" --out "$work/obs.mtd"
-  fi
-fi
+. scripts/agent-obs.sh
+agent_obs "$work" "$policy" "$steps"
+policy=$agent_policy sum=$agent_sha256
 [ -f "$work/pairs.mtd" ] || ./bin/annotate pairs --obs "$work/obs.mtd" --out "$work/pairs.mtd" --pairs "$pairs" --seed 1
 ./bin/annotate label --pairs "$work/pairs.mtd" --goal default --concurrency 2 ${judge:+--judge "$judge"}
 ./bin/annotate inspect --pairs "$work/pairs.mtd"
@@ -34,7 +26,6 @@ fi
 ./bin/annotate eval --no-judge --reward-model "$work/rm.mtd" --json "$work/rm-eval.json"
 ./bin/annotate eval --no-judge --tsv heldout --reward-model "$work/rm.mtd" --json "$work/rm-eval-heldout.json"
 cp "$work/rm.mtd" rewards/motif/models/default.mtd
-[ "$policy" = random ] && sum=- || sum=$(sha256sum "$policy" | cut -d' ' -f1)
 python3 - "$work/rm.mtd.json" rewards/motif/models/default.json "$steps" "$policy" "$sum" <<'PY'
 import json, sys
 info = json.load(open(sys.argv[1]))

@@ -93,8 +93,12 @@ func pairs(args []string) error {
 	stride := fs.Int("stride", 1, "Motif's L: from an episode of T steps draw T/L observations")
 	seed := fs.Uint64("seed", 1, "seed of the sampling")
 	delta := fs.Int("delta", 0, "MaestroMotif's pairs of transitions: each element is what was seen this many steps earlier, what is seen now, and the change of depth, gold, HP, XP level and hunger (0: Motif's single observations)")
+	events := fs.Float64("events", 0, "with --delta: this share of the transitions is drawn from those where the dungeon level, gold or experience level changed, evenly over the three (uniform draws almost never hold one: 5 depth changes in 1,000 transitions of a trained agent), the rest uniformly as MaestroMotif does")
 	if err := parse(fs, args, "obs", "out"); err != nil {
 		return err
+	}
+	if *events != 0 && *delta <= 0 {
+		return fmt.Errorf("--events %g mixes in transitions and needs --delta (the gap in steps, MaestroMotif's 100)", *events)
 	}
 	obs, err := motif.LoadDataset(*obsPath, motif.KindObservations)
 	if err != nil {
@@ -109,6 +113,19 @@ func pairs(args []string) error {
 	var count int
 	if *delta > 0 {
 		idx := motif.TransitionIndices(ep, *delta, *stride, *n, rng)
+		if *events > 0 {
+			bl, err := tensordict.GetAs[int64](obs, "blstats")
+			if err != nil {
+				return err
+			}
+			var drawn [len(motif.EventKinds)]int
+			if idx, drawn, err = motif.MixEventTransitions(idx, ep, bl, *delta, *events, rng); err != nil {
+				return fmt.Errorf("--events: %w", err)
+			}
+			for k, name := range motif.EventKinds {
+				fmt.Printf("pairs: %d transitions where the %s changed\n", drawn[k], name)
+			}
+		}
 		p, err = motif.MakeTransitionPairs(obs, idx, *delta)
 		count = len(idx)
 	} else {

@@ -51,7 +51,7 @@ var numberRanges = map[string]struct {
 	want string
 }{
 	"tie-margin":  {func(v float64) bool { return v == -1 || v >= 0 }, "a margin of 0 or more (-1: the mode's default)"},
-	"harm-weight": {func(v float64) bool { return v == -1 || v >= 0 }, "a weight of 0 or more (-1: the default, 5 for captions in pointwise mode)"},
+	"harm-weight": {func(v float64) bool { return v == -1 || v >= 0 }, "a weight of 0 or more (-1: the default, 5 in pointwise mode)"},
 	"lr":          {func(v float64) bool { return v > 0 }, "a positive learning rate such as 1e-5"},
 	"epochs":      {func(v float64) bool { return v >= 1 }, "at least 1"},
 	"batch":       {func(v float64) bool { return v >= 1 }, "at least 1"},
@@ -60,6 +60,7 @@ var numberRanges = map[string]struct {
 	"pairs":       {func(v float64) bool { return v >= 0 }, "0 (all) or more"},
 	"stride":      {func(v float64) bool { return v >= 1 }, "at least 1"},
 	"delta":       {func(v float64) bool { return v >= 0 }, "0 (single observations) or more steps"},
+	"events":      {func(v float64) bool { return v >= 0 && v <= 1 }, "a share from 0 to 1"},
 	"show-wrong":  {func(v float64) bool { return v >= 0 }, "0 or more"},
 }
 

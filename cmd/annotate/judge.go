@@ -25,7 +25,9 @@ const (
 	// defaultHarmWeight lowers a caption's rating by this times the judge's p(yes) that the hero
 	// was harmed (pointwise mode, caption pairs). Chosen on the main set (annotate eval's
 	// answers recombined: 0.829 at 0, 0.931 at 4, 0.939 at 5, 0.923 at 6) and checked on the
-	// held-out set (0.835, 0.913, 0.921, 0.906).
+	// held-out set (0.835, 0.913, 0.921, 0.906). Transitions use it too: on the skills'
+	// transition sets the judge scores 0.740 -> 0.900 (descender) and 0.583 -> 0.667
+	// (discoverer) going from weight 0 to 5.
 	defaultHarmWeight = 5
 )
 
@@ -49,17 +51,17 @@ func judgeFlags(fs *flag.FlagSet) *judgeConfig {
 	fs.StringVar(&j.tmpl, "template", "", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy one of rewards/motif/prompts/); default: rate for pointwise, judge otherwise (-transition for transition pairs)")
 	fs.Float64Var(&j.tie, "tie-margin", -1, fmt.Sprintf("pairs closer than this are ties: ratings in pointwise mode (default %.2f), summed log-probability margins in scored mode (default 0)", defaultPointwiseTie))
 	fs.StringVar(&j.harmTmpl, "harm-template", "harm", "pointwise mode: the template that also asks, per caption, whether the hero was harmed (yes/no), or none")
-	fs.Float64Var(&j.harmWeight, "harm-weight", -1, fmt.Sprintf("pointwise mode: a caption's rating is lowered by this times p(yes) of the harm question (default %d for captions, 0 for transitions, which no known-answer set measures yet)", defaultHarmWeight))
+	fs.Float64Var(&j.harmWeight, "harm-weight", -1, fmt.Sprintf("pointwise mode: a caption's rating is lowered by this times p(yes) of the harm question (default %d; 0 turns it off)", defaultHarmWeight))
 	return j
 }
 
 // harm loads the harm aspect's template and weight: none outside pointwise mode, with
 // --harm-template none or with a weight of 0.
-func (j *judgeConfig) harm(transitions bool) (*motif.Template, float64, error) {
+func (j *judgeConfig) harm() (*motif.Template, float64, error) {
 	w := j.harmWeight
 	if w < 0 {
 		w = 0
-		if j.mode == motif.Pointwise && !transitions {
+		if j.mode == motif.Pointwise {
 			w = defaultHarmWeight
 		}
 	}
@@ -188,7 +190,7 @@ func eval(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	harm, hw, err := jf.harm(*skill != "")
+	harm, hw, err := jf.harm()
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	harm, hw, err := jf.harm(transitions)
+	harm, hw, err := jf.harm()
 	if err != nil {
 		return err
 	}

@@ -104,11 +104,20 @@ func key(model string, o AnnotateOptions, first, second string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// harmKey identifies the harm question about one caption.
+// harmKey identifies the harm question about one caption by the prompt it renders to, so runs
+// with different goals (the skills) share the answer when the harm template ignores the goal,
+// as the built-in one does: a journal shared between skills asks it once per caption.
 func harmKey(model string, o AnnotateOptions, caption string) string {
-	h := o
-	h.Template, h.Mode = o.Harm, "harm"
-	return key(model, h, caption, "")
+	prompt, err := o.Harm.Render(o.Goal, caption, "", Pointwise)
+	if err != nil { // the request renders the same way and reports the error
+		prompt = "unrenderable\x00" + o.Goal + "\x00" + caption
+	}
+	h := sha256.New()
+	for _, s := range []string{model, "harm", prompt} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func has(j *Journal, k string) bool { _, ok := j.Get(k); return ok }

@@ -260,3 +260,37 @@ func TestGenerativeRetryTurn(t *testing.T) {
 		}
 	}
 }
+
+// TestHarmKeySharedAcrossGoals: the built-in harm question ignores the goal, so its journal key
+// is one for every skill's goal (a shared journal asks it once per caption), while a harm
+// template that uses the goal keys each goal apart.
+func TestHarmKeySharedAcrossGoals(t *testing.T) {
+	harm, err := LoadTemplate("harm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate, err := LoadTemplate("rate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := AnnotateOptions{Template: rate, Mode: Pointwise, Harm: harm, HarmWeight: 5, Goal: Goals["default"]}
+	b := a
+	b.Goal = "go down the stairs"
+	if harmKey("m", a, "You die...") != harmKey("m", b, "You die...") {
+		t.Error("built-in harm question keyed apart for two goals; it never reads the goal")
+	}
+	if harmKey("m", a, "You die...") == harmKey("m", a, "You kill the newt!") || harmKey("m", a, "x") == harmKey("m2", a, "x") {
+		t.Error("harm keys collide across captions or models")
+	}
+	if key("m", a, "x", "") == key("m", b, "x", "") {
+		t.Error("the rating's key ignores the goal")
+	}
+	g, err := ParseTemplate("goal-harm", `Goal: {{.Goal}}. Was the hero harmed in "{{.Message}}"? Answer yes or no.`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Harm, b.Harm = g, g
+	if harmKey("m", a, "x") == harmKey("m", b, "x") {
+		t.Error("a harm template that reads the goal shares one key across goals")
+	}
+}

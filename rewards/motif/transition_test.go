@@ -28,6 +28,78 @@ func TestTransitionIndices(t *testing.T) {
 	}
 }
 
+// TestMixEventTransitions: on episodes whose statistics change at known steps, the mixed-in
+// elements are transitions spanning one of those changes, drawn evenly over the kinds and
+// without repeats, the pair count is kept, and a kind the data lacks is made up by the others.
+func TestMixEventTransitions(t *testing.T) {
+	const delta, NB = 5, nethack.NumBlstats
+	var ep []int64
+	var bl []int64
+	// Two episodes of 400 steps: gold rises at steps 50 and 300 of each, depth at step 200 of
+	// the first only; XP never changes.
+	for e := range 2 {
+		gold, depth := int64(0), int64(1)
+		for s := range 400 {
+			if s == 50 || s == 300 {
+				gold += 7
+			}
+			if e == 0 && s == 200 {
+				depth++
+			}
+			row := make([]int64, NB)
+			row[nethack.BlGold], row[nethack.BlDepth], row[nethack.BlHP] = gold, depth, 10
+			ep, bl = append(ep, int64(e)), append(bl, row...)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	base := TransitionIndices(ep, delta, 1, 100, rng)
+	mixed, drawn, err := MixEventTransitions(base, ep, bl, delta, 0.1, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mixed) != len(base) {
+		t.Fatalf("%d pairs after mixing, want %d", len(mixed), len(base))
+	}
+	// 20 of 200 elements: depth has only 5 windows (steps 200..204 of episode 0), so gold gets the rest.
+	if drawn != [3]int{5, 15, 0} {
+		t.Errorf("drawn per kind %v, want [5 15 0] (depth: all 5 windows, gold: the rest, XP: none)", drawn)
+	}
+	var d [nethackagent.DiffStats]float32
+	events, depth := map[[2]int]int{}, 0
+	for _, p := range mixed {
+		for _, e := range p {
+			if e[1]-e[0] != delta || ep[e[0]] != ep[e[1]] {
+				t.Fatalf("element %v is not %d steps within one episode", e, delta)
+			}
+			DiffStats(d[:], bl[e[0]*NB:(e[0]+1)*NB], bl[e[1]*NB:(e[1]+1)*NB])
+			if d[0] != 0 || d[1] != 0 {
+				events[e]++
+			}
+			if d[0] != 0 {
+				depth++
+			}
+		}
+	}
+	if depth < 5 { // the uniform rest may hold one more
+		t.Errorf("%d elements with a depth change, want at least the 5 windows", depth)
+	}
+	if len(events) < 20 {
+		t.Errorf("%d distinct event transitions, want at least the 20 mixed in", len(events))
+	}
+	same, _, err := MixEventTransitions(base, ep, bl, delta, 0, rng)
+	if err != nil || !slices.Equal(same, base) {
+		t.Errorf("share 0 changed the pairs (err %v)", err)
+	}
+	for _, bad := range []float64{-0.1, 1.5} {
+		if _, _, err := MixEventTransitions(base, ep, bl, delta, bad, rng); err == nil {
+			t.Errorf("share %g accepted", bad)
+		}
+	}
+	if _, _, err := MixEventTransitions(base, ep, bl[:NB], delta, 0.1, rng); err == nil || !strings.Contains(err.Error(), "blstats") {
+		t.Errorf("short blstats: err %v, want one naming blstats", err)
+	}
+}
+
 // TestCollectOrder: Collect's rows come episode by episode, steps consecutive.
 func TestCollectOrder(t *testing.T) {
 	d, err := Collect(context.Background(), CollectOptions{Task: nethack.TaskScore, Steps: 3000, Envs: 3, Seed: 2, NoTTY: true})
