@@ -152,6 +152,17 @@ if [ $want_peer = 1 ]; then
     touch "$peer_dir/.complete"
     say "Python NLE peer ready"
   fi
+  # Python MiniHack, for envs/minihack's parity test: a pure-Python sdist beside NLE (its
+  # pkg_resources import needs a setuptools that still ships it).
+  if ! "$peer_dir/bin/python" -c 'import minihack' 2>/dev/null; then
+    say "installing Python MiniHack $MINIHACK_VERSION into $peer_dir (test dependency only)"
+    "$peer_dir/bin/pip" install --quiet --disable-pip-version-check "setuptools<81" gymnasium
+    req=$(mktemp)
+    echo "minihack==$MINIHACK_VERSION --hash=sha256:$MINIHACK_SDIST_SHA256" > "$req"
+    "$peer_dir/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$req"
+    rm -f "$req"
+    "$peer_dir/bin/python" -W ignore -c 'import minihack' || die "Python MiniHack does not import in $peer_dir"
+  fi
 fi
 
 # --- benchmark peers: torch, tensordict, torchrl (never needed by make test) -------------------

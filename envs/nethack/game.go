@@ -209,6 +209,9 @@ type GameOptions struct {
 	FixMoonPhase bool
 	// TempDir is where the per-game writable folder is made; "" means os.TempDir().
 	TempDir string
+	// NHDat is the game data archive (levels, dungeon layout) the game reads; "" means NLE's
+	// nethackdir/nhdat. MiniHack's levels come as an nhdat of their own (envs/minihack).
+	NHDat string
 }
 
 // DefaultOptions returns NLE's default NetHack options (NETHACKOPTIONS).
@@ -259,11 +262,19 @@ func (o GameOptions) Validate() error {
 			return fmt.Errorf("nethack: unknown observation key %q; valid keys: %s", k, strings.Join(ObservationKeys, ", "))
 		}
 	}
+	if o.NHDat != "" {
+		if st, err := os.Stat(o.NHDat); err != nil || !st.Mode().IsRegular() {
+			return fmt.Errorf("nethack: GameOptions.NHDat %s is not a readable file (%v); build one with envs/minihack or leave it empty for NLE's", o.NHDat, err)
+		}
+	}
 	_, err := playerName(o.Character)
 	return err
 }
 
 func NewGame(o GameOptions) (*Game, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	in, err := FindInstall(o.NLEDir)
 	if err != nil {
 		return nil, err
@@ -315,7 +326,14 @@ func NewGame(o GameOptions) (*Game, error) {
 		os.RemoveAll(hackdir)
 		return nil, fmt.Errorf("nethack: game folder %s is too long (%d bytes, NetHack takes at most %d); set TempDir to a shorter path", hackdir, len(hackdir), maxHackdir-2)
 	}
-	if err := makeHackdir(hackdir, in.DataDir, o.ScorePrefix); err != nil {
+	nhdat := o.NHDat
+	if nhdat == "" {
+		nhdat = filepath.Join(in.DataDir, "nhdat")
+	} else if nhdat, err = filepath.Abs(nhdat); err != nil {
+		os.RemoveAll(hackdir)
+		return nil, fmt.Errorf("nethack: GameOptions.NHDat: %w", err)
+	}
+	if err := makeHackdir(hackdir, nhdat, o.ScorePrefix); err != nil {
 		os.RemoveAll(hackdir)
 		return nil, err
 	}
@@ -352,8 +370,8 @@ func NewGame(o GameOptions) (*Game, error) {
 
 // makeHackdir lays out a private game folder as NLE does: a link to nhdat, the empty files
 // that lock_file() opens read-write, and save/.
-func makeHackdir(dir, dataDir, scorePrefix string) error {
-	if err := os.Symlink(filepath.Join(dataDir, "nhdat"), filepath.Join(dir, "nhdat")); err != nil {
+func makeHackdir(dir, nhdat, scorePrefix string) error {
+	if err := os.Symlink(nhdat, filepath.Join(dir, "nhdat")); err != nil {
 		return fmt.Errorf("nethack: link nhdat into %s: %w", dir, err)
 	}
 	files := []string{filepath.Join(dir, "perm"), filepath.Join(dir, "record"), filepath.Join(dir, "logfile")}

@@ -1,0 +1,296 @@
+package minihack_test
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/envs/minihack"
+	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
+)
+
+// The parity tests compare Maestro's MiniHack with Python MiniHack 1.0.2 in the peer
+// virtualenv (scripts/setup.sh --peer installs it): the des text each task compiles, the
+// level generator's output, and whole episodes (observations including the crops, rewards,
+// endings) for the same seeds and actions. The clock is handled as in envs/nethack's parity
+// test: FixMoonPhase on both sides, each episode started in the same second on both.
+
+type peer struct {
+	in  *json.Encoder
+	out *bufio.Scanner
+}
+
+func startPeer(t *testing.T) *peer {
+	t.Helper()
+	py := os.Getenv("MAESTRO_PEER_PYTHON")
+	if py == "" {
+		py = filepath.Join(nethack.DefaultCacheDir(), "peer-nle-"+nethack.NLEVersion, "bin", "python")
+	}
+	if err := exec.Command(py, "-c", "import minihack").Run(); err != nil {
+		msg := fmt.Sprintf("Python MiniHack is not installed beside %s (%v); run scripts/setup.sh --peer (make test does)", py, err)
+		if os.Getenv("MAESTRO_REQUIRE_PEER") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	cmd := exec.Command(py, "testdata/minihack_peer.py")
+	cmd.Stderr = os.Stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close(); cmd.Wait() })
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	return &peer{in: json.NewEncoder(w), out: sc}
+}
+
+func (p *peer) ask(t *testing.T, req, resp any) {
+	t.Helper()
+	if err := p.in.Encode(req); err != nil {
+		t.Fatal(err)
+	}
+	if !p.out.Scan() {
+		t.Fatalf("the Python peer stopped: %v", p.out.Err())
+	}
+	if err := json.Unmarshal(p.out.Bytes(), resp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// parityTasks are the registered tasks whose level Maestro builds as MiniHack does.
+func parityTasks() []string {
+	var out []string
+	for _, n := range minihack.TaskNames() {
+		if strings.HasPrefix(n, "MiniHack-") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestTaskLevelsMatchMiniHack(t *testing.T) {
+	p := startPeer(t)
+	for _, name := range parityTasks() {
+		spec, err := minihack.Spec(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := spec.Level(rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want struct{ Des string }
+		p.ask(t, map[string]string{"op": "des", "task": name}, &want)
+		if got != want.Des {
+			t.Errorf("%s: des differs from Python MiniHack's\n got: %q\nwant: %q", name, got, want.Des)
+		}
+	}
+}
+
+func TestLevelGeneratorMatchesMiniHack(t *testing.T) {
+	p := startPeer(t)
+	o := minihack.DefaultLevelOptions()
+	o.W, o.H, o.Lit = 6, 4, false
+	g := minihack.NewLevelGenerator(o)
+	g.AddGoal(minihack.At(5, 3))
+	g.AddMonster("jackal", 'd', minihack.At(1, 1), "hostile")
+	g.AddObject("apple", '%', minihack.Random, "cursed")
+	g.AddObject("random", '%', minihack.At(3, 2), "")
+	g.AddTrap("pit", minihack.At(2, 2))
+	g.AddDoor("locked", minihack.At(0, 1))
+	g.AddSink(minihack.At(3, 3))
+	g.AddFountain(minihack.Random)
+	g.AddGold(10, minihack.At(1, 2))
+	g.AddBoulder(minihack.At(2, 1))
+	g.FillTerrain("line", 'L', 0, 0, 3, 0)
+	g.AddAltar(minihack.At(4, 1), "law", "shrine")
+	g.SetTerrain(4, 3, 'T')
+	g.Wallify()
+	g.AddMazewalk(1, 1, "east")
+	g.SetStart(0, 0)
+	g.SetStart(2, 2) // only the first start counts, in both
+	got, err := g.Des()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := [][]any{{"add_goal_pos", []int{5, 3}}, {"add_monster", "jackal", "d", []int{1, 1}, []string{"hostile"}},
+		{"add_object", "apple", "%", nil, "cursed"}, {"add_object", "random", "%", []int{3, 2}},
+		{"add_trap", "pit", []int{2, 2}}, {"add_door", "locked", []int{0, 1}}, {"add_sink", []int{3, 3}},
+		{"add_fountain"}, {"add_gold", 10, []int{1, 2}}, {"add_boulder", []int{2, 1}},
+		{"fill_terrain", "line", "L", 0, 0, 3, 0}, {"add_altar", []int{4, 1}, "law", "shrine"},
+		{"add_terrain", []int{4, 3}, "T"}, {"wallify"}, {"add_mazewalk", []int{1, 1}, "east"},
+		{"set_start_pos", []int{0, 0}}, {"set_start_pos", []int{2, 2}}}
+	var want struct{ Des string }
+	p.ask(t, map[string]any{"op": "generate", "w": 6, "h": 4, "lit": false, "calls": calls}, &want)
+	if got != want.Des {
+		t.Errorf("des differs from Python MiniHack's LevelGenerator\n got: %q\nwant: %q", got, want.Des)
+	}
+}
+
+type peerEpisode struct {
+	T0, T1 int64
+	Des    string
+	Reset  map[string]string
+	Steps  [][4]json.RawMessage
+}
+
+func digests(td interface{ Bytes(string) []byte }, keys []string) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		s := sha256.Sum256(td.Bytes(k))
+		m[k] = hex.EncodeToString(s[:8])
+	}
+	return m
+}
+
+func diffKeys(got, want map[string]string) []string {
+	var bad []string
+	for k, w := range want {
+		if got[k] != w {
+			bad = append(bad, k)
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}
+
+// TestParityWithPythonMiniHack plays every task with uniform random actions on both sides.
+func TestParityWithPythonMiniHack(t *testing.T) {
+	p := startPeer(t)
+	keys := append(slices.Clone(minihack.DefaultObservationKeys), "tty_chars", "tty_chars_crop", "tty_colors_crop")
+	total := 0
+	for ti, name := range parityTasks() {
+		t.Run(name, func(t *testing.T) {
+			spec, _ := minihack.Spec(name)
+			e, err := minihack.NewEnv(minihack.Options{Task: name, ObservationKeys: keys, Game: nethack.GameOptions{FixMoonPhase: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			rng := rand.New(rand.NewPCG(uint64(ti), 9))
+			for ep := range 3 {
+				seed := [2]uint64{uint64(500 + 10*ti + ep), uint64(3 + ep)}
+				actions := make([]int, spec.MaxEpisodeSteps)
+				for i := range actions {
+					actions[i] = rng.IntN(len(spec.Actions))
+				}
+				total += compareEpisode(t, p, e, name, keys, spec.MaxEpisodeSteps, seed, actions, ep)
+			}
+		})
+	}
+	t.Logf("%d steps compared with Python MiniHack 1.0.2, all identical", total)
+}
+
+type goStep struct {
+	d      map[string]string
+	reward float64
+	done   bool
+}
+
+type dictBytes struct{ d *tensordict.Dict }
+
+func (b dictBytes) Bytes(k string) []byte {
+	t, err := b.d.Get(k)
+	if err != nil {
+		return nil
+	}
+	return t.Bytes()
+}
+
+func compareEpisode(t *testing.T, p *peer, e *minihack.Env, name string, keys []string, maxSteps int, seed [2]uint64, actions []int, ep int) int {
+	t.Helper()
+	req := map[string]any{"op": "episode", "task": name, "keys": keys, "max_steps": maxSteps, "seed": seed, "actions": actions}
+	var pe peerEpisode
+	var reset map[string]string
+	var steps []goStep
+	for try := 0; ; try++ {
+		if err := p.in.Encode(req); err != nil {
+			t.Fatal(err)
+		}
+		te := e.Task()
+		te.Game().SetInitialSeeds(nethack.Seeds{Core: seed[0], Disp: seed[1]})
+		g0 := time.Now().Unix()
+		td, err := e.Reset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g1 := time.Now().Unix()
+		reset, steps = digests(dictBytes{td}, keys), nil
+		for _, a := range actions {
+			if err := td.Set(envs.KeyAction, tensor.Scalar(int64(a))); err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.Step(td)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next, err := out.GetDict(envs.KeyNext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := tensordict.GetAs[float32](next, envs.KeyReward)
+			done, _ := tensordict.GetAs[bool](next, envs.KeyDone)
+			steps = append(steps, goStep{digests(dictBytes{next}, keys), float64(r[0]), done[0]})
+			if done[0] {
+				break
+			}
+			td = next
+		}
+		if !p.out.Scan() {
+			t.Fatalf("the Python peer stopped: %v", p.out.Err())
+		}
+		pe = peerEpisode{}
+		if err := json.Unmarshal(p.out.Bytes(), &pe); err != nil {
+			t.Fatal(err)
+		}
+		if pe.T0 == pe.T1 && pe.T0 == g0 && g0 == g1 || try == 4 {
+			break
+		}
+	}
+	if pe.Des != e.Level().Des {
+		t.Fatalf("the Python env compiled another level:\n%q\nMaestro's:\n%q", pe.Des, e.Level().Des)
+	}
+	if bad := diffKeys(reset, pe.Reset); len(bad) > 0 {
+		t.Fatalf("episode %d: reset observations differ in %v", ep, bad)
+	}
+	if len(steps) != len(pe.Steps) {
+		t.Errorf("episode %d: Go played %d steps, Python %d", ep, len(steps), len(pe.Steps))
+	}
+	for i := range min(len(steps), len(pe.Steps)) {
+		var d map[string]string
+		var r float64
+		var done bool
+		json.Unmarshal(pe.Steps[i][0], &d)
+		json.Unmarshal(pe.Steps[i][1], &r)
+		json.Unmarshal(pe.Steps[i][2], &done)
+		g := steps[i]
+		if bad := diffKeys(g.d, d); len(bad) > 0 {
+			t.Fatalf("episode %d step %d (action %d): observations differ in %v", ep, i, actions[i], bad)
+		}
+		if float32(r) != float32(g.reward) || done != g.done {
+			t.Fatalf("episode %d step %d: Go reward %v done %v; Python reward %v done %v", ep, i, g.reward, g.done, r, done)
+		}
+	}
+	return len(steps)
+}
