@@ -11,6 +11,7 @@ import (
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/cartpole"
+	"github.com/maestro-rl/maestro/envs/minihack"
 	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rl"
@@ -23,7 +24,8 @@ import (
 type Options struct {
 	// Algo is rl's algorithm name (ppo, a2c, appo).
 	Algo string
-	// Env is "CartPole" or a NetHack task's name (NetHackScore, score, staircase, ...).
+	// Env is "CartPole", a NetHack task's name (NetHackScore, score, staircase, ...) or a
+	// MiniHack task's (MiniHack-Room-5x5-v0, ...; minihack.TaskNames).
 	Env string
 	// NumEnvs copies of the env are stepped together (at least 1).
 	NumEnvs int
@@ -41,13 +43,17 @@ type Options struct {
 	TTYRecDir string
 }
 
-// ParseEnv resolves o.Env's spelling: "CartPole" (isNetHack false) or a NetHack task.
+// ParseEnv resolves o.Env's spelling: "CartPole" (isNetHack false), a NetHack task, or a
+// MiniHack task (isNetHack true, task TaskStaircase: the game and agent are NetHack's).
 func (o Options) ParseEnv() (name string, task nethack.Task, isNetHack bool, err error) {
 	if strings.EqualFold(o.Env, "CartPole") {
 		return "CartPole", 0, false, nil
 	}
+	if minihack.IsTask(o.Env) {
+		return o.Env, nethack.TaskStaircase, true, nil
+	}
 	if task, err = nethack.ParseTask(o.Env); err != nil {
-		return "", 0, false, fmt.Errorf("unknown --env %q; available: CartPole or a NetHack task (%v)", o.Env, err)
+		return "", 0, false, fmt.Errorf("unknown --env %q; available: CartPole, a NetHack task (%v), or a MiniHack task (%s)", o.Env, err, strings.Join(minihack.TaskNames(), ", "))
 	}
 	return task.String(), task, true, nil
 }
@@ -71,12 +77,14 @@ type Setup struct {
 	Learner     *rl.Learner
 	Controllers []*skills.Controller
 	Spec        *skills.Spec
-	// Games are the NetHack envs, one per env in order (nil for CartPole): what they record
+	// Games are the NetHack games, one per env in order (nil for CartPole): what they record
 	// and report (TaskEnv.TTYRecPath).
-	Games []*nethack.Env
-	// NetHack is set for a NetHack env (Task is its task).
-	NetHack bool
-	Task    nethack.Task
+	Games []*nethack.TaskEnv
+	// NetHack is set for a NetHack or MiniHack env (Task is a NetHack env's task); MiniHack
+	// names the MiniHack task.
+	NetHack  bool
+	Task     nethack.Task
+	MiniHack string
 }
 
 // Build makes the training setup o describes. CartPole trains an MLP actor-critic with rl's
@@ -100,11 +108,15 @@ func Build(o Options) (*Setup, error) {
 			return nil, err
 		}
 	}
-	if o.Skills != "" && !hack {
-		return nil, fmt.Errorf("--skills plays NetHack; use it with a NetHack --env, not %s", name)
+	mini := ""
+	if minihack.IsTask(name) {
+		mini = name
+	}
+	if o.Skills != "" && (!hack || mini != "") {
+		return nil, fmt.Errorf("--skills plays NetHack's dungeon; use it with a NetHack --env, not %s", name)
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 1))
-	s := &Setup{NetHack: hack, Task: task}
+	s := &Setup{NetHack: hack, Task: task, MiniHack: mini}
 	var code *skills.Code
 	if o.Skills != "" {
 		if s.Spec, err = skills.LoadSpec(o.Skills); err != nil {
@@ -162,21 +174,35 @@ func (s *Setup) newEnv(o Options, i int, code *skills.Code) (envs.Env, error) {
 	if !s.NetHack {
 		return cartpole.NewEnv(cartpole.Options{Seed: o.Seed*1000 + uint64(i)})
 	}
-	eo := EnvOptions(s.Task, s.Spec)
+	ttyrecs := ""
 	if o.TTYRecDir != "" {
-		eo.TTYRecDir = filepath.Join(o.TTYRecDir, fmt.Sprintf("env%d", i))
+		ttyrecs = filepath.Join(o.TTYRecDir, fmt.Sprintf("env%d", i))
 	}
 	// Every episode of env i is seeded from seed; a resumed run draws new games.
 	seed := o.Seed*1000 + uint64(i)
 	if o.ResumedAt > 0 {
 		seed = nethack.EpisodeSeeds(seed, o.ResumedAt).Core
 	}
+	if s.MiniHack != "" {
+		// The level is drawn from the run's seed, the same for every env (MiniHack builds
+		// one level per env from Python's random state).
+		levelSeed := o.Seed
+		me, err := minihack.NewEnv(minihack.Options{Task: s.MiniHack, ObservationKeys: nethackagent.ObservationKeys,
+			Seed: &seed, LevelSeed: &levelSeed, TTYRecDir: ttyrecs})
+		if err != nil {
+			return nil, err
+		}
+		s.Games = append(s.Games, me.Task())
+		return me, nil
+	}
+	eo := EnvOptions(s.Task, s.Spec)
+	eo.TTYRecDir = ttyrecs
 	eo.Seed = &seed
 	ne, err := nethack.NewEnv(eo)
 	if err != nil {
 		return nil, err
 	}
-	s.Games = append(s.Games, ne)
+	s.Games = append(s.Games, ne.Task())
 	if s.Spec == nil {
 		return ne, nil
 	}
@@ -297,5 +323,5 @@ func (s *Setup) Recording(ep Episode) string {
 	if ep.Env >= len(s.Games) {
 		return ""
 	}
-	return s.Games[ep.Env].Task().TTYRecPath(ep.Index)
+	return s.Games[ep.Env].TTYRecPath(ep.Index)
 }

@@ -19,12 +19,13 @@ func TestBuild(t *testing.T) {
 		{Options{Algo: "ppo", Env: "cartpole", NumEnvs: 2, Seed: 1}, false, 0},
 		{Options{Algo: "appo", Env: "score", NumEnvs: 2, Seed: 1}, true, 0},
 		{Options{Algo: "appo", Env: "NetHackScore", NumEnvs: 2, Seed: 1, Skills: "default", SkillCode: "default"}, true, 5},
+		{Options{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 2, Seed: 1}, true, 0},
 	} {
 		s, err := Build(c.o)
 		if err != nil {
 			t.Fatalf("%+v: %v", c.o, err)
 		}
-		if bs := s.Env.BatchShape(); len(bs) != 1 || bs[0] != 2 || s.NetHack != c.hack || len(s.Controllers) != min(c.skills, 1)*2 {
+		if bs := s.Env.BatchShape(); len(bs) != 1 || bs[0] != 2 || s.NetHack != c.hack || len(s.Controllers) != min(c.skills, 1)*2 || c.hack && len(s.Games) != 2 {
 			t.Errorf("%+v: batch %v, NetHack %v, %d controllers", c.o, bs, s.NetHack, len(s.Controllers))
 		}
 		_, ff := s.Learner.Model().(*rl.FeedForward)
@@ -40,6 +41,8 @@ func TestBuild(t *testing.T) {
 	}{
 		{Options{Algo: "ppo", Env: "pong", NumEnvs: 1}, `unknown --env "pong"`},
 		{Options{Algo: "ppo", Env: "cartpole", NumEnvs: 1, Skills: "default"}, "--skills plays NetHack"},
+		{Options{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 1, Skills: "default"}, "--skills plays NetHack"},
+		{Options{Algo: "ppo", Env: "MiniHack-Room-6x6-v0", NumEnvs: 1}, "MiniHack-Room-5x5-v0"},
 		{Options{Algo: "dqn", Env: "cartpole", NumEnvs: 1}, `Options.Algo "dqn"`},
 		{Options{Algo: "ppo", Env: "cartpole"}, "NumEnvs 0"},
 	} {

@@ -82,7 +82,7 @@ func main() {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.Algo, "algo", "ppo", "learning algorithm: ppo, a2c or appo")
-	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole or a NetHack task (NetHackScore, NetHackStaircase, NetHackOracle, ... or their short names: score, staircase); NetHack trains the recurrent Motif-style agent")
+	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole, a NetHack task (NetHackScore, NetHackStaircase, NetHackOracle, ... or their short names: score, staircase) or a MiniHack task (MiniHack-Room-5x5-v0, MiniHack-Room-Random-15x15-v0, ...: docs/minihack.md); NetHack and MiniHack train the recurrent Motif-style agent")
 	fs.IntVar(&c.NumEnvs, "num-envs", 4, "environments stepped together")
 	fs.IntVar(&c.Frames, "frames-per-batch", 128, "steps per environment per batch")
 	fs.IntVar(&c.TotalFrames, "total-frames", 200_000, "train until this many environment steps (whole batches: the last may end past it)")

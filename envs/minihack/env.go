@@ -38,9 +38,12 @@ type Options struct {
 	CropH, CropW int
 	// MaxEpisodeSteps ends an episode as truncated; 0 means the task's.
 	MaxEpisodeSteps int
-	// Seed makes the games reproducible, as nethack.EnvOptions.Seed; it also seeds the
-	// task's level generator where the level itself is drawn at random.
+	// Seed makes the games reproducible, as nethack.EnvOptions.Seed.
 	Seed *uint64
+	// LevelSeed seeds what the task draws when it builds its level (which trap, which
+	// monster class, where MiniHack's Python draws from its random state); nil means Seed,
+	// and random when both are nil.
+	LevelSeed *uint64
 	// TTYRecDir and TTYRecEvery record games as nethack.EnvOptions does.
 	TTYRecDir   string
 	TTYRecEvery int
@@ -135,11 +138,11 @@ func newSimple(o Options) (*simple, error) {
 		des = string(b)
 	}
 	if des == "" {
-		var seed uint64
-		if o.Seed != nil {
+		seed := rand.Uint64()
+		if o.LevelSeed != nil {
+			seed = *o.LevelSeed
+		} else if o.Seed != nil {
 			seed = *o.Seed
-		} else {
-			seed = rand.Uint64()
 		}
 		var err error
 		if des, err = spec.Level(rand.New(rand.NewPCG(seed, 0x6d696e69))); err != nil {

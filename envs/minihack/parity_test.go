@@ -294,3 +294,10 @@ func compareEpisode(t *testing.T, p *peer, e *minihack.Env, name string, keys []
 	}
 	return len(steps)
 }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

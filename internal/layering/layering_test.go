@@ -36,6 +36,7 @@ var layer = map[string]int{
 	"logs":                        1,
 	"checkpoint":                  1,
 	"agents/nethackagent":         4,
+	"envs/minihack":               4,
 }
 
 func TestImportsGoDownward(t *testing.T) {
