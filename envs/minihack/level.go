@@ -294,6 +294,23 @@ func (g *LevelGenerator) FillTerrain(kind string, c byte, x1, y1, x2, y2 int) {
 	fmt.Fprintf(&g.footer, "TERRAIN:%s (%d,%d,%d,%d),'%c'\n", kind, x1, y1, x2, y2, c)
 }
 
+// SetAreaVariable names a selection of the map ($name = a rect, fillrect or line from (x1, y1)
+// to (x2, y2)) for RawPlace("rndcoord($name)") and AddObjectArea.
+func (g *LevelGenerator) SetAreaVariable(name, kind string, x1, y1, x2, y2 int) {
+	if !slices.Contains([]string{"rect", "fillrect", "line"}, kind) {
+		g.fail("area %q; valid: rect, fillrect, line", kind)
+	}
+	if !strings.HasPrefix(name, "$") {
+		name = "$" + name
+	}
+	fmt.Fprintf(&g.footer, "%s = selection:%s (%d,%d,%d,%d)\n", name, kind, x1, y1, x2, y2)
+}
+
+// AddObjectArea puts an object at a random spot of the area variable (SetAreaVariable).
+func (g *LevelGenerator) AddObjectArea(area, name string, symbol byte, curse string) {
+	g.AddObject(name, symbol, RawPlace("rndcoord("+area+")"), curse)
+}
+
 // Wallify turns the rock next to floor into walls.
 func (g *LevelGenerator) Wallify() { g.footer.WriteString("WALLIFY\n") }
 

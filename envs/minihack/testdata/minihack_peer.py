@@ -45,7 +45,12 @@ def digests(obs, keys):
 def make(task, **kw):
     compiled.clear()
     env = gym.make(task, **kw)
-    return env, compiled[-1]
+    des = compiled[-1]
+    if des.endswith(".des") and "\n" not in des:  # a file of MiniHack's dat/ folder
+        path = des if os.path.exists(des) else os.path.join(base.PATH_DAT_DIR, des)
+        with open(path) as f:
+            des = f.read()
+    return env, des
 
 
 def episode(req):
