@@ -162,6 +162,9 @@ func newSimple(o Options) (*simple, error) {
 	}
 	s.keys = o.ObservationKeys
 	if s.keys == nil {
+		s.keys = spec.ObservationKeys
+	}
+	if s.keys == nil {
 		s.keys = DefaultObservationKeys
 	}
 	s.keys = slices.Clone(s.keys)
@@ -177,6 +180,14 @@ func newSimple(o Options) (*simple, error) {
 	if slices.Contains(s.keys, "tty_chars_crop") || slices.Contains(s.keys, "tty_colors_crop") {
 		gameKeys = append(gameKeys, "tty_cursor")
 	}
+	var rules nethack.Rules
+	if spec.Rewards != nil {
+		rm := spec.Rewards()
+		if rm.NeedsScreenDescriptions() && !slices.Contains(gameKeys, "screen_descriptions") {
+			gameKeys = append(gameKeys, "screen_descriptions")
+		}
+		rules = rm
+	}
 	g := o.Game
 	g.ObservationKeys = gameKeys
 	g.Character = spec.Character
@@ -190,7 +201,7 @@ func newSimple(o Options) (*simple, error) {
 	}
 	te, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskStaircase, Game: g, Actions: spec.Actions,
 		MaxEpisodeSteps: steps, AllowAllYNQuestions: spec.AllowAllYNQuestions, AllowAllModes: spec.AllowAllModes,
-		TTYRecDir: o.TTYRecDir, TTYRecEvery: o.TTYRecEvery, Seed: o.Seed})
+		TTYRecDir: o.TTYRecDir, TTYRecEvery: o.TTYRecEvery, Seed: o.Seed, Rules: rules})
 	if err != nil {
 		return nil, err
 	}

@@ -191,11 +191,15 @@ func diffKeys(got, want map[string]string) []string {
 // TestParityWithPythonMiniHack plays every task with uniform random actions on both sides.
 func TestParityWithPythonMiniHack(t *testing.T) {
 	p := startPeer(t)
-	keys := append(slices.Clone(minihack.DefaultObservationKeys), "tty_chars", "tty_chars_crop", "tty_colors_crop")
 	total := 0
 	for ti, name := range parityTasks() {
 		t.Run(name, func(t *testing.T) {
 			spec, _ := minihack.Spec(name)
+			keys := spec.ObservationKeys
+			if keys == nil {
+				keys = minihack.DefaultObservationKeys
+			}
+			keys = append(slices.Clone(keys), "tty_chars", "tty_chars_crop", "tty_colors_crop")
 			e, err := minihack.NewEnv(minihack.Options{Task: name, ObservationKeys: keys, Game: nethack.GameOptions{FixMoonPhase: true}})
 			if err != nil {
 				t.Fatal(err)
@@ -316,4 +320,53 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestScriptedSkillsWithPythonMiniHack plays the Fixed skill tasks' solutions (two steps
+// north-west onto the thing, its command, y to confirm): the reward manager's events must
+// fire in Go as in Python, ending the episode with reward 1.
+func TestScriptedSkillsWithPythonMiniHack(t *testing.T) {
+	p := startPeer(t)
+	for _, c := range []struct {
+		task string
+		keys []uint8
+	}{
+		{"MiniHack-Eat-Fixed-v0", []uint8{'y', 'y', 'e', 'y'}},
+		{"MiniHack-Pray-Fixed-v0", []uint8{'y', 'y', 240, 'y'}},
+		{"MiniHack-Sink-Fixed-v0", []uint8{'y', 'y', 'q', 'y'}},
+	} {
+		t.Run(c.task, func(t *testing.T) {
+			spec, _ := minihack.Spec(c.task)
+			keys := append(slices.Clone(spec.ObservationKeys), "tty_chars")
+			e, err := minihack.NewEnv(minihack.Options{Task: c.task, ObservationKeys: keys, Game: nethack.GameOptions{FixMoonPhase: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			var actions []int
+			for _, k := range c.keys {
+				i := slices.Index(spec.Actions, k)
+				if i < 0 {
+					t.Fatalf("key %d is not among the task's actions", k)
+				}
+				actions = append(actions, i)
+			}
+			compareEpisode(t, p, e, c.task, keys, spec.MaxEpisodeSteps, [2]uint64{11, 12}, actions, 0)
+			// The same again on Go alone, reading the outcome.
+			te := e.Task()
+			te.Game().SetInitialSeeds(nethack.Seeds{Core: 11, Disp: 12})
+			if err := te.Reset(); err != nil {
+				t.Fatal(err)
+			}
+			var st nethack.Step
+			for _, a := range actions {
+				if st, err = te.Step(a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !st.Terminated || st.Status != nethack.StatusTaskSuccessful || st.Reward < 0.98 {
+				t.Errorf("after the solution: %+v; want success with reward 1 (less a time penalty)", st)
+			}
+		})
+	}
 }

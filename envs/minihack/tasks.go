@@ -2,6 +2,8 @@ package minihack
 
 import (
 	"fmt"
+
+	"github.com/maestro-rl/maestro/envs/nethack"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -38,6 +40,11 @@ type TaskSpec struct {
 	SpawnMonsters bool
 	// Wizard plays in wizard mode.
 	Wizard bool
+	// Rewards, when set, makes each env's reward manager: the task's events decide its
+	// rewards and success (nil: MiniHack's default, 1 on reaching the stairs down).
+	Rewards func() *RewardManager
+	// ObservationKeys are the task's default observations (nil: DefaultObservationKeys).
+	ObservationKeys []string
 }
 
 func (t TaskSpec) nethackOptions() []string {
@@ -59,6 +66,30 @@ func Navigation(name string, steps int, level func(*rand.Rand) (string, error)) 
 	}
 	return TaskSpec{Name: name, Level: level, MaxEpisodeSteps: steps, Actions: slices.Clone(MoveActions),
 		Character: "rog-hum-cha-mal", Autopickup: true}
+}
+
+// SkillActions are MiniHack's full action set: NLE's USEFUL_ACTIONS without the up staircase
+// '<' (MiniHack's MH_FULL_ACTIONS), the actions of the skill tasks.
+func SkillActions() []uint8 {
+	var out []uint8
+	for _, a := range nethack.UsefulActions() {
+		if a != '<' {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// SkillObservationKeys are the skill tasks' default observations: MiniHack's defaults and the
+// inventory's strings and letters.
+var SkillObservationKeys = append(slices.Clone(DefaultObservationKeys), "inv_strs", "inv_letters")
+
+// Skill returns a skill task's spec as MiniHack's MiniHackSkill sets it: the full action set,
+// a neutral human caveman, autopickup off, yes/no questions left to the agent, 250 steps, the
+// inventory observed, and the reward manager rewards makes.
+func Skill(name string, level func(*rand.Rand) (string, error), rewards func() *RewardManager) TaskSpec {
+	return TaskSpec{Name: name, Level: level, MaxEpisodeSteps: 250, Actions: SkillActions(), Character: "cav-hum-neu-mal",
+		AllowAllYNQuestions: true, Rewards: rewards, ObservationKeys: slices.Clone(SkillObservationKeys)}
 }
 
 var registry = map[string]TaskSpec{}

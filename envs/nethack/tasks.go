@@ -66,6 +66,9 @@ func ParseTask(s string) (Task, error) {
 	return 0, fmt.Errorf("nethack: unknown task %q; valid tasks: %s", s, strings.Join(taskNames[:], ", "))
 }
 
+// PrevBlstats returns the bottom-line statistics before the last step (for Rules).
+func (e *TaskEnv) PrevBlstats() []int64 { return e.prevBlstats[:] }
+
 // StepStatus is NLE's end status of a step.
 type StepStatus int
 
@@ -121,6 +124,22 @@ type EnvOptions struct {
 	// moon phase, night and midnight): with Game.FixMoonPhase the games repeat on any day.
 	// Challenge refuses Seed (NLE forbids seeding there).
 	Seed *uint64
+	// Rules, when set, decide the task's success and reward in place of Task's rules (the
+	// step limit, game ends and the time penalty stay the env's). MiniHack's reward manager
+	// plugs in here (envs/minihack).
+	Rules Rules
+}
+
+// Rules are a task's success test and reward, as NLE's _is_episode_end and _reward_fn.
+type Rules interface {
+	// Reset is called when an episode starts.
+	Reset()
+	// Success is asked after every step the step limit did not end, also the step on which
+	// the game ended (NLE asks _is_episode_end then too, though the game's end decides the
+	// status); action is the index the agent chose.
+	Success(e *TaskEnv, action int) bool
+	// Reward is the step's reward before the time penalty, given the step's status.
+	Reward(e *TaskEnv, status StepStatus) float64
 }
 
 // EpisodeSeeds returns the seeds of episode k (the first is 0) under EnvOptions.Seed: core and
@@ -352,6 +371,9 @@ func (e *TaskEnv) Reset() error {
 		}
 		e.steps = 0
 		e.explored = nil
+		if e.opts.Rules != nil {
+			e.opts.Rules.Reset()
+		}
 		e.haveTurns, e.noProgress = false, 0
 		for range 1000 {
 			if e.obs.ProgramState[3] != 0 { // in_moveloop
@@ -396,8 +418,23 @@ func (e *TaskEnv) Step(a int) (Step, error) {
 		}
 	}
 	e.steps++
-	status := e.endStatus(done)
-	r := e.reward(status)
+	var status StepStatus
+	var r float64
+	if rules := e.opts.Rules; rules != nil {
+		status = StatusRunning
+		if e.checkAbort() {
+			status = StatusAborted
+		} else if rules.Success(e, a) {
+			status = StatusTaskSuccessful
+		}
+		if done {
+			status = StatusDeath
+		}
+		r = rules.Reward(e, status) + e.timePenalty()
+	} else {
+		status = e.endStatus(done)
+		r = e.reward(status)
+	}
 	st := Step{Reward: r, Status: status}
 	if status != StatusRunning && !done {
 		if err := e.quitGame(); err != nil {
