@@ -3,6 +3,7 @@ package minihack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -79,14 +80,7 @@ func (o Options) Validate() error {
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Env is a MiniHack task behind Maestro's envs.Env API: NLE's game on the task's level, the
 // task's actions, options and endings, and MiniHack's observations (the crops are centred on

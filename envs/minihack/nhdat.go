@@ -65,19 +65,13 @@ func Compile(des string, o CompileOptions) (*Level, error) {
 	if cache == "" {
 		cache = filepath.Join(nethack.DefaultCacheDir(), "minihack-levels")
 	}
-	def, err := os.ReadFile(filepath.Join(in.DataDir, "dat", "dungeon.def"))
+	nle, err := nleFiles(in)
 	if err != nil {
-		return nil, fmt.Errorf("minihack: NLE's dungeon layout: %w; %s", err, setupHint)
-	}
-	nhdat, err := os.ReadFile(filepath.Join(in.DataDir, "nhdat"))
-	if err != nil {
-		return nil, fmt.Errorf("minihack: %w", err)
+		return nil, err
 	}
 	h := sha256.New()
-	for _, b := range [][]byte{[]byte(des), def, nhdat, []byte(dungeonLine)} {
-		fmt.Fprintf(h, "%d\x00", len(b))
-		h.Write(b)
-	}
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", nle.sum, dungeonLine, len(des))
+	h.Write([]byte(des))
 	sum := hex.EncodeToString(h.Sum(nil)[:12])
 	dir := filepath.Join(cache, sum)
 	lvl := &Level{Des: des, NHDat: filepath.Join(dir, "nhdat")}
@@ -101,7 +95,7 @@ func Compile(des string, o CompileOptions) (*Level, error) {
 	if err != nil {
 		return nil, err
 	}
-	patched, err := patchDungeon(def)
+	patched, err := patchDungeon(nle.def)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +140,42 @@ func Compile(des string, o CompileOptions) (*Level, error) {
 		return nil, fmt.Errorf("minihack: level cache: %w", err)
 	}
 	return lvl, nil
+}
+
+// nleData is what a compiled level depends on in an NLE install: its dungeon layout and a
+// digest of it and of the nhdat the quest text comes from.
+type nleData struct {
+	def []byte
+	sum string
+}
+
+var (
+	nleMu    sync.Mutex
+	nleCache = map[string]nleData{} // by data folder: read once per process, not per env
+)
+
+func nleFiles(in nethack.Install) (nleData, error) {
+	nleMu.Lock()
+	defer nleMu.Unlock()
+	if d, ok := nleCache[in.DataDir]; ok {
+		return d, nil
+	}
+	def, err := os.ReadFile(filepath.Join(in.DataDir, "dat", "dungeon.def"))
+	if err != nil {
+		return nleData{}, fmt.Errorf("minihack: NLE's dungeon layout: %w; %s", err, setupHint)
+	}
+	nhdat, err := os.ReadFile(filepath.Join(in.DataDir, "nhdat"))
+	if err != nil {
+		return nleData{}, fmt.Errorf("minihack: %w", err)
+	}
+	h := sha256.New()
+	for _, b := range [][]byte{def, nhdat} {
+		fmt.Fprintf(h, "%d\x00", len(b))
+		h.Write(b)
+	}
+	d := nleData{def: def, sum: hex.EncodeToString(h.Sum(nil))}
+	nleCache[in.DataDir] = d
+	return d, nil
 }
 
 // setupHint says how to get NLE's files.

@@ -2,7 +2,6 @@ package minihack
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
@@ -237,7 +236,3 @@ func (e CoordinateEvent) Check(s *StepView) bool {
 }
 
 func (CoordinateEvent) Reset() {}
-
-func (o EventOptions) String() string {
-	return fmt.Sprintf("reward %g repeatable %v required %v sufficient %v", o.Reward, o.Repeatable, o.Required, o.Sufficient)
-}

@@ -418,23 +418,8 @@ func (e *TaskEnv) Step(a int) (Step, error) {
 		}
 	}
 	e.steps++
-	var status StepStatus
-	var r float64
-	if rules := e.opts.Rules; rules != nil {
-		status = StatusRunning
-		if e.checkAbort() {
-			status = StatusAborted
-		} else if rules.Success(e, a) {
-			status = StatusTaskSuccessful
-		}
-		if done {
-			status = StatusDeath
-		}
-		r = rules.Reward(e, status) + e.timePenalty()
-	} else {
-		status = e.endStatus(done)
-		r = e.reward(status)
-	}
+	status := e.endStatus(done, a)
+	r := e.reward(status)
 	st := Step{Reward: r, Status: status}
 	if status != StatusRunning && !done {
 		if err := e.quitGame(); err != nil {
@@ -527,15 +512,18 @@ func (e *TaskEnv) checkAbort() bool {
 	return e.steps >= e.maxSteps
 }
 
-func (e *TaskEnv) endStatus(done bool) StepStatus {
+// endStatus is NLE's _get_end_status: the step limit first, else the task's end test (asked
+// even when the game is over, as NLE asks it; Rules may count events there), and a game that
+// ended is a death whatever they say.
+func (e *TaskEnv) endStatus(done bool, action int) StepStatus {
+	status := StatusAborted
+	if !e.checkAbort() {
+		status = e.episodeEnd(action)
+	}
 	if done {
-		e.checkAbort() // evaluated by NLE even when the game is over
 		return StatusDeath
 	}
-	if e.checkAbort() {
-		return StatusAborted
-	}
-	return e.episodeEnd()
+	return status
 }
 
 // neighbourhood calls f on the glyphs of the 3x3 block around the hero, clipped as NumPy
@@ -555,8 +543,14 @@ func (e *TaskEnv) neighbourhood(f func(g int16) bool) bool {
 	return false
 }
 
-func (e *TaskEnv) episodeEnd() StepStatus {
+func (e *TaskEnv) episodeEnd(action int) StepStatus {
 	o := e.obs
+	if e.opts.Rules != nil {
+		if e.opts.Rules.Success(e, action) {
+			return StatusTaskSuccessful
+		}
+		return StatusRunning
+	}
 	switch e.opts.Task {
 	case TaskStaircase:
 		if o.Internal[4] != 0 {
@@ -604,6 +598,9 @@ func (e *TaskEnv) timePenalty() float64 {
 
 func (e *TaskEnv) reward(status StepStatus) float64 {
 	o := e.obs
+	if e.opts.Rules != nil {
+		return e.opts.Rules.Reward(e, status) + e.timePenalty()
+	}
 	normal := e.game.InNormalGame()
 	switch e.opts.Task {
 	case TaskNetHack:

@@ -96,10 +96,9 @@ func MixEventTransitions(pairs [][2][2]int, episode, blstats []int64, delta int,
 	var d [nethackagent.DiffStats]float32
 	for t := delta; t < len(episode); t++ {
 		a := t - delta
-		if episode[a] != episode[t] || episode[t-1] != episode[t] {
+		if episode[a] != episode[t] { // rows of an episode are consecutive: all rows between are in it too
 			continue
 		}
-		// Rows of an episode are consecutive: a and t in one episode means all rows between are.
 		DiffStats(d[:], blstats[a*NB:(a+1)*NB], blstats[t*NB:(t+1)*NB])
 		for k, i := range eventStat {
 			if d[i] != 0 {
