@@ -212,16 +212,45 @@ bench_hostile() {
   "$out/hostile" -bin "$out/hostile-bin" | tee "$out/hostile.txt"
 }
 
+bench_minihack() {
+  # MiniHack's Room-5x5 and MazeWalk-9x9 through Maestro's Env API (bench/minihack) and Python
+  # MiniHack's gym env (bench/minihack/peer.py): same keys (MiniHack's defaults, crops included),
+  # same actions, alternating sides. ratio is Go/Python steps/s on Room-5x5; reset_ms is a
+  # reset on a compiled level, make_cold_ms an env's creation with the level compiled and
+  # packed, make_warm_ms a second env on the same des text (Maestro's cache hit; Python MiniHack
+  # compiles at every make).
+  local reps=${REPS:-3} steps=${STEPS:-20000} resets=${RESETS:-50}
+  go build -o "$out/minihackbench" ./bench/minihack
+  : >"$out/minihack.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    for t in Room-5x5 MazeWalk-9x9; do
+      echo "go_$t $("$out/minihackbench" -task "MiniHack-$t-v0" -steps "$steps" -resets "$resets")" >>"$out/minihack.txt"
+      echo "python_$t $("$py" bench/minihack/peer.py "MiniHack-$t-v0" "$steps" "$resets" 2>/dev/null)" >>"$out/minihack.txt"
+    done
+  done
+  cat "$out/minihack.txt"
+  m() { grep "^$1 " "$out/minihack.txt" | field "${2:-steps_per_s}" | median; }
+  echo "RESULT minihack ratio=$(awk -v g="$(m go_Room-5x5)" -v p="$(m python_Room-5x5)" 'BEGIN{printf "%.2f", g/p}')" \
+    "go_sps=$(m go_Room-5x5) python_sps=$(m python_Room-5x5) reset_ms=$(m go_Room-5x5 reset_ms)" \
+    "python_reset_ms=$(m python_Room-5x5 reset_ms) make_cold_ms=$(m go_Room-5x5 make_cold_ms)" \
+    "make_warm_ms=$(m go_Room-5x5 make_warm_ms) python_make_ms=$(m python_Room-5x5 make_warm_ms)" \
+    "maze_ratio=$(awk -v g="$(m go_MazeWalk-9x9)" -v p="$(m python_MazeWalk-9x9)" 'BEGIN{printf "%.2f", g/p}')" \
+    "go_maze_sps=$(m go_MazeWalk-9x9) python_maze_sps=$(m python_MazeWalk-9x9)" \
+    "go_allocs_per_step=$(m go_Room-5x5 allocs_per_step)"
+}
+
 case "$name" in
   hostile) bench_hostile ;;
   annotate) bench_annotate ;;
   ppo) bench_ppo ;;
   rewardmodel) bench_rewardmodel ;;
   nle) bench_nle ;;
+  minihack) bench_minihack ;;
   nn) bench_nn ;;
   collector) bench_collector ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
 esac

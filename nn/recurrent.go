@@ -53,6 +53,51 @@ func (c *GRUCell) Step(g *Graph, gi, h *Value) *Value {
 	return g.GRUGates(gi, g.Linear(h, c.Whh, c.Bhh), h)
 }
 
+// GRUUnroll steps a GRUCell through sequences, its scratch recycled between calls (one per
+// model; not for concurrent use).
+type GRUUnroll struct {
+	mask []float32
+	hs   []*Value
+}
+
+// Run steps c through T time-major steps of b sequences from the states h0 [b, H]: gi [T*b, 3H]
+// is the input projection of every step (InputProjection of all rows in one product), and
+// sequence j's state is zeroed after step t when ended[t*b+j] (an episode ended there). It
+// returns the states after each step, [T*b, H] in gi's row order.
+func (u *GRUUnroll) Run(g *Graph, c *GRUCell, gi *Value, T, b int, h0 []float32, ended []bool) *Value {
+	H := c.H
+	if len(h0) != b*H || len(ended) < (T-1)*b || gi.Shape[0] != T*b {
+		panic(fmt.Sprintf("nn: GRUUnroll of %d x %d steps with %d projected rows, %d state values (want %d) and %d end flags",
+			T, b, gi.Shape[0], len(h0), b*H, len(ended)))
+	}
+	h := g.Input(h0, b, H)
+	u.hs = u.hs[:0]
+	if cap(u.mask) < b*H {
+		u.mask = make([]float32, b*H)
+	}
+	u.mask = u.mask[:b*H]
+	for t := 0; t < T; t++ {
+		if t > 0 {
+			any := false
+			for j := 0; j < b; j++ {
+				keep := float32(1)
+				if ended[(t-1)*b+j] {
+					keep, any = 0, true
+				}
+				for k := range H {
+					u.mask[j*H+k] = keep
+				}
+			}
+			if any {
+				h = g.Mul(h, g.Input(u.mask, b, H))
+			}
+		}
+		h = c.Step(g, g.SliceRows(gi, t*b, (t+1)*b), h)
+		u.hs = append(u.hs, h)
+	}
+	return g.ConcatRows(u.hs...)
+}
+
 type gruGatesOp struct {
 	gi, gh, h, y *Value
 	r, z, n      []float32 // the gates, kept for backward

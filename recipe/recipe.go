@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/maestro-rl/maestro/agents/minihackagent"
 	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
@@ -187,7 +188,7 @@ func (s *Setup) newEnv(o Options, i int, code *skills.Code) (envs.Env, error) {
 		// The level is drawn from the run's seed, the same for every env (MiniHack builds
 		// one level per env from Python's random state).
 		levelSeed := o.Seed
-		me, err := minihack.NewEnv(minihack.Options{Task: s.MiniHack, ObservationKeys: nethackagent.ObservationKeys,
+		me, err := minihack.NewEnv(minihack.Options{Task: s.MiniHack, ObservationKeys: minihackagent.ObservationKeys,
 			Seed: &seed, LevelSeed: &levelSeed, TTYRecDir: ttyrecs})
 		if err != nil {
 			return nil, err
@@ -236,24 +237,37 @@ func (s *Setup) newLearner(o Options, rng *rand.Rand) (*rl.Learner, error) {
 			break
 		}
 	}
+	actions := s.Env.Specs().Action.(envs.Categorical).N
+	if s.MiniHack != "" {
+		net, err := minihackagent.NewAgent(actions, rng)
+		if err != nil {
+			return nil, err
+		}
+		return rl.NewLearner(minihackagent.NewModel(net), ro)
+	}
 	nSkills := 0
 	if s.Spec != nil {
 		nSkills = len(s.Spec.Skills) // the skill's one-hot next to the statistics
 	}
-	net, err := nethackagent.NewSkillAgent(s.Env.Specs().Action.(envs.Categorical).N, nSkills, rng)
+	net, err := nethackagent.NewSkillAgent(actions, nSkills, rng)
 	if err != nil {
 		return nil, err
 	}
 	return rl.NewLearner(nethackagent.NewModel(net), ro)
 }
 
-// NewOverlapped returns sample-factory's overlapped collector for an APPO setup on NetHack: two
+// NewOverlapped returns sample-factory's overlapped collector for an APPO setup on NetHack or MiniHack: two
 // actors with copies of the learner's weights (seeded from seed; a resumed run draws a new
 // action stream), the next batch collected while the caller learns from this one.
 func (s *Setup) NewOverlapped(seed uint64, resumedAt int, co collectors.Options) (*rl.Overlapped, error) {
-	hm, ok := s.Learner.Model().(*nethackagent.Model)
-	if !ok {
-		return nil, fmt.Errorf("recipe: overlapped collection needs the NetHack agent")
+	var clone func() (rl.Model, error)
+	switch m := s.Learner.Model().(type) {
+	case *nethackagent.Model:
+		clone = func() (rl.Model, error) { return m.Clone() }
+	case *minihackagent.Model:
+		clone = func() (rl.Model, error) { return m.Clone() }
+	default:
+		return nil, fmt.Errorf("recipe: overlapped collection needs the NetHack or the MiniHack agent")
 	}
 	var actors [2]*rl.Actor
 	for i := range actors {
@@ -261,7 +275,7 @@ func (s *Setup) NewOverlapped(seed uint64, resumedAt int, co collectors.Options)
 		if resumedAt > 0 { // not the action stream the run started with
 			as = nethack.EpisodeSeeds(as, resumedAt).Disp
 		}
-		m, err := hm.Clone()
+		m, err := clone()
 		if err == nil {
 			actors[i], err = s.Learner.NewActor(m, as)
 		}

@@ -22,12 +22,11 @@ const KeySkill = "skill"
 // skill-conditioned agent), crops the terminal around the hero (nethack.CropTTY), normalises
 // the bottom line (nethack.NormalizeBlstats) and scales the message to [0, 1].
 type Model struct {
-	Net   *Agent
-	in    Input
-	hs    []*nn.Value
-	mask  []float32
-	chars []uint8
-	cols  []int8
+	Net    *Agent
+	in     Input
+	unroll nn.GRUUnroll
+	chars  []uint8
+	cols   []int8
 }
 
 // NewModel returns the model of net.
@@ -158,29 +157,6 @@ func (m *Model) Step(g *nn.Graph, h []float32) (logits, value, next *nn.Value) {
 // zeroing env j's state after each step t with ended[t*b+j]. The encoders and the core's input
 // projection run on all T*b rows in one product each.
 func (m *Model) Unroll(g *nn.Graph, T, b int, h0 []float32, ended []bool) (logits, value *nn.Value) {
-	H := m.Net.Hidden
 	gi := m.Net.Core.InputProjection(g, m.Net.Encode(g, m.in)) // all T steps in one product
-	h := g.Input(h0, b, H)
-	m.hs = m.hs[:0]
-	m.mask = resize(m.mask, b*H)
-	for t := 0; t < T; t++ {
-		if t > 0 {
-			any := false
-			for j := 0; j < b; j++ {
-				keep := float32(1)
-				if ended[(t-1)*b+j] {
-					keep, any = 0, true
-				}
-				for k := range H {
-					m.mask[j*H+k] = keep
-				}
-			}
-			if any {
-				h = g.Mul(h, g.Input(m.mask, b, H))
-			}
-		}
-		h = m.Net.Core.Step(g, g.SliceRows(gi, t*b, (t+1)*b), h)
-		m.hs = append(m.hs, h)
-	}
-	return m.Net.Heads(g, g.ConcatRows(m.hs...))
+	return m.Net.Heads(g, m.unroll.Run(g, m.Net.Core, gi, T, b, h0, ended))
 }

@@ -2,14 +2,12 @@ package nethackagent
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/maestro-rl/maestro/collectors"
+	"github.com/maestro-rl/maestro/agents/internal/replaytest"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/nethack"
-	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/rl"
 	"github.com/maestro-rl/maestro/tensor"
 	"github.com/maestro-rl/maestro/tensordict"
@@ -106,82 +104,21 @@ func testReplay(t *testing.T, skills int) {
 			t.Fatal(err)
 		}
 	}
-	col, err := collectors.NewSync(env, p, collectors.Options{FramesPerBatch: T * B})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
-	var batch *tensordict.Dict
-	for range 2 {
-		if batch, err = col.Next(); err != nil {
-			t.Fatal(err)
+	defer env.Close()
+	batch := replaytest.Collect(t, env, p, T, B, agent.Hidden)
+	if skills > 0 { // before Check's update changes the weights
+		hidden := must(tensordict.GetAs[float32](batch, rl.KeyHidden))
+		done := must(tensordict.GetAs[bool](batch, "next/done"))
+		shifted := batch.Clone()
+		sk := must(tensordict.GetAs[int64](shifted, KeySkill))
+		for i := range sk {
+			sk[i] = (sk[i] + 1) % int64(skills)
 		}
-	}
-	hidden := must(tensordict.GetAs[float32](batch, rl.KeyHidden))
-	done := must(tensordict.GetAs[bool](batch, "next/done"))
-	logp := must(tensordict.GetAs[float32](batch, rl.KeyLogProb))
-	value := must(tensordict.GetAs[float32](batch, rl.KeyValue))
-	acts64 := must(tensordict.GetAs[int64](batch, "action"))
-	acts := make([]int, len(acts64))
-	for i, a := range acts64 {
-		acts[i] = int(a)
-	}
-	nonzero, ends := 0, 0
-	for _, h := range hidden[:B*agent.Hidden] {
-		if h != 0 {
-			nonzero++
-		}
-	}
-	for _, d := range done[:(T-1)*B] {
-		if d {
-			ends++
-		}
-	}
-	if nonzero == 0 || ends == 0 {
-		t.Fatalf("the batch should start from carried states and hold episode ends: %d non-zero state values, %d ends", nonzero, ends)
-	}
-	replay := func(h0 []float32, ended []bool, shiftSkills int64) (dLogp, dValue float64) {
-		b := batch
-		if shiftSkills != 0 {
-			b = batch.Clone()
-			sk := must(tensordict.GetAs[int64](b, KeySkill))
-			for i := range sk {
-				sk[i] = (sk[i] + shiftSkills) % int64(skills)
-			}
-		}
-		m := NewModel(agent)
-		if err := m.Observe(b, "", nil); err != nil {
-			t.Fatal(err)
-		}
-		g := nn.NewGraph()
-		logits, v := m.Unroll(g, T, B, h0, ended)
-		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts)
-		for i := range acts {
-			dLogp = math.Max(dLogp, math.Abs(float64(lp.Data[i]-logp[i])))
-			dValue = math.Max(dValue, math.Abs(float64(v.Data[i]-value[i])))
-		}
-		return dLogp, dValue
-	}
-	if dl, dv := replay(hidden[:B*agent.Hidden], done, 0); dl > 1e-4 || dv > 1e-4 {
-		t.Errorf("replay differs from acting: log-prob by %g, value by %g", dl, dv)
-	}
-	if dl, dv := replay(hidden[:B*agent.Hidden], make([]bool, T*B), 0); dl < 1e-4 && dv < 1e-4 {
-		t.Errorf("a replay without resets matches acting too (%g, %g): the test cannot see resets", dl, dv)
-	}
-	if dl, dv := replay(make([]float32, B*agent.Hidden), done, 0); dl < 1e-4 && dv < 1e-4 {
-		t.Errorf("a replay from zero states matches acting too (%g, %g): the test cannot see carried states", dl, dv)
-	}
-	if skills > 0 {
-		if dl, dv := replay(hidden[:B*agent.Hidden], done, 1); dl < 1e-4 && dv < 1e-4 {
+		if dl, dv := replaytest.Replay(t, NewModel(agent), shifted, T, B, hidden[:B*agent.Hidden], done); dl < 1e-4 && dv < 1e-4 {
 			t.Errorf("a replay with the wrong skills matches acting too (%g, %g): the skill does not reach the agent", dl, dv)
 		}
 	}
-	if err := p.Update(batch); err != nil {
-		t.Fatal(err)
-	}
-	if p.Stats.ApproxKL > 1e-8 || p.Stats.ClipFraction != 0 {
-		t.Errorf("one minibatch, one epoch: approx KL %g, clip fraction %g; want 0 (ratios of 1)", p.Stats.ApproxKL, p.Stats.ClipFraction)
-	}
+	replaytest.Check(t, p, func() rl.Model { return NewModel(agent) }, batch, T, B, agent.Hidden)
 }
 
 func must[T any](v T, err error) T {

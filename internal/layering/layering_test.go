@@ -36,6 +36,8 @@ var layer = map[string]int{
 	"logs":                        1,
 	"checkpoint":                  1,
 	"agents/nethackagent":         4,
+	"agents/minihackagent":        4,
+	"agents/internal/replaytest":  6,
 	"envs/minihack":               4,
 }
 
