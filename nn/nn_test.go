@@ -817,8 +817,9 @@ func unfusedEmbConv(g *Graph, embs []*EmbeddingLayer, idx [][]int, n, h, w int, 
 }
 
 // TestEmbeddingConv2d checks the fused op against the layers it fuses (outputs and every
-// gradient, the agent's shape and a strided one with a padding row and a table looked up by
-// no cell), and against finite differences on a small case.
+// gradient: the NetHack agent's shape, a strided one with a padding row and a table looked up by
+// no cell, and the MiniHack agent's map, a table of 5,977 glyphs most of which no cell looks
+// up), and against finite differences on a small case.
 func TestEmbeddingConv2d(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, c := range []struct {
@@ -829,6 +830,7 @@ func TestEmbeddingConv2d(t *testing.T) {
 	}{
 		{[]int{256, 32}, []int{16, 8}, []int{-1, -1}, 3, 12, 12, 32, 3, 1, 1},
 		{[]int{7, 5, 9}, []int{3, 2, 4}, []int{2, -1, 0}, 2, 6, 5, 4, 3, 2, 0},
+		{[]int{5977}, []int{16}, []int{-1}, 2, 21, 79, 16, 3, 2, 1},
 	} {
 		var embs []*EmbeddingLayer
 		var idx [][]int
@@ -841,6 +843,9 @@ func TestEmbeddingConv2d(t *testing.T) {
 			plane := make([]int, c.n*c.h*c.w)
 			for j := range plane {
 				plane[j] = rng.IntN(v)
+				if v > 1000 { // a map: a few dozen glyphs, spread over the table
+					plane[j] = rng.IntN(40) * 149
+				}
 			}
 			idx = append(idx, plane)
 		}

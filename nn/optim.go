@@ -105,13 +105,27 @@ func (a *Adam) Step() {
 // maxNorm (PyTorch's clip_grad_norm_, coefficient maxNorm / (norm + 1e-6)) and returns the
 // norm before clipping.
 func ClipGradNorm(params []*Param, maxNorm float64) float64 {
+	norm := GradNorm(params)
+	ScaleGradsToNorm(params, norm, maxNorm)
+	return norm
+}
+
+// GradNorm returns the global L2 norm of params' gradients, summed in float64: NaN or Inf
+// exactly when some gradient is (a float32's square cannot overflow it), so one pass both
+// measures and checks them.
+func GradNorm(params []*Param) float64 {
 	var s float64
 	for _, p := range params {
 		for _, g := range p.Grad {
 			s += float64(g) * float64(g)
 		}
 	}
-	norm := math.Sqrt(s)
+	return math.Sqrt(s)
+}
+
+// ScaleGradsToNorm scales the gradients, whose global norm is norm, down to maxNorm when norm
+// is larger (ClipGradNorm's second half).
+func ScaleGradsToNorm(params []*Param, norm, maxNorm float64) {
 	if c := maxNorm / (norm + 1e-6); c < 1 {
 		k := float32(c)
 		for _, p := range params {
@@ -120,7 +134,6 @@ func ClipGradNorm(params []*Param, maxNorm float64) float64 {
 			}
 		}
 	}
-	return norm
 }
 
 // CheckGrads returns an error naming every parameter whose gradient holds NaN or Inf, so a

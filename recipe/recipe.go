@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/maestro-rl/maestro/agents/minihackagent"
@@ -188,7 +189,8 @@ func (s *Setup) newEnv(o Options, i int, code *skills.Code) (envs.Env, error) {
 		// The level is drawn from the run's seed, the same for every env (MiniHack builds
 		// one level per env from Python's random state).
 		levelSeed := o.Seed
-		me, err := minihack.NewEnv(minihack.Options{Task: s.MiniHack, ObservationKeys: minihackagent.ObservationKeys,
+		keys := append(slices.Clone(minihackagent.ObservationKeys), minihack.KeyEndStatus) // success rates
+		me, err := minihack.NewEnv(minihack.Options{Task: s.MiniHack, ObservationKeys: keys,
 			Seed: &seed, LevelSeed: &levelSeed, TTYRecDir: ttyrecs})
 		if err != nil {
 			return nil, err
@@ -286,11 +288,13 @@ func (s *Setup) NewOverlapped(seed uint64, resumedAt int, co collectors.Options)
 	return rl.NewOverlapped(s.Env, actors, co)
 }
 
-// Episode is a finished episode: its env, its index among that env's episodes, and its return
-// (envs.KeyEpisodeReward).
+// Episode is a finished episode: its env, its index among that env's episodes, its return
+// (envs.KeyEpisodeReward) and, on MiniHack, whether it ended in the task's success.
 type Episode struct {
 	Env, Index int
 	Return     float64
+	// Success is nil where the env does not report end statuses (minihack.KeyEndStatus).
+	Success *bool
 }
 
 // PlayEpisodes plays policy on the setup's env until n episodes have finished (batches of
@@ -317,13 +321,19 @@ func (s *Setup) PlayEpisodes(policy envs.Policy, n, framesPerEnv int) ([]Episode
 		if err := errors.Join(err1, err2); err != nil {
 			return out, fmt.Errorf("recipe: episode returns: %w", err)
 		}
+		status, _ := tensordict.GetAs[int64](batch, envs.NextKey(minihack.KeyEndStatus)) // MiniHack only
 		for i, d := range done {
 			if !d {
 				continue
 			}
 			e := i % B // [T, B] time-major
 			if len(out) < n {
-				out = append(out, Episode{Env: e, Index: index[e], Return: float64(ret[i])})
+				ep := Episode{Env: e, Index: index[e], Return: float64(ret[i])}
+				if status != nil {
+					ok := nethack.StepStatus(status[i]) == nethack.StatusTaskSuccessful
+					ep.Success = &ok
+				}
+				out = append(out, ep)
 			}
 			index[e]++
 		}

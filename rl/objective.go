@@ -2,6 +2,7 @@ package rl
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -115,12 +116,19 @@ type NamedStat struct {
 // unless a gradient is not finite (then the gradients are zeroed and the error names it).
 func (o *Options) step(g *nn.Graph, opt *nn.Adam, params []*nn.Param, t terms, st *lossStats) error {
 	g.Backward(t.loss)
-	if o.MaxGradNorm > 0 {
-		nn.ClipGradNorm(params, o.MaxGradNorm)
-	}
-	if err := nn.CheckGrads(params); err != nil {
+	// One pass over the gradients measures them and finds any that is not finite (the norm is
+	// then not finite); only then does CheckGrads look for which.
+	norm := nn.GradNorm(params)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		err := nn.CheckGrads(params)
+		if err == nil {
+			err = fmt.Errorf("rl: the gradients' norm is %v", norm)
+		}
 		nn.ZeroGrad(params)
 		return err
+	}
+	if o.MaxGradNorm > 0 {
+		nn.ScaleGradsToNorm(params, norm, o.MaxGradNorm)
 	}
 	opt.Step()
 	st.add(*o, t)

@@ -23,6 +23,8 @@ type evalResult struct {
 	Min      float64   `json:"min_return"`
 	Max      float64   `json:"max_return"`
 	Returns  []float64 `json:"returns"`
+	// SuccessRate is the share of episodes that ended in the task's success (MiniHack only).
+	SuccessRate *float64 `json:"success_rate,omitempty"`
 	// Best and Worst are the ttyrecs of the best and worst episodes (NetHack only), relative
 	// to the run folder; play them with any ttyrec player (they are bz2-compressed ttyrec3).
 	Best  string `json:"best_ttyrec,omitempty"`
@@ -51,7 +53,11 @@ func evalMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("eval: %d episodes of %s with %s: mean return %.2f (std %.2f, min %.2f, max %.2f); %s\n", r.Episodes, r.Env, r.Weights, r.Mean, r.Std, r.Min, r.Max, filepath.Join(*runDir, "eval.json"))
+	success := ""
+	if r.SuccessRate != nil {
+		success = fmt.Sprintf(", success rate %.3f", *r.SuccessRate)
+	}
+	fmt.Printf("eval: %d episodes of %s with %s: mean return %.2f (std %.2f, min %.2f, max %.2f)%s; %s\n", r.Episodes, r.Env, r.Weights, r.Mean, r.Std, r.Min, r.Max, success, filepath.Join(*runDir, "eval.json"))
 	if r.Best != "" {
 		fmt.Printf("eval: best and worst episodes recorded in %s and %s\n", filepath.Join(*runDir, r.Best), filepath.Join(*runDir, r.Worst))
 	}
@@ -124,8 +130,16 @@ func evalWith(c config, runDir string, episodes int, seed uint64, setWeights fun
 	if err != nil {
 		return res, err
 	}
+	successes := 0
 	for _, ep := range eps {
 		res.Returns = append(res.Returns, ep.Return)
+		if ep.Success != nil {
+			if *ep.Success {
+				successes++
+			}
+			rate := float64(successes) / float64(len(eps))
+			res.SuccessRate = &rate
+		}
 	}
 	if recDir != "" {
 		best, worst := 0, 0

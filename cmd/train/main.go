@@ -56,10 +56,13 @@ func (c config) identity() config {
 
 // state is what a checkpoint holds besides the learner and the collector.
 type state struct {
-	Config  config     `json:"config"`
-	Frames  int        `json:"frames"`
-	Returns []float64  `json:"returns"`
-	Curve   logs.Curve `json:"curve"`
+	Config  config    `json:"config"`
+	Frames  int       `json:"frames"`
+	Returns []float64 `json:"returns"`
+	// Successes are 1 for each finished episode that ended in the task's success, else 0
+	// (MiniHack tasks, whose env reports the end status).
+	Successes []float64  `json:"successes,omitempty"`
+	Curve     logs.Curve `json:"curve"`
 	// Header numbers the checkpoint generation and holds its files' checksums.
 	checkpoint.Header
 }

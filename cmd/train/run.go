@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/maestro-rl/maestro/checkpoint"
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
+	"github.com/maestro-rl/maestro/envs/minihack"
+	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/recipe"
@@ -198,12 +201,14 @@ func run(c config, resolved func(path string) error) error {
 	}
 	defer tb.Close()
 	w := csv.NewWriter(logFile)
+	// success_last20 came after the other columns; a resumed run keeps its log's columns.
+	successCol := !c.resume || logHasColumn(filepath.Join(c.runDir, "log.csv"), "success_last20")
 	if !c.resume {
-		w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "mean_intrinsic_return_last20"})
+		w.Write([]string{"frames", "seconds", "episodes", "mean_return_last20", "loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "mean_intrinsic_return_last20", "success_last20"})
 	}
 	sched := nn.LinearSchedule(c.LR, 0, c.TotalFrames)
 	start := time.Now()
-	returns, curve := st.Returns, st.Curve
+	returns, successes, curve := st.Returns, st.Successes, st.Curve
 	var intrReturns []float64
 	curve.Name = c.Algo + " mean return (last 20)"
 	lastPrint, lastPlot := time.Time{}, time.Now()
@@ -221,7 +226,7 @@ func run(c config, resolved func(path string) error) error {
 			return err
 		}
 		gen++
-		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Curve: curve, Header: checkpoint.Header{Generation: gen}})
+		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Successes: successes, Curve: curve, Header: checkpoint.Header{Generation: gen}})
 	}
 	startFrames := col.Frames()
 	sl, err := newSkillLog(c.runDir, b.Spec, c.resume, st.Frames)
@@ -256,9 +261,13 @@ func run(c config, resolved func(path string) error) error {
 		AfterCollect: []rl.AfterCollect{func(batch *tensordict.Dict) error { // episode returns
 			done, _ := tensordict.GetAs[bool](batch, envs.NextKey(envs.KeyDone))
 			ep, _ := tensordict.GetAs[float32](batch, envs.NextKey(envs.KeyEpisodeReward))
+			status, _ := tensordict.GetAs[int64](batch, envs.NextKey(minihack.KeyEndStatus)) // nil but on MiniHack
 			for i, d := range done {
 				if d {
 					returns = append(returns, float64(ep[i]))
+					if status != nil {
+						successes = append(successes, successValue(status[i]))
+					}
 				}
 			}
 			if intr != nil {
@@ -298,6 +307,12 @@ func run(c config, resolved func(path string) error) error {
 			}
 		}
 		tb.Scalar("train/mean_return_last20", step, mean)
+		success := ""
+		if len(successes) > 0 {
+			sr := meanLast(successes, 20)
+			tb.Scalar("train/success_last20", step, sr)
+			success = f(sr)
+		}
 		meanIntr := meanLast(intrReturns, 20)
 		if intr != nil {
 			tb.Scalar("train/mean_intrinsic_return_last20", step, meanIntr)
@@ -314,7 +329,11 @@ func run(c config, resolved func(path string) error) error {
 		for _, ns := range s.Named() {
 			tb.Scalar("loss/"+ns.Name, step, ns.Value)
 		}
-		w.Write([]string{strconv.Itoa(st.Frames), f(el), strconv.Itoa(len(returns)), f(mean), f(s.Loss), f(s.PolicyLoss), f(s.ValueLoss), f(s.Entropy), f(s.ApproxKL), f(s.ClipFraction), f(meanIntr)})
+		row := []string{strconv.Itoa(st.Frames), f(el), strconv.Itoa(len(returns)), f(mean), f(s.Loss), f(s.PolicyLoss), f(s.ValueLoss), f(s.Entropy), f(s.ApproxKL), f(s.ClipFraction), f(meanIntr)}
+		if successCol {
+			row = append(row, success)
+		}
+		w.Write(row)
 		if time.Since(lastPrint) > 250*time.Millisecond || st.Frames >= c.TotalFrames {
 			lastPrint = time.Now()
 			rate := float64(st.Frames-startFrames) / el
@@ -322,6 +341,9 @@ func run(c config, resolved func(path string) error) error {
 				st.Frames, c.TotalFrames, rate, float64(max(0, c.TotalFrames-st.Frames))/rate, len(returns), mean)
 			if intr != nil {
 				fmt.Printf(" intrinsic %6.2f ", meanIntr)
+			}
+			if success != "" {
+				fmt.Printf(" success %4.2f ", meanLast(successes, 20))
 			}
 		}
 		return nil
@@ -340,7 +362,14 @@ func run(c config, resolved func(path string) error) error {
 			return fmt.Errorf("evaluation at %d frames: %w", st.Frames, err)
 		}
 		tb.Scalar("eval/mean_return", int64(st.Frames), r.Mean)
-		fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max)
+		if r.SuccessRate != nil {
+			tb.Scalar("eval/success_rate", int64(st.Frames), *r.SuccessRate)
+		}
+		success := ""
+		if r.SuccessRate != nil {
+			success = fmt.Sprintf(", success rate %.2f", *r.SuccessRate)
+		}
+		fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)%s\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max, success)
 		return nil
 	}
 	checkpointStep := func(st rl.Step) error { // --checkpoint-every
@@ -375,8 +404,12 @@ func run(c config, resolved func(path string) error) error {
 	if err := checkpoint(); err != nil {
 		return err
 	}
-	fmt.Printf("train: %d frames in %.1fs; mean return of the last 20 episodes %.1f; log, curve.png and weights in %s\n",
-		col.Frames(), time.Since(start).Seconds(), meanLast(returns, 20), c.runDir)
+	success := ""
+	if len(successes) > 0 {
+		success = fmt.Sprintf(", success rate %.2f", meanLast(successes, 20))
+	}
+	fmt.Printf("train: %d frames in %.1fs; mean return of the last 20 episodes %.1f%s; log, curve.png and weights in %s\n",
+		col.Frames(), time.Since(start).Seconds(), meanLast(returns, 20), success, c.runDir)
 	if s := sl.summary(); s != "" {
 		fmt.Println(s + " (per batch in skills.csv)")
 	}
@@ -395,4 +428,23 @@ func save(c config, learner learner, col trainCollector, st state) error {
 		return err
 	}
 	return ckptStore(c.runDir).Save(&st, [][]byte{lb, cb})
+}
+
+// successValue is 1 for the task's success (nethack.StatusTaskSuccessful), else 0.
+func successValue(status int64) float64 {
+	if nethack.StepStatus(status) == nethack.StatusTaskSuccessful {
+		return 1
+	}
+	return 0
+}
+
+// logHasColumn says whether the CSV log at path has the named column in its header.
+func logHasColumn(path, column string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	header, err := csv.NewReader(f).Read()
+	return err == nil && slices.Contains(header, column)
 }

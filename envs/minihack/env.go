@@ -21,6 +21,12 @@ import (
 var DefaultObservationKeys = []string{"glyphs", "chars", "colors", "specials", "glyphs_crop",
 	"chars_crop", "colors_crop", "specials_crop", "blstats", "message"}
 
+// KeyEndStatus is an observation a MiniHack env can be asked for (Options.ObservationKeys):
+// the int64 end status of the step that led to the observation, as NLE's info["end_status"]
+// (nethack.StatusRunning 0, StatusDeath 1, StatusTaskSuccessful 2, StatusAborted -1 for the
+// step limit), 0 after a reset. Success rates are counted from it.
+const KeyEndStatus = "end_status"
+
 // cropOf maps each crop key to the NLE key it crops.
 var cropOf = map[string]string{"glyphs_crop": "glyphs", "chars_crop": "chars", "colors_crop": "colors",
 	"specials_crop": "specials", "tty_chars_crop": "tty_chars", "tty_colors_crop": "tty_colors"}
@@ -33,7 +39,7 @@ type Options struct {
 	Des string
 	// ObservationKeys are the observations; nil means DefaultObservationKeys. Any NLE key and
 	// the crops glyphs_crop, chars_crop, colors_crop, specials_crop, tty_chars_crop and
-	// tty_colors_crop are allowed.
+	// tty_colors_crop are allowed, and KeyEndStatus.
 	ObservationKeys []string
 	// CropH and CropW are the crops' odd height and width; 0 means 9, MiniHack's.
 	CropH, CropW int
@@ -72,9 +78,9 @@ func (o Options) Validate() error {
 		return errors.New("minihack: MaxEpisodeSteps and TTYRecEvery must not be negative")
 	}
 	for _, k := range o.ObservationKeys {
-		if _, crop := cropOf[k]; !crop && !slices.Contains(nethack.ObservationKeys, k) {
-			return fmt.Errorf("minihack: unknown observation key %q; valid: NLE's (%s) and the crops %s", k,
-				strings.Join(nethack.ObservationKeys, ", "), strings.Join(sortedKeys(cropOf), ", "))
+		if _, crop := cropOf[k]; !crop && k != KeyEndStatus && !slices.Contains(nethack.ObservationKeys, k) {
+			return fmt.Errorf("minihack: unknown observation key %q; valid: NLE's (%s), the crops %s and %s", k,
+				strings.Join(nethack.ObservationKeys, ", "), strings.Join(sortedKeys(cropOf), ", "), KeyEndStatus)
 		}
 	}
 	return nil
@@ -116,6 +122,7 @@ type simple struct {
 	keys   []string
 	specs  envs.Specs
 	ch, cw int
+	status nethack.StepStatus // the last step's, for KeyEndStatus
 }
 
 func newSimple(o Options) (*simple, error) {
@@ -167,7 +174,7 @@ func newSimple(o Options) (*simple, error) {
 		if src, ok := cropOf[k]; ok {
 			k = src
 		}
-		if !slices.Contains(gameKeys, k) {
+		if k != KeyEndStatus && !slices.Contains(gameKeys, k) {
 			gameKeys = append(gameKeys, k)
 		}
 	}
@@ -210,6 +217,9 @@ func newSimple(o Options) (*simple, error) {
 
 // observationSpec is NLE's space for k, or for a crop its source's bounds and dtype.
 func (s *simple) observationSpec(k string) envs.Spec {
+	if k == KeyEndStatus {
+		return envs.Bounded{S: []int{}, D: tensor.Int64, Low: -1, High: 2}
+	}
 	src, crop := cropOf[k]
 	if !crop {
 		return nethack.ObservationSpec(k)
@@ -226,6 +236,7 @@ func (s *simple) ResetInto(obs *tensordict.Dict) error {
 	if err := s.te.Reset(); err != nil {
 		return err
 	}
+	s.status = nethack.StatusRunning
 	return s.write(obs)
 }
 
@@ -234,6 +245,7 @@ func (s *simple) StepInto(a *tensor.Tensor, obs *tensordict.Dict) (float64, bool
 	if err != nil {
 		return 0, false, false, err
 	}
+	s.status = st.Status
 	return st.Reward, st.Terminated, st.Truncated, s.write(obs)
 }
 
@@ -244,6 +256,10 @@ func (s *simple) write(obs *tensordict.Dict) error {
 		t, err := obs.Get(k)
 		if err != nil {
 			return err
+		}
+		if k == KeyEndStatus {
+			tensor.MustData[int64](t)[0] = int64(s.status)
+			continue
 		}
 		src, crop := cropOf[k]
 		if !crop {

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/envtest"
 	"github.com/maestro-rl/maestro/envs/minihack"
 	"github.com/maestro-rl/maestro/envs/nethack"
+	"github.com/maestro-rl/maestro/tensor"
+	"github.com/maestro-rl/maestro/tensordict"
 )
 
 func newEnv(t *testing.T, o minihack.Options) *minihack.Env {
@@ -195,5 +198,40 @@ func TestLevelGeneratorRejects(t *testing.T) {
 	g.AddTrap("spikes", minihack.Random)
 	if _, err := g.Des(); err == nil || !strings.Contains(err.Error(), "teleport") {
 		t.Errorf("an unknown trap: err %v, want the list of traps", err)
+	}
+}
+
+// TestEndStatusKey: through the Env API, KeyEndStatus is 0 at reset and while the episode
+// runs, 2 on the step that reaches Room-5x5's goal, and -1 on the step that hits the limit.
+func TestEndStatusKey(t *testing.T) {
+	keys := []string{"glyphs", minihack.KeyEndStatus}
+	statuses := func(o minihack.Options, moves []uint8) []int64 {
+		t.Helper()
+		o.Task, o.ObservationKeys = "MiniHack-Room-5x5-v0", keys
+		e := newEnv(t, o)
+		td, err := e.Reset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []int64{must(tensordict.GetAs[int64](td, minihack.KeyEndStatus))[0]}
+		for _, m := range moves {
+			if err := td.Set(envs.KeyAction, tensor.Scalar(int64(slices.Index(minihack.MoveActions, m)))); err != nil {
+				t.Fatal(err)
+			}
+			if td, err = e.Step(td); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, must(tensordict.GetAs[int64](td, envs.NextKey(minihack.KeyEndStatus)))[0])
+			if td, err = td.StepMDP(tensordict.StepMDPOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+	if got, want := statuses(minihack.Options{}, []uint8("knnnn")), []int64{0, 0, 0, 0, 0, 2}; !slices.Equal(got, want) {
+		t.Errorf("to the goal: end statuses %v, want %v", got, want)
+	}
+	if got, want := statuses(minihack.Options{MaxEpisodeSteps: 2}, []uint8("kk")), []int64{0, 0, -1}; !slices.Equal(got, want) {
+		t.Errorf("into the wall until the limit: end statuses %v, want %v", got, want)
 	}
 }
