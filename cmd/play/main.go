@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maestro-rl/maestro/envs/minihack"
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
 
@@ -29,9 +30,9 @@ Examples:
 Flags:
 `)
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\nTasks: %v\nNLE's files come from `make setup` (or MAESTRO_NLE_DIR).\n", nethack.Tasks())
+		fmt.Fprintf(fs.Output(), "\nTasks: %v\nMiniHack tasks: %s\nNLE's files come from `make setup` (or MAESTRO_NLE_DIR).\n", nethack.Tasks(), strings.Join(minihack.TaskNames(), ", "))
 	}
-	task := fs.String("task", "NetHackScore", "task name (NetHackScore-v0, score, staircase, oracle, ...)")
+	task := fs.String("task", "NetHackScore", "task name (NetHackScore-v0, score, staircase, oracle, ...) or a MiniHack task (MiniHack-Room-5x5-v0, ...)")
 	steps := fs.Int("steps", 300, "environment steps to play")
 	seed := fs.Uint64("seed", 0, "seed of the game and the agent (0: random)")
 	character := fs.String("character", "", "role-race-alignment-gender, e.g. val-dwa-law-fem (default mon-hum-neu-mal)")
@@ -51,23 +52,40 @@ Flags:
 	}
 }
 
-func run(taskName string, steps int, seed uint64, character string, fps float64, quiet bool, ttyrecDir, nleDir string) error {
+// newEnv makes the NetHack or MiniHack task's env.
+func newEnv(taskName string, seed uint64, character, ttyrecDir, nleDir string) (*nethack.TaskEnv, error) {
+	if minihack.IsTask(taskName) {
+		if character != "" {
+			return nil, fmt.Errorf("-character: a MiniHack task plays its own character; drop the flag")
+		}
+		me, err := minihack.NewEnv(minihack.Options{Task: taskName, LevelSeed: &seed, TTYRecDir: ttyrecDir,
+			ObservationKeys: []string{"tty_chars", "tty_colors", "tty_cursor", "blstats"}, Game: nethack.GameOptions{NLEDir: nleDir}})
+		if err != nil {
+			return nil, err
+		}
+		return me.Task(), nil
+	}
 	task, err := nethack.ParseTask(taskName)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w; or a MiniHack task (%s)", err, strings.Join(minihack.TaskNames(), ", "))
 	}
+	return nethack.NewTaskEnv(nethack.EnvOptions{Task: task, TTYRecDir: ttyrecDir,
+		Game: nethack.GameOptions{NLEDir: nleDir, Character: character}})
+}
+
+func run(taskName string, steps int, seed uint64, character string, fps float64, quiet bool, ttyrecDir, nleDir string) error {
 	if steps < 1 {
 		return fmt.Errorf("-steps must be at least 1, got %d", steps)
 	}
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	env, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: task, TTYRecDir: ttyrecDir,
-		Game: nethack.GameOptions{NLEDir: nleDir, Character: character}})
+	env, err := newEnv(taskName, seed, character, ttyrecDir, nleDir)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	task := env.Task()
 	rng := rand.New(rand.NewPCG(seed, 0))
 	newEpisode := func() error {
 		if task != nethack.TaskChallenge {
@@ -87,6 +105,7 @@ func run(taskName string, steps int, seed uint64, character string, fps float64,
 		frame = time.Duration(float64(time.Second) / fps)
 	}
 	var returns []float64
+	successes := 0
 	ret, start := 0.0, time.Now()
 	for i := 0; i < steps; i++ {
 		select {
@@ -105,10 +124,13 @@ func run(taskName string, steps int, seed uint64, character string, fps float64,
 		if !quiet {
 			o := env.Obs()
 			fmt.Print("\x1b[H\x1b[2J", nethack.RenderANSI(o.TTYChars, o.TTYColors, o.TTYCursor))
-			fmt.Printf("%s  seed %d  episode %d  step %d/%d  return %.2f\n", task, seed, env.Episode(), i+1, steps, ret)
+			fmt.Printf("%s  seed %d  episode %d  step %d/%d  return %.2f\n", taskName, seed, env.Episode(), i+1, steps, ret)
 			time.Sleep(frame)
 		}
 		if st.Done() {
+			if st.Status == nethack.StatusTaskSuccessful {
+				successes++
+			}
 			returns = append(returns, ret)
 			ret = 0
 			if err := newEpisode(); err != nil {
@@ -125,8 +147,12 @@ func run(taskName string, steps int, seed uint64, character string, fps float64,
 	for i, r := range returns {
 		rounded[i] = strconv.FormatFloat(r, 'f', 2, 64)
 	}
-	fmt.Printf("play: %s, %d steps in %.1fs, %d finished episodes, mean return %.2f, returns [%s], current episode return %.2f (seed %d)\n",
-		task, steps, el.Seconds(), len(returns), mean, strings.Join(rounded, " "), ret, seed)
+	success := ""
+	if minihack.IsTask(taskName) && len(returns) > 0 {
+		success = fmt.Sprintf(", success rate %.3f (%d of %d)", float64(successes)/float64(len(returns)), successes, len(returns))
+	}
+	fmt.Printf("play: %s, %d steps in %.1fs, %d finished episodes%s, mean return %.2f, returns [%s], current episode return %.2f (seed %d)\n",
+		taskName, steps, el.Seconds(), len(returns), success, mean, strings.Join(rounded, " "), ret, seed)
 	if ttyrecDir != "" {
 		fmt.Printf("play: ttyrecs in %s\n", ttyrecDir)
 	}

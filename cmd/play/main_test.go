@@ -18,13 +18,25 @@ func TestPlayRunsAndRecords(t *testing.T) {
 	}
 }
 
+// TestPlayMiniHack: play takes a MiniHack task and records its episodes.
+func TestPlayMiniHack(t *testing.T) {
+	dir := t.TempDir()
+	if err := run("MiniHack-Room-5x5-v0", 300, 7, "", 0, true, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.ttyrec3.bz2")); len(files) == 0 {
+		t.Error("no ttyrec written")
+	}
+}
+
 func TestPlayBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		task, character, nle string
 		steps                int
 		want                 string
 	}{
-		{"speedrun", "", "", 10, "unknown task"},
+		{"speedrun", "", "", 10, "MiniHack-Room-5x5-v0"},
+		{"MiniHack-Room-5x5-v0", "val-dwa-law-fem", "", 10, "its own character"},
 		{"score", "", "", 0, "-steps"},
 		{"score", "mon-xyz", "", 10, "malformed character"},
 		{"score", "", os.TempDir(), 10, "make setup"},

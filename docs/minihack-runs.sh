@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# docs/minihack-runs.sh: the documented MiniHack runs of docs/minihack.md. For each task of
+# TASKS it trains PPO and APPO side by side (one per core; Motif's hyper-parameters, the
+# MiniHack agent, 8 envs, rollouts of 32, seed 1) for FRAMES frames (ROOM5_FRAMES on
+# Room-5x5, which is solved far sooner), evaluates each run's policy on EVAL episodes of
+# other seeds (`train eval`: success rate and return), measures a uniformly random policy over
+# RANDOM_STEPS steps (`play -quiet`), and plots the success curves into docs/img/.
+#
+# Resumable: a run with an eval.json is skipped, an unfinished one continues from its last
+# checkpoint (--resume), so the script can be stopped and started again; results collect in
+# $OUT/summary.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+frames=${FRAMES:-1000000} room5=${ROOM5_FRAMES:-200000} eval_eps=${EVAL:-200} out=${OUT:-runs/docs-minihack}
+random_steps=${RANDOM_STEPS:-100000}
+tasks=${TASKS:-Room-5x5 Room-15x15 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
+mkdir -p "$out" docs/img bin
+go build -o bin/ ./cmd/train ./cmd/play
+common=(--num-envs 8 --frames-per-batch 32 --seed 1 --blas-threads 1 --checkpoint-every 50 --eval-every 0)
+run() { # task algo frames
+  local task=$1 algo=$2 n=$3 dir="$out/$1-$2"
+  [ -f "$dir/eval.json" ] && return 0
+  local mode=(--force)
+  [ -f "$dir/ckpt/train.json" ] && mode=(--resume)
+  ./bin/train "${common[@]}" --algo "$algo" --env "MiniHack-$task-v0" --total-frames "$n" --run-dir "$dir" "${mode[@]}" >>"$dir.log" 2>&1
+  ./bin/train eval --run-dir "$dir" --episodes "$eval_eps" | grep -v "best and worst" | tee -a "$out/summary.txt"
+}
+for task in $tasks; do
+  n=$frames
+  [ "$task" = Room-5x5 ] && n=$room5
+  run "$task" ppo "$n" &
+  run "$task" appo "$n" &
+  wait
+  if ! grep -q "^random MiniHack-$task-v0" "$out/summary.txt" 2>/dev/null; then
+    ./bin/play -task "MiniHack-$task-v0" -steps "$random_steps" -seed 7 -quiet -fps 0 | sed 's/, returns \[.*\]//; s/^play: /random /' | tee -a "$out/summary.txt"
+  fi
+  ./bin/train plot --out "docs/img/minihack-$task.png" --column success_last20 \
+    --title "MiniHack-$task-v0: success rate (last 20 episodes)" "$out/$task-ppo" "$out/$task-appo"
+done
+cat "$out/summary.txt"
