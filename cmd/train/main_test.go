@@ -211,20 +211,7 @@ func TestEval(t *testing.T) {
 	if err != nil || !slices.Equal(fromNaN.Returns, trained.Returns) || !strings.Contains(fromNaN.Weights, "ckpt") {
 		t.Errorf("params.mtd with a NaN weight: %v, weights %s, returns %v; want the checkpoint's %v", err, fromNaN.Weights, fromNaN.Returns, trained.Returns)
 	}
-	cc := c
-	parseEnv(&cc)
-	env, fresh, err := build(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Close()
-	if err := nn.SaveParams(filepath.Join(dir, "params.mtd"), fresh.Params()); err != nil {
-		t.Fatal(err)
-	}
-	untrained, err := evaluate(dir, 10, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	untrained := evaluateUntrained(t, c, 10, 7)
 	t.Logf("mean return: trained %.1f, untrained %.1f", trained.Mean, untrained.Mean)
 	if trained.Mean < 2*untrained.Mean {
 		t.Errorf("trained policy's mean return %.1f is not twice the untrained one's %.1f", trained.Mean, untrained.Mean)
@@ -277,4 +264,25 @@ func skillRewardModels(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// evaluateUntrained replaces the weights of c's run with a fresh network of its architecture
+// and evaluates those on episodes games from seed.
+func evaluateUntrained(t *testing.T, c config, episodes int, seed uint64) evalResult {
+	t.Helper()
+	cc := c
+	parseEnv(&cc)
+	env, fresh, err := build(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Close()
+	if err := nn.SaveParams(filepath.Join(c.runDir, "params.mtd"), fresh.Params()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := evaluate(c.runDir, episodes, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

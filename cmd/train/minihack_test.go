@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-
-	"github.com/maestro-rl/maestro/nn"
 )
 
 // TestMiniHackRoom5x5Learns is a short version of docs/minihack.md's Room-5x5 run: PPO with
@@ -26,20 +24,7 @@ func TestMiniHackRoom5x5Learns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := c
-	parseEnv(&cc)
-	env, fresh, err := build(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Close()
-	if err := nn.SaveParams(filepath.Join(dir, "params.mtd"), fresh.Params()); err != nil {
-		t.Fatal(err)
-	}
-	untrained, err := evaluate(dir, 40, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	untrained := evaluateUntrained(t, c, 40, 7)
 	if trained.SuccessRate == nil || untrained.SuccessRate == nil {
 		t.Fatalf("MiniHack evaluation without a success rate: %+v", trained)
 	}
