@@ -181,6 +181,19 @@ func newSimple(o Options) (*simple, error) {
 	if slices.Contains(s.keys, "tty_chars_crop") || slices.Contains(s.keys, "tty_colors_crop") {
 		gameKeys = append(gameKeys, "tty_cursor")
 	}
+	// Python MiniHack's NLE computes every NLE observation at every step, whatever the env
+	// returns, and computing screen_descriptions changes the game (describing what is on the
+	// map draws from NetHack's random numbers: with monsters about, games part ways within a
+	// few dozen steps without it, TestParityWithPythonMiniHack/MiniHack-River-Monster-v0).
+	// So the game always computes it, as MiniHack's does.
+	if !slices.Contains(gameKeys, "screen_descriptions") {
+		gameKeys = append(gameKeys, "screen_descriptions")
+	}
+	for _, k := range spec.GameKeys {
+		if !slices.Contains(gameKeys, k) {
+			gameKeys = append(gameKeys, k)
+		}
+	}
 	var rules nethack.Rules
 	if spec.Rewards != nil {
 		rm := spec.Rewards()
@@ -202,7 +215,7 @@ func newSimple(o Options) (*simple, error) {
 	}
 	te, err := nethack.NewTaskEnv(nethack.EnvOptions{Task: nethack.TaskStaircase, Game: g, Actions: spec.Actions,
 		MaxEpisodeSteps: steps, AllowAllYNQuestions: spec.AllowAllYNQuestions, AllowAllModes: spec.AllowAllModes,
-		TTYRecDir: o.TTYRecDir, TTYRecEvery: o.TTYRecEvery, Seed: o.Seed, Rules: rules})
+		TTYRecDir: o.TTYRecDir, TTYRecEvery: o.TTYRecEvery, Seed: o.Seed, Rules: rules, BeforeStep: spec.BeforeStep})
 	if err != nil {
 		return nil, err
 	}

@@ -212,7 +212,8 @@ func TestParityWithPythonMiniHack(t *testing.T) {
 				for i := range actions {
 					actions[i] = rng.IntN(len(spec.Actions))
 				}
-				total += compareEpisode(t, p, e, name, keys, spec.MaxEpisodeSteps, seed, actions, ep)
+				n, _ := compareEpisode(t, p, e, name, keys, spec.MaxEpisodeSteps, seed, actions, ep)
+				total += n
 			}
 		})
 	}
@@ -235,7 +236,9 @@ func (b dictBytes) Bytes(k string) []byte {
 	return t.Bytes()
 }
 
-func compareEpisode(t *testing.T, p *peer, e *minihack.Env, name string, keys []string, maxSteps int, seed [2]uint64, actions []int, ep int) int {
+// compareEpisode plays actions in Go and Python from the same seeds and fails on the first
+// difference; it returns the steps played and the last step's reward.
+func compareEpisode(t *testing.T, p *peer, e *minihack.Env, name string, keys []string, maxSteps int, seed [2]uint64, actions []int, ep int) (int, float64) {
 	t.Helper()
 	req := map[string]any{"op": "episode", "task": name, "keys": keys, "max_steps": maxSteps, "seed": seed, "actions": actions}
 	var pe peerEpisode
@@ -312,14 +315,85 @@ func compareEpisode(t *testing.T, p *peer, e *minihack.Env, name string, keys []
 			t.Fatalf("episode %d step %d: Go reward %v done %v; Python reward %v done %v", ep, i, g.reward, g.done, r, done)
 		}
 	}
-	return len(steps)
+	if len(steps) == 0 {
+		return 0, 0
+	}
+	return len(steps), steps[len(steps)-1].reward
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
+// TestKeyRoomWithPythonMiniHack plays KeyRoom-Fixed-S5 and KeyRoom-S5 with a policy that
+// picks the key up when the hero stands on it and then applies half of the time, so that the
+// key gets applied next to the locked door (MiniHack's key-to-door steps before NLE's step).
+// Each episode's actions are chosen in Go, then both sides replay them from the same seeds:
+// every episode must be identical in Go and Python, and some must end on the stairs behind
+// the door.
+func TestKeyRoomWithPythonMiniHack(t *testing.T) {
+	p := startPeer(t)
+	for ti, name := range []string{"MiniHack-KeyRoom-Fixed-S5-v0", "MiniHack-KeyRoom-S5-v0"} {
+		t.Run(name, func(t *testing.T) {
+			spec, _ := minihack.Spec(name)
+			keys := append(slices.Clone(minihack.DefaultObservationKeys), "inv_strs", "tty_chars")
+			e, err := minihack.NewEnv(minihack.Options{Task: name, ObservationKeys: keys, Game: nethack.GameOptions{FixMoonPhase: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			rng := rand.New(rand.NewPCG(uint64(ti), 77))
+			wins, steps := 0, 0
+			for ep := range 12 {
+				seed := [2]uint64{uint64(900 + 10*ti + ep), uint64(ep + 1)}
+				actions := keyRoomActions(t, e, spec, seed, rng)
+				n, last := compareEpisode(t, p, e, name, keys, spec.MaxEpisodeSteps, seed, actions, ep)
+				steps += n
+				if last > 0.5 {
+					wins++
+				}
+			}
+			t.Logf("%d steps identical, %d of 12 episodes through the door to the stairs", steps, wins)
+			if wins == 0 {
+				t.Error("no episode reached the stairs behind the locked door: the key-to-door steps were never compared")
+			}
+		})
 	}
-	return v
+}
+
+// keyRoomActions plays one KeyRoom episode from seed in Go and returns its actions: pick up
+// when the message shows the key under the hero, then apply or move at random.
+func keyRoomActions(t *testing.T, e *minihack.Env, spec minihack.TaskSpec, seed [2]uint64, rng *rand.Rand) []int {
+	t.Helper()
+	pickup, apply := slices.Index(spec.Actions, ','), slices.Index(spec.Actions, 'a')
+	e.Task().Game().SetInitialSeeds(nethack.Seeds{Core: seed[0], Disp: seed[1]})
+	td, err := e.Reset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []int
+	for len(actions) < spec.MaxEpisodeSteps {
+		msg := string(must(td.Get("message")).Bytes())
+		inv := string(must(td.Get("inv_strs")).Bytes())
+		a := rng.IntN(len(minihack.MoveActions))
+		switch {
+		case !strings.Contains(inv, "key") && strings.Contains(msg, "key"):
+			a = pickup
+		case strings.Contains(inv, "key") && rng.IntN(2) == 0:
+			a = apply
+		}
+		actions = append(actions, a)
+		if err := td.Set(envs.KeyAction, tensor.Scalar(int64(a))); err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.Step(td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if td, err = out.GetDict(envs.KeyNext); err != nil {
+			t.Fatal(err)
+		}
+		if done, _ := tensordict.GetAs[bool](td, envs.KeyDone); done[0] {
+			break
+		}
+	}
+	return actions
 }
 
 // TestScriptedSkillsWithPythonMiniHack plays the Fixed skill tasks' solutions (two steps
@@ -369,4 +443,11 @@ func TestScriptedSkillsWithPythonMiniHack(t *testing.T) {
 			}
 		})
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -45,6 +45,11 @@ type TaskSpec struct {
 	Rewards func() *RewardManager
 	// ObservationKeys are the task's default observations (nil: DefaultObservationKeys).
 	ObservationKeys []string
+	// BeforeStep plays the task's own game keys before each agent action (nethack.EnvOptions'
+	// BeforeStep; KeyRoom's key-to-door logic); it may read the NLE keys in GameKeys, which
+	// the game then observes whatever the env's ObservationKeys.
+	BeforeStep func(e *nethack.TaskEnv, action int) (done bool, err error)
+	GameKeys   []string
 }
 
 func (t TaskSpec) nethackOptions() []string {

@@ -128,6 +128,11 @@ type EnvOptions struct {
 	// step limit, game ends and the time penalty stay the env's). MiniHack's reward manager
 	// plugs in here (envs/minihack).
 	Rules Rules
+	// BeforeStep, when set, plays a task's own game keys before each agent action, as a Python
+	// env's step override does before NLE's step (MiniHack's KeyRoom applies the key to a door
+	// next to the hero when the agent picks APPLY): it gets the action index and sends keys
+	// with RawStep and KnownSteps. Reporting the game over skips the agent's key.
+	BeforeStep func(e *TaskEnv, action int) (done bool, err error)
 }
 
 // Rules are a task's success test and reward, as NLE's _is_episode_end and _reward_fn.
@@ -405,14 +410,24 @@ func (e *TaskEnv) Step(a int) (Step, error) {
 		return Step{}, fmt.Errorf("nethack: unknown action %d; the %s action set has %d actions (0..%d)", a, e.opts.Task, len(e.actions), len(e.actions)-1)
 	}
 	o := e.obs
+	done := false
+	if e.opts.BeforeStep != nil {
+		var err error
+		if done, err = e.opts.BeforeStep(e, a); err != nil {
+			return Step{}, err
+		}
+	}
 	copy(e.prevBlstats[:], o.Blstats)
 	e.prevHunger = o.Internal[7]
-	done, err := e.rawStep(e.actions[a])
-	if err != nil {
-		return Step{}, err
+	if !done {
+		var err error
+		if done, err = e.rawStep(e.actions[a]); err != nil {
+			return Step{}, err
+		}
 	}
 	e.checkAbort() // NLE evaluates its abort check for `truncated` here; it counts for Challenge
 	if o.ProgramState[0] == 1 || !e.opts.AllowAllModes {
+		var err error
 		if done, err = e.knownSteps(done, true); err != nil {
 			return Step{}, err
 		}
@@ -435,6 +450,18 @@ func (e *TaskEnv) Step(a int) (Step, error) {
 	}
 	return st, nil
 }
+
+// RawStep sends one key to the game, as NLE's nethack.step: no prompt is answered and the
+// agent's step count does not move. For EnvOptions.BeforeStep.
+func (e *TaskEnv) RawStep(key uint8) (done bool, err error) { return e.rawStep(key) }
+
+// KnownSteps answers what NLE answers for the agent after a key (--More--, text prompts, and
+// the yes/no questions the agent may not answer), as NLE's _perform_known_steps with
+// exceptions. For EnvOptions.BeforeStep.
+func (e *TaskEnv) KnownSteps(done bool) (bool, error) { return e.knownSteps(done, true) }
+
+// Action returns the key code of action index a.
+func (e *TaskEnv) Action(a int) uint8 { return e.actions[a] }
 
 func (e *TaskEnv) rawStep(key uint8) (bool, error) {
 	e.stepCount++
