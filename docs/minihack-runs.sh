@@ -7,13 +7,13 @@
 # RANDOM_STEPS steps (`play -quiet`), and plots the success curves into docs/img/.
 #
 # Resumable: a run with an eval.json is skipped, an unfinished one continues from its last
-# checkpoint (--resume), so the script can be stopped and started again; results collect in
-# $OUT/summary.txt.
+# checkpoint (--resume), so the script can be stopped (kill it, then Ctrl-C or SIGINT the
+# trains: they checkpoint) and started again; results collect in $OUT/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${FRAMES:-1000000} room5=${ROOM5_FRAMES:-200000} eval_eps=${EVAL:-200} out=${OUT:-runs/docs-minihack}
 random_steps=${RANDOM_STEPS:-100000}
-tasks=${TASKS:-Room-5x5 Room-15x15 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
+tasks=${TASKS:-Room-5x5 Room-15x15 KeyRoom-S5 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
 mkdir -p "$out" docs/img bin
 go build -o bin/ ./cmd/train ./cmd/play
 common=(--num-envs 8 --frames-per-batch 32 --seed 1 --blas-threads 1 --checkpoint-every 50 --eval-every 0)
@@ -23,6 +23,7 @@ run() { # task algo frames
   local mode=(--force)
   [ -f "$dir/ckpt/train.json" ] && mode=(--resume)
   ./bin/train "${common[@]}" --algo "$algo" --env "MiniHack-$task-v0" --total-frames "$n" --run-dir "$dir" "${mode[@]}" >>"$dir.log" 2>&1
+  [ -f "$dir/params.mtd" ] || return 0 # interrupted (Ctrl-C checkpoints): run the script again to resume
   ./bin/train eval --run-dir "$dir" --episodes "$eval_eps" | grep -v "best and worst" | tee -a "$out/summary.txt"
 }
 for task in $tasks; do

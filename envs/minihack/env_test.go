@@ -112,10 +112,12 @@ func TestCrop(t *testing.T) {
 	}
 }
 
+// TestEnvContract runs envtest.Check (specs, shapes, dtypes, resets, done flags) on every
+// registered task, with the end status among the observations.
 func TestEnvContract(t *testing.T) {
-	for _, name := range []string{"MiniHack-Room-5x5-v0", "MiniHack-Room-Ultimate-15x15-v0"} {
+	for _, name := range minihack.TaskNames() {
 		t.Run(name, func(t *testing.T) {
-			envtest.Check(t, newEnv(t, minihack.Options{Task: name}), 300)
+			envtest.Check(t, newEnv(t, minihack.Options{Task: name, ObservationKeys: append(slices.Clone(minihack.DefaultObservationKeys), minihack.KeyEndStatus)}), 150)
 		})
 	}
 }
