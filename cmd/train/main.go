@@ -110,7 +110,7 @@ func main() {
 	fs.IntVar(&c.evalEpisodes, "eval-episodes", 5, "episodes per evaluation")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile here (go tool pprof)")
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")
-	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/cartpole-<algo>-<seed>")
+	fs.StringVar(&c.runDir, "run-dir", "", "folder for the logs (log.csv, tensorboard/, curve.png), the weights (params.mtd) and checkpoints (ckpt/); default runs/<env>-<algo>-<reward>-<seed>, lower case")
 	fs.BoolVar(&c.force, "force", false, "overwrite an existing run folder")
 	fs.IntVar(&c.blasThreads, "blas-threads", -1, "goroutines sharing each large matrix product and element-wise kernel of the learner (OpenBLAS itself single-threaded); -1 picks the cores, at most 4, less one for the collector with --overlap (split products wait for their slowest part, so a part sharing a core with the collector holds up the whole product). 0 leaves OpenBLAS its own threads, which spin between products: when other work keeps the cores busy that made training 10-15x slower")
 	fs.Usage = func() {
