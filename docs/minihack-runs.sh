@@ -4,7 +4,10 @@
 # MiniHack agent, 8 envs, rollouts of 32, seed 1) for FRAMES frames (ROOM5_FRAMES on
 # Room-5x5, which is solved far sooner), evaluates each run's policy on EVAL episodes of
 # other seeds (`train eval`: success rate and return), measures a uniformly random policy over
-# RANDOM_STEPS steps (`play -quiet`), and plots the success curves into docs/img/.
+# RANDOM_STEPS steps (`play -quiet`), and plots the success curves into docs/img/. Then, on
+# each task of MOTIF_TASKS, APPO with Motif's intrinsic reward (the shipped reward model) plus
+# 10 x the task's (Motif's weight on sparse tasks), the same frames, against the APPO run on the
+# task's reward alone.
 #
 # Resumable: a run with an eval.json is skipped, an unfinished one continues from its last
 # checkpoint (--resume), so the script can be stopped (kill it, then Ctrl-C or SIGINT the
@@ -14,15 +17,17 @@ cd "$(dirname "$0")/.."
 frames=${FRAMES:-1000000} room5=${ROOM5_FRAMES:-200000} eval_eps=${EVAL:-200} out=${OUT:-runs/docs-minihack}
 random_steps=${RANDOM_STEPS:-100000}
 tasks=${TASKS:-Room-5x5 Room-15x15 KeyRoom-S5 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
+motif_tasks=${MOTIF_TASKS-KeyRoom-S5}
 mkdir -p "$out" docs/img bin
 go build -o bin/ ./cmd/train ./cmd/play
 common=(--num-envs 8 --frames-per-batch 32 --seed 1 --blas-threads 1 --checkpoint-every 50 --eval-every 0)
-run() { # task algo frames
-  local task=$1 algo=$2 n=$3 dir="$out/$1-$2"
+run() { # task algo frames [name suffix, extra train flags...]
+  local task=$1 algo=$2 n=$3 dir="$out/$1-$2${4:-}"
+  shift $(($# < 4 ? $# : 4))
   [ -f "$dir/eval.json" ] && return 0
   local mode=(--force)
   [ -f "$dir/ckpt/train.json" ] && mode=(--resume)
-  ./bin/train "${common[@]}" --algo "$algo" --env "MiniHack-$task-v0" --total-frames "$n" --run-dir "$dir" "${mode[@]}" >>"$dir.log" 2>&1
+  ./bin/train "${common[@]}" --algo "$algo" --env "MiniHack-$task-v0" --total-frames "$n" --run-dir "$dir" "${mode[@]}" "$@" >>"$dir.log" 2>&1
   [ -f "$dir/params.mtd" ] || return 0 # interrupted (Ctrl-C checkpoints): run the script again to resume
   ./bin/train eval --run-dir "$dir" --episodes "$eval_eps" | grep -v "best and worst" | tee -a "$out/summary.txt"
 }
@@ -37,5 +42,10 @@ for task in $tasks; do
   fi
   ./bin/train plot --out "docs/img/minihack-$task.png" --column success_last20 \
     --title "MiniHack-$task-v0: success rate (last 20 episodes)" "$out/$task-ppo" "$out/$task-appo"
+done
+for task in $motif_tasks; do
+  run "$task" appo "$frames" -motif --reward motif --motif-a2 10
+  ./bin/train plot --out "docs/img/minihack-$task-motif.png" --column success_last20 \
+    --title "MiniHack-$task-v0: APPO, task reward vs Motif + 10 x task" "$out/$task-appo" "$out/$task-appo-motif"
 done
 cat "$out/summary.txt"
