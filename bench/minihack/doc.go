@@ -6,6 +6,8 @@
 //
 // Both sides observe MiniHack's default keys (the full map, the 9x9 crops, blstats and the
 // message) and play the same xorshift64 stream of actions, finished episodes reset at once.
+// The Go side steps as the collectors do: envs.Runner, rollouts of 100 steps into one recycled
+// output (steps is rounded down to a multiple of 100).
 // It prints one line:
 //
 //	steps_per_s <x> allocs_per_step <y> reset_ms <r> make_cold_ms <c> make_warm_ms <w>

@@ -70,31 +70,33 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	td, err := env.Reset()
+	// The collectors' loop: rollouts of 100 steps into one recycled output (envs.Runner),
+	// finished episodes reset at once.
+	policy := envs.PolicyFunc(func(td *tensordict.Dict) error {
+		act[0] = int64(x.next() % n)
+		return td.Set(envs.KeyAction, action)
+	})
+	const unroll = 100
+	runner, err := envs.NewRunner(env, policy, unroll, envs.RolloutOptions{})
 	if err != nil {
 		fail(err)
 	}
 	step := func(count int) {
-		for range count {
-			act[0] = int64(x.next() % n)
-			if err := td.Set(envs.KeyAction, action); err != nil {
+		for range count / unroll {
+			if _, err := runner.Run(); err != nil {
 				fail(err)
 			}
-			var next *tensordict.Dict
-			if _, next, err = envs.StepAndMaybeReset(env, td); err != nil {
-				fail(err)
-			}
-			td = next
 		}
 	}
-	step(100) // warm up, as the Python side does
+	step(unroll) // warm up, as the Python side does
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	t0 = time.Now()
 	step(*steps)
 	el := time.Since(t0)
 	runtime.ReadMemStats(&m1)
+	done := *steps / unroll * unroll
 	fmt.Printf("steps_per_s %.0f allocs_per_step %.1f reset_ms %.2f make_cold_ms %.1f make_warm_ms %.1f\n",
-		float64(*steps)/el.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(*steps), resetMs,
+		float64(done)/el.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(done), resetMs,
 		float64(makeCold.Microseconds())/1000, float64(makeWarm.Microseconds())/1000)
 }
