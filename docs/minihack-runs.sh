@@ -7,7 +7,9 @@
 # RANDOM_STEPS steps (`play -quiet`), and plots the success curves into docs/img/. Then, on
 # each task of MOTIF_TASKS, APPO with Motif's intrinsic reward (the shipped reward model) plus
 # 10 x the task's (Motif's weight on sparse tasks), the same frames, against the APPO run on the
-# task's reward alone.
+# task's reward alone. Last, on each task of TORCHRL_TASKS, TorchRL's PPO with the twin of the
+# MiniHack agent (bench/ppo/peer.py, the same settings, one thread) for the frames of the Go PPO
+# run, its curve in $OUT/<task>-torchrl/log.csv, plotted against the Go run.
 #
 # Resumable: a run with an eval.json is skipped, an unfinished one continues from its last
 # checkpoint (--resume), so the script can be stopped (kill it, then Ctrl-C or SIGINT the
@@ -17,7 +19,8 @@ cd "$(dirname "$0")/.."
 frames=${FRAMES:-1000000} room5=${ROOM5_FRAMES:-200000} eval_eps=${EVAL:-200} out=${OUT:-runs/docs-minihack}
 random_steps=${RANDOM_STEPS:-100000}
 tasks=${TASKS:-Room-5x5 Room-15x15 KeyRoom-S5 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
-motif_tasks=${MOTIF_TASKS-KeyRoom-S5}
+motif_tasks=${MOTIF_TASKS-KeyRoom-S5} torchrl_tasks=${TORCHRL_TASKS-Room-5x5}
+bpy=${MAESTRO_CACHE:-$HOME/.cache/maestro}/peer-bench/bin/python # scripts/setup.sh --bench
 mkdir -p "$out" docs/img bin
 go build -o bin/ ./cmd/train ./cmd/play
 common=(--num-envs 8 --frames-per-batch 32 --seed 1 --blas-threads 1 --checkpoint-every 50 --eval-every 0)
@@ -47,5 +50,19 @@ for task in $motif_tasks; do
   run "$task" appo "$frames" -motif --reward motif --motif-a2 10
   ./bin/train plot --out "docs/img/minihack-$task-motif.png" --column success_last20 \
     --title "MiniHack-$task-v0: APPO, task reward vs Motif + 10 x task" "$out/$task-appo" "$out/$task-appo-motif"
+done
+for task in $torchrl_tasks; do
+  n=$frames
+  [ "$task" = Room-5x5 ] && n=$room5
+  dir="$out/$task-torchrl"
+  if [ ! -f "$dir/done" ]; then
+    [ -x "$bpy" ] || scripts/setup.sh --bench
+    mkdir -p "$dir"
+    MAESTRO_TORCH_THREADS=1 MAESTRO_PPO_CURVE="$dir/log.csv" "$bpy" bench/ppo/peer.py "$n" "MiniHack-$task-v0" 2>/dev/null |
+      sed "s/^/$task /" | tee -a "$out/summary.txt"
+    touch "$dir/done"
+  fi
+  ./bin/train plot --out "docs/img/minihack-$task-torchrl.png" --column success_last20 \
+    --title "MiniHack-$task-v0: PPO, Maestro vs TorchRL (same agent and settings)" "$out/$task-ppo" "$dir"
 done
 cat "$out/summary.txt"

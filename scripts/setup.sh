@@ -50,6 +50,22 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$cache/downloads" || die "cannot create the cache folder $cache; set MAESTRO_CACHE to a writable folder"
 [ -w "$cache" ] || die "the cache folder $cache is not writable; set MAESTRO_CACHE to a writable folder"
 
+# install_minihack VENV WHY: Python MiniHack (a pure-Python sdist beside NLE, hash-pinned in
+# scripts/nle.lock) into the virtualenv VENV; its pkg_resources import needs a setuptools that
+# still ships it.
+install_minihack() {
+  local venv=$1 why=$2 req
+  if ! "$venv/bin/python" -W ignore -c 'import minihack' 2>/dev/null; then
+    say "installing Python MiniHack $MINIHACK_VERSION into $venv (for $why only)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "setuptools<81" gymnasium
+    req=$(mktemp)
+    echo "minihack==$MINIHACK_VERSION --hash=sha256:$MINIHACK_SDIST_SHA256" > "$req"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$req"
+    rm -f "$req"
+    "$venv/bin/python" -W ignore -c 'import minihack' || die "Python MiniHack does not import in $venv"
+  fi
+}
+
 # --- system packages -------------------------------------------------------------------------
 need=()
 command -v gcc >/dev/null || need+=(gcc)
@@ -152,17 +168,7 @@ if [ $want_peer = 1 ]; then
     touch "$peer_dir/.complete"
     say "Python NLE peer ready"
   fi
-  # Python MiniHack, for envs/minihack's parity test: a pure-Python sdist beside NLE (its
-  # pkg_resources import needs a setuptools that still ships it).
-  if ! "$peer_dir/bin/python" -c 'import minihack' 2>/dev/null; then
-    say "installing Python MiniHack $MINIHACK_VERSION into $peer_dir (test dependency only)"
-    "$peer_dir/bin/pip" install --quiet --disable-pip-version-check "setuptools<81" gymnasium
-    req=$(mktemp)
-    echo "minihack==$MINIHACK_VERSION --hash=sha256:$MINIHACK_SDIST_SHA256" > "$req"
-    "$peer_dir/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$req"
-    rm -f "$req"
-    "$peer_dir/bin/python" -W ignore -c 'import minihack' || die "Python MiniHack does not import in $peer_dir"
-  fi
+  install_minihack "$peer_dir" "envs/minihack's parity test"
 fi
 
 # --- benchmark peers: torch, tensordict, torchrl (never needed by make test) -------------------
@@ -180,6 +186,7 @@ if [ $want_bench = 1 ]; then
     touch "$bench_dir/.complete"
     say "benchmark peers ready"
   fi
+  install_minihack "$bench_dir" "TorchRL's PPO on MiniHack (bench/ppo/peer.py)"
 fi
 
 # --- sample-factory, for the record in the ppo benchmark (never needed by make test) -----------

@@ -7,7 +7,12 @@ episode starts), clip 0.1, entropy 0.003, value coefficient 0.5, max gradient no
 2 threads. Prints "torchrl frames_per_s=<x> frames=<n> seconds=<s>"; with MAESTRO_PPO_CURVE set,
 writes a log.csv-like curve there (frames, seconds, episodes, mean_return_last20) for docs/.
 
-usage: peer.py FRAMES
+With a MiniHack task as ENV (e.g. MiniHack-Room-5x5-v0) it trains the twin of Maestro's MiniHack
+agent (bench/ppo/minihack_twin.py: glyph map and crop encoders, GRU 256) on that task with the
+same settings as `train --algo ppo --env <task> --num-envs 8 --frames-per-batch 32`, and the
+curve also holds success_last20 (NLE's end_status, read from the env's info).
+
+usage: peer.py FRAMES [ENV]
 """
 import os
 import sys
@@ -20,20 +25,50 @@ from tensordict import TensorDict
 from tensordict.nn import TensorDictModule
 from torch.distributions import Categorical
 from torchrl.collectors import Collector
+from torchrl.data import Unbounded
+from torchrl.envs.gym_like import BaseInfoDictReader
 from torchrl.envs import Compose, GymEnv, InitTracker, RewardSum, SerialEnv, TransformedEnv
 from torchrl.modules import ProbabilisticActor
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value.functional import generalized_advantage_estimate
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "nn"))
+sys.path.insert(0, os.path.dirname(__file__))
 from agent_twin import Agent  # noqa: E402
+from minihack_twin import MiniHackAgent  # noqa: E402
 
-torch.set_num_threads(2)
+# 2 threads for the benchmark (the machine to itself); MAESTRO_TORCH_THREADS=1 beside another run
+# (docs/minihack-runs.sh, as `train --blas-threads 1`): two threads on a busy core spin, and
+# made acting 17x slower there.
+torch.set_num_threads(int(os.environ.get("MAESTRO_TORCH_THREADS", "2")))
 N, T, MB = 8, 32, 4
 KEYS = ("tty_chars", "tty_colors", "blstats", "message")
 SCALE = torch.tensor([1 / 80, 1 / 21, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 25, 1 / 1000, 1 / 20, 1 / 20,
                       1 / 10, 1 / 1000, 1 / 20, 1 / 20, 1 / 10, 1 / 20, 1 / 20, 1 / 1000, 1 / 10000, 1 / 5, 1 / 5, 1 / 5,
                       1 / 50, 1, 1], dtype=torch.float32)
+
+
+MH_KEYS = ("glyphs", "glyphs_crop", "blstats", "message")
+
+
+class EndStatusReader(BaseInfoDictReader):
+    """Puts NLE's info["end_status"] (an IntEnum, which TorchRL's default reader cannot take)
+    into the tensordict as an int64."""
+
+    def __call__(self, info_dict, tensordict):
+        tensordict.set("end_status", torch.tensor(int(info_dict.get("end_status", 0)), dtype=torch.int64))
+        return tensordict
+
+    @property
+    def info_spec(self):
+        return {"end_status": Unbounded((), dtype=torch.int64)}
+
+
+def mh_features(td):
+    """MiniHack agent inputs [n, ...]: glyph ids of the map and the crop, scaled blstats, message."""
+    bl = td["blstats"]
+    return (td["glyphs"].long(), td["glyphs_crop"].long(), (bl.float() * SCALE).clamp(-5, 5),
+            td["message"].float() / 255)
 
 
 def features(td):
@@ -53,18 +88,18 @@ def features(td):
 class Seq(nn.Module):
     """Runs the agent over [B] steps (acting) or [B, T] sequences (learning)."""
 
-    def __init__(self, agent):
+    def __init__(self, agent, feats=features, hidden=512):
         super().__init__()
-        self.agent = agent
+        self.agent, self.feats, self.hidden = agent, feats, hidden
 
     def step(self, td, h):
-        logits, value, h2 = self.agent(*features(td), h)
+        logits, value, h2 = self.agent(*self.feats(td), h)
         return logits, value, h2
 
     def forward(self, td):
         if td.ndim == 1:  # acting
             h = td.get("hidden", None)
-            h = torch.zeros(td.shape[0], 512) if h is None else h
+            h = torch.zeros(td.shape[0], self.hidden) if h is None else h
             h = h * (~td["is_init"]).float()
             logits, value, h2 = self.step(td, h)
             td.set("logits", logits)
@@ -87,10 +122,23 @@ class Seq(nn.Module):
 
 def main():
     frames = int(sys.argv[1])
-    make = lambda: GymEnv("NetHackScore-v0", categorical_action_encoding=True, observation_keys=KEYS)  # noqa: E731
+    task = sys.argv[2] if len(sys.argv) > 2 else "NetHackScore-v0"
+    minihack = task.startswith("MiniHack-")
+    keys = MH_KEYS if minihack else KEYS
+    if minihack:
+        import minihack as _  # noqa: F401  (registers the MiniHack tasks)
+
+        def make():
+            e = GymEnv(task, categorical_action_encoding=True, observation_keys=keys)
+            e.set_info_dict_reader(EndStatusReader())
+            return e
+    else:
+        def make():
+            return GymEnv(task, categorical_action_encoding=True, observation_keys=keys)
     env = TransformedEnv(SerialEnv(N, make), Compose(InitTracker(), RewardSum()))
-    seq = Seq(Agent(23))
-    body = TensorDictModule(seq, in_keys=list(KEYS) + ["is_init"], out_keys=[])
+    actions = env.action_spec.space.n
+    seq = Seq(MiniHackAgent(actions), mh_features, MiniHackAgent.hidden) if minihack else Seq(Agent(23))
+    body = TensorDictModule(seq, in_keys=list(keys) + ["is_init"], out_keys=[])
     body.forward = seq.forward  # the module reads and writes the tensordict itself
     actor = ProbabilisticActor(body, in_keys=["logits"], distribution_class=Categorical, return_log_prob=True,
                                log_prob_key="sample_log_prob")
@@ -101,13 +149,15 @@ def main():
     loss.set_keys(sample_log_prob="sample_log_prob")
     opt = torch.optim.Adam(seq.parameters(), lr=1e-4, eps=1e-5)
     start, n = time.perf_counter(), 0
-    returns = []
+    returns, successes = [], []
     curve = open(os.environ["MAESTRO_PPO_CURVE"], "w") if os.environ.get("MAESTRO_PPO_CURVE") else None
     if curve:
-        curve.write("frames,seconds,episodes,mean_return_last20\n")
+        curve.write("frames,seconds,episodes,mean_return_last20,success_last20\n")
     for data in collector:  # [N, T]
         done = data["next", "done"].squeeze(-1)
         returns += data["next", "episode_reward"].squeeze(-1)[done].tolist()
+        if minihack:
+            successes += (data["next", "end_status"].reshape(done.shape)[done] == 2).float().tolist()
         with torch.no_grad():
             nxt = data["next"]
             v = data["state_value"]
@@ -129,8 +179,9 @@ def main():
             opt.step()
         n += data.numel()
         if curve:
-            last = returns[-20:]
-            curve.write("%d,%.1f,%d,%.4f\n" % (n, time.perf_counter() - start, len(returns), sum(last) / max(len(last), 1)))
+            last, sl = returns[-20:], successes[-20:]
+            success = "%.4f" % (sum(sl) / len(sl)) if sl else ""
+            curve.write("%d,%.1f,%d,%.4f,%s\n" % (n, time.perf_counter() - start, len(returns), sum(last) / max(len(last), 1), success))
             curve.flush()
     el = time.perf_counter() - start
     print("torchrl frames_per_s=%.1f frames=%d seconds=%.1f" % (n / el, n, el), flush=True)
