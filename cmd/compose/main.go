@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/maestro-rl/maestro/envs/minihack"
 	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/skills"
 )
@@ -37,7 +38,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("compose", flag.ContinueOnError)
 	var o options
 	fs.StringVar(&o.spec, "spec", "default", "skills spec (YAML; default: MaestroMotif's five skills and nine tasks); with --skills, the run's spec is used")
-	fs.StringVar(&o.task, "task", "", "a task of the spec by name (e.g. gnomish-mines, delphi) or a description in words (required; a description has no success check, so only returns and timelines are reported)")
+	fs.StringVar(&o.task, "task", "", "a task of the spec by name (e.g. gnomish-mines, delphi) or a description in words (required; a description has no success check, so only returns and timelines are reported); or a MiniHack task (MiniHack-Room-Monster-15x15-v0, ...) on which --skills plays a MiniHack run zero-shot")
 	fs.StringVar(&o.runDir, "skills", "", "a finished `train --skills` run folder: play the composed policy with its agent and skill code and report the task's success rate (a run trained without skills is played as it is, as a baseline)")
 	fs.StringVar(&o.code, "code", "", "folder with a policy.star to play instead of asking the LLM (and optionally initiation.star, termination.star to replace the run's)")
 	fs.IntVar(&o.episodes, "episodes", 20, "with --skills: evaluation episodes")
@@ -62,6 +63,7 @@ Usage:
 Examples:
   compose --task gnomish-mines --llm-url http://gpu:8000/v1 --llm-model meta-llama/Llama-3.1-405B-Instruct
   compose --task delphi --skills runs/nethackscore-appo-skills-1 --code my-policy/ --episodes 50
+  compose --task MiniHack-Room-Monster-15x15-v0 --skills runs/minihack-room-random-15x15-v0-ppo-extrinsic-1
 
 Flags:
 `)
@@ -85,6 +87,15 @@ Flags:
 		if rc.Skills != "" {
 			o.spec = rc.Skills
 		}
+	}
+	if minihack.IsTask(o.task) { // a MiniHack run played zero-shot on a MiniHack task
+		if o.out == "" {
+			o.out = filepath.Join("runs", "compose-"+o.task)
+		}
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return err
+		}
+		return evaluateMiniHack(o, rc)
 	}
 	spec, err := skills.LoadSpec(o.spec)
 	if err != nil {
