@@ -43,6 +43,8 @@ type Options struct {
 	ResumedAt int
 	// TTYRecDir, when set, records every NetHack episode of env i under TTYRecDir/env<i>/.
 	TTYRecDir string
+	// ClipValueLoss and RecomputeValues set rl.Options' (NetHack and MiniHack learners).
+	ClipValueLoss, RecomputeValues bool
 }
 
 // ParseEnv resolves o.Env's spelling: "CartPole" (isNetHack false), a NetHack task, or a
@@ -224,6 +226,7 @@ func (s *Setup) newLearner(o Options, rng *rand.Rand) (*rl.Learner, error) {
 	if !s.NetHack {
 		ro := rl.DefaultOptions(algo)
 		ro.LR, ro.Seed = o.LR, o.Seed
+		ro.ClipValueLoss, ro.RecomputeValues = o.ClipValueLoss, o.RecomputeValues
 		net, err := nn.NewActorCritic(4, 2, 64, rng)
 		if err != nil {
 			return nil, err
@@ -232,6 +235,7 @@ func (s *Setup) newLearner(o Options, rng *rand.Rand) (*rl.Learner, error) {
 	}
 	ro := rl.MotifOptions(algo)
 	ro.LR, ro.Seed = o.LR, o.Seed
+	ro.ClipValueLoss, ro.RecomputeValues = o.ClipValueLoss, o.RecomputeValues
 	ro.Minibatches = 1
 	for _, m := range []int{4, 2} {
 		if o.NumEnvs%m == 0 && algo != rl.APPO {

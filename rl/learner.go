@@ -47,8 +47,9 @@ func ParseAlgo(name string) (Algo, error) {
 // start from DefaultOptions or MotifOptions and change what differs. Validate reports a field
 // out of its range.
 //
-// The value loss is ValueCoef * mean((v - target)^2); CleanRL halves the squared error, so the
-// same ValueCoef weighs the value gradient twice as much here as there.
+// The value loss is ValueCoef * mean((v - target)^2), unclipped unless ClipValueLoss; CleanRL
+// halves the squared error (0.5 * mean(...)), so the same ValueCoef weighs the value gradient
+// twice as much here as there: ValueCoef 0.5 here is CleanRL's vf_coef 1.0.
 type Options struct {
 	// Algo is PPO, A2C or APPO.
 	Algo Algo
@@ -68,6 +69,15 @@ type Options struct {
 	Epochs, Minibatches int
 	// NoAdvantageNorm leaves advantages unnormalised (they are normalised per minibatch).
 	NoAdvantageNorm bool
+	// ClipValueLoss clips the value loss as CleanRL's clip_vloss (PPO, APPO): the larger of
+	// (v - target)^2 and (v_old + clip(v - v_old, -Clip, Clip) - target)^2, v_old the value
+	// recorded at acting time.
+	ClipValueLoss bool
+	// RecomputeValues (APPO) makes V-trace read V(s_t), and V(s_{t+1}) inside the batch, from
+	// the learner's network over the stored sequence from the stored states, as sample-factory
+	// and TorchRL's VTrace do, instead of the values recorded at acting time (which, with
+	// overlapped collection, come from the weights of one update before).
+	RecomputeValues bool
 	Seed            uint64
 }
 
@@ -116,6 +126,12 @@ func (o Options) Validate() error {
 	}
 	if o.Epochs < 1 || o.Minibatches < 1 {
 		return fmt.Errorf("rl: Options.Epochs %d and Minibatches %d must be at least 1 (start from rl.DefaultOptions or rl.MotifOptions)", o.Epochs, o.Minibatches)
+	}
+	if o.RecomputeValues && o.Algo != APPO {
+		return fmt.Errorf("rl: Options.RecomputeValues is APPO's (V-trace's values); %s's GAE uses the acting values, as CleanRL and TorchRL do", o.Algo)
+	}
+	if o.ClipValueLoss && o.Algo == A2C {
+		return fmt.Errorf("rl: Options.ClipValueLoss clips by Clip, which A2C does not have; use PPO or APPO")
 	}
 	return nil
 }
@@ -205,9 +221,29 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	acts, reward, logpOld, value, done, term := bt.Actions, bt.Reward, bt.LogProb, bt.Value, bt.Done, bt.Terminated
 	g := p.g
 
-	// 1. Bootstrap values V(s_{t+1}). A feedforward model evaluates every next observation; a
-	// recurrent one uses the acting value of the following step inside the batch and one model
-	// step on the next observation (from next/hidden) after the last step and episode ends.
+	// 1. APPO: the current policy's log-probabilities of the batch's actions (V-trace's pi),
+	// and with RecomputeValues the learner's values V(s_t) over the stored sequences.
+	var logPi []float32
+	if p.o.Algo == APPO {
+		if err := p.m.Observe(batch, "", nil); err != nil {
+			return err
+		}
+		g.Reset()
+		var h0 []float32
+		if recurrent {
+			h0 = hidden[:B*H]
+		}
+		logits, v := p.m.Unroll(g, T, B, h0, done)
+		logPi = append([]float32(nil), nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts).Data...)
+		if p.o.RecomputeValues {
+			value = append([]float32(nil), v.Data...)
+		}
+	}
+
+	// 2. Bootstrap values V(s_{t+1}). A feedforward model evaluates every next observation; a
+	// recurrent one uses the value of the following step inside the batch (acting's, or the
+	// recomputed one) and, after the last step and at episode ends, one step of the current
+	// network on the next observation from the stored next state (next/hidden).
 	nextValue := make([]float32, n)
 	var boot []int // rows evaluated
 	if recurrent {
@@ -239,26 +275,13 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 		copy(nextValue, nv.Data)
 	}
 
-	// 2. Advantages and targets: GAE, or V-trace with the current policy as pi (APPO).
-	var logPi []float32
-	if p.o.Algo == APPO {
-		if err := p.m.Observe(batch, "", nil); err != nil {
-			return err
-		}
-		g.Reset()
-		var h0 []float32
-		if recurrent {
-			h0 = hidden[:B*H]
-		}
-		logits, _ := p.m.Unroll(g, T, B, h0, done)
-		logPi = append([]float32(nil), nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts).Data...)
-	}
+	// 3. Advantages and targets: GAE, or V-trace with the current policy as pi (APPO).
 	adv, target := make([]float32, n), make([]float32, n)
 	if err := p.o.estimate(T, B, logPi, logpOld, reward, value, nextValue, done, term, adv, target); err != nil {
 		return err
 	}
 
-	// 3. Epochs of minibatches: recurrent models by groups of whole env sequences, feedforward
+	// 4. Epochs of minibatches: recurrent models by groups of whole env sequences, feedforward
 	// ones by random steps.
 	order := make([]int, n) // feedforward: steps; recurrent: envs (the first B)
 	for i := range order {
@@ -266,6 +289,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	}
 	rowsMB := make([]int, mb)
 	mAdv, mTgt, mLogp, mActs, mEnded := make([]float32, mb), make([]float32, mb), make([]float32, mb), make([]int, mb), make([]bool, mb)
+	mValue := make([]float32, mb) // the acting values, for ClipValueLoss
 	var h0 []float32
 	if recurrent {
 		order, h0 = order[:B], make([]float32, b*H)
@@ -287,7 +311,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 				copy(rowsMB, order[grp*mb:(grp+1)*mb])
 			}
 			for k, i := range rowsMB {
-				mAdv[k], mTgt[k], mLogp[k], mActs[k], mEnded[k] = adv[i], target[i], logpOld[i], acts[i], done[i]
+				mAdv[k], mTgt[k], mLogp[k], mActs[k], mEnded[k], mValue[k] = adv[i], target[i], logpOld[i], acts[i], done[i], bt.Value[i]
 			}
 			if !p.o.NoAdvantageNorm {
 				normalize(mAdv)
@@ -301,7 +325,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 				steps, envsMB = T, b
 			}
 			logits, v := p.m.Unroll(g, steps, envsMB, h0, mEnded)
-			if err := p.o.step(g, p.opt, p.m.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt), &st); err != nil {
+			if err := p.o.step(g, p.opt, p.m.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt, mValue), &st); err != nil {
 				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}
 		}

@@ -43,8 +43,9 @@ type terms struct {
 
 // objective builds one minibatch's loss on g from the policy's logits [mb, actions] and values
 // [mb, 1]: the clipped surrogate (plain policy gradient for A2C), the squared value error times
-// ValueCoef, and the entropy bonus times EntropyCoef.
-func (o *Options) objective(g *nn.Graph, logits, v *nn.Value, acts []int, logpOld, adv, tgt []float32) terms {
+// ValueCoef (clipped around the acting values vOld with ClipValueLoss), and the entropy bonus
+// times EntropyCoef.
+func (o *Options) objective(g *nn.Graph, logits, v *nn.Value, acts []int, logpOld, adv, tgt, vOld []float32) terms {
 	mb := len(acts)
 	dist := nn.Categorical{LogP: g.LogSoftmax(logits)}
 	logRatio := g.Sub(dist.LogProb(g, acts), g.Input(logpOld, mb))
@@ -55,7 +56,15 @@ func (o *Options) objective(g *nn.Graph, logits, v *nn.Value, acts []int, logpOl
 		surr = g.Minimum(surr, g.Mul(g.Clamp(ratio, float32(1-o.Clip), float32(1+o.Clip)), advV))
 	}
 	policyLoss := g.Mul(g.Mean(surr), g.Input([]float32{-1}, 1))
-	valueLoss := g.MSE(g.Reshape(v, mb), g.Input(tgt, mb))
+	var valueLoss *nn.Value
+	if o.ClipValueLoss {
+		vf, tg, old := g.Reshape(v, mb), g.Input(tgt, mb), g.Input(vOld, mb)
+		d := g.Sub(vf, tg)
+		dc := g.Sub(g.Add(old, g.Clamp(g.Sub(vf, old), float32(-o.Clip), float32(o.Clip))), tg)
+		valueLoss = g.Mean(g.Maximum(g.Mul(d, d), g.Mul(dc, dc)))
+	} else {
+		valueLoss = g.MSE(g.Reshape(v, mb), g.Input(tgt, mb))
+	}
 	entropy := g.Mean(dist.Entropy(g))
 	loss := g.Add(g.Add(policyLoss, g.Mul(valueLoss, g.Input([]float32{float32(o.ValueCoef)}, 1))),
 		g.Mul(entropy, g.Input([]float32{float32(-o.EntropyCoef)}, 1)))

@@ -1,6 +1,7 @@
 package minihackagent
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -96,4 +97,65 @@ func TestObserveRejects(t *testing.T) {
 	bad := td.Clone()
 	must(tensordict.GetAs[int16](bad, "glyphs"))[40] = 9999
 	check("glyph 9999", bad, "out of range")
+}
+
+// TestAPPORecomputedValues: with RecomputeValues APPO's V-trace reads the learner's own values
+// over the stored sequences. On a batch acted with the same weights those equal the acting
+// values (the replay test shows Unroll equals acting step by step), so an update with and
+// without it gives the same weights; with the batch's recorded values corrupted, the update
+// with RecomputeValues is unchanged and the one without it (the old behaviour, still the
+// default) is not.
+func TestAPPORecomputedValues(t *testing.T) {
+	const T, B = 16, 3
+	learner := func(recompute bool) *rl.Learner {
+		agent, err := NewAgent(8, rand.New(rand.NewPCG(4, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := rl.DefaultOptions(rl.APPO)
+		o.Minibatches, o.Seed, o.RecomputeValues = 1, 3, recompute
+		p, err := rl.NewLearner(NewModel(agent), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	env := roomEnvs(t, B, 7)
+	defer env.Close()
+	batch := replaytest.Collect(t, env, learner(true), T, B, Hidden)
+	// Noise, not a shift: Adam's first step follows the gradients' signs only, and normalised
+	// advantages hide a constant.
+	corrupt := batch.Clone()
+	noise := rand.New(rand.NewPCG(8, 8))
+	for i := range must(tensordict.GetAs[float32](corrupt, rl.KeyValue)) {
+		must(tensordict.GetAs[float32](corrupt, rl.KeyValue))[i] += float32(5 * noise.NormFloat64())
+	}
+	after := func(recompute bool, b *tensordict.Dict) []float32 {
+		p := learner(recompute)
+		if err := p.Update(b.Clone()); err != nil {
+			t.Fatal(err)
+		}
+		var w []float32
+		for _, q := range p.Params() {
+			w = append(w, q.Data...)
+		}
+		return w
+	}
+	maxDiff := func(a, b []float32) float64 {
+		d := 0.0
+		for i := range a {
+			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+		}
+		return d
+	}
+	recomputed, acting := after(true, batch), after(false, batch)
+	if d := maxDiff(recomputed, acting); d > 1e-5 {
+		t.Errorf("same weights for acting and learning: updates with and without recomputed values differ by %g", d)
+	}
+	if d := maxDiff(after(true, corrupt), recomputed); d > 1e-6 {
+		t.Errorf("recomputed values: corrupting the recorded values changed the update by %g; it should not read them", d)
+	}
+	if d := maxDiff(after(false, corrupt), acting); d < 1e-6 {
+		t.Errorf("acting values: corrupting the recorded values left the update unchanged (%g): the old behaviour is gone", d)
+	}
 }

@@ -35,6 +35,10 @@ type config struct {
 	Skills       string `json:"skills,omitempty"`
 	SkillCode    string `json:"skill_code,omitempty"`
 	SkillRewards string `json:"skill_rewards,omitempty"`
+	// ClipValueLoss and RecomputeValues are rl.Options' (CleanRL's clip_vloss; APPO's values
+	// from the learner's network, as sample-factory).
+	ClipValueLoss   bool `json:"clip_value_loss,omitempty"`
+	RecomputeValues bool `json:"recompute_values,omitempty"`
 	// Not part of a run's identity:
 	runDir          string
 	force           bool
@@ -51,7 +55,8 @@ type config struct {
 // identity returns the fields that define a run (what --resume must match).
 func (c config) identity() config {
 	return config{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Frames: c.Frames, TotalFrames: c.TotalFrames, Seed: c.Seed, LR: c.LR,
-		Reward: c.Reward, RewardModel: c.RewardModel, Motif: c.Motif, Skills: c.Skills, SkillCode: c.SkillCode, SkillRewards: c.SkillRewards}
+		Reward: c.Reward, RewardModel: c.RewardModel, Motif: c.Motif, Skills: c.Skills, SkillCode: c.SkillCode, SkillRewards: c.SkillRewards,
+		ClipValueLoss: c.ClipValueLoss, RecomputeValues: c.RecomputeValues}
 }
 
 // state is what a checkpoint holds besides the learner and the collector.
@@ -102,6 +107,8 @@ func main() {
 	fs.StringVar(&c.Skills, "skills", "", "train MaestroMotif's skill-conditioned agent on this skills spec (\"default\": MaestroMotif's five skills, skills/specs/maestromotif.yaml): the spec's character, actions and episode length on --env, skills played in call-and-return by --skill-code, each rewarded by its own reward model (--skill-rewards) with its spec threshold; implies --motif-a2 0 and --motif-lru 20 unless given")
 	fs.StringVar(&c.SkillCode, "skill-code", "default", "with --skills: folder of initiation.star, termination.star and policy.star (compose's output; missing files come from the reference code), or \"default\" (the reference code in skills/code)")
 	fs.StringVar(&c.SkillRewards, "skill-rewards", "default", "with --skills: folder of one reward model per skill, <skill>.mtd (annotate train on pairs labelled with --skill), or \"default\" (the models in skills/rewards)")
+	fs.BoolVar(&c.ClipValueLoss, "clip-value-loss", false, "PPO/APPO: clip the value loss around the acting values by the clip range, as CleanRL's clip_vloss (off: mean squared error, without CleanRL's 1/2, so the value coefficient 0.5 here is CleanRL's 1.0)")
+	fs.BoolVar(&c.RecomputeValues, "recompute-values", false, "APPO: V-trace reads the values of the batch's states from the learner's network over the stored sequences, as sample-factory does (off: the values recorded when acting, from the weights of one update before with --overlap)")
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
@@ -194,5 +201,6 @@ func build(c config) (envs.Env, learner, error) {
 // ttyrecDir/env<i>/ (none when ttyrecDir is "").
 func buildRecording(c config, ttyrecDir string) (*recipe.Setup, error) {
 	return recipe.Build(recipe.Options{Algo: c.Algo, Env: c.Env, NumEnvs: c.NumEnvs, Seed: c.Seed, LR: c.LR,
-		Skills: c.Skills, SkillCode: c.SkillCode, ResumedAt: c.resumedAt, TTYRecDir: ttyrecDir})
+		Skills: c.Skills, SkillCode: c.SkillCode, ResumedAt: c.resumedAt, TTYRecDir: ttyrecDir,
+		ClipValueLoss: c.ClipValueLoss, RecomputeValues: c.RecomputeValues})
 }
