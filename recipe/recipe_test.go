@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maestro-rl/maestro/agents/minihackagent"
 	"github.com/maestro-rl/maestro/agents/nethackagent"
 	"github.com/maestro-rl/maestro/rl"
 )
@@ -30,7 +31,9 @@ func TestBuild(t *testing.T) {
 		}
 		_, ff := s.Learner.Model().(*rl.FeedForward)
 		hm, nh := s.Learner.Model().(*nethackagent.Model)
-		if ff == c.hack || nh != c.hack || nh && hm.Net.Extra != c.skills {
+		_, mh := s.Learner.Model().(*minihackagent.Model)
+		mini := s.MiniHack != ""
+		if ff == c.hack || nh != (c.hack && !mini) || mh != mini || nh && hm.Net.Extra != c.skills {
 			t.Errorf("%+v: model %T", c.o, s.Learner.Model())
 		}
 		s.Env.Close()
