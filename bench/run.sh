@@ -240,6 +240,42 @@ bench_minihack() {
     "go_allocs_per_step=$(m go_Room-5x5 allocs_per_step)"
 }
 
+bench_speedrun() {
+  # Time to a target, Maestro against TorchRL, same agent and settings: PPO on
+  # MiniHack-Room-5x5-v0 (8 envs x 32 steps, Motif's hyper-parameters) until an evaluation of
+  # EVAL_EPISODES episodes every EVAL_EVERY frames, sampling from the policy, reaches success
+  # TARGET (`train --target-success`, bench/ppo/peer.py with MAESTRO_PPO_TARGET). The wall time
+  # counts training and evaluations from the first batch; env and network construction and
+  # interpreter start are left out on both sides. ratio = TorchRL's seconds / Maestro's.
+  local reps=${REPS:-3} target=${TARGET:-0.95} every=${EVAL_EVERY:-1024} neval=${EVAL_EPISODES:-20} frames=${FRAMES:-200000}
+  go build -o "$out/train" ./cmd/train
+  : >"$out/speedrun.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    "$out/train" --algo ppo --env MiniHack-Room-5x5-v0 --num-envs 8 --frames-per-batch 32 --total-frames "$frames" \
+      --eval-every "$every" --eval-episodes "$neval" --target-success "$target" --seed "$r" --run-dir "$out/speedrun-run" \
+      --force --checkpoint-every 0 2>/dev/null | grep -a '^target:' | sed 's/^/go /' >>"$out/speedrun.txt"
+    MAESTRO_PPO_TARGET=$target MAESTRO_PPO_EVAL_EVERY=$every MAESTRO_PPO_EVAL_EPISODES=$neval \
+      "$bpy" bench/ppo/peer.py "$frames" MiniHack-Room-5x5-v0 2>/dev/null | grep target | sed 's/^torchrl /py /' >>"$out/speedrun.txt"
+  done
+  cat "$out/speedrun.txt"
+  local gs gf ps pf
+  gs=$(grep '^go target: reached' "$out/speedrun.txt" | tr ' ' '\n' | grep '^seconds=' | cut -d= -f2 | median)
+  gf=$(grep '^go target: reached' "$out/speedrun.txt" | tr ' ' '\n' | grep '^frames=' | cut -d= -f2 | median)
+  ps=$(grep '^py target_frames' "$out/speedrun.txt" | tr ' ' '\n' | grep '^target_seconds=' | cut -d= -f2 | median)
+  pf=$(grep '^py target_frames' "$out/speedrun.txt" | tr ' ' '\n' | grep '^target_frames=' | cut -d= -f2 | median)
+  local gn pn
+  gn=$(grep -c '^go target: reached' "$out/speedrun.txt" || true)
+  pn=$(grep -c '^py target_frames' "$out/speedrun.txt" || true)
+  if [ "$gn" = 0 ] || [ "$pn" = 0 ]; then
+    echo "RESULT speedrun ratio=nan go_reached=$gn/$reps torchrl_reached=$pn/$reps target=$target (not reached: see $out/speedrun.txt)"
+    return
+  fi
+  awk -v gs="$gs" -v gf="$gf" -v ps="$ps" -v pf="$pf" -v gn="$gn" -v pn="$pn" -v reps="$reps" -v t="$target" 'BEGIN {
+    printf "RESULT speedrun ratio=%.2f task=MiniHack-Room-5x5-v0 target_success=%s go_seconds=%.1f go_frames=%d torchrl_seconds=%.1f torchrl_frames=%d go_reached=%d/%d torchrl_reached=%d/%d\n",
+      ps/gs, t, gs, gf, ps, pf, gn, reps, pn, reps }'
+}
+
 case "$name" in
   hostile) bench_hostile ;;
   annotate) bench_annotate ;;
@@ -247,10 +283,11 @@ case "$name" in
   rewardmodel) bench_rewardmodel ;;
   nle) bench_nle ;;
   minihack) bench_minihack ;;
+  speedrun) bench_speedrun ;;
   nn) bench_nn ;;
   collector) bench_collector ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, speedrun, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
 esac

@@ -12,6 +12,11 @@ agent (bench/ppo/minihack_twin.py: glyph map and crop encoders, GRU 256) on that
 same settings as `train --algo ppo --env <task> --num-envs 8 --frames-per-batch 32`, and the
 curve also holds success_last20 (NLE's end_status, read from the env's info).
 
+With MAESTRO_PPO_TARGET=<success> (MiniHack), every MAESTRO_PPO_EVAL_EVERY frames (default 1024)
+it plays MAESTRO_PPO_EVAL_EPISODES episodes (default 20) with the current policy, sampling, and
+stops at the first evaluation reaching the target, printing "torchrl target_frames=<n>
+target_seconds=<s>" (`make bench BENCH=speedrun`, against `train --target-success`).
+
 usage: peer.py FRAMES [ENV]
 """
 import os
@@ -120,6 +125,25 @@ class Seq(nn.Module):
         return td
 
 
+def evaluate(seq, env, episodes):
+    """Success rate of episodes played with seq's policy on env (one MiniHack GymEnv), sampling."""
+    from torchrl.envs.utils import step_mdp
+    wins = 0
+    with torch.no_grad():
+        for _ in range(episodes):
+            td = env.reset()
+            h = torch.zeros(1, seq.hidden)
+            while True:
+                logits, _, h = seq.agent(*seq.feats(td.unsqueeze(0)), h)
+                td.set("action", Categorical(logits=logits).sample()[0])
+                td = env.step(td)
+                if td["next", "done"].item():
+                    wins += int(td["next", "end_status"].item() == 2)
+                    break
+                td = step_mdp(td)
+    return wins / episodes
+
+
 def main():
     frames = int(sys.argv[1])
     task = sys.argv[2] if len(sys.argv) > 2 else "NetHackScore-v0"
@@ -153,6 +177,11 @@ def main():
     curve = open(os.environ["MAESTRO_PPO_CURVE"], "w") if os.environ.get("MAESTRO_PPO_CURVE") else None
     if curve:
         curve.write("frames,seconds,episodes,mean_return_last20,success_last20\n")
+    goal = float(os.environ.get("MAESTRO_PPO_TARGET", "0"))
+    eval_every = int(os.environ.get("MAESTRO_PPO_EVAL_EVERY", "1024"))
+    eval_episodes = int(os.environ.get("MAESTRO_PPO_EVAL_EPISODES", "20"))
+    eval_env = make() if goal > 0 and minihack else None
+    reached, best = None, 0.0
     for data in collector:  # [N, T]
         done = data["next", "done"].squeeze(-1)
         returns += data["next", "episode_reward"].squeeze(-1)[done].tolist()
@@ -183,7 +212,18 @@ def main():
             success = "%.4f" % (sum(sl) / len(sl)) if sl else ""
             curve.write("%d,%.1f,%d,%.4f,%s\n" % (n, time.perf_counter() - start, len(returns), sum(last) / max(len(last), 1), success))
             curve.flush()
+        if eval_env is not None and n // eval_every != (n - data.numel()) // eval_every:
+            rate = evaluate(seq, eval_env, eval_episodes)
+            best = max(best, rate)
+            if rate >= goal:
+                reached = (n, time.perf_counter() - start)
+                break
     el = time.perf_counter() - start
+    if eval_env is not None:
+        if reached:
+            print("torchrl target_frames=%d target_seconds=%.1f" % reached, flush=True)
+        else:
+            print("torchrl target_not_reached frames=%d best=%.3f" % (n, best), flush=True)
     print("torchrl frames_per_s=%.1f frames=%d seconds=%.1f" % (n / el, n, el), flush=True)
 
 

@@ -348,6 +348,7 @@ func run(c config, resolved func(path string) error) error {
 		}
 		return nil
 	}
+	bestSuccess, targetAt := 0.0, 0      // --target-success
 	evalStep := func(st rl.Step) error { // --eval-every
 		if c.evalEvery == 0 || st.Frames/c.evalEvery == (st.Frames-c.NumEnvs*c.Frames)/c.evalEvery {
 			return nil
@@ -370,6 +371,14 @@ func run(c config, resolved func(path string) error) error {
 			success = fmt.Sprintf(", success rate %.2f", *r.SuccessRate)
 		}
 		fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)%s\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max, success)
+		if c.targetSuccess > 0 && r.SuccessRate != nil {
+			bestSuccess = max(bestSuccess, *r.SuccessRate)
+			if *r.SuccessRate >= c.targetSuccess {
+				targetAt = st.Frames
+				fmt.Printf("target: reached success %.3f >= %.3f at frames=%d seconds=%.1f\n", *r.SuccessRate, c.targetSuccess, st.Frames, time.Since(start).Seconds())
+				return rl.ErrStop
+			}
+		}
 		return nil
 	}
 	checkpointStep := func(st rl.Step) error { // --checkpoint-every
@@ -403,6 +412,9 @@ func run(c config, resolved func(path string) error) error {
 	}
 	if err := checkpoint(); err != nil {
 		return err
+	}
+	if c.targetSuccess > 0 && targetAt == 0 {
+		fmt.Printf("target: not reached in %d frames (best evaluation success %.3f, target %.3f)\n", col.Frames(), bestSuccess, c.targetSuccess)
 	}
 	success := ""
 	if len(successes) > 0 {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/maestro-rl/maestro/envs/minihack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/internal/validate"
 )
@@ -62,6 +63,14 @@ func checkNumbers(c config) error {
 	}
 	if c.evalEvery < 0 || (c.evalEvery > 0 && c.evalEpisodes < 1) {
 		return fmt.Errorf("--eval-every %d with --eval-episodes %d: an evaluation plays at least one episode (or pass --eval-every 0 for none)", c.evalEvery, c.evalEpisodes)
+	}
+	if c.targetSuccess != 0 {
+		if !(c.targetSuccess > 0 && c.targetSuccess <= 1) {
+			return fmt.Errorf("--target-success %v: want a success rate in (0, 1], e.g. 0.95", c.targetSuccess)
+		}
+		if c.evalEvery == 0 || !minihack.IsTask(c.Env) {
+			return fmt.Errorf("--target-success is checked by evaluations of a MiniHack task: add --eval-every N and use a MiniHack --env (not %s)", c.Env)
+		}
 	}
 	return nil
 }
