@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +65,38 @@ func TestMiniHackAPPO(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestTargetSuccess: --target-success stops a MiniHack run at the first evaluation that reaches
+// it (well before --total-frames on Room-5x5), saving the weights; it is refused without
+// evaluations, outside MiniHack and out of (0, 1].
+func TestTargetSuccess(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	c := config{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 8, Frames: 32, TotalFrames: 65536, Seed: 1, runDir: dir,
+		checkpointEvery: 20, evalEvery: 1024, evalEpisodes: 20, targetSuccess: 0.95}
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
+		t.Error(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "log.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) > 1+65536/256/2 {
+		t.Errorf("log.csv has %d rows (%v): the run did not stop at the target (64 batches make the whole run)", len(rows), err)
+	}
+	for _, bad := range []config{
+		{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetSuccess: 0.9, runDir: filepath.Join(t.TempDir(), "a")},
+		{Algo: "ppo", Env: "CartPole", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetSuccess: 0.9, evalEvery: 8, evalEpisodes: 1, runDir: filepath.Join(t.TempDir(), "b")},
+		{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetSuccess: 1.5, evalEvery: 8, evalEpisodes: 1, runDir: filepath.Join(t.TempDir(), "c")},
+	} {
+		if err := run(bad, nil); err == nil || !strings.Contains(err.Error(), "--target-success") {
+			t.Errorf("%+v: %v, want an error naming --target-success", bad, err)
+		}
 	}
 }
