@@ -11,6 +11,7 @@
 # MiniHack agent (bench/ppo/peer.py, the same settings, one thread) for the frames of the Go PPO
 # run, its curve in $OUT/<task>-torchrl/log.csv, plotted against the Go run.
 #
+# TASKS, MOTIF_TASKS and TORCHRL_TASKS unset take the defaults below; set empty, none.
 # Resumable: a run with an eval.json is skipped, an unfinished one continues from its last
 # checkpoint (--resume), so the script can be stopped (kill it, then Ctrl-C or SIGINT the
 # trains: they checkpoint) and started again; results collect in $OUT/summary.txt.
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${FRAMES:-1000000} room5=${ROOM5_FRAMES:-200000} eval_eps=${EVAL:-200} out=${OUT:-runs/docs-minihack}
 random_steps=${RANDOM_STEPS:-100000}
-tasks=${TASKS:-Room-5x5 Room-15x15 KeyRoom-S5 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
+tasks=${TASKS-Room-5x5 Room-15x15 KeyRoom-S5 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
 motif_tasks=${MOTIF_TASKS-KeyRoom-S5} torchrl_tasks=${TORCHRL_TASKS-Room-5x5}
 bpy=${MAESTRO_CACHE:-$HOME/.cache/maestro}/peer-bench/bin/python # scripts/setup.sh --bench
 mkdir -p "$out" docs/img bin
