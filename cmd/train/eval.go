@@ -8,9 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
+	"github.com/maestro-rl/maestro/rl"
 )
 
 // evalResult is what `train eval` reports and writes to <run-dir>/eval.json.
@@ -197,4 +200,55 @@ func restoreParams(c config, ckpt []byte, l learner) error {
 		copy(l.Params()[i].Data, p.Data)
 	}
 	return nil
+}
+
+// periodicEval is --eval-every during training: it plays --eval-episodes with the current
+// weights, logs them, and stops the run once --target-success is reached.
+type periodicEval struct {
+	c           config
+	params      func() []*nn.Param
+	tb          *logs.TensorBoard
+	start       time.Time
+	bestSuccess float64
+	targetAt    int // frames at which the target was reached, 0 until then
+}
+
+// step is an rl.AfterUpdate hook.
+func (e *periodicEval) step(st rl.Step) error {
+	c := e.c
+	if c.evalEvery == 0 || st.Frames/c.evalEvery == (st.Frames-c.NumEnvs*c.Frames)/c.evalEvery {
+		return nil
+	}
+	r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI) (string, error) {
+		for i, p := range e.params() {
+			copy(l.Params()[i].Data, p.Data)
+		}
+		return fmt.Sprintf("the weights at %d frames", st.Frames), nil
+	})
+	if err != nil {
+		return fmt.Errorf("evaluation at %d frames: %w", st.Frames, err)
+	}
+	e.tb.Scalar("eval/mean_return", int64(st.Frames), r.Mean)
+	success := ""
+	if r.SuccessRate != nil {
+		e.tb.Scalar("eval/success_rate", int64(st.Frames), *r.SuccessRate)
+		success = fmt.Sprintf(", success rate %.2f", *r.SuccessRate)
+	}
+	fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)%s\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max, success)
+	if c.targetSuccess > 0 && r.SuccessRate != nil {
+		e.bestSuccess = max(e.bestSuccess, *r.SuccessRate)
+		if *r.SuccessRate >= c.targetSuccess {
+			e.targetAt = st.Frames
+			fmt.Printf("target: reached success %.3f >= %.3f at frames=%d seconds=%.1f\n", *r.SuccessRate, c.targetSuccess, st.Frames, time.Since(e.start).Seconds())
+			return rl.ErrStop
+		}
+	}
+	return nil
+}
+
+// report says, at the end of a run with --target-success, that the target was not reached.
+func (e *periodicEval) report(frames int) {
+	if e.c.targetSuccess > 0 && e.targetAt == 0 {
+		fmt.Printf("target: not reached in %d frames (best evaluation success %.3f, target %.3f)\n", frames, e.bestSuccess, e.c.targetSuccess)
+	}
 }

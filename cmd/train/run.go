@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/envs/minihack"
-	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/logs"
 	"github.com/maestro-rl/maestro/nn"
 	"github.com/maestro-rl/maestro/recipe"
@@ -348,39 +346,8 @@ func run(c config, resolved func(path string) error) error {
 		}
 		return nil
 	}
-	bestSuccess, targetAt := 0.0, 0      // --target-success
-	evalStep := func(st rl.Step) error { // --eval-every
-		if c.evalEvery == 0 || st.Frames/c.evalEvery == (st.Frames-c.NumEnvs*c.Frames)/c.evalEvery {
-			return nil
-		}
-		r, err := evalWith(c, c.runDir, c.evalEpisodes, c.Seed+1_000_003, func(l learnerAPI) (string, error) {
-			for i, p := range learner.Params() {
-				copy(l.Params()[i].Data, p.Data)
-			}
-			return fmt.Sprintf("the weights at %d frames", st.Frames), nil
-		})
-		if err != nil {
-			return fmt.Errorf("evaluation at %d frames: %w", st.Frames, err)
-		}
-		tb.Scalar("eval/mean_return", int64(st.Frames), r.Mean)
-		if r.SuccessRate != nil {
-			tb.Scalar("eval/success_rate", int64(st.Frames), *r.SuccessRate)
-		}
-		success := ""
-		if r.SuccessRate != nil {
-			success = fmt.Sprintf(", success rate %.2f", *r.SuccessRate)
-		}
-		fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)%s\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max, success)
-		if c.targetSuccess > 0 && r.SuccessRate != nil {
-			bestSuccess = max(bestSuccess, *r.SuccessRate)
-			if *r.SuccessRate >= c.targetSuccess {
-				targetAt = st.Frames
-				fmt.Printf("target: reached success %.3f >= %.3f at frames=%d seconds=%.1f\n", *r.SuccessRate, c.targetSuccess, st.Frames, time.Since(start).Seconds())
-				return rl.ErrStop
-			}
-		}
-		return nil
-	}
+	ev := &periodicEval{c: c, params: learner.Params, tb: tb, start: start} // --eval-every, --target-success
+	evalStep := ev.step
 	checkpointStep := func(st rl.Step) error { // --checkpoint-every
 		if c.checkpointEvery > 0 && st.Batches%c.checkpointEvery == 0 {
 			return checkpoint()
@@ -413,9 +380,7 @@ func run(c config, resolved func(path string) error) error {
 	if err := checkpoint(); err != nil {
 		return err
 	}
-	if c.targetSuccess > 0 && targetAt == 0 {
-		fmt.Printf("target: not reached in %d frames (best evaluation success %.3f, target %.3f)\n", col.Frames(), bestSuccess, c.targetSuccess)
-	}
+	ev.report(col.Frames())
 	success := ""
 	if len(successes) > 0 {
 		success = fmt.Sprintf(", success rate %.2f", meanLast(successes, 20))
@@ -426,37 +391,4 @@ func run(c config, resolved func(path string) error) error {
 		fmt.Println(s + " (per batch in skills.csv)")
 	}
 	return nil
-}
-
-// save writes a checkpoint generation of the learner's and the collector's states with st
-// (ckptStore; see checkpoint.Store.Save for what a crash leaves).
-func save(c config, learner learner, col trainCollector, st state) error {
-	lb, err := learner.Snapshot()
-	if err != nil {
-		return err
-	}
-	cb, err := col.Snapshot()
-	if err != nil {
-		return err
-	}
-	return ckptStore(c.runDir).Save(&st, [][]byte{lb, cb})
-}
-
-// successValue is 1 for the task's success (nethack.StatusTaskSuccessful), else 0.
-func successValue(status int64) float64 {
-	if nethack.StepStatus(status) == nethack.StatusTaskSuccessful {
-		return 1
-	}
-	return 0
-}
-
-// logHasColumn says whether the CSV log at path has the named column in its header.
-func logHasColumn(path, column string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	header, err := csv.NewReader(f).Read()
-	return err == nil && slices.Contains(header, column)
 }

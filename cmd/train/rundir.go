@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/maestro-rl/maestro/envs/minihack"
+	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/internal/validate"
 )
@@ -190,3 +192,36 @@ func bar(done, total int) string {
 
 // learnerAPI names the learner type where a variable called learner shadows it.
 type learnerAPI = learner
+
+// save writes a checkpoint generation of the learner's and the collector's states with st
+// (ckptStore; see checkpoint.Store.Save for what a crash leaves).
+func save(c config, learner learner, col trainCollector, st state) error {
+	lb, err := learner.Snapshot()
+	if err != nil {
+		return err
+	}
+	cb, err := col.Snapshot()
+	if err != nil {
+		return err
+	}
+	return ckptStore(c.runDir).Save(&st, [][]byte{lb, cb})
+}
+
+// successValue is 1 for the task's success (nethack.StatusTaskSuccessful), else 0.
+func successValue(status int64) float64 {
+	if nethack.StepStatus(status) == nethack.StatusTaskSuccessful {
+		return 1
+	}
+	return 0
+}
+
+// logHasColumn says whether the CSV log at path has the named column in its header.
+func logHasColumn(path, column string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	header, err := csv.NewReader(f).Read()
+	return err == nil && slices.Contains(header, column)
+}

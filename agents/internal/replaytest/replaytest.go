@@ -1,5 +1,3 @@
-// Package replaytest checks that a recurrent rl.Model's Unroll replays what acting computed:
-// the agents' shared test of recurrent state.
 package replaytest
 
 import (
