@@ -91,7 +91,7 @@ func main() {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.Algo, "algo", "ppo", "learning algorithm: ppo, a2c or appo")
-	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole, a NetHack task (NetHackScore, NetHackStaircase, NetHackOracle, ... or their short names: score, staircase) or a MiniHack task (MiniHack-Room-5x5-v0, MiniHack-Room-Random-15x15-v0, ...: docs/minihack.md); NetHack and MiniHack train the recurrent Motif-style agent")
+	fs.StringVar(&c.Env, "env", "CartPole", "environment: CartPole, a NetHack task (NetHackScore, NetHackStaircase, NetHackOracle, ... or their short names: score, staircase) or a MiniHack task (MiniHack-Room-5x5-v0, MiniHack-Room-Random-15x15-v0, ...: docs/minihack.md); NetHack trains the recurrent Motif-style agent, MiniHack the MiniHack agent (glyph map and crop, GRU)")
 	fs.IntVar(&c.NumEnvs, "num-envs", 4, "environments stepped together")
 	fs.IntVar(&c.Frames, "frames-per-batch", 128, "steps per environment per batch")
 	fs.IntVar(&c.TotalFrames, "total-frames", 200_000, "train until this many environment steps (whole batches: the last may end past it)")
@@ -113,7 +113,7 @@ func main() {
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
-	fs.BoolVar(&c.overlap, "overlap", true, "with --algo appo on NetHack: collect the next batch while learning from this one, as sample-factory does (each batch acts with the weights of one update before; V-trace corrects for the lag); false alternates collecting and learning. Other algorithms and CartPole always alternate")
+	fs.BoolVar(&c.overlap, "overlap", true, "with --algo appo on NetHack or MiniHack: collect the next batch while learning from this one, as sample-factory does (each batch acts with the weights of one update before; V-trace corrects for the lag); false alternates collecting and learning. Other algorithms and CartPole always alternate")
 	fs.IntVar(&c.evalEvery, "eval-every", 0, "every this many frames, play --eval-episodes with the current weights on fresh seeds (logged as eval/mean_return; NetHack keeps the best and worst as ttyrecs in eval/); 0: never")
 	fs.IntVar(&c.evalEpisodes, "eval-episodes", 5, "episodes per evaluation")
 	fs.Float64Var(&c.targetSuccess, "target-success", 0, "MiniHack with --eval-every: stop (saving the weights) at the first evaluation whose success rate reaches this, and print the frames and seconds it took (a speedrun's target); 0: run to --total-frames")
