@@ -334,7 +334,7 @@ func (s *Setup) PlayEpisodes(policy envs.Policy, n, framesPerEnv int) ([]Episode
 			if len(out) < n {
 				ep := Episode{Env: e, Index: index[e], Return: float64(ret[i])}
 				if status != nil {
-					ok := nethack.StepStatus(status[i]) == nethack.StatusTaskSuccessful
+					ok := minihack.Succeeded(status[i])
 					ep.Success = &ok
 				}
 				out = append(out, ep)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,15 +32,7 @@ func TestMiniHackRoom5x5Learns(t *testing.T) {
 	if *trained.SuccessRate < 0.95 || *untrained.SuccessRate > 0.85 {
 		t.Errorf("success rate after 16,384 frames %.3f (want >= 0.95), untrained %.3f (want <= 0.85)", *trained.SuccessRate, *untrained.SuccessRate)
 	}
-	f, err := os.Open(filepath.Join(dir, "log.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readLog(t, filepath.Join(dir, "log.csv"))
 	col := slices.Index(rows[0], "success_last20")
 	if col < 0 {
 		t.Fatalf("log.csv columns %v: no success_last20", rows[0])
@@ -81,14 +72,8 @@ func TestTargetSuccess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
 		t.Error(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "log.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil || len(rows) > 1+65536/256/2 {
-		t.Errorf("log.csv has %d rows (%v): the run did not stop at the target (64 batches make the whole run)", len(rows), err)
+	if rows := readLog(t, filepath.Join(dir, "log.csv")); len(rows) > 1+65536/256/2 {
+		t.Errorf("log.csv has %d rows: the run did not stop at the target (256 batches make the whole run)", len(rows))
 	}
 	for _, bad := range []config{
 		{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetSuccess: 0.9, runDir: filepath.Join(t.TempDir(), "a")},

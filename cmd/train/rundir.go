@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/maestro-rl/maestro/envs/minihack"
-	"github.com/maestro-rl/maestro/envs/nethack"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
 	"github.com/maestro-rl/maestro/internal/validate"
 )
@@ -207,9 +206,9 @@ func save(c config, learner learner, col trainCollector, st state) error {
 	return ckptStore(c.runDir).Save(&st, [][]byte{lb, cb})
 }
 
-// successValue is 1 for the task's success (nethack.StatusTaskSuccessful), else 0.
+// successValue is 1 for the task's success (minihack.Succeeded), else 0.
 func successValue(status int64) float64 {
-	if nethack.StepStatus(status) == nethack.StatusTaskSuccessful {
+	if minihack.Succeeded(status) {
 		return 1
 	}
 	return 0

@@ -27,6 +27,11 @@ var DefaultObservationKeys = []string{"glyphs", "chars", "colors", "specials", "
 // step limit), 0 after a reset. Success rates are counted from it.
 const KeyEndStatus = "end_status"
 
+// Succeeded says whether a KeyEndStatus value is the task's success.
+func Succeeded(endStatus int64) bool {
+	return nethack.StepStatus(endStatus) == nethack.StatusTaskSuccessful
+}
+
 // cropOf maps each crop key to the NLE key it crops.
 var cropOf = map[string]string{"glyphs_crop": "glyphs", "chars_crop": "chars", "colors_crop": "colors",
 	"specials_crop": "specials", "tty_chars_crop": "tty_chars", "tty_colors_crop": "tty_colors"}
@@ -196,11 +201,7 @@ func newSimple(o Options) (*simple, error) {
 	}
 	var rules nethack.Rules
 	if spec.Rewards != nil {
-		rm := spec.Rewards()
-		if rm.NeedsScreenDescriptions() && !slices.Contains(gameKeys, "screen_descriptions") {
-			gameKeys = append(gameKeys, "screen_descriptions")
-		}
-		rules = rm
+		rules = spec.Rewards()
 	}
 	g := o.Game
 	g.ObservationKeys = gameKeys

@@ -69,10 +69,9 @@ type entry struct {
 
 // RewardManager holds a task's events; it is the task's nethack.Rules.
 type RewardManager struct {
-	events  []*entry
-	custom  []func(s *StepView) float64
-	reward  float64
-	screens bool
+	events []*entry
+	custom []func(s *StepView) float64
+	reward float64
 }
 
 // NewRewardManager returns a manager without events.
@@ -81,9 +80,6 @@ func NewRewardManager() *RewardManager { return &RewardManager{} }
 // Add adds an event.
 func (m *RewardManager) Add(ev Event, o EventOptions) *RewardManager {
 	m.events = append(m.events, &entry{ev: ev, o: o})
-	if _, ok := ev.(interface{ needsScreen() }); ok {
-		m.screens = true
-	}
 	return m
 }
 
@@ -92,10 +88,6 @@ func (m *RewardManager) AddFunc(f func(s *StepView) float64) *RewardManager {
 	m.custom = append(m.custom, f)
 	return m
 }
-
-// NeedsScreenDescriptions says whether an event reads screen_descriptions (the env then asks
-// the game for them).
-func (m *RewardManager) NeedsScreenDescriptions() bool { return m.screens }
 
 // Reset implements nethack.Rules.
 func (m *RewardManager) Reset() {
@@ -196,7 +188,6 @@ type LocationEvent struct{ Location string }
 
 func (e LocationEvent) Check(s *StepView) bool { return !s.ScreenContains(e.Location) }
 func (LocationEvent) Reset()                   {}
-func (LocationEvent) needsScreen()             {}
 
 // PositionalEvent happens when the hero, standing on Location, takes the action Key and then
 // confirms it with y (MiniHack's add_positional_event: pray on an altar, quaff from a sink).
@@ -224,8 +215,7 @@ func (e PositionalEvent) Check(s *StepView) bool {
 	return false
 }
 
-func (e PositionalEvent) Reset()     { *e.armed = false }
-func (PositionalEvent) needsScreen() {}
+func (e PositionalEvent) Reset() { *e.armed = false }
 
 // CoordinateEvent happens when the hero stands at map column X, row Y.
 type CoordinateEvent struct{ X, Y int64 }
