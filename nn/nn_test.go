@@ -955,3 +955,82 @@ func TestGRUGatesMatchesComposition(t *testing.T) {
 		}
 	}
 }
+
+// TestGRUUnrollGradients checks GRUUnroll, whose state projection's weight gradient is one
+// product over all steps, against the cell stepped one Linear at a time (the composition,
+// episodes ending inside the sequence), and against finite differences.
+func TestGRUUnrollGradients(t *testing.T) {
+	const T, B, in, H = 5, 3, 4, 6
+	rng := rand.New(rand.NewPCG(7, 7))
+	cell, err := NewGRUCell("core", in, H, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	x, h0, w := rnd(T*B*in), rnd(B*H), rnd(T*B*H)
+	ended := make([]bool, T*B)
+	ended[1*B+0], ended[2*B+2], ended[3*B+0] = true, true, true
+	var u GRUUnroll
+	loss := func(g *Graph, unrolled bool) *Value {
+		gi := cell.InputProjection(g, g.Input(x, T*B, in))
+		var out *Value
+		if unrolled {
+			out = u.Run(g, cell, gi, T, B, h0, ended)
+		} else {
+			h := g.Input(h0, B, H)
+			var hs []*Value
+			for s := 0; s < T; s++ {
+				if s > 0 {
+					keep := make([]float32, B*H)
+					for j := 0; j < B; j++ {
+						if !ended[(s-1)*B+j] {
+							for k := range H {
+								keep[j*H+k] = 1
+							}
+						}
+					}
+					h = g.Mul(h, g.Input(keep, B, H))
+				}
+				h = cell.Step(g, g.SliceRows(gi, s*B, (s+1)*B), h)
+				hs = append(hs, h)
+			}
+			out = g.ConcatRows(hs...)
+		}
+		return g.Sum(g.Mul(out, g.Input(w, T*B, H)))
+	}
+	grads := func(unrolled bool) [][]float32 {
+		ZeroGrad(cell.Params())
+		g := NewGraph()
+		g.Backward(loss(g, unrolled))
+		var gs [][]float32
+		for _, p := range cell.Params() {
+			gs = append(gs, slices.Clone(p.Grad))
+		}
+		return gs
+	}
+	want := grads(false)
+	for rep := 0; rep < 2; rep++ { // the second pass reuses the graph's and the unroll's buffers
+		got := grads(true)
+		for i, p := range cell.Params() {
+			closeTo(t, "GRUUnroll d "+p.Name, got[i], want[i], 1e-5)
+		}
+	}
+	if n, err := GradCheck(cell.Params(), func(g *Graph) *Value { return loss(g, true) }, 1e-2); err != nil {
+		t.Fatalf("after %d points: %v", n, err)
+	}
+	g := NewGraph()
+	step := func() {
+		g.Reset()
+		g.Backward(loss(g, true))
+	}
+	step()
+	if allocs := testing.AllocsPerRun(5, step); allocs > 0 {
+		t.Errorf("an unrolled training step allocates %v times in steady state, want 0", allocs)
+	}
+}

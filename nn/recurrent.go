@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/maestro-rl/maestro/nn/internal/blas"
 	"github.com/maestro-rl/maestro/nn/internal/kern"
 )
 
@@ -60,6 +61,63 @@ type GRUUnroll struct {
 	hs   []*Value
 }
 
+// seqWeightGradOp accumulates the weight and bias gradients of one Linear applied at every
+// step of a sequence (a recurrent state's projection) in one product over all steps,
+// dW += dY^T X with X and dY the steps' inputs and output gradients stacked [rows, in] and
+// [rows, out], where per-step products (K = the envs' rows) each read and write all of dW.
+// Recorded before the steps, its backward runs after theirs, which fill xs and dys.
+type seqWeightGradOp struct {
+	w, b    *Param
+	xs, dys []float32
+}
+
+func (o *seqWeightGradOp) backward() {
+	out, in := o.w.Shape[0], o.w.Shape[1]
+	rows := len(o.xs) / in
+	blas.Default().Sgemm(true, false, out, in, rows, 1, o.dys, out, o.xs, in, 1, o.w.Grad, in)
+	if o.b != nil {
+		for i := 0; i < rows; i++ {
+			for j, v := range o.dys[i*out : (i+1)*out] {
+				o.b.Grad[j] += v
+			}
+		}
+	}
+}
+
+// seqLinearOp is one step's y = x W^T + b of a seqWeightGradOp: its backward computes the
+// input's gradient and leaves the weight's to acc (rows [row, row+N) of its stacks).
+type seqLinearOp struct {
+	x, y *Value
+	acc  *seqWeightGradOp
+	row  int
+}
+
+func (o *seqLinearOp) backward() {
+	n, in, out := o.x.Shape[0], o.x.Shape[1], o.acc.w.Shape[0]
+	if o.x.Grad != nil {
+		blas.Default().Sgemm(false, false, n, in, out, 1, o.y.Grad, out, o.acc.w.Data, in, 1, o.x.Grad, in)
+	}
+	copy(o.acc.xs[o.row*in:], o.x.Data)
+	copy(o.acc.dys[o.row*out:], o.y.Grad)
+}
+
+// seqLinear is Linear(x, acc.w, acc.b) for rows [row, row+N) of a sequence whose weight
+// gradient acc accumulates.
+func (g *Graph) seqLinear(x *Value, acc *seqWeightGradOp, row int) *Value {
+	w, b := acc.w, acc.b
+	n, in, out := x.Shape[0], x.Shape[1], w.Shape[0]
+	y := g.valueFull(true, n, out)
+	for i := 0; i < n; i++ {
+		copy(y.Data[i*out:(i+1)*out], b.Data)
+	}
+	blas.Default().Sgemm(false, true, n, out, in, 1, x.Data, in, w.Data, in, 1, y.Data, out)
+	if y.Grad != nil {
+		o := record[seqLinearOp](g)
+		*o = seqLinearOp{x: x, y: y, acc: acc, row: row}
+	}
+	return y
+}
+
 // Run steps c through T time-major steps of b sequences from the states h0 [b, H]: gi [T*b, 3H]
 // is the input projection of every step (InputProjection of all rows in one product), and
 // sequence j's state is zeroed after step t when ended[t*b+j] (an episode ended there). It
@@ -71,6 +129,12 @@ func (u *GRUUnroll) Run(g *Graph, c *GRUCell, gi *Value, T, b int, h0 []float32,
 			T, b, gi.Shape[0], len(h0), b*H, len(ended)))
 	}
 	h := g.Input(h0, b, H)
+	var acc *seqWeightGradOp // the state projection's weight gradient, one product for all steps
+	if !g.noGrad {
+		acc = record[seqWeightGradOp](g)
+		acc.w, acc.b = c.Whh, c.Bhh
+		acc.xs, acc.dys = grow(acc.xs, T*b*H), grow(acc.dys, T*b*3*H)
+	}
 	u.hs = u.hs[:0]
 	if cap(u.mask) < b*H {
 		u.mask = make([]float32, b*H)
@@ -92,7 +156,12 @@ func (u *GRUUnroll) Run(g *Graph, c *GRUCell, gi *Value, T, b int, h0 []float32,
 				h = g.Mul(h, g.Input(u.mask, b, H))
 			}
 		}
-		h = c.Step(g, g.SliceRows(gi, t*b, (t+1)*b), h)
+		git := g.SliceRows(gi, t*b, (t+1)*b)
+		if acc == nil {
+			h = c.Step(g, git, h)
+		} else {
+			h = g.GRUGates(git, g.seqLinear(h, acc, t*b), h)
+		}
 		u.hs = append(u.hs, h)
 	}
 	return g.ConcatRows(u.hs...)

@@ -73,7 +73,8 @@ func (g *Graph) SliceRows(x *Value, lo, hi int) *Value {
 		panic(fmt.Sprintf("nn: SliceRows [%d, %d) of %v", lo, hi, x.Shape))
 	}
 	w := len(x.Data) / x.Shape[0]
-	shape := append([]int{hi - lo}, x.Shape[1:]...)
+	var buf [8]int // the shape on the stack for ranks up to 8: no allocation per step
+	shape := append(append(buf[:0], hi-lo), x.Shape[1:]...)
 	y := g.value(needsGrad(x), shape...)
 	copy(y.Data, x.Data[lo*w:hi*w])
 	if y.Grad != nil {
@@ -94,7 +95,8 @@ func (g *Graph) ConcatRows(xs ...*Value) *Value {
 		rows += x.Shape[0]
 		grad = grad || x.Grad != nil
 	}
-	shape := append([]int{rows}, xs[0].Shape[1:]...)
+	var buf [8]int
+	shape := append(append(buf[:0], rows), xs[0].Shape[1:]...)
 	y := g.value(grad, shape...)
 	off := 0
 	for _, x := range xs {

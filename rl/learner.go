@@ -189,6 +189,9 @@ func (p *Learner) Act(td *tensordict.Dict) error { return p.act.Act(td) }
 
 // Update learns from a [T, B] batch collected with Act (or an Actor). Loss terms and
 // statistics go to Stats.
+// fuseAPPO turns the fused APPO pass on (tests compare it with the separate one).
+var fuseAPPO = true
+
 func (p *Learner) Update(batch *tensordict.Dict) error {
 	bt, err := NewBatch(batch)
 	if err != nil {
@@ -220,38 +223,21 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	}
 	acts, reward, logpOld, value, done, term := bt.Actions, bt.Reward, bt.LogProb, bt.Value, bt.Done, bt.Terminated
 	g := p.g
+	// fused: APPO with one epoch of one minibatch (Motif's NetHack settings) runs the network
+	// forward once, for V-trace's pi (and RecomputeValues' values) and for the loss alike, where
+	// otherwise a pass before the update serves V-trace. The weights are the same either way.
+	fused := p.o.Algo == APPO && p.o.Epochs == 1 && p.o.Minibatches == 1 && fuseAPPO
 
-	// 1. APPO: the current policy's log-probabilities of the batch's actions (V-trace's pi),
-	// and with RecomputeValues the learner's values V(s_t) over the stored sequences.
-	var logPi []float32
-	if p.o.Algo == APPO {
-		if err := p.m.Observe(batch, "", nil); err != nil {
-			return err
-		}
-		g.Reset()
-		var h0 []float32
-		if recurrent {
-			h0 = hidden[:B*H]
-		}
-		logits, v := p.m.Unroll(g, T, B, h0, done)
-		logPi = append([]float32(nil), nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, acts).Data...)
-		if p.o.RecomputeValues {
-			value = append([]float32(nil), v.Data...)
-		}
-	}
-
-	// 2. Bootstrap values V(s_{t+1}). A feedforward model evaluates every next observation; a
+	// 1. Bootstrap values V(s_{t+1}). A feedforward model evaluates every next observation; a
 	// recurrent one uses the value of the following step inside the batch (acting's, or the
-	// recomputed one) and, after the last step and at episode ends, one step of the current
-	// network on the next observation from the stored next state (next/hidden).
+	// recomputed one; filled in below) and, after the last step and at episode ends, one step of
+	// the current network on the next observation from the stored next state (next/hidden).
 	nextValue := make([]float32, n)
 	var boot []int // rows evaluated
 	if recurrent {
 		for i := range n {
 			if i/B == T-1 || done[i] {
 				boot = append(boot, i)
-			} else {
-				nextValue[i] = value[i+B]
 			}
 		}
 	}
@@ -275,14 +261,8 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 		copy(nextValue, nv.Data)
 	}
 
-	// 3. Advantages and targets: GAE, or V-trace with the current policy as pi (APPO).
-	adv, target := make([]float32, n), make([]float32, n)
-	if err := p.o.estimate(T, B, logPi, logpOld, reward, value, nextValue, done, term, adv, target); err != nil {
-		return err
-	}
-
-	// 4. Epochs of minibatches: recurrent models by groups of whole env sequences, feedforward
-	// ones by random steps.
+	// The minibatches: recurrent models by groups of whole env sequences, feedforward ones by
+	// random steps.
 	order := make([]int, n) // feedforward: steps; recurrent: envs (the first B)
 	for i := range order {
 		order[i] = i
@@ -294,21 +274,102 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	if recurrent {
 		order, h0 = order[:B], make([]float32, b*H)
 	}
+	// minibatch fills rowsMB (and h0) with group grp of the shuffled order and observes it.
+	minibatch := func(grp int) error {
+		if recurrent {
+			for j, e := range order[grp*b : (grp+1)*b] {
+				copy(h0[j*H:(j+1)*H], hidden[e*H:(e+1)*H]) // the state at t = 0
+				for t := 0; t < T; t++ {
+					rowsMB[t*b+j] = t*B + e
+				}
+			}
+		} else {
+			copy(rowsMB, order[grp*mb:(grp+1)*mb])
+		}
+		return p.m.Observe(batch, "", rowsMB)
+	}
+	steps, envsMB := 1, mb
+	if recurrent {
+		steps, envsMB = T, b
+	}
+	shuffle := func() { p.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] }) }
+
+	// 2. APPO: the current policy's log-probabilities of the batch's actions (V-trace's pi),
+	// and with RecomputeValues the learner's values V(s_t) over the stored sequences.
+	var logPi []float32
+	var fLogits, fV *nn.Value // fused: the pass the loss is built on
+	if p.o.Algo == APPO {
+		var logits, v *nn.Value
+		var rows []int // the batch row of each of the pass's rows
+		if fused {
+			shuffle() // epoch 1's order, drawn here rather than in the loop below
+			if err := minibatch(0); err != nil {
+				return err
+			}
+			for k, i := range rowsMB {
+				mEnded[k], mActs[k] = done[i], acts[i]
+			}
+			g.Reset()
+			logits, v = p.m.Unroll(g, steps, envsMB, h0, mEnded)
+			fLogits, fV, rows = logits, v, rowsMB
+		} else {
+			if err := p.m.Observe(batch, "", nil); err != nil {
+				return err
+			}
+			g.Reset()
+			var h00 []float32
+			if recurrent {
+				h00 = hidden[:B*H]
+			}
+			logits, v = p.m.Unroll(g, T, B, h00, done)
+		}
+		actsPass := acts
+		if fused {
+			actsPass = mActs
+		}
+		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, actsPass).Data
+		logPi = make([]float32, n)
+		if p.o.RecomputeValues {
+			value = make([]float32, n)
+		}
+		for k := range n {
+			i := k
+			if rows != nil {
+				i = rows[k]
+			}
+			logPi[i] = lp[k]
+			if p.o.RecomputeValues {
+				value[i] = v.Data[k]
+			}
+		}
+	}
+	if recurrent {
+		for i := range n {
+			if !(i/B == T-1 || done[i]) {
+				nextValue[i] = value[i+B]
+			}
+		}
+	}
+
+	// 3. Advantages and targets: GAE, or V-trace with the current policy as pi (APPO).
+	adv, target := make([]float32, n), make([]float32, n)
+	if err := p.o.estimate(T, B, logPi, logpOld, reward, value, nextValue, done, term, adv, target); err != nil {
+		return err
+	}
+
+	// 4. Epochs of minibatches.
 	var st lossStats
 	for epoch := 0; epoch < p.o.Epochs; epoch++ {
-		p.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		if !fused {
+			shuffle()
+		}
 		// A recurrent model takes Minibatches groups; a feedforward one every whole minibatch of
 		// mb steps that fits (more than Minibatches when they do not divide the batch).
 		for grp := 0; recurrent && grp < groups || !recurrent && (grp+1)*mb <= n; grp++ {
-			if recurrent {
-				for j, e := range order[grp*b : (grp+1)*b] {
-					copy(h0[j*H:(j+1)*H], hidden[e*H:(e+1)*H]) // the state at t = 0
-					for t := 0; t < T; t++ {
-						rowsMB[t*b+j] = t*B + e
-					}
+			if !fused {
+				if err := minibatch(grp); err != nil {
+					return err
 				}
-			} else {
-				copy(rowsMB, order[grp*mb:(grp+1)*mb])
 			}
 			for k, i := range rowsMB {
 				mAdv[k], mTgt[k], mLogp[k], mActs[k], mEnded[k], mValue[k] = adv[i], target[i], logpOld[i], acts[i], done[i], bt.Value[i]
@@ -316,15 +377,11 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 			if !p.o.NoAdvantageNorm {
 				normalize(mAdv)
 			}
-			if err := p.m.Observe(batch, "", rowsMB); err != nil {
-				return err
+			logits, v := fLogits, fV
+			if !fused {
+				g.Reset()
+				logits, v = p.m.Unroll(g, steps, envsMB, h0, mEnded)
 			}
-			g.Reset()
-			steps, envsMB := 1, mb
-			if recurrent {
-				steps, envsMB = T, b
-			}
-			logits, v := p.m.Unroll(g, steps, envsMB, h0, mEnded)
 			if err := p.o.step(g, p.opt, p.m.Params(), p.o.objective(g, logits, v, mActs, mLogp, mAdv, mTgt, mValue), &st); err != nil {
 				return fmt.Errorf("rl: update stopped in epoch %d (this minibatch's step not taken): %w", epoch+1, err)
 			}

@@ -1,8 +1,10 @@
 package blas
 
 /*
+#cgo CFLAGS: -O3 -Wno-psabi
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
+#include "small.h"
 #include <stdlib.h>
 
 typedef char *(*gonle_blas_str)(void);
@@ -51,7 +53,64 @@ type Backend struct {
 	g      gonum.Implementation
 	// pool runs the parts of large products (SetWorkers); nil: no splitting.
 	pool atomic.Pointer[par.Pool[gemm]]
+	// trace counts the products by shape while set (SetTrace); nil: not counting.
+	trace atomic.Pointer[Trace]
+	// noSmall turns the few-rows kernel off (MAESTRO_BLAS_SMALL=0, for comparisons);
+	// smallMinB is its least B (SmallMinB; tests lower it to reach every shape).
+	noSmall   bool
+	smallMinB int
 }
+
+// SmallM and SmallMinB say which products run on small.c's few-rows kernel rather than
+// OpenBLAS: C = A B^T (B transposed, A not, alpha 1) with at most SmallM rows and a B of at least
+// SmallMinB elements. OpenBLAS packs all of B for every call, which for a step of 8 envs through
+// a 1536 x 795 layer costs about as much as the product itself; with B in cache its packing is
+// cheap and its kernel the faster (BenchmarkSmallRows).
+const (
+	SmallM    = 8
+	SmallMinB = 1 << 16
+)
+
+// small reports whether a product runs on the few-rows kernel.
+func (b *Backend) small(transA, transB bool, m, n, k int, alpha float32) bool {
+	return !b.noSmall && !transA && transB && m <= SmallM && n*k >= b.smallMinB && alpha == 1
+}
+
+// Shape is the shape of one product: C (M x N) = op(A) (M x K) op(B) (K x N).
+type Shape struct {
+	TransA, TransB bool
+	M, N, K        int
+}
+
+// Trace counts the products a backend runs, by shape (SetTrace); safe for concurrent use.
+type Trace struct {
+	mu     sync.Mutex
+	counts map[Shape]int
+}
+
+// NewTrace returns an empty trace.
+func NewTrace() *Trace { return &Trace{counts: map[Shape]int{}} }
+
+func (t *Trace) add(s Shape) {
+	t.mu.Lock()
+	t.counts[s]++
+	t.mu.Unlock()
+}
+
+// Counts returns a copy of the products counted so far, by shape.
+func (t *Trace) Counts() map[Shape]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[Shape]int, len(t.counts))
+	for s, n := range t.counts {
+		out[s] = n
+	}
+	return out
+}
+
+// SetTrace makes Sgemm count its products in t from now on (nil stops counting) and returns
+// the trace it replaces. A product split across workers counts once, with its whole shape.
+func (b *Backend) SetTrace(t *Trace) *Trace { return b.trace.Swap(t) }
 
 var (
 	once sync.Once
@@ -71,16 +130,16 @@ func Load(lib string) *Backend {
 	defer C.free(unsafe.Pointer(cs))
 	h := C.gonle_blas_open(cs)
 	if h == nil {
-		return &Backend{name: "gonum", kernel: "go", note: fmt.Sprintf("%s not found: pure-Go BLAS (install libopenblas0-pthread for ~10x faster matrix products)", lib)}
+		return &Backend{name: "gonum", kernel: "go", note: fmt.Sprintf("%s not found: pure-Go BLAS (install libopenblas0-pthread for ~10x faster matrix products)", lib), noSmall: noSmall(), smallMinB: SmallMinB}
 	}
 	sym := func(n string) unsafe.Pointer {
 		c := C.CString(n)
 		defer C.free(unsafe.Pointer(c))
 		return unsafe.Pointer(C.gonle_blas_sym(h, c))
 	}
-	b := &Backend{name: "openblas", sgemm: sym("cblas_sgemm"), setN: sym("openblas_set_num_threads"), corefn: sym("openblas_get_corename")}
+	b := &Backend{name: "openblas", sgemm: sym("cblas_sgemm"), setN: sym("openblas_set_num_threads"), corefn: sym("openblas_get_corename"), noSmall: noSmall(), smallMinB: SmallMinB}
 	if b.sgemm == nil || b.corefn == nil {
-		return &Backend{name: "gonum", kernel: "go", note: fmt.Sprintf("%s lacks cblas_sgemm: pure-Go BLAS", lib)}
+		return &Backend{name: "gonum", kernel: "go", note: fmt.Sprintf("%s lacks cblas_sgemm: pure-Go BLAS", lib), noSmall: noSmall(), smallMinB: SmallMinB}
 	}
 	b.kernel = b.coreName()
 	b.note = "chosen by OpenBLAS"
@@ -97,6 +156,9 @@ func Load(lib string) *Backend {
 	}
 	return b
 }
+
+// noSmall reads MAESTRO_BLAS_SMALL: "0" turns the few-rows kernel off.
+func noSmall() bool { return os.Getenv("MAESTRO_BLAS_SMALL") == "0" }
 
 // bestKernel returns the fastest OpenBLAS kernel the CPU supports beyond the generic one.
 func bestKernel() string {
@@ -191,6 +253,9 @@ func (b *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	if m == 0 || n == 0 {
 		return
 	}
+	if t := b.trace.Load(); t != nil {
+		t.add(Shape{transA, transB, m, n, k})
+	}
 	if lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) ||
 		len(a) < (ar-1)*lda+ac || len(bm) < (br-1)*ldb+bc || len(c) < (m-1)*ldc+n {
 		panic(fmt.Sprintf("blas: Sgemm m=%d n=%d k=%d lda=%d ldb=%d ldc=%d with slices of %d, %d, %d", m, n, k, lda, ldb, ldc, len(a), len(bm), len(c)))
@@ -207,7 +272,8 @@ func (b *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 		}
 		return
 	}
-	if b.sgemm == nil {
+	sm := b.small(transA, transB, m, n, k, alpha) // decided for the whole product, before a split
+	if b.sgemm == nil && !sm {
 		ta, tb := gblas.NoTrans, gblas.NoTrans
 		if transA {
 			ta = gblas.Trans
@@ -220,13 +286,13 @@ func (b *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	}
 	pl := b.pool.Load()
 	if pl == nil || m*n*k < ParallelMin || max(m, n) < 2*pl.Workers() {
-		b.call(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+		b.call(sm, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
 		return
 	}
 	w := pl.Workers()
 	var ts [par.MaxWorkers]gemm
 	for i := range w {
-		t := gemm{b, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc}
+		t := gemm{b, sm, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc}
 		if n >= m { // columns of C and of op(B)
 			j0, j1 := n*i/w, n*(i+1)/w
 			bo := j0
@@ -250,6 +316,7 @@ func (b *Backend) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 // gemm is one part of a split product.
 type gemm struct {
 	be             *Backend
+	small          bool // on the few-rows kernel
 	transA, transB bool
 	m, n, k        int
 	alpha          float32
@@ -263,11 +330,16 @@ type gemm struct {
 }
 
 func runGemm(t gemm) {
-	t.be.call(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
+	t.be.call(t.small, t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
 }
 
-// call is one OpenBLAS sgemm on checked arguments.
-func (b *Backend) call(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+// call is one product on checked arguments: the few-rows kernel's (small) or OpenBLAS's sgemm.
+func (b *Backend) call(small, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+	if small {
+		C.blas_small_nt(C.long(m), C.long(n), C.long(k), (*C.float)(unsafe.Pointer(&a[0])), C.long(lda),
+			(*C.float)(unsafe.Pointer(&bm[0])), C.long(ldb), C.float(beta), (*C.float)(unsafe.Pointer(&c[0])), C.long(ldc))
+		return
+	}
 	ta, tb := C.int(0), C.int(0)
 	if transA {
 		ta = 1

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -168,3 +169,95 @@ func BenchmarkSgemm512Gonum(b *testing.B) {
 	}
 	b.ReportMetric(2*float64(n*n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// TestSgemmSmall checks the few-rows kernel (m <= SmallM, A B^T, alpha 1; any B here) against
+// the float64 reference over row counts 1..SmallM, column counts around their register blocks
+// (3 columns for A B^T, 8 and 24 for A B), reduction lengths around the 8-lane vectors, padded
+// leading dimensions and beta 0 (C not read: it holds NaN), 1 and 0.5, with and without splits;
+// A B (OpenBLAS's) alongside.
+func TestSgemmSmall(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		b := Load("libopenblas.so.0")
+		if b.noSmall {
+			t.Fatal("MAESTRO_BLAS_SMALL=0 is set: the kernels under test are off")
+		}
+		b.smallMinB = 0
+		b.SetThreads(1)
+		b.SetWorkers(workers)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for m := 1; m <= SmallM; m++ {
+			for _, n := range []int{1, 2, 3, 5, 8, 9, 23, 24, 25, 48, 49, 100, 700} {
+				for _, k := range []int{1, 7, 8, 9, 31, 130, 800} {
+					for _, tb := range []bool{false, true} {
+						for _, beta := range []float32{0, 1, 0.5} {
+							lda, ldb, ldc := k+3, n+2, n+1
+							br := k
+							if tb {
+								ldb, br = k+1, n
+							}
+							a, bm, c := randSlice(rng, m*lda), randSlice(rng, br*ldb), randSlice(rng, m*ldc)
+							if beta == 0 {
+								for i := range c {
+									c[i] = float32(math.NaN())
+								}
+							}
+							want := ref(false, tb, m, n, k, 1, a, lda, bm, ldb, beta, c, ldc)
+							if beta == 0 {
+								for i := range want {
+									want[i] = 0
+								}
+								want = ref(false, tb, m, n, k, 1, a, lda, bm, ldb, 0, make([]float32, len(c)), ldc)
+							}
+							b.Sgemm(false, tb, m, n, k, 1, a, lda, bm, ldb, beta, c, ldc)
+							for i := 0; i < m; i++ {
+								for j := 0; j < n; j++ {
+									got, w := float64(c[i*ldc+j]), want[i*ldc+j]
+									if !(math.Abs(got-w) <= 1e-5*(1+math.Abs(w))*math.Sqrt(float64(k))) {
+										t.Fatalf("workers=%d m=%d n=%d k=%d transB=%v beta=%v: c[%d,%d] = %v, want %v", workers, m, n, k, tb, beta, i, j, got, w)
+									}
+								}
+								for j := n; j < ldc && i*ldc+j < len(c); j++ { // padding untouched
+									if beta != 0 && c[i*ldc+j] != c[i*ldc+j] {
+										t.Fatalf("m=%d n=%d k=%d: padding c[%d,%d] written", m, n, k, i, j)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		b.SetWorkers(1)
+	}
+}
+
+// BenchmarkSmallRows compares the few-rows kernels with OpenBLAS on the Motif agent's
+// few-rows products (8 envs): go test -bench SmallRows ./nn/internal/blas/
+func BenchmarkSmallRows(bm *testing.B) {
+	for _, sh := range [][4]int{{8, 1536, 795, 1}, {8, 1536, 512, 1}, {8, 512, 576, 1}, {8, 128, 256, 1}, {8, 24, 512, 1}} {
+		m, n, k, tb := sh[0], sh[1], sh[2], sh[3] == 1
+		for _, off := range []bool{true, false} {
+			name := "small"
+			if off {
+				name = "openblas"
+			}
+			bm.Run(strings.Join([]string{name, itoa(m), itoa(n), itoa(k), map[bool]string{true: "nt", false: "nn"}[tb]}, "_"), func(bm *testing.B) {
+				b := Load("libopenblas.so.0")
+				b.SetThreads(1)
+				b.noSmall, b.smallMinB = off, 0
+				rng := rand.New(rand.NewPCG(1, 1))
+				a, w, c := randSlice(rng, m*k), randSlice(rng, n*k), randSlice(rng, m*n)
+				ldb := n
+				if tb {
+					ldb = k
+				}
+				for bm.Loop() {
+					b.Sgemm(false, tb, m, n, k, 1, a, k, w, ldb, 1, c, n)
+				}
+				bm.ReportMetric(2*float64(m*n*k)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
