@@ -276,6 +276,50 @@ bench_speedrun() {
       ps/gs, t, gs, gf, ps, pf, gn, reps, pn, reps }'
 }
 
+bench_ceiling() {
+  # How far `make train` is from the compute bound (issue #18): bench/ceiling counts the Motif
+  # agent's FLOPs per frame from its layers, times sgemm at the shapes they need and runs the
+  # job collect-then-learn with the products traced; then `make train`'s job (APPO + Motif,
+  # overlapped) runs FRAMES frames REPS times, profiled once, and, with BASE=<git ref>, that
+  # commit's `train` alternates with it on the same job. ratio = train's frames/s / the ceiling.
+  local reps=${REPS:-2} frames=${FRAMES:-51200}
+  go build -o "$out/ceiling" ./bench/ceiling
+  go build -o "$out/train" ./cmd/train
+  "$out/ceiling" | tee "$out/ceiling.txt"
+  if [ -n "${BASE:-}" ]; then
+    rm -rf "$out/base-src"
+    git worktree add -f --detach "$out/base-src" "$BASE" >/dev/null 2>&1
+    (cd "$out/base-src" && go build -o ../train-base ./cmd/train)
+    git worktree remove -f "$out/base-src"
+  fi
+  local args=(--algo appo --env NetHackScore --reward motif --num-envs 8 --frames-per-batch 32 --total-frames "$frames" --eval-every 0 --checkpoint-every 1000 --force)
+  fps_of() { # binary run-dir [extra flags]: frames/s over the whole run, start-up included
+    local bin=$1 dir=$2 t0 t1
+    shift 2
+    t0=$(date +%s.%N)
+    "$bin" "${args[@]}" --run-dir "$dir" "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    awk -v f="$frames" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", f / (b - a) }'
+  }
+  : >"$out/ceiling-train.txt"
+  for r in $(seq "$reps"); do
+    echo "round $r/$reps" >&2
+    local prof=()
+    [ "$r" = 1 ] && prof=(--cpuprofile "$out/train.prof")
+    echo "train $(fps_of "$out/train" "$out/ceiling-run" "${prof[@]}")" >>"$out/ceiling-train.txt"
+    [ -x "$out/train-base" ] && [ -n "${BASE:-}" ] && echo "base $(fps_of "$out/train-base" "$out/ceiling-base")" >>"$out/ceiling-train.txt"
+  done
+  cat "$out/ceiling-train.txt"
+  echo "# where make train's job spends its time (pprof, first round)"
+  go tool pprof -top -nodecount=25 "$out/train" "$out/train.prof" 2>/dev/null | tail -n +5
+  local fps base ceil
+  fps=$(grep '^train ' "$out/ceiling-train.txt" | awk '{print $2}' | median)
+  base=$(grep '^base ' "$out/ceiling-train.txt" | awk '{print $2}' | median)
+  ceil=$(grep '^RESULT ceiling' "$out/ceiling.txt" | tr ' ' '\n' | grep '^ceiling_fps=' | cut -d= -f2)
+  awk -v f="$fps" -v b="${base:-0}" -v c="$ceil" -v ref="${BASE:-none}" -v rest="$(grep '^RESULT ceiling' "$out/ceiling.txt" | cut -d' ' -f3-)" 'BEGIN {
+    printf "RESULT ceiling ratio=%.3f train_fps=%d base=%s base_fps=%d speedup=%.2f ceiling_fps=%d %s\n", f / c, f, ref, b, (b > 0 ? f / b : 0), c, rest }'
+}
+
 case "$name" in
   hostile) bench_hostile ;;
   annotate) bench_annotate ;;
@@ -284,10 +328,11 @@ case "$name" in
   nle) bench_nle ;;
   minihack) bench_minihack ;;
   speedrun) bench_speedrun ;;
+  ceiling) bench_ceiling ;;
   nn) bench_nn ;;
   collector) bench_collector ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, speedrun, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, speedrun, ceiling, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
 esac

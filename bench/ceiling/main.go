@@ -148,6 +148,12 @@ func main() {
 	rate := func(t timed) float64 { return t.flops / t.secs / 1e9 }
 	fmt.Printf("best-shaped products, one core: acting %.1f GFLOP/s (%.1f us per frame), learning %.1f GFLOP/s (%.1f us per frame)\n",
 		rate(ideal.act), ideal.act.secs/frames*1e6, rate(ideal.learn), ideal.learn.secs/frames*1e6)
+	var wbytes float64 // the weights acting reads each env step
+	for _, l := range agentLayers(m.Net) {
+		wbytes += 4 * float64(l.in*l.out)
+	}
+	fmt.Printf("acting reads %.1f MB of weights per env step of %d envs: %.1f GB/s at the best-shaped products' time (a step's products stream the weights from L3 when they exceed L2)\n",
+		wbytes/1e6, B, wbytes/(ideal.act.secs/float64(*T))/1e9)
 	cores := runtime.NumCPU()
 	ceilingFPS := float64(cores) * frames / (ideal.act.secs + ideal.learn.secs)
 	learnerFPS := frames / ideal.learn.secs
@@ -235,6 +241,6 @@ func main() {
 		fmt.Sprintf("gflops_best_act=%.1f gflops_best_learn=%.1f", rate(ideal.act), rate(ideal.learn)),
 		fmt.Sprintf("gflops_run_act=%.1f gflops_run_learn=%.1f", rate(got.act), rate(got.learn)),
 		fmt.Sprintf("collect_us=%.1f learn_us=%.1f learn_gemm_us=%.1f", cps*1e6, lps*1e6, got.learn.secs/frames*1e6),
-		fmt.Sprintf("seq_fps_1core=%.0f learn_allocs=%.0f", 1/(cps+lps), float64(learnAllocs)/nb),
+		fmt.Sprintf("seq_fps_1core=%.0f learn_allocs=%.0f act_weights_mb=%.1f", 1/(cps+lps), float64(learnAllocs)/nb, wbytes/1e6),
 	}, " "))
 }
