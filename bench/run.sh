@@ -241,39 +241,52 @@ bench_minihack() {
 }
 
 bench_speedrun() {
-  # Time to a target, Maestro against TorchRL, same agent and settings: PPO on
-  # MiniHack-Room-5x5-v0 (8 envs x 32 steps, Motif's hyper-parameters) until an evaluation of
-  # EVAL_EPISODES episodes every EVAL_EVERY frames, sampling from the policy, reaches success
-  # TARGET (`train --target-success`, bench/ppo/peer.py with MAESTRO_PPO_TARGET). The wall time
-  # counts training and evaluations from the first batch; env and network construction and
-  # interpreter start are left out on both sides. ratio = TorchRL's seconds / Maestro's.
+  # Time to a target, Maestro against TorchRL, same agents and settings, in one run, alternating:
+  # - MiniHack-Room-5x5-v0 to eval success TARGET (0.95): PPO, 8 envs x 32 steps, Motif's
+  #   hyper-parameters, EVAL_EPISODES (20) episodes every EVAL_EVERY (1,024) frames
+  #   (`train --target-success`, bench/ppo/peer.py with MAESTRO_PPO_TARGET);
+  # - CartPole-v1 to an eval mean return of CP_TARGET (475): PPO with rl's defaults, 4 envs x 128
+  #   steps, 10 episodes every 4,096 frames (`train --target-return`, bench/ppo/cartpole_peer.py).
+  # Evaluations sample from the policy. The wall time counts training and evaluations from the
+  # first batch; env and network construction and interpreter start are left out on both sides.
+  # ratio = the geometric mean over the targets of TorchRL's seconds / Maestro's.
   local reps=${REPS:-3} target=${TARGET:-0.95} every=${EVAL_EVERY:-1024} neval=${EVAL_EPISODES:-20} frames=${FRAMES:-200000}
+  local cptarget=${CP_TARGET:-475} cpframes=${CP_FRAMES:-500000}
   go build -o "$out/train" ./cmd/train
   : >"$out/speedrun.txt"
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
     "$out/train" --algo ppo --env MiniHack-Room-5x5-v0 --num-envs 8 --frames-per-batch 32 --total-frames "$frames" \
       --eval-every "$every" --eval-episodes "$neval" --target-success "$target" --seed "$r" --run-dir "$out/speedrun-run" \
-      --force --checkpoint-every 0 2>/dev/null | grep -a '^target:' | sed 's/^/go /' >>"$out/speedrun.txt"
+      --force --checkpoint-every 0 2>/dev/null | grep -a '^target:' | sed 's/^/go room /' >>"$out/speedrun.txt"
     MAESTRO_PPO_TARGET=$target MAESTRO_PPO_EVAL_EVERY=$every MAESTRO_PPO_EVAL_EPISODES=$neval \
-      "$bpy" bench/ppo/peer.py "$frames" MiniHack-Room-5x5-v0 2>/dev/null | grep target | sed 's/^torchrl /py /' >>"$out/speedrun.txt"
+      "$bpy" bench/ppo/peer.py "$frames" MiniHack-Room-5x5-v0 2>/dev/null | grep target | sed 's/^torchrl /py room /' >>"$out/speedrun.txt"
+    "$out/train" --algo ppo --env CartPole --num-envs 4 --frames-per-batch 128 --total-frames "$cpframes" \
+      --eval-every 4096 --eval-episodes 10 --target-return "$cptarget" --seed "$r" --run-dir "$out/speedrun-cp" \
+      --force --checkpoint-every 0 2>/dev/null | grep -a '^target:' | sed 's/^/go cartpole /' >>"$out/speedrun.txt"
+    MAESTRO_PPO_TARGET=$cptarget "$bpy" bench/ppo/cartpole_peer.py "$cpframes" 2>/dev/null | grep target | sed 's/^torchrl /py cartpole /' >>"$out/speedrun.txt"
   done
   cat "$out/speedrun.txt"
-  local gs gf ps pf
-  gs=$(grep '^go target: reached' "$out/speedrun.txt" | tr ' ' '\n' | grep '^seconds=' | cut -d= -f2 | median)
-  gf=$(grep '^go target: reached' "$out/speedrun.txt" | tr ' ' '\n' | grep '^frames=' | cut -d= -f2 | median)
-  ps=$(grep '^py target_frames' "$out/speedrun.txt" | tr ' ' '\n' | grep '^target_seconds=' | cut -d= -f2 | median)
-  pf=$(grep '^py target_frames' "$out/speedrun.txt" | tr ' ' '\n' | grep '^target_frames=' | cut -d= -f2 | median)
-  local gn pn
-  gn=$(grep -c '^go target: reached' "$out/speedrun.txt" || true)
-  pn=$(grep -c '^py target_frames' "$out/speedrun.txt" || true)
-  if [ "$gn" = 0 ] || [ "$pn" = 0 ]; then
-    echo "RESULT speedrun ratio=nan go_reached=$gn/$reps torchrl_reached=$pn/$reps target=$target (not reached: see $out/speedrun.txt)"
-    return
-  fi
-  awk -v gs="$gs" -v gf="$gf" -v ps="$ps" -v pf="$pf" -v gn="$gn" -v pn="$pn" -v reps="$reps" -v t="$target" 'BEGIN {
-    printf "RESULT speedrun ratio=%.2f task=MiniHack-Room-5x5-v0 target_success=%s go_seconds=%.1f go_frames=%d torchrl_seconds=%.1f torchrl_frames=%d go_reached=%d/%d torchrl_reached=%d/%d\n",
-      ps/gs, t, gs, gf, ps, pf, gn, reps, pn, reps }'
+  # med SIDE TASK FIELD: the median of FIELD over the rounds that reached the target
+  med() { grep -E "^$1 $2 (target: reached|target_frames)" "$out/speedrun.txt" | tr ' ' '\n' | grep "^$3=" | cut -d= -f2 | median; }
+  cnt() { grep -cE "^$1 $2 (target: reached|target_frames)" "$out/speedrun.txt" || true; }
+  local line="" ratios=() t
+  for t in room cartpole; do
+    local gn pn
+    gn=$(cnt go $t) pn=$(cnt py $t)
+    if [ "$gn" = 0 ] || [ "$pn" = 0 ]; then
+      line+=" ${t}=not_reached go_reached=$gn/$reps torchrl_reached=$pn/$reps"
+      continue
+    fi
+    local gs gf ps pf
+    gs=$(med go $t seconds) gf=$(med go $t frames) ps=$(med py $t target_seconds) pf=$(med py $t target_frames)
+    ratios+=("$(awk -v a="$ps" -v b="$gs" 'BEGIN { printf "%.4f", a / b }')")
+    line+=$(awk -v t="$t" -v gs="$gs" -v gf="$gf" -v ps="$ps" -v pf="$pf" -v gn="$gn" -v pn="$pn" -v reps="$reps" 'BEGIN {
+      printf " %s_ratio=%.2f %s_go_seconds=%.1f %s_go_frames=%d %s_torchrl_seconds=%.1f %s_torchrl_frames=%d %s_reached=%d/%d,%d/%d", t, ps/gs, t, gs, t, gf, t, ps, t, pf, t, gn, reps, pn, reps }')
+  done
+  local ratio=nan
+  [ "${#ratios[@]}" -gt 0 ] && ratio=$(printf '%s\n' "${ratios[@]}" | awk '{ s += log($1); n++ } END { printf "%.2f", exp(s / n) }')
+  echo "RESULT speedrun ratio=$ratio room_target_success=$target cartpole_target_return=$cptarget$line"
 }
 
 bench_ceiling() {

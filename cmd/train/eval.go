@@ -203,13 +203,15 @@ func restoreParams(c config, ckpt []byte, l learner) error {
 }
 
 // periodicEval is --eval-every during training: it plays --eval-episodes with the current
-// weights, logs them, and stops the run once --target-success is reached.
+// weights, logs them, and stops the run once --target-success or --target-return is reached.
 type periodicEval struct {
 	c           config
 	params      func() []*nn.Param
 	tb          *logs.TensorBoard
 	start       time.Time
 	bestSuccess float64
+	bestReturn  float64 // the best evaluation's mean return (--target-return)
+	evals       int
 	targetAt    int // frames at which the target was reached, 0 until then
 }
 
@@ -235,6 +237,14 @@ func (e *periodicEval) step(st rl.Step) error {
 		success = fmt.Sprintf(", success rate %.2f", *r.SuccessRate)
 	}
 	fmt.Printf("\neval at %d frames: mean return %.2f over %d episodes (min %.2f, max %.2f)%s\n", st.Frames, r.Mean, r.Episodes, r.Min, r.Max, success)
+	if e.evals++; e.evals == 1 || r.Mean > e.bestReturn {
+		e.bestReturn = r.Mean
+	}
+	if c.targetReturn != 0 && r.Mean >= c.targetReturn {
+		e.targetAt = st.Frames
+		fmt.Printf("target: reached mean return %.2f >= %.2f at frames=%d seconds=%.1f\n", r.Mean, c.targetReturn, st.Frames, time.Since(e.start).Seconds())
+		return rl.ErrStop
+	}
 	if c.targetSuccess > 0 && r.SuccessRate != nil {
 		e.bestSuccess = max(e.bestSuccess, *r.SuccessRate)
 		if *r.SuccessRate >= c.targetSuccess {
@@ -246,9 +256,16 @@ func (e *periodicEval) step(st rl.Step) error {
 	return nil
 }
 
-// report says, at the end of a run with --target-success, that the target was not reached.
+// report says, at the end of a run with a target, that the target was not reached.
 func (e *periodicEval) report(frames int) {
 	if e.c.targetSuccess > 0 && e.targetAt == 0 {
 		fmt.Printf("target: not reached in %d frames (best evaluation success %.3f, target %.3f)\n", frames, e.bestSuccess, e.c.targetSuccess)
+	}
+	if e.c.targetReturn != 0 && e.targetAt == 0 {
+		best := "no evaluation ran"
+		if e.evals > 0 {
+			best = fmt.Sprintf("best evaluation mean return %.2f", e.bestReturn)
+		}
+		fmt.Printf("target: not reached in %d frames (%s, target %.2f)\n", frames, best, e.c.targetReturn)
 	}
 }

@@ -51,6 +51,7 @@ type config struct {
 	evalEvery       int
 	evalEpisodes    int
 	targetSuccess   float64 // stop at the first evaluation with this success rate (MiniHack)
+	targetReturn    float64 // stop at the first evaluation with this mean return (0: none)
 }
 
 // identity returns the fields that define a run (what --resume must match).
@@ -116,6 +117,7 @@ func main() {
 	fs.BoolVar(&c.overlap, "overlap", true, "with --algo appo on NetHack or MiniHack: collect the next batch while learning from this one, as sample-factory does (each batch acts with the weights of one update before; V-trace corrects for the lag); false alternates collecting and learning. Other algorithms and CartPole always alternate")
 	fs.IntVar(&c.evalEvery, "eval-every", 0, "every this many frames, play --eval-episodes with the current weights on fresh seeds (logged as eval/mean_return; NetHack keeps the best and worst as ttyrecs in eval/); 0: never")
 	fs.IntVar(&c.evalEpisodes, "eval-episodes", 5, "episodes per evaluation")
+	fs.Float64Var(&c.targetReturn, "target-return", 0, "with --eval-every: stop (saving the weights) at the first evaluation whose mean return reaches this (CartPole-v1's speedrun target: 475), and print the frames and seconds it took; 0: run to --total-frames")
 	fs.Float64Var(&c.targetSuccess, "target-success", 0, "MiniHack with --eval-every: stop (saving the weights) at the first evaluation whose success rate reaches this, and print the frames and seconds it took (a speedrun's target); 0: run to --total-frames")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile here (go tool pprof)")
 	cfgFile := fs.String("config", "", "YAML file of flag: value pairs (flags given on the command line override it); the resolved values are saved in the run folder as config.yaml")

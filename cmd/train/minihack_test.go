@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,6 +83,33 @@ func TestTargetSuccess(t *testing.T) {
 	} {
 		if err := run(bad, nil); err == nil || !strings.Contains(err.Error(), "--target-success") {
 			t.Errorf("%+v: %v, want an error naming --target-success", bad, err)
+		}
+	}
+}
+
+// TestTargetReturn: --target-return stops a run at the first evaluation whose mean return
+// reaches it (CartPole PPO, well before --total-frames), saving the weights and printing the
+// frames; it is refused without evaluations, when not finite, and beside --target-success.
+func TestTargetReturn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	c := config{Algo: "ppo", Env: "CartPole", NumEnvs: 4, Frames: 128, TotalFrames: 400_000, Seed: 1, runDir: dir,
+		checkpointEvery: 20, evalEvery: 4096, evalEpisodes: 10, targetReturn: 150}
+	if err := run(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "params.mtd")); err != nil {
+		t.Error(err)
+	}
+	if rows := readLog(t, filepath.Join(dir, "log.csv")); len(rows) > 1+400_000/512/2 {
+		t.Errorf("log.csv has %d rows: the run did not stop at the target (%d batches make the whole run)", len(rows), 400_000/512)
+	}
+	for _, bad := range []config{
+		{Algo: "ppo", Env: "CartPole", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetReturn: 100, runDir: filepath.Join(t.TempDir(), "a")},
+		{Algo: "ppo", Env: "CartPole", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetReturn: math.Inf(1), evalEvery: 8, evalEpisodes: 1, runDir: filepath.Join(t.TempDir(), "b")},
+		{Algo: "ppo", Env: "MiniHack-Room-5x5-v0", NumEnvs: 1, Frames: 8, TotalFrames: 8, targetReturn: 1, targetSuccess: 0.5, evalEvery: 8, evalEpisodes: 1, runDir: filepath.Join(t.TempDir(), "c")},
+	} {
+		if err := run(bad, nil); err == nil || !strings.Contains(err.Error(), "--target-return") {
+			t.Errorf("%+v: %v, want an error naming --target-return", bad, err)
 		}
 	}
 }

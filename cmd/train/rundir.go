@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,12 @@ func checkNumbers(c config) error {
 		if c.evalEvery == 0 || !minihack.IsTask(c.Env) {
 			return fmt.Errorf("--target-success is checked by evaluations of a MiniHack task: add --eval-every N and use a MiniHack --env (not %s)", c.Env)
 		}
+	}
+	if c.targetReturn != 0 && (c.evalEvery == 0 || math.IsNaN(c.targetReturn) || math.IsInf(c.targetReturn, 0)) {
+		return fmt.Errorf("--target-return %v is checked by evaluations: add --eval-every N, with a finite target (e.g. 475 on CartPole)", c.targetReturn)
+	}
+	if c.targetReturn != 0 && c.targetSuccess != 0 {
+		return fmt.Errorf("--target-return and --target-success: a run has one target; pass one of them")
 	}
 	return nil
 }
