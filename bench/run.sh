@@ -246,10 +246,12 @@ bench_speedrun() {
   #   hyper-parameters, EVAL_EPISODES (20) episodes every EVAL_EVERY (1,024) frames
   #   (`train --target-success`, bench/ppo/peer.py with MAESTRO_PPO_TARGET);
   # - CartPole-v1 to an eval mean return of CP_TARGET (475): PPO with rl's defaults, 4 envs x 128
-  #   steps, 10 episodes every 4,096 frames (`train --target-return`, bench/ppo/cartpole_peer.py).
+  #   steps, 10 episodes every 4,096 frames, one thread each side (`train --target-return`,
+  #   bench/ppo/cartpole_peer.py; the learning rate annealed to 0 over CP_FRAMES on both).
   # Evaluations sample from the policy. The wall time counts training and evaluations from the
   # first batch; env and network construction and interpreter start are left out on both sides.
-  # ratio = the geometric mean over the targets of TorchRL's seconds / Maestro's.
+  # ratio = the geometric mean over the targets of TorchRL's seconds / Maestro's (medians over the
+  # rounds that reached the target); nan unless both sides reached both targets.
   local reps=${REPS:-3} target=${TARGET:-0.95} every=${EVAL_EVERY:-1024} neval=${EVAL_EPISODES:-20} frames=${FRAMES:-200000}
   local cptarget=${CP_TARGET:-475} cpframes=${CP_FRAMES:-500000}
   go build -o "$out/train" ./cmd/train
@@ -262,9 +264,9 @@ bench_speedrun() {
     MAESTRO_PPO_TARGET=$target MAESTRO_PPO_EVAL_EVERY=$every MAESTRO_PPO_EVAL_EPISODES=$neval \
       "$bpy" bench/ppo/peer.py "$frames" MiniHack-Room-5x5-v0 2>/dev/null | grep target | sed 's/^torchrl /py room /' >>"$out/speedrun.txt"
     "$out/train" --algo ppo --env CartPole --num-envs 4 --frames-per-batch 128 --total-frames "$cpframes" \
-      --eval-every 4096 --eval-episodes 10 --target-return "$cptarget" --seed "$r" --run-dir "$out/speedrun-cp" \
+      --eval-every 4096 --eval-episodes 10 --target-return "$cptarget" --seed "$r" --blas-threads 1 --run-dir "$out/speedrun-cp" \
       --force --checkpoint-every 0 2>/dev/null | grep -a '^target:' | sed 's/^/go cartpole /' >>"$out/speedrun.txt"
-    MAESTRO_PPO_TARGET=$cptarget "$bpy" bench/ppo/cartpole_peer.py "$cpframes" 2>/dev/null | grep target | sed 's/^torchrl /py cartpole /' >>"$out/speedrun.txt"
+    MAESTRO_TORCH_THREADS=1 MAESTRO_PPO_TARGET=$cptarget "$bpy" bench/ppo/cartpole_peer.py "$cpframes" 2>/dev/null | grep target | sed 's/^torchrl /py cartpole /' >>"$out/speedrun.txt"
   done
   cat "$out/speedrun.txt"
   # med SIDE TASK FIELD: the median of FIELD over the rounds that reached the target
@@ -275,7 +277,7 @@ bench_speedrun() {
     local gn pn
     gn=$(cnt go $t) pn=$(cnt py $t)
     if [ "$gn" = 0 ] || [ "$pn" = 0 ]; then
-      line+=" ${t}=not_reached go_reached=$gn/$reps torchrl_reached=$pn/$reps"
+      line+=" ${t}=not_reached ${t}_go_reached=$gn/$reps ${t}_torchrl_reached=$pn/$reps"
       continue
     fi
     local gs gf ps pf
@@ -284,8 +286,8 @@ bench_speedrun() {
     line+=$(awk -v t="$t" -v gs="$gs" -v gf="$gf" -v ps="$ps" -v pf="$pf" -v gn="$gn" -v pn="$pn" -v reps="$reps" 'BEGIN {
       printf " %s_ratio=%.2f %s_go_seconds=%.1f %s_go_frames=%d %s_torchrl_seconds=%.1f %s_torchrl_frames=%d %s_reached=%d/%d,%d/%d", t, ps/gs, t, gs, t, gf, t, ps, t, pf, t, gn, reps, pn, reps }')
   done
-  local ratio=nan
-  [ "${#ratios[@]}" -gt 0 ] && ratio=$(printf '%s\n' "${ratios[@]}" | awk '{ s += log($1); n++ } END { printf "%.2f", exp(s / n) }')
+  local ratio=nan # unless every target was reached by both sides
+  [ "${#ratios[@]}" = 2 ] && ratio=$(printf '%s\n' "${ratios[@]}" | awk '{ s += log($1); n++ } END { printf "%.2f", exp(s / n) }')
   echo "RESULT speedrun ratio=$ratio room_target_success=$target cartpole_target_return=$cptarget$line"
 }
 
@@ -299,10 +301,16 @@ bench_ceiling() {
   go build -o "$out/ceiling" ./bench/ceiling
   go build -o "$out/train" ./cmd/train
   "$out/ceiling" | tee "$out/ceiling.txt"
+  rm -f "$out/train-base"
   if [ -n "${BASE:-}" ]; then
     rm -rf "$out/base-src"
-    git worktree add -f --detach "$out/base-src" "$BASE" >/dev/null 2>&1
-    (cd "$out/base-src" && go build -o ../train-base ./cmd/train)
+    git worktree prune
+    git worktree add -f --detach "$out/base-src" "$BASE" >"$out/base-build.log" 2>&1 &&
+      (cd "$out/base-src" && go build -o ../train-base ./cmd/train) >>"$out/base-build.log" 2>&1 || {
+      echo "bench: BASE=$BASE: could not build its train (see $out/base-build.log)" >&2
+      git worktree remove -f "$out/base-src" 2>/dev/null || true
+      exit 1
+    }
     git worktree remove -f "$out/base-src"
   fi
   local args=(--algo appo --env NetHackScore --reward motif --num-envs 8 --frames-per-batch 32 --total-frames "$frames" --eval-every 0 --checkpoint-every 1000 --force)
@@ -310,26 +318,36 @@ bench_ceiling() {
     local bin=$1 dir=$2 t0 t1
     shift 2
     t0=$(date +%s.%N)
-    "$bin" "${args[@]}" --run-dir "$dir" "$@" >/dev/null 2>&1
+    if ! "$bin" "${args[@]}" --run-dir "$dir" "$@" >"$dir.log" 2>&1; then
+      echo "bench: $bin failed (see $dir.log)" >&2
+      return 1
+    fi
     t1=$(date +%s.%N)
     awk -v f="$frames" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", f / (b - a) }'
   }
   : >"$out/ceiling-train.txt"
+  local r fps
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
-    local prof=()
-    [ "$r" = 1 ] && prof=(--cpuprofile "$out/train.prof")
-    echo "train $(fps_of "$out/train" "$out/ceiling-run" "${prof[@]}")" >>"$out/ceiling-train.txt"
-    [ -x "$out/train-base" ] && [ -n "${BASE:-}" ] && echo "base $(fps_of "$out/train-base" "$out/ceiling-base")" >>"$out/ceiling-train.txt"
+    if [ "$r" = 1 ]; then
+      fps=$(fps_of "$out/train" "$out/ceiling-run" --cpuprofile "$out/train.prof") || exit 1
+    else
+      fps=$(fps_of "$out/train" "$out/ceiling-run") || exit 1
+    fi
+    echo "train $fps" >>"$out/ceiling-train.txt"
+    if [ -x "$out/train-base" ]; then
+      fps=$(fps_of "$out/train-base" "$out/ceiling-base") || exit 1
+      echo "base $fps" >>"$out/ceiling-train.txt"
+    fi
   done
   cat "$out/ceiling-train.txt"
   echo "# where make train's job spends its time (pprof, first round)"
   go tool pprof -top -nodecount=25 "$out/train" "$out/train.prof" 2>/dev/null | tail -n +5
-  local fps base ceil
-  fps=$(grep '^train ' "$out/ceiling-train.txt" | awk '{print $2}' | median)
-  base=$(grep '^base ' "$out/ceiling-train.txt" | awk '{print $2}' | median)
+  local base=0 ceil
+  fps=$(awk '$1 == "train" {print $2}' "$out/ceiling-train.txt" | median)
+  [ -x "$out/train-base" ] && base=$(awk '$1 == "base" {print $2}' "$out/ceiling-train.txt" | median)
   ceil=$(grep '^RESULT ceiling' "$out/ceiling.txt" | tr ' ' '\n' | grep '^ceiling_fps=' | cut -d= -f2)
-  awk -v f="$fps" -v b="${base:-0}" -v c="$ceil" -v ref="${BASE:-none}" -v rest="$(grep '^RESULT ceiling' "$out/ceiling.txt" | cut -d' ' -f3-)" 'BEGIN {
+  awk -v f="$fps" -v b="$base" -v c="$ceil" -v ref="${BASE:-none}" -v rest="$(grep '^RESULT ceiling' "$out/ceiling.txt" | cut -d' ' -f4-)" 'BEGIN {
     printf "RESULT ceiling ratio=%.3f train_fps=%d base=%s base_fps=%d speedup=%.2f ceiling_fps=%d %s\n", f / c, f, ref, b, (b > 0 ? f / b : 0), c, rest }'
 }
 

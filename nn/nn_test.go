@@ -1015,7 +1015,7 @@ func TestGRUUnrollGradients(t *testing.T) {
 		return gs
 	}
 	want := grads(false)
-	for rep := 0; rep < 2; rep++ { // the second pass reuses the graph's and the unroll's buffers
+	for rep := 0; rep < 2; rep++ { // the second pass reuses the unroll's buffers
 		got := grads(true)
 		for i, p := range cell.Params() {
 			closeTo(t, "GRUUnroll d "+p.Name, got[i], want[i], 1e-5)

@@ -302,7 +302,10 @@ type Episode struct {
 }
 
 // PlayEpisodes plays policy on the setup's env until n episodes have finished (batches of
-// framesPerEnv steps per env) and returns the first n to finish, in order. It closes nothing:
+// framesPerEnv steps per env) and returns them in the order they finished: each of the B envs
+// contributes its first n/B episodes (one more for the first n%B envs). A fixed share per env
+// keeps the sample unbiased: taking the first n to finish anywhere would over-sample short
+// episodes (on MiniHack, quick successes; on CartPole, early falls). It closes nothing:
 // recordings complete when the caller closes the env.
 func (s *Setup) PlayEpisodes(policy envs.Policy, n, framesPerEnv int) ([]Episode, error) {
 	B := 1
@@ -315,6 +318,13 @@ func (s *Setup) PlayEpisodes(policy envs.Policy, n, framesPerEnv int) ([]Episode
 	}
 	var out []Episode
 	index := make([]int, B)
+	quota := make([]int, B)
+	for e := range quota {
+		quota[e] = n / B
+		if e < n%B {
+			quota[e]++
+		}
+	}
 	for len(out) < n {
 		batch, err := col.Next()
 		if err != nil {
@@ -331,7 +341,7 @@ func (s *Setup) PlayEpisodes(policy envs.Policy, n, framesPerEnv int) ([]Episode
 				continue
 			}
 			e := i % B // [T, B] time-major
-			if len(out) < n {
+			if index[e] < quota[e] {
 				ep := Episode{Env: e, Index: index[e], Return: float64(ret[i])}
 				if status != nil {
 					ok := minihack.Succeeded(status[i])

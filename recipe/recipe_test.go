@@ -6,6 +6,7 @@ import (
 
 	"github.com/maestro-rl/maestro/agents/minihackagent"
 	"github.com/maestro-rl/maestro/agents/nethackagent"
+	"github.com/maestro-rl/maestro/envs"
 	"github.com/maestro-rl/maestro/rl"
 )
 
@@ -51,6 +52,38 @@ func TestBuild(t *testing.T) {
 	} {
 		if _, err := Build(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v; want %q", c.o, err, c.want)
+		}
+	}
+}
+
+// TestPlayEpisodesShares: each env contributes a fixed share of the episodes (its first ones),
+// not whichever finish first, so that short episodes are not over-sampled.
+func TestPlayEpisodesShares(t *testing.T) {
+	s, err := Build(Options{Algo: "ppo", Env: "CartPole", NumEnvs: 4, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Env.Close()
+	eps, err := s.PlayEpisodes(envs.PolicyFunc(s.Learner.Act), 10, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 10 {
+		t.Fatalf("%d episodes, want 10", len(eps))
+	}
+	per := make([][]int, 4)
+	for _, ep := range eps {
+		per[ep.Env] = append(per[ep.Env], ep.Index)
+	}
+	for e, want := range []int{3, 3, 2, 2} {
+		if len(per[e]) != want {
+			t.Errorf("env %d contributed %d episodes (%v), want %d", e, len(per[e]), per[e], want)
+		}
+		for k, idx := range per[e] {
+			if idx != k {
+				t.Errorf("env %d's episodes %v: want its first ones, 0..%d", e, per[e], want-1)
+				break
+			}
 		}
 	}
 }

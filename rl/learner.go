@@ -187,11 +187,11 @@ func (p *Learner) Model() Model { return p.m }
 // Act samples actions for td's observations and records what the update needs (see Policy).
 func (p *Learner) Act(td *tensordict.Dict) error { return p.act.Act(td) }
 
-// Update learns from a [T, B] batch collected with Act (or an Actor). Loss terms and
-// statistics go to Stats.
 // fuseAPPO turns the fused APPO pass on (tests compare it with the separate one).
 var fuseAPPO = true
 
+// Update learns from a [T, B] batch collected with Act (or an Actor). Loss terms and
+// statistics go to Stats.
 func (p *Learner) Update(batch *tensordict.Dict) error {
 	bt, err := NewBatch(batch)
 	if err != nil {

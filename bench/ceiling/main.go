@@ -74,8 +74,8 @@ func (l layer) macs() float64 { return float64(l.rows * l.in * l.out) }
 // products returns the best-shaped products that compute the layer for one batch of T steps of
 // B envs: acting (forward, one step of B rows at a time) and learning (forward over T*B rows,
 // the input gradient and the weight gradient; a recurrent layer's forward and input gradient
-// one step of B rows at a time, its weight gradient in one product over all steps), each with
-// its count per batch.
+// one step of B rows at a time, its weight gradient in one product over all steps; and the
+// bootstrap step over B rows), each with its count per batch.
 func (l layer) products(T, B int) (act, learn []nn.GEMM) {
 	act = []nn.GEMM{{TransB: true, M: B * l.rows, N: l.out, K: l.in, Count: T}}
 	R, n := T*B*l.rows, 1
@@ -84,9 +84,16 @@ func (l layer) products(T, B int) (act, learn []nn.GEMM) {
 	}
 	learn = []nn.GEMM{{TransB: true, M: R, N: l.out, K: l.in, Count: n}} // forward
 	if !l.noInputGrad {
-		learn = append(learn, nn.GEMM{M: R, N: l.in, K: l.out, Count: n}) // dX = dY W
+		dx := n // dX = dY W; the recurrent state's first input (the stored state) needs none
+		if l.recurrent {
+			dx = T - 1
+		}
+		learn = append(learn, nn.GEMM{M: R, N: l.in, K: l.out, Count: dx})
 	}
 	learn = append(learn, nn.GEMM{TransA: true, M: l.out, N: l.in, K: T * B * l.rows, Count: 1}) // dW = dY^T X
+	// The bootstrap values: one step of the network on the next observations of (at least) the
+	// batch's last step.
+	learn = append(learn, nn.GEMM{TransB: true, M: B * l.rows, N: l.out, K: l.in, Count: 1})
 	return act, learn
 }
 
@@ -112,12 +119,15 @@ func main() {
 	numEnvs := flag.Int("num-envs", 8, "envs stepped together (make train: 8)")
 	T := flag.Int("frames-per-batch", 32, "steps per env per batch (make train: 32)")
 	batches := flag.Int("batches", 20, "batches of the measured job (after one warm-up batch)")
-	reps := flag.Int("reps", 15, "timings per product shape (the median counts; 0: none, to profile the job alone)")
+	reps := flag.Int("reps", 15, "timings per product shape (the median counts; 0: none, to profile the job alone: no ceiling)")
 	verbose := flag.Bool("v", false, "print every traced product shape")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured job here")
 	flag.Parse()
 	nn.SetBLASThreads(1)
 	fmt.Fprintln(os.Stderr, "ceiling: BLAS", nn.BLASDescription())
+	if *reps <= 0 {
+		fmt.Fprintln(os.Stderr, "ceiling: -reps 0: no product is timed, so the ceiling and GFLOP/s figures below are meaningless; the job's times and profile are not")
+	}
 	B := *numEnvs
 	frames := float64(*T * B)
 
@@ -152,7 +162,7 @@ func main() {
 	for _, l := range agentLayers(m.Net) {
 		wbytes += 4 * float64(l.in*l.out)
 	}
-	fmt.Printf("acting reads %.1f MB of weights per env step of %d envs: %.1f GB/s at the best-shaped products' time (a step's products stream the weights from L3 when they exceed L2)\n",
+	fmt.Printf("acting reads %.1f MB of weights per env step of %d envs: %.1f GB/s of weight traffic at the best-shaped products' time (timed with the weights warm in cache)\n",
 		wbytes/1e6, B, wbytes/(ideal.act.secs/float64(*T))/1e9)
 	cores := runtime.NumCPU()
 	ceilingFPS := float64(cores) * frames / (ideal.act.secs + ideal.learn.secs)

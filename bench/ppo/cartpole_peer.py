@@ -5,7 +5,9 @@ and recipe's CartPole learner): separate actor and critic MLPs 4-64-64 with tanh
 initialisation (gain sqrt 2, 0.01 for the policy's last layer, 1 for the value's), zero biases;
 4 envs x 128 steps per batch, GAE (gamma 0.99, lambda 0.95), 4 epochs of 4 minibatches of 128
 steps, clip 0.2, value coefficient 0.5, entropy 0.01, advantages normalised per minibatch, max
-gradient norm 0.5, Adam (lr 1e-3, eps 1e-5), the value loss (v - target)^2 without a 1/2. TorchRL's GymEnv + SerialEnv, Collector, GAE and
+gradient norm 0.5, Adam (eps 1e-5) with the learning rate annealed linearly from 1e-3 to 0 over
+FRAMES (set before each batch from the frames collected before it, as rl.Trainer does with
+`train`'s --total-frames), the value loss (v - target)^2 without a 1/2. TorchRL's GymEnv + SerialEnv, Collector, GAE and
 ClipPPOLoss. Every MAESTRO_PPO_EVAL_EVERY frames (default 4096) it plays
 MAESTRO_PPO_EVAL_EPISODES episodes (default 10) sampling from the policy, as `train
 --eval-every` does.
@@ -82,6 +84,8 @@ def main():
     eval_env = make()
     start, n, best, reached = time.perf_counter(), 0, None, None
     for data in collector:  # [N, T]
+        for group in opt.param_groups:
+            group["lr"] = 1e-3 * max(0.0, 1 - n / frames)
         with torch.no_grad():
             gae(data)
         flat = data.reshape(-1)

@@ -346,7 +346,7 @@ func run(c config, resolved func(path string) error) error {
 		}
 		return nil
 	}
-	ev := &periodicEval{c: c, params: learner.Params, tb: tb, start: start} // --eval-every, --target-success
+	ev := &periodicEval{c: c, params: learner.Params, tb: tb, start: start} // --eval-every, --target-success, --target-return
 	evalStep := ev.step
 	checkpointStep := func(st rl.Step) error { // --checkpoint-every
 		if c.checkpointEvery > 0 && st.Batches%c.checkpointEvery == 0 {

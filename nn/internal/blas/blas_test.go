@@ -171,15 +171,16 @@ func BenchmarkSgemm512Gonum(b *testing.B) {
 }
 
 // TestSgemmSmall checks the few-rows kernel (m <= SmallM, A B^T, alpha 1; any B here) against
-// the float64 reference over row counts 1..SmallM, column counts around their register blocks
-// (3 columns for A B^T, 8 and 24 for A B), reduction lengths around the 8-lane vectors, padded
+// the float64 reference over row counts 1..SmallM, column counts around its register blocks (3
+// rows of B) and its 48-column blocks, reduction lengths around the 8-lane vectors, padded
 // leading dimensions and beta 0 (C not read: it holds NaN), 1 and 0.5, with and without splits;
-// A B (OpenBLAS's) alongside.
+// C's padding must stay as it was. The same shapes as A B run on OpenBLAS alongside. Then the
+// dispatch rule: which products the kernel takes.
 func TestSgemmSmall(t *testing.T) {
 	for _, workers := range []int{1, 3} {
 		b := Load("libopenblas.so.0")
 		if b.noSmall {
-			t.Fatal("MAESTRO_BLAS_SMALL=0 is set: the kernels under test are off")
+			t.Fatal("MAESTRO_BLAS_SMALL=0 is set: the kernel under test is off")
 		}
 		b.smallMinB = 0
 		b.SetThreads(1)
@@ -201,24 +202,25 @@ func TestSgemmSmall(t *testing.T) {
 									c[i] = float32(math.NaN())
 								}
 							}
-							want := ref(false, tb, m, n, k, 1, a, lda, bm, ldb, beta, c, ldc)
+							c0 := append([]float32(nil), c...)
+							src := c
 							if beta == 0 {
-								for i := range want {
-									want[i] = 0
-								}
-								want = ref(false, tb, m, n, k, 1, a, lda, bm, ldb, 0, make([]float32, len(c)), ldc)
+								src = make([]float32, len(c))
 							}
+							want := ref(false, tb, m, n, k, 1, a, lda, bm, ldb, beta, src, ldc)
 							b.Sgemm(false, tb, m, n, k, 1, a, lda, bm, ldb, beta, c, ldc)
 							for i := 0; i < m; i++ {
-								for j := 0; j < n; j++ {
-									got, w := float64(c[i*ldc+j]), want[i*ldc+j]
-									if !(math.Abs(got-w) <= 1e-5*(1+math.Abs(w))*math.Sqrt(float64(k))) {
-										t.Fatalf("workers=%d m=%d n=%d k=%d transB=%v beta=%v: c[%d,%d] = %v, want %v", workers, m, n, k, tb, beta, i, j, got, w)
+								for j := 0; j < ldc && i*ldc+j < len(c); j++ {
+									got := c[i*ldc+j]
+									if j >= n { // padding
+										if math.Float32bits(got) != math.Float32bits(c0[i*ldc+j]) {
+											t.Fatalf("workers=%d m=%d n=%d k=%d transB=%v: padding c[%d,%d] written (%v, was %v)", workers, m, n, k, tb, i, j, got, c0[i*ldc+j])
+										}
+										continue
 									}
-								}
-								for j := n; j < ldc && i*ldc+j < len(c); j++ { // padding untouched
-									if beta != 0 && c[i*ldc+j] != c[i*ldc+j] {
-										t.Fatalf("m=%d n=%d k=%d: padding c[%d,%d] written", m, n, k, i, j)
+									w := want[i*ldc+j]
+									if !(math.Abs(float64(got)-w) <= 1e-5*(1+math.Abs(w))*math.Sqrt(float64(k))) {
+										t.Fatalf("workers=%d m=%d n=%d k=%d transB=%v beta=%v: c[%d,%d] = %v, want %v", workers, m, n, k, tb, beta, i, j, got, w)
 									}
 								}
 							}
@@ -229,9 +231,28 @@ func TestSgemmSmall(t *testing.T) {
 		}
 		b.SetWorkers(1)
 	}
+	b := Load("libopenblas.so.0")
+	for _, c := range []struct {
+		transA, transB bool
+		m, n, k        int
+		alpha          float32
+		want           bool
+	}{
+		{false, true, 8, 1536, 795, 1, true},
+		{false, true, 1, 256, 256, 1, true},            // n*k = SmallMinB
+		{false, true, 8, 255, 256, 1, false},           // just under SmallMinB
+		{false, true, SmallM + 1, 1536, 795, 1, false}, // too many rows
+		{false, false, 8, 1536, 795, 1, false},         // A B: OpenBLAS
+		{true, true, 8, 1536, 795, 1, false},           // A transposed
+		{false, true, 8, 1536, 795, 0.5, false},        // alpha != 1
+	} {
+		if got := b.small(c.transA, c.transB, c.m, c.n, c.k, c.alpha); got != c.want {
+			t.Errorf("small(transA=%v, transB=%v, m=%d, n=%d, k=%d, alpha=%v) = %v, want %v", c.transA, c.transB, c.m, c.n, c.k, c.alpha, got, c.want)
+		}
+	}
 }
 
-// BenchmarkSmallRows compares the few-rows kernels with OpenBLAS on the Motif agent's
+// BenchmarkSmallRows compares the few-rows kernel with OpenBLAS on the Motif agent's
 // few-rows products (8 envs): go test -bench SmallRows ./nn/internal/blas/
 func BenchmarkSmallRows(bm *testing.B) {
 	for _, sh := range [][4]int{{8, 1536, 795, 1}, {8, 1536, 512, 1}, {8, 512, 576, 1}, {8, 128, 256, 1}, {8, 24, 512, 1}} {

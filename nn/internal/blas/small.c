@@ -75,8 +75,8 @@ static inline __attribute__((always_inline)) void nt_rows(int MI, long n, long k
 
 CLONES void blas_small_nt(long m, long n, long k, const float *A, long lda, const float *B,
                           long ldb, float beta, float *C, long ldc) {
-    // Blocks of three columns outermost, so that B's rows come from memory once for all of
-    // A's row blocks (A itself, m <= 8 rows, stays in L1).
+    // Blocks of 48 columns outermost (three at a time inside), so that a block's 48 rows of B
+    // come from memory once for all of A's row blocks (A itself, m <= 8 rows, stays in L1).
     const long JB = 48;
     for (long j0 = 0; j0 < n; j0 += JB) {
         long nj = n - j0 < JB ? n - j0 : JB;
