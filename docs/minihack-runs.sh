@@ -7,11 +7,14 @@
 # RANDOM_STEPS steps (`play -quiet`), and plots the success curves into docs/img/. Then, on
 # each task of MOTIF_TASKS, APPO with Motif's intrinsic reward (the shipped reward model) plus
 # 10 x the task's (Motif's weight on sparse tasks), the same frames, against the APPO run on the
-# task's reward alone. Last, on each task of TORCHRL_TASKS, TorchRL's PPO with the twin of the
+# task's reward alone. On each task of RECOMPUTE_TASKS, APPO with --recompute-values (V-trace
+# reads the learner's values over the stored sequences, as sample-factory does) beside APPO
+# with the values recorded at acting time, RECOMPUTE_FRAMES each. Last, on each task of TORCHRL_TASKS, TorchRL's PPO with the twin of the
 # MiniHack agent (bench/ppo/peer.py, the same settings, one thread) for the frames of the Go PPO
 # run, its curve in $OUT/<task>-torchrl/log.csv, plotted against the Go run.
 #
-# TASKS, MOTIF_TASKS and TORCHRL_TASKS unset take the defaults below; set empty, none.
+# TASKS, MOTIF_TASKS, RECOMPUTE_TASKS and TORCHRL_TASKS unset take the defaults below; set
+# empty, none.
 # Resumable: a run with an eval.json is skipped, an unfinished one continues from its last
 # checkpoint (--resume), so the script can be stopped (kill it, then Ctrl-C or SIGINT the
 # trains: they checkpoint) and started again; results collect in $OUT/summary.txt.
@@ -21,6 +24,7 @@ frames=${FRAMES:-1000000} room5=${ROOM5_FRAMES:-200000} eval_eps=${EVAL:-200} ou
 random_steps=${RANDOM_STEPS:-100000}
 tasks=${TASKS-Room-5x5 Room-15x15 KeyRoom-S5 Corridor-R3 MazeWalk-9x9 River-Narrow Eat}
 motif_tasks=${MOTIF_TASKS-KeyRoom-S5} torchrl_tasks=${TORCHRL_TASKS-Room-5x5}
+recompute_tasks=${RECOMPUTE_TASKS-River-Narrow} recompute_frames=${RECOMPUTE_FRAMES:-600000}
 bpy=${MAESTRO_CACHE:-$HOME/.cache/maestro}/peer-bench/bin/python # scripts/setup.sh --bench
 mkdir -p "$out" docs/img bin
 go build -o bin/ ./cmd/train ./cmd/play
@@ -51,6 +55,13 @@ for task in $motif_tasks; do
   run "$task" appo "$frames" -motif --reward motif --motif-a2 10
   ./bin/train plot --out "docs/img/minihack-$task-motif.png" --column success_last20 \
     --title "MiniHack-$task-v0: APPO, task reward vs Motif + 10 x task" "$out/$task-appo" "$out/$task-appo-motif"
+done
+for task in $recompute_tasks; do
+  run "$task" appo "$recompute_frames" -values &
+  run "$task" appo "$recompute_frames" -recompute --recompute-values &
+  wait
+  ./bin/train plot --out "docs/img/minihack-$task-recompute.png" --column success_last20 \
+    --title "MiniHack-$task-v0: APPO, acting's values vs recomputed (--recompute-values)" "$out/$task-appo-values" "$out/$task-appo-recompute"
 done
 for task in $torchrl_tasks; do
   n=$frames
