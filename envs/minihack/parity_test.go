@@ -397,8 +397,9 @@ func keyRoomActions(t *testing.T, e *minihack.Env, spec minihack.TaskSpec, seed 
 }
 
 // TestScriptedSkillsWithPythonMiniHack plays the Fixed skill tasks' solutions (two steps
-// north-west onto the thing, its command, y to confirm): the reward manager's events must
-// fire in Go as in Python, ending the episode with reward 1.
+// north-west onto the thing, its command, y to confirm; Levitate's: pick the item up and use
+// it): the reward manager's events must fire in Go as in Python, ending the episode with
+// reward 1.
 func TestScriptedSkillsWithPythonMiniHack(t *testing.T) {
 	p := startPeer(t)
 	for _, c := range []struct {
@@ -408,6 +409,10 @@ func TestScriptedSkillsWithPythonMiniHack(t *testing.T) {
 		{"MiniHack-Eat-Fixed-v0", []uint8{'y', 'y', 'e', 'y'}},
 		{"MiniHack-Pray-Fixed-v0", []uint8{'y', 'y', 240, 'y'}},
 		{"MiniHack-Sink-Fixed-v0", []uint8{'y', 'y', 'q', 'y'}},
+		// Pick the item up (it becomes f), use it on f; a ring asks for the right hand.
+		{"MiniHack-Levitate-Potion-Fixed-v0", []uint8{'y', 'y', ',', 'q', 'f'}},
+		{"MiniHack-Levitate-Boots-Fixed-v0", []uint8{'y', 'y', ',', 'W', 'f'}},
+		{"MiniHack-Levitate-Ring-Fixed-v0", []uint8{'y', 'y', ',', 'P', 'f', 'r'}},
 	} {
 		t.Run(c.task, func(t *testing.T) {
 			spec, _ := minihack.Spec(c.task)
