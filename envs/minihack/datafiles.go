@@ -13,7 +13,7 @@ import (
 	"github.com/maestro-rl/maestro/envs/nethack"
 )
 
-// MiniHack's hand-drawn levels (Memento, ExploreMaze, Quest) are des files in MiniHack's
+// MiniHack's hand-drawn levels (Memento, ExploreMaze, Quest, LavaCross) are des files in MiniHack's
 // package data. Maestro does not ship them: it reads them from a MiniHack 1.0.2 install, found
 // by DataDir, and checks each against the sha256 of 1.0.2's copy, so that a level is MiniHack's
 // to the byte or the task refuses to start.
@@ -34,6 +34,7 @@ var dataFiles = map[string]string{
 	"quest_easy.des":                "3459acbb0ce6ab84638172e79fde9f50e0083f4a1eeb420434985abd201fe865",
 	"quest_medium.des":              "bbbfae8340a10017cf3e70a7f1a4d48178358071fb19114e64f6dd4640dc9f6a",
 	"quest_hard.des":                "655e8e41f2b31f5dcba5f25911630f8ebde88aa79f816ccc9d401a528d8a3f2c",
+	"lava_crossing.des":             "1c375a83e09e696940296ab91bd1363751619e2039e2fb31ff7b91bf60d24caa",
 }
 
 // DataDir returns the data folder of a MiniHack install: $MAESTRO_MINIHACK_DAT, else the
@@ -150,7 +151,8 @@ func IsDataTask(name string) bool {
 	switch name {
 	case "MiniHack-Memento-Short-F2-v0", "MiniHack-Memento-F2-v0", "MiniHack-Memento-F4-v0",
 		"MiniHack-ExploreMaze-Easy-v0", "MiniHack-ExploreMaze-Hard-v0", "MiniHack-ExploreMaze-Easy-Mapped-v0",
-		"MiniHack-ExploreMaze-Hard-Mapped-v0", "MiniHack-Quest-Easy-v0", "MiniHack-Quest-Medium-v0", "MiniHack-Quest-Hard-v0":
+		"MiniHack-ExploreMaze-Hard-Mapped-v0", "MiniHack-Quest-Easy-v0", "MiniHack-Quest-Medium-v0", "MiniHack-Quest-Hard-v0",
+		"MiniHack-LavaCross-Full-v0", "MiniHack-LavaCross-Restricted-v0":
 		return true
 	}
 	return false

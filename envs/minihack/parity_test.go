@@ -398,8 +398,8 @@ func keyRoomActions(t *testing.T, e *minihack.Env, spec minihack.TaskSpec, seed 
 
 // TestScriptedSkillsWithPythonMiniHack plays the Fixed skill tasks' solutions (two steps
 // north-west onto the thing, its command, y to confirm; Levitate's: pick the item up and use
-// it): the reward manager's events must fire in Go as in Python, ending the episode with
-// reward 1.
+// it; WoD-Easy's: zap the wand at the minotaur): the reward manager's events must fire in Go as
+// in Python, ending the episode with reward 1.
 func TestScriptedSkillsWithPythonMiniHack(t *testing.T) {
 	p := startPeer(t)
 	for _, c := range []struct {
@@ -413,6 +413,9 @@ func TestScriptedSkillsWithPythonMiniHack(t *testing.T) {
 		{"MiniHack-Levitate-Potion-Fixed-v0", []uint8{'y', 'y', ',', 'q', 'f'}},
 		{"MiniHack-Levitate-Boots-Fixed-v0", []uint8{'y', 'y', ',', 'W', 'f'}},
 		{"MiniHack-Levitate-Ring-Fixed-v0", []uint8{'y', 'y', ',', 'P', 'f', 'r'}},
+		// The wand starts in the inventory as f: zap it east at the minotaur.
+		{"MiniHack-WoD-Easy-Full-v0", []uint8{'z', 'f', 'l'}},
+		{"MiniHack-WoD-Easy-Restricted-v0", []uint8{'z', 'f', 'l'}},
 	} {
 		t.Run(c.task, func(t *testing.T) {
 			spec, _ := minihack.Spec(c.task)

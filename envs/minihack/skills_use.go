@@ -128,3 +128,149 @@ func init() {
 	fr.Actions = restricted(keyPickup, keyZap, keyApply, keyFire)
 	mustRegister(fr)
 }
+
+// The LavaCross tasks: a room split by a column of lava, the stairs down somewhere on the right
+// bank; levitation (a potion, a ring, or one of them or boots) carries the hero across. Pickup
+// puts the item anywhere on the left bank, Inv under the hero's start with autopickup on (so it
+// starts in the inventory). LavaCross-Full and -Restricted are MiniHack's lava_crossing.des.
+func lavaLevel(items []useItem, inv bool) func(*rand.Rand) (string, error) {
+	return func(*rand.Rand) (string, error) {
+		var b strings.Builder
+		b.WriteString("MAZE: \"mylevel\", ' '\nFLAGS:hardfloor\nINIT_MAP: solidfill,' '\nGEOMETRY:center,center\nMAP\n")
+		b.WriteString("-------------\n" + strings.Repeat("|.....L.....|\n", 5) + "-------------\nENDMAP\n")
+		b.WriteString("REGION:(0,0,12,6),lit,\"ordinary\"\n")
+		if !inv {
+			b.WriteString("$left_bank = selection:fillrect (1,1,5,5)\n")
+		}
+		b.WriteString("$right_bank = selection:fillrect (7,1,11,5)\n")
+		place := "rndcoord($left_bank)"
+		if inv {
+			place = "(2,2)"
+		}
+		var branch func(its []useItem, pct int)
+		branch = func(its []useItem, pct int) {
+			if len(its) == 1 {
+				fmt.Fprintf(&b, "OBJECT:('%c',\"%s\"),%s,blessed\n", its[0].symbol, its[0].name, place)
+				return
+			}
+			fmt.Fprintf(&b, "IF [%d%%] {\n", pct)
+			branch(its[:1], 0)
+			b.WriteString("} ELSE {\n")
+			branch(its[1:], 100/(len(its)-1))
+			b.WriteString("}\n")
+		}
+		branch(items, 100/len(items))
+		if inv {
+			b.WriteString("BRANCH:(2,2,2,2),(0,0,0,0)\n")
+		} else {
+			b.WriteString("BRANCH:(1,1,5,5),(0,0,0,0)\n")
+		}
+		b.WriteString("STAIR:rndcoord($right_bank),down\n")
+		return b.String(), nil
+	}
+}
+
+// The WoD (wand of death) tasks: a blessed wand of death near the start and a minotaur. Easy:
+// a corridor with the hero on the wand (autopickup) and the minotaur asleep at the far end;
+// killing it is the task. Medium: a longer corridor, the minotaur asleep before the stairs.
+// Hard: a room to start in, the wand somewhere in it, an awake minotaur in the corridor before
+// the stairs. MiniHack's WoD-Pro (a drawn spiral maze) is not registered.
+func wodLevel(variant string) func(*rand.Rand) (string, error) {
+	return func(*rand.Rand) (string, error) {
+		o := DefaultLevelOptions()
+		switch variant {
+		case "Easy":
+			o.Map = "\n|" + strings.Repeat("-", 10) + "\n|" + strings.Repeat(".", 9) + "+\n|" + strings.Repeat("-", 10) + "\n"
+		case "Medium":
+			o.Map = "\n|" + strings.Repeat("-", 27) + "|\n|" + strings.Repeat(".", 27) + "|\n|" + strings.Repeat("-", 27) + "|\n"
+		case "Hard":
+			o.Map = "\n|" + strings.Repeat("-", 27) + "|\n|" + strings.Repeat(".", 27) + "|\n|.....|" + strings.Repeat("-", 21) +
+				"|\n|.....|\n|.....|\n|-----|\n"
+		}
+		g := NewLevelGenerator(o)
+		switch variant {
+		case "Easy":
+			g.SetStart(1, 1)
+			g.AddObject("death", '/', At(1, 1), "blessed")
+			g.AddMonster("minotaur", 0, At(9, 1), "asleep")
+		case "Medium":
+			g.SetStart(1, 1)
+			g.AddGoal(At(27, 1))
+			g.AddObject("death", '/', At(2, 1), "blessed")
+			g.AddMonster("minotaur", 0, At(26, 1), "asleep")
+		case "Hard":
+			g.SetStartRect(1, 1, 5, 5)
+			g.AddGoal(At(27, 1))
+			g.SetAreaVariable("$safe_room", "fillrect", 1, 1, 4, 4)
+			g.AddObjectArea("$safe_room", "death", '/', "blessed")
+			g.AddMonster("minotaur", 0, At(26, 1))
+		}
+		return g.Des()
+	}
+}
+
+func init() {
+	potion := useItem{"Potion", "levitation", '!', []uint8{keyPickup, keyQuaff, keyFire}}
+	ring := useItem{"Ring", "levitation", '=', []uint8{keyPickup, keyPutOn, keyFire, keyRead}}
+	boots := useItem{"Boots", "levitation boots", '[', nil}
+	for _, it := range []useItem{potion, ring} {
+		for _, inv := range []bool{false, true} {
+			v := "Pickup"
+			if inv {
+				v = "Inv"
+			}
+			for _, restrict := range []bool{false, true} {
+				name := "MiniHack-LavaCross-Levitate-" + it.variant + "-" + v + "-Full-v0"
+				if restrict {
+					name = "MiniHack-LavaCross-Levitate-" + it.variant + "-" + v + "-Restricted-v0"
+				}
+				t := Skill(name, lavaLevel([]useItem{it}, inv), nil)
+				t.MaxEpisodeSteps, t.Autopickup = 400, inv
+				if restrict {
+					t.Actions = restricted(it.commands...)
+				}
+				mustRegister(t)
+			}
+		}
+	}
+	for _, restrict := range []bool{false, true} {
+		name := "MiniHack-LavaCross-Levitate-Full-v0"
+		if restrict {
+			name = "MiniHack-LavaCross-Levitate-Restricted-v0"
+		}
+		// A potion a third of the time, else a ring or boots evenly.
+		t := Skill(name, lavaLevel([]useItem{potion, ring, boots}, false), nil)
+		t.MaxEpisodeSteps = 400
+		if restrict {
+			t.Actions = restricted(keyPickup, keyWear, keyQuaff, keyPutOn, keyFire, keyRead)
+		}
+		mustRegister(t)
+	}
+	mustRegister(Skill("MiniHack-LavaCross-Full-v0", dataLevel("lava_crossing.des"), nil))
+	lc := Skill("MiniHack-LavaCross-Restricted-v0", dataLevel("lava_crossing.des"), nil)
+	lc.Actions = restricted(keyPickup, keyZap, keyWear, keyApply, keyQuaff, keyPutOn, keyFire, keyRead)
+	mustRegister(lc)
+
+	killed := onEvent(func() Event { return KillEvent("minotaur") })
+	for _, w := range []struct {
+		variant string
+		steps   int
+	}{{"Easy", 50}, {"Medium", 150}, {"Hard", 400}} {
+		for _, restrict := range []bool{false, true} {
+			name := "MiniHack-WoD-" + w.variant + "-Full-v0"
+			if restrict {
+				name = "MiniHack-WoD-" + w.variant + "-Restricted-v0"
+			}
+			var rewards func() *RewardManager // Medium and Hard: the stairs
+			if w.variant == "Easy" {
+				rewards = killed
+			}
+			t := Skill(name, wodLevel(w.variant), rewards)
+			t.MaxEpisodeSteps, t.Autopickup = w.steps, w.variant == "Easy"
+			if restrict {
+				t.Actions = restricted(keyPickup, keyZap, keyFire)
+			}
+			mustRegister(t)
+		}
+	}
+}
