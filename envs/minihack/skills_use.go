@@ -71,21 +71,23 @@ func eitherLevel(w, h, end int, items []useItem, first int, message bool) func(*
 			b.WriteString(strings.Repeat(".", w) + "\n")
 		}
 		fmt.Fprintf(&b, "ENDMAP\nREGION:(0,0,%d,%d),lit,\"ordinary\"\n", end, end)
-		var branch func(its []useItem, pct int)
-		branch = func(its []useItem, pct int) {
-			if len(its) == 1 {
-				fmt.Fprintf(&b, "OBJECT:('%c',\"%s\"),random,blessed\n", its[0].symbol, its[0].name)
-				return
-			}
-			fmt.Fprintf(&b, "IF [%d%%] {\n", pct)
-			branch(its[:1], 0)
-			b.WriteString("} ELSE {\n")
-			branch(its[1:], 100/(len(its)-1))
-			b.WriteString("}\n")
-		}
-		branch(items, first)
+		writeEither(&b, items, first, "random")
 		return b.String(), nil
 	}
+}
+
+// writeEither writes one of the blessed items at place: the first with probability pct
+// percent, else evenly among the rest (nested des IF branches).
+func writeEither(b *strings.Builder, items []useItem, pct int, place string) {
+	if len(items) == 1 {
+		fmt.Fprintf(b, "OBJECT:('%c',\"%s\"),%s,blessed\n", items[0].symbol, items[0].name, place)
+		return
+	}
+	fmt.Fprintf(b, "IF [%d%%] {\n", pct)
+	writeEither(b, items[:1], 0, place)
+	b.WriteString("} ELSE {\n")
+	writeEither(b, items[1:], 100/(len(items)-1), place)
+	b.WriteString("}\n")
 }
 
 // restricted returns the moves followed by commands.
@@ -147,19 +149,7 @@ func lavaLevel(items []useItem, inv bool) func(*rand.Rand) (string, error) {
 		if inv {
 			place = "(2,2)"
 		}
-		var branch func(its []useItem, pct int)
-		branch = func(its []useItem, pct int) {
-			if len(its) == 1 {
-				fmt.Fprintf(&b, "OBJECT:('%c',\"%s\"),%s,blessed\n", its[0].symbol, its[0].name, place)
-				return
-			}
-			fmt.Fprintf(&b, "IF [%d%%] {\n", pct)
-			branch(its[:1], 0)
-			b.WriteString("} ELSE {\n")
-			branch(its[1:], 100/(len(its)-1))
-			b.WriteString("}\n")
-		}
-		branch(items, 100/len(items))
+		writeEither(&b, items, 100/len(items), place)
 		if inv {
 			b.WriteString("BRANCH:(2,2,2,2),(0,0,0,0)\n")
 		} else {
