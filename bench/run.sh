@@ -149,17 +149,39 @@ bench_rewardmodel() {
   MAESTRO_NN_CASES=rm_step side_by_side rewardmodel "${REPS:-5}" "$out/nnbench" bench/nn/peer.py
 }
 
+# build_base: with BASE=<git ref>, builds that commit's `train` into $out/train-base (a
+# before/after comparison in one run); without BASE, removes it.
+build_base() {
+  rm -f "$out/train-base"
+  [ -n "${BASE:-}" ] || return 0
+  rm -rf "$out/base-src"
+  git worktree prune
+  git worktree add -f --detach "$out/base-src" "$BASE" >"$out/base-build.log" 2>&1 &&
+    (cd "$out/base-src" && go build -o ../train-base ./cmd/train) >>"$out/base-build.log" 2>&1 || {
+    echo "bench: BASE=$BASE: could not build its train (see $out/base-build.log)" >&2
+    git worktree remove -f "$out/base-src" 2>/dev/null || true
+    exit 1
+  }
+  git worktree remove -f "$out/base-src"
+}
+
 bench_ppo() {
   # End-to-end PPO training on NetHackScore, same network, envs, batch and epochs: `train` against
   # TorchRL (bench/ppo/peer.py). FRAMES per run (default 2048: 8 batches of 8 envs x 32 steps).
+  # With BASE=<git ref>, that commit's `train` runs the same job in each round (before/after).
   local reps=${REPS:-3} frames=${FRAMES:-2048}
   go build -o "$out/train" ./cmd/train
+  build_base
+  ppo_run() { # binary label
+    "$1" --algo ppo --env NetHackScore --num-envs 8 --frames-per-batch 32 --total-frames "$frames" \
+      --run-dir "$out/ppo-run" --force --seed "$r" --checkpoint-every 0 2>/dev/null | tail -1 |
+      awk -v l="$2" '{for (i=1;i<NF;i++) if ($(i+1)=="frames" && $(i+2)=="in") {f=$i; s=$(i+3)}} END {sub("s;","",s); printf "%s frames_per_s=%.1f frames=%d seconds=%s\n", l, f/s, f, s}' >>"$out/ppo.txt"
+  }
   : >"$out/ppo.txt"
   for r in $(seq "$reps"); do
     echo "round $r/$reps" >&2
-    "$out/train" --algo ppo --env NetHackScore --num-envs 8 --frames-per-batch 32 --total-frames "$frames" \
-      --run-dir "$out/ppo-run" --force --seed "$r" --checkpoint-every 0 2>/dev/null | tail -1 |
-      awk '{for (i=1;i<NF;i++) if ($(i+1)=="frames" && $(i+2)=="in") {f=$i; s=$(i+3)}} END {sub("s;","",s); printf "go frames_per_s=%.1f frames=%d seconds=%s\n", f/s, f, s}' >>"$out/ppo.txt"
+    ppo_run "$out/train" go
+    [ -x "$out/train-base" ] && ppo_run "$out/train-base" base
     "$bpy" bench/ppo/peer.py "$frames" 2>/dev/null | tail -1 >>"$out/ppo.txt"
   done
   # For the record (SF=1, after scripts/setup.sh --sample-factory): sample-factory's APPO with the
@@ -184,6 +206,7 @@ bench_ppo() {
     extra=$(awk -v ga="$(m go_appo)" -v sf="$(m sample_factory)" -v sfo="$(m sample_factory overall_frames_per_s)" \
       'BEGIN { printf " go_appo_fps=%.1f sample_factory_appo_fps=%.1f sample_factory_overall_fps=%.1f", ga, sf, sfo }')
   fi
+  [ -x "$out/train-base" ] && extra+=$(awk -v b="$(m base)" -v g="$go" -v ref="$BASE" 'BEGIN { printf " base=%s base_fps=%.1f speedup=%.2f", ref, b, g / b }')
   awk -v go="$go" -v tr="$tr" -v extra="$extra" 'BEGIN { printf "RESULT ppo ratio=%.2f go_fps=%.1f torchrl_fps=%.1f%s\n", go/tr, go, tr, extra }'
 }
 
@@ -301,18 +324,7 @@ bench_ceiling() {
   go build -o "$out/ceiling" ./bench/ceiling
   go build -o "$out/train" ./cmd/train
   "$out/ceiling" | tee "$out/ceiling.txt"
-  rm -f "$out/train-base"
-  if [ -n "${BASE:-}" ]; then
-    rm -rf "$out/base-src"
-    git worktree prune
-    git worktree add -f --detach "$out/base-src" "$BASE" >"$out/base-build.log" 2>&1 &&
-      (cd "$out/base-src" && go build -o ../train-base ./cmd/train) >>"$out/base-build.log" 2>&1 || {
-      echo "bench: BASE=$BASE: could not build its train (see $out/base-build.log)" >&2
-      git worktree remove -f "$out/base-src" 2>/dev/null || true
-      exit 1
-    }
-    git worktree remove -f "$out/base-src"
-  fi
+  build_base
   local args=(--algo appo --env NetHackScore --reward motif --num-envs 8 --frames-per-batch 32 --total-frames "$frames" --eval-every 0 --checkpoint-every 1000 --force)
   fps_of() { # binary run-dir [extra flags]: frames/s over the whole run, start-up included
     local bin=$1 dir=$2 t0 t1
