@@ -26,6 +26,14 @@ func (g *Graph) Linear(x *Value, w, b *Param) *Value {
 		}
 		panic(fmt.Sprintf("nn: Linear of x %v with W %v and b %v", x.Shape, w.Shape, bs))
 	}
+	y := g.linearForward(x, w, b)
+	o := record[linearOp](g)
+	*o = linearOp{x: x, y: y, w: w, b: b}
+	return y
+}
+
+// linearForward returns x W^T + b on checked shapes, recording nothing.
+func (g *Graph) linearForward(x *Value, w, b *Param) *Value {
 	n, in, out := x.Shape[0], x.Shape[1], w.Shape[0]
 	y := g.valueFull(true, n, out)
 	beta := float32(0) // every element is written: by the bias rows, or by the product alone
@@ -36,8 +44,6 @@ func (g *Graph) Linear(x *Value, w, b *Param) *Value {
 		beta = 1
 	}
 	blas.Default().Sgemm(false, true, n, out, in, 1, x.Data, in, w.Data, in, beta, y.Data, out)
-	o := record[linearOp](g)
-	*o = linearOp{x: x, y: y, w: w, b: b}
 	return y
 }
 

@@ -104,13 +104,7 @@ func (o *seqLinearOp) backward() {
 // seqLinear is Linear(x, acc.w, acc.b) for rows [row, row+N) of a sequence whose weight
 // gradient acc accumulates.
 func (g *Graph) seqLinear(x *Value, acc *seqWeightGradOp, row int) *Value {
-	w, b := acc.w, acc.b
-	n, in, out := x.Shape[0], x.Shape[1], w.Shape[0]
-	y := g.valueFull(true, n, out)
-	for i := 0; i < n; i++ {
-		copy(y.Data[i*out:(i+1)*out], b.Data)
-	}
-	blas.Default().Sgemm(false, true, n, out, in, 1, x.Data, in, w.Data, in, 1, y.Data, out)
+	y := g.linearForward(x, acc.w, acc.b)
 	if y.Grad != nil {
 		o := record[seqLinearOp](g)
 		*o = seqLinearOp{x: x, y: y, acc: acc, row: row}

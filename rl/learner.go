@@ -233,10 +233,11 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	// recomputed one; filled in below) and, after the last step and at episode ends, one step of
 	// the current network on the next observation from the stored next state (next/hidden).
 	nextValue := make([]float32, n)
-	var boot []int // rows evaluated
+	var boot []int                                              // rows evaluated
+	booted := func(i int) bool { return i/B == T-1 || done[i] } // recurrent: no next step in the batch
 	if recurrent {
 		for i := range n {
-			if i/B == T-1 || done[i] {
+			if booted(i) {
 				boot = append(boot, i)
 			}
 		}
@@ -300,7 +301,8 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	var fLogits, fV *nn.Value // fused: the pass the loss is built on
 	if p.o.Algo == APPO {
 		var logits, v *nn.Value
-		var rows []int // the batch row of each of the pass's rows
+		var rows []int   // the batch row of each of the pass's rows (nil: the batch's order)
+		passActs := acts // the actions in the pass's row order
 		if fused {
 			shuffle() // epoch 1's order, drawn here rather than in the loop below
 			if err := minibatch(0); err != nil {
@@ -311,23 +313,19 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 			}
 			g.Reset()
 			logits, v = p.m.Unroll(g, steps, envsMB, h0, mEnded)
-			fLogits, fV, rows = logits, v, rowsMB
+			fLogits, fV, rows, passActs = logits, v, rowsMB, mActs
 		} else {
 			if err := p.m.Observe(batch, "", nil); err != nil {
 				return err
 			}
 			g.Reset()
-			var h00 []float32
+			var hFirst []float32 // every env's state at t = 0
 			if recurrent {
-				h00 = hidden[:B*H]
+				hFirst = hidden[:B*H]
 			}
-			logits, v = p.m.Unroll(g, T, B, h00, done)
+			logits, v = p.m.Unroll(g, T, B, hFirst, done)
 		}
-		actsPass := acts
-		if fused {
-			actsPass = mActs
-		}
-		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, actsPass).Data
+		lp := nn.Categorical{LogP: g.LogSoftmax(logits)}.LogProb(g, passActs).Data
 		logPi = make([]float32, n)
 		if p.o.RecomputeValues {
 			value = make([]float32, n)
@@ -345,7 +343,7 @@ func (p *Learner) Update(batch *tensordict.Dict) error {
 	}
 	if recurrent {
 		for i := range n {
-			if !(i/B == T-1 || done[i]) {
+			if !booted(i) {
 				nextValue[i] = value[i+B]
 			}
 		}
