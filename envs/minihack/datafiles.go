@@ -99,7 +99,8 @@ func init() {
 		{"MiniHack-Memento-F2-v0", "memento_easy.des"},
 		{"MiniHack-Memento-F4-v0", "memento_hard.des"},
 	} {
-		t := Navigation(m.name, 5000, dataLevel(m.file))
+		t := Navigation(m.name, 5000, nil)
+		t.LevelFile = m.file
 		t.Rewards = func() *RewardManager {
 			return NewRewardManager().
 				Add(MessageEvent{[]string{"squeak"}}, EventOptions{Reward: -1, Required: true, Sufficient: true}).
@@ -115,7 +116,8 @@ func init() {
 		{"MiniHack-ExploreMaze-Easy-Mapped-v0", "exploremazeeasy_premapped.des"},
 		{"MiniHack-ExploreMaze-Hard-Mapped-v0", "exploremazehard_premapped.des"},
 	} {
-		t := Navigation(m.name, 500, dataLevel(m.file))
+		t := Navigation(m.name, 500, nil)
+		t.LevelFile = m.file
 		t.Actions = append(slices.Clone(NavigateActions), 'e')
 		t.Autopickup, t.AllowAllYNQuestions = false, true
 		t.GameKeys = []string{"internal"}
@@ -137,7 +139,8 @@ func init() {
 		{"MiniHack-Quest-Medium-v0", "quest_medium.des", "kni-hum-law-fem", 1000, true},
 		{"MiniHack-Quest-Hard-v0", "quest_hard.des", "", 1000, false},
 	} {
-		t := Skill(q.name, dataLevel(q.file), nil)
+		t := Skill(q.name, nil, nil)
+		t.LevelFile = q.file
 		t.MaxEpisodeSteps, t.Autopickup = q.steps, q.autopickup
 		if q.character != "" {
 			t.Character = q.character
@@ -146,14 +149,6 @@ func init() {
 	}
 }
 
-// IsDataTask reports whether a task's level is one of MiniHack's des files (DataDir).
-func IsDataTask(name string) bool {
-	switch name {
-	case "MiniHack-Memento-Short-F2-v0", "MiniHack-Memento-F2-v0", "MiniHack-Memento-F4-v0",
-		"MiniHack-ExploreMaze-Easy-v0", "MiniHack-ExploreMaze-Hard-v0", "MiniHack-ExploreMaze-Easy-Mapped-v0",
-		"MiniHack-ExploreMaze-Hard-Mapped-v0", "MiniHack-Quest-Easy-v0", "MiniHack-Quest-Medium-v0", "MiniHack-Quest-Hard-v0",
-		"MiniHack-LavaCross-Full-v0", "MiniHack-LavaCross-Restricted-v0":
-		return true
-	}
-	return false
-}
+// IsDataTask reports whether a registered task's level is one of MiniHack's des files
+// (TaskSpec.LevelFile, read through DataDir).
+func IsDataTask(name string) bool { return registry[name].LevelFile != "" }

@@ -93,6 +93,15 @@ func writeEither(b *strings.Builder, items []useItem, pct int, place string) {
 // restricted returns the moves followed by commands.
 func restricted(commands ...uint8) []uint8 { return append(slices.Clone(MoveActions), commands...) }
 
+// registerFullAndRestricted registers t as base-Full-v0, with its own actions, and as
+// base-Restricted-v0, with the moves and commands.
+func registerFullAndRestricted(base string, t TaskSpec, commands ...uint8) {
+	t.Name = base + "-Full-v0"
+	mustRegister(t)
+	t.Name, t.Actions = base+"-Restricted-v0", restricted(commands...)
+	mustRegister(t)
+}
+
 func init() {
 	levitate := []useItem{
 		{"Boots", "levitation boots", '[', []uint8{keyPickup, keyWear, keyFire}},
@@ -102,10 +111,7 @@ func init() {
 	levitated := onEvent(func() Event { return MessageEvent{LevitationMessages} })
 	for _, it := range levitate {
 		base := "MiniHack-Levitate-" + it.variant
-		mustRegister(Skill(base+"-Full-v0", usedLevel(5, 5, it, false), levitated))
-		r := Skill(base+"-Restricted-v0", usedLevel(5, 5, it, false), levitated)
-		r.Actions = restricted(it.commands...)
-		mustRegister(r)
+		registerFullAndRestricted(base, Skill(base, usedLevel(5, 5, it, false), levitated), it.commands...)
 		mustRegister(Skill(base+"-Fixed-v0", usedLevel(5, 5, it, true), levitated))
 	}
 	// Random: a potion a third of the time, else a ring or boots evenly.
@@ -120,15 +126,10 @@ func init() {
 	froze := onEvent(func() Event { return MessageEvent{FreezeMessages} })
 	for _, it := range freeze {
 		base := "MiniHack-Freeze-" + it.variant
-		mustRegister(Skill(base+"-Full-v0", usedLevel(8, 8, it, false), froze))
-		r := Skill(base+"-Restricted-v0", usedLevel(8, 8, it, false), froze)
-		r.Actions = restricted(it.commands...)
-		mustRegister(r)
+		registerFullAndRestricted(base, Skill(base, usedLevel(8, 8, it, false), froze), it.commands...)
 	}
-	mustRegister(Skill("MiniHack-Freeze-Random-Full-v0", eitherLevel(8, 8, 7, freeze, 50, true), froze))
-	fr := Skill("MiniHack-Freeze-Random-Restricted-v0", eitherLevel(8, 8, 7, freeze, 50, true), froze)
-	fr.Actions = restricted(keyPickup, keyZap, keyApply, keyFire)
-	mustRegister(fr)
+	registerFullAndRestricted("MiniHack-Freeze-Random", Skill("", eitherLevel(8, 8, 7, freeze, 50, true), froze),
+		keyPickup, keyZap, keyApply, keyFire)
 }
 
 // The LavaCross tasks: a room split by a column of lava, the stairs down somewhere on the right
@@ -209,58 +210,30 @@ func init() {
 			if inv {
 				v = "Inv"
 			}
-			for _, restrict := range []bool{false, true} {
-				name := "MiniHack-LavaCross-Levitate-" + it.variant + "-" + v + "-Full-v0"
-				if restrict {
-					name = "MiniHack-LavaCross-Levitate-" + it.variant + "-" + v + "-Restricted-v0"
-				}
-				t := Skill(name, lavaLevel([]useItem{it}, inv), nil)
-				t.MaxEpisodeSteps, t.Autopickup = 400, inv
-				if restrict {
-					t.Actions = restricted(it.commands...)
-				}
-				mustRegister(t)
-			}
+			t := Skill("", lavaLevel([]useItem{it}, inv), nil)
+			t.MaxEpisodeSteps, t.Autopickup = 400, inv
+			registerFullAndRestricted("MiniHack-LavaCross-Levitate-"+it.variant+"-"+v, t, it.commands...)
 		}
 	}
-	for _, restrict := range []bool{false, true} {
-		name := "MiniHack-LavaCross-Levitate-Full-v0"
-		if restrict {
-			name = "MiniHack-LavaCross-Levitate-Restricted-v0"
-		}
-		// A potion a third of the time, else a ring or boots evenly.
-		t := Skill(name, lavaLevel([]useItem{potion, ring, boots}, false), nil)
-		t.MaxEpisodeSteps = 400
-		if restrict {
-			t.Actions = restricted(keyPickup, keyWear, keyQuaff, keyPutOn, keyFire, keyRead)
-		}
-		mustRegister(t)
-	}
-	mustRegister(Skill("MiniHack-LavaCross-Full-v0", dataLevel("lava_crossing.des"), nil))
-	lc := Skill("MiniHack-LavaCross-Restricted-v0", dataLevel("lava_crossing.des"), nil)
-	lc.Actions = restricted(keyPickup, keyZap, keyWear, keyApply, keyQuaff, keyPutOn, keyFire, keyRead)
-	mustRegister(lc)
+	// A potion a third of the time, else a ring or boots evenly.
+	lv := Skill("", lavaLevel([]useItem{potion, ring, boots}, false), nil)
+	lv.MaxEpisodeSteps = 400
+	registerFullAndRestricted("MiniHack-LavaCross-Levitate", lv, keyPickup, keyWear, keyQuaff, keyPutOn, keyFire, keyRead)
+	lc := Skill("", nil, nil)
+	lc.LevelFile = "lava_crossing.des"
+	registerFullAndRestricted("MiniHack-LavaCross", lc, keyPickup, keyZap, keyWear, keyApply, keyQuaff, keyPutOn, keyFire, keyRead)
 
 	killed := onEvent(func() Event { return KillEvent("minotaur") })
 	for _, w := range []struct {
 		variant string
 		steps   int
 	}{{"Easy", 50}, {"Medium", 150}, {"Hard", 400}} {
-		for _, restrict := range []bool{false, true} {
-			name := "MiniHack-WoD-" + w.variant + "-Full-v0"
-			if restrict {
-				name = "MiniHack-WoD-" + w.variant + "-Restricted-v0"
-			}
-			var rewards func() *RewardManager // Medium and Hard: the stairs
-			if w.variant == "Easy" {
-				rewards = killed
-			}
-			t := Skill(name, wodLevel(w.variant), rewards)
-			t.MaxEpisodeSteps, t.Autopickup = w.steps, w.variant == "Easy"
-			if restrict {
-				t.Actions = restricted(keyPickup, keyZap, keyFire)
-			}
-			mustRegister(t)
+		var rewards func() *RewardManager // Medium and Hard: the stairs
+		if w.variant == "Easy" {
+			rewards = killed
 		}
+		t := Skill("", wodLevel(w.variant), rewards)
+		t.MaxEpisodeSteps, t.Autopickup = w.steps, w.variant == "Easy"
+		registerFullAndRestricted("MiniHack-WoD-"+w.variant, t, keyPickup, keyZap, keyFire)
 	}
 }

@@ -25,6 +25,9 @@ type TaskSpec struct {
 	// Level returns the task's des file; rng (seeded from Options.Seed) draws what MiniHack
 	// draws when it builds the env.
 	Level func(rng *rand.Rand) (string, error)
+	// LevelFile, when set instead of Level, names one of MiniHack's own des files, read from a
+	// MiniHack install (DataDir) and checked against minihack 1.0.2's copy.
+	LevelFile string
 	// MaxEpisodeSteps ends an episode as truncated.
 	MaxEpisodeSteps int
 	// Actions are NLE key codes (MoveActions for navigation).
@@ -102,11 +105,17 @@ var registry = map[string]TaskSpec{}
 // Register adds a task (replacing one of the same name). It refuses a spec without a name,
 // level, actions or step limit.
 func Register(t TaskSpec) error {
+	if t.Level == nil && t.LevelFile != "" {
+		if _, ok := dataFiles[t.LevelFile]; !ok {
+			return fmt.Errorf("minihack: task %s: LevelFile %q is not one of the MiniHack data files Maestro knows", t.Name, t.LevelFile)
+		}
+		t.Level = dataLevel(t.LevelFile)
+	}
 	switch {
 	case t.Name == "":
 		return fmt.Errorf("minihack: a task needs a Name")
 	case t.Level == nil:
-		return fmt.Errorf("minihack: task %s has no Level", t.Name)
+		return fmt.Errorf("minihack: task %s has no Level (or LevelFile)", t.Name)
 	case len(t.Actions) == 0:
 		return fmt.Errorf("minihack: task %s has no Actions (MoveActions for navigation)", t.Name)
 	case t.MaxEpisodeSteps <= 0:
