@@ -45,6 +45,9 @@ type Options struct {
 	TTYRecDir string
 	// ClipValueLoss and RecomputeValues set rl.Options' (NetHack and MiniHack learners).
 	ClipValueLoss, RecomputeValues bool
+	// LearnerOnly builds one env (for its specs) beside a learner sized for NumEnvs: a
+	// learner fed by actors over a broker steps no env itself.
+	LearnerOnly bool
 }
 
 // ParseEnv resolves o.Env's spelling: "CartPole" (isNetHack false), a NetHack task, or a
@@ -136,7 +139,11 @@ func Build(o Options) (*Setup, error) {
 			e.Close()
 		}
 	}
-	for i := 0; i < o.NumEnvs; i++ {
+	n := o.NumEnvs
+	if o.LearnerOnly {
+		n = 1
+	}
+	for i := 0; i < n; i++ {
 		e, err := s.newEnv(o, i, code)
 		if err != nil {
 			closeAll()

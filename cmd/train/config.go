@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/maestro-rl/maestro/dist"
 	"math"
 	"os"
 	"sort"
@@ -58,6 +59,9 @@ func writeResolved(fs *flag.FlagSet, path string) error {
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name != "config" && f.Name != "resume" && f.Name != "force" {
 			out[f.Name] = f.Value.String()
+			if f.Name == "broker" {
+				out[f.Name] = dist.Redact(f.Value.String()) // URLs may carry credentials
+			}
 		}
 	})
 	b, err := yaml.Marshal(out)

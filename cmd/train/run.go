@@ -68,51 +68,9 @@ func run(c config, resolved func(path string) error) error {
 		}
 	}
 	nn.SetBLASThreads(c.blasThreads)
-	var intr *motif.Intrinsic
-	if c.Skills != "" {
-		if !hack {
-			return fmt.Errorf("--skills plays NetHack; use it with a NetHack --env, not %s", c.Env)
-		}
-		if c.Reward != "" && c.Reward != "extrinsic" && c.Reward != "skills" {
-			return fmt.Errorf("--skills rewards each skill with its own model (--skill-rewards); leave --reward out")
-		}
-		spec, err := skills.LoadSpec(c.Skills)
-		if err != nil {
-			return fmt.Errorf("--skills: %w", err)
-		}
-		models, err := skills.RewardModels(spec, c.SkillRewards)
-		if err != nil {
-			return fmt.Errorf("--skill-rewards: %w", err)
-		}
-		if intr, err = motif.NewSkillIntrinsic(models, spec.Thresholds(), skills.KeySkill, c.Motif); err != nil {
-			return fmt.Errorf("--skill-rewards: %w", err)
-		}
-		c.Reward, c.RewardModel = "skills", ""
-	} else {
-		c.SkillCode, c.SkillRewards = "", ""
-	}
-	switch c.Reward {
-	case "skills":
-	case "", "extrinsic":
-		c.Reward, c.RewardModel, c.Motif = "extrinsic", "", motif.IntrinsicOptions{}
-	case "motif":
-		if !hack {
-			return fmt.Errorf("--reward motif scores NetHack's message line; use it with a NetHack --env, not %s", c.Env)
-		}
-		var rm *motif.RewardModel
-		if c.RewardModel == "" {
-			rm, err = motif.DefaultRewardModel()
-		} else {
-			rm, err = motif.LoadRewardModel(c.RewardModel)
-		}
-		if err != nil {
-			return fmt.Errorf("--reward-model: %w", err)
-		}
-		if intr, err = motif.NewIntrinsic(rm, c.Motif); err != nil {
-			return fmt.Errorf("--motif-threshold, --motif-beta or --motif-lru: %w", err)
-		}
-	default:
-		return fmt.Errorf("unknown --reward %q; use extrinsic or motif", c.Reward)
+	intr, err := intrinsicFor(&c, hack)
+	if err != nil {
+		return err
 	}
 	if c.runDir == "" {
 		c.runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%d", strings.ToLower(c.Env), c.Algo, c.Reward, c.Seed))
@@ -170,15 +128,29 @@ func run(c config, resolved func(path string) error) error {
 			return fmt.Errorf("--resume: %w", err)
 		}
 	}
-	col, overlapped, err := newCollector(c, hack, b, co)
-	if err != nil {
-		env.Close()
-		return err
-	}
-	defer col.Close()
-	if c.resume {
-		if err := col.Restore(collectorState); err != nil {
+	var col trainCollector
+	var overlapped *rl.Overlapped
+	var bc *brokerCollector // --broker: the learner is fed by actors
+	if c.broker != "" {
+		env.Close() // its specs built the learner; the actors step the envs
+		if bc, err = newBrokerCollector(c, learner); err != nil {
+			return err
+		}
+		col = bc
+		defer col.Close()
+		if err := bc.restoreAndPublish(collectorState, learner); err != nil {
 			return fmt.Errorf("--resume: the collector's state: %w", err)
+		}
+	} else {
+		if col, overlapped, err = newCollector(c, hack, b, co); err != nil {
+			env.Close()
+			return err
+		}
+		defer col.Close()
+		if c.resume {
+			if err := col.Restore(collectorState); err != nil {
+				return fmt.Errorf("--resume: the collector's state: %w", err)
+			}
 		}
 	}
 
@@ -224,7 +196,13 @@ func run(c config, resolved func(path string) error) error {
 			return err
 		}
 		gen++
-		return save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Successes: successes, Curve: curve, Header: checkpoint.Header{Generation: gen}})
+		if err := save(c, learner, col, state{Config: c.identity(), Frames: col.Frames(), Returns: returns, Successes: successes, Curve: curve, Header: checkpoint.Header{Generation: gen}}); err != nil {
+			return err
+		}
+		if bc != nil { // the checkpoint holds what the unrolls taught: ack them now
+			return bc.Commit()
+		}
+		return nil
 	}
 	startFrames := col.Frames()
 	sl, err := newSkillLog(c.runDir, b.Spec, c.resume, st.Frames)
@@ -349,12 +327,24 @@ func run(c config, resolved func(path string) error) error {
 	ev := &periodicEval{c: c, params: learner.Params, tb: tb, start: start} // --eval-every, --target-success, --target-return
 	evalStep := ev.step
 	checkpointStep := func(st rl.Step) error { // --checkpoint-every
-		if c.checkpointEvery > 0 && st.Batches%c.checkpointEvery == 0 {
+		if c.checkpointEvery > 0 && st.Batches%c.checkpointEvery == 0 || bc != nil && bc.NeedsCommit() {
 			return checkpoint()
 		}
 		return nil
 	}
 	t.AfterUpdate = []rl.AfterUpdate{logStep, evalStep, checkpointStep}
+	if bc != nil { // the actors' next unrolls act with the new weights
+		t.AfterUpdate = append([]rl.AfterUpdate{func(st rl.Step) error {
+			n := bc.Counts()
+			step := int64(st.Frames)
+			tb.Scalar("dist/policy_lag", step, bc.meanLag())
+			tb.Scalar("dist/unrolls_stale", step, float64(n.Stale))
+			tb.Scalar("dist/unrolls_duplicate", step, float64(n.Duplicates))
+			tb.Scalar("dist/unrolls_dead", step, float64(n.Dead))
+			tb.Scalar("dist/unrolls_refused", step, float64(n.Refused))
+			return bc.r.PublishWeights(bc.ctx, bc.version(), learner.Params())
+		}}, t.AfterUpdate...)
+	}
 	if overlapped != nil { // the new weights act from the batch after the one being collected
 		t.AfterUpdate = append([]rl.AfterUpdate{func(rl.Step) error { return overlapped.Refresh() }}, t.AfterUpdate...)
 	}
@@ -381,6 +371,13 @@ func run(c config, resolved func(path string) error) error {
 		return err
 	}
 	ev.report(col.Frames())
+	if bc != nil {
+		n := bc.Counts()
+		fmt.Printf("train: unrolls used %d, stale %d (--max-policy-lag), duplicates dropped %d, dead-lettered %d, refused %d (per unroll in unrolls.csv)\n", n.Used, n.Stale, n.Duplicates, n.Dead, n.Refused)
+		if err := bc.finish(); err != nil {
+			return err
+		}
+	}
 	success := ""
 	if len(successes) > 0 {
 		success = fmt.Sprintf(", success rate %.2f", meanLast(successes, 20))
@@ -391,4 +388,57 @@ func run(c config, resolved func(path string) error) error {
 		fmt.Println(s + " (per batch in skills.csv)")
 	}
 	return nil
+}
+
+// intrinsicFor builds the intrinsic reward c asks for (nil: the task's reward only) and
+// normalises c's reward fields to what the run uses.
+func intrinsicFor(c *config, hack bool) (*motif.Intrinsic, error) {
+	var intr *motif.Intrinsic
+	var err error
+	if c.Skills != "" {
+		if !hack {
+			return nil, fmt.Errorf("--skills plays NetHack; use it with a NetHack --env, not %s", c.Env)
+		}
+		if c.Reward != "" && c.Reward != "extrinsic" && c.Reward != "skills" {
+			return nil, fmt.Errorf("--skills rewards each skill with its own model (--skill-rewards); leave --reward out")
+		}
+		spec, err := skills.LoadSpec(c.Skills)
+		if err != nil {
+			return nil, fmt.Errorf("--skills: %w", err)
+		}
+		models, err := skills.RewardModels(spec, c.SkillRewards)
+		if err != nil {
+			return nil, fmt.Errorf("--skill-rewards: %w", err)
+		}
+		if intr, err = motif.NewSkillIntrinsic(models, spec.Thresholds(), skills.KeySkill, c.Motif); err != nil {
+			return nil, fmt.Errorf("--skill-rewards: %w", err)
+		}
+		c.Reward, c.RewardModel = "skills", ""
+	} else {
+		c.SkillCode, c.SkillRewards = "", ""
+	}
+	switch c.Reward {
+	case "skills":
+	case "", "extrinsic":
+		c.Reward, c.RewardModel, c.Motif = "extrinsic", "", motif.IntrinsicOptions{}
+	case "motif":
+		if !hack {
+			return nil, fmt.Errorf("--reward motif scores NetHack's message line; use it with a NetHack --env, not %s", c.Env)
+		}
+		var rm *motif.RewardModel
+		if c.RewardModel == "" {
+			rm, err = motif.DefaultRewardModel()
+		} else {
+			rm, err = motif.LoadRewardModel(c.RewardModel)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--reward-model: %w", err)
+		}
+		if intr, err = motif.NewIntrinsic(rm, c.Motif); err != nil {
+			return nil, fmt.Errorf("--motif-threshold, --motif-beta or --motif-lru: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("unknown --reward %q; use extrinsic or motif", c.Reward)
+	}
+	return intr, nil
 }

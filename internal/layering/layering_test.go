@@ -39,6 +39,7 @@ var layer = map[string]int{
 	"agents/minihackagent":        4,
 	"agents/internal/replaytest":  6,
 	"envs/minihack":               4,
+	"dist":                        3,
 }
 
 func TestImportsGoDownward(t *testing.T) {
