@@ -25,9 +25,9 @@ type Embedded struct {
 }
 
 // StartEmbedded starts a NATS server with JetStream storing under dir, listening on listen
-// (host:port; port 0 picks a free one). Restarting on the same dir keeps every stream,
-// message and consumer position.
-func StartEmbedded(dir, listen string) (*Embedded, error) {
+// (host:port; port 0 picks a free one); a non-empty token is required of every client.
+// Restarting on the same dir keeps every stream, message and consumer position.
+func StartEmbedded(dir, listen, token string) (*Embedded, error) {
 	host, port, err := splitListen(listen)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func StartEmbedded(dir, listen string) (*Embedded, error) {
 		port = -1 // nats-server's "any free port"
 	}
 	s, err := server.NewServer(&server.Options{ServerName: "maestro", Host: host, Port: port, JetStream: true, StoreDir: abs,
-		NoSigs: true, NoLog: true, MaxPayload: 1 << 20})
+		NoSigs: true, NoLog: true, MaxPayload: 1 << 20, Authorization: token})
 	if err != nil {
 		return nil, fmt.Errorf("dist: broker on %s: %w", listen, err)
 	}
@@ -98,6 +98,19 @@ func Redact(u string) string {
 	return strings.Join(out, ",")
 }
 
+// ReadToken reads an auth token file (surrounding white space dropped); an empty one is refused.
+func ReadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("dist: token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("dist: token file %s is empty; put the broker's token in it", path)
+	}
+	return tok, nil
+}
+
 // ConnectOptions say how to reach a broker.
 type ConnectOptions struct {
 	// Name identifies the client in the server's monitoring.
@@ -119,16 +132,19 @@ func Connect(u string, o ConnectOptions) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(o.Name), nats.Timeout(o.Timeout), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.ReconnectBufSize(64 << 20)}
 	if o.TokenFile != "" {
-		b, err := os.ReadFile(o.TokenFile)
+		tok, err := ReadToken(o.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("dist: token file: %w", err)
+			return nil, err
 		}
-		opts = append(opts, nats.Token(strings.TrimSpace(string(b))))
+		opts = append(opts, nats.Token(tok))
 	}
 	nc, err := nats.Connect(u, opts...)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {
 			return nil, fmt.Errorf("dist: no broker answers at %s (%v); start one (train broker, or --broker embedded) or fix the URL", Redact(u), err)
+		}
+		if errors.Is(err, nats.ErrAuthorization) {
+			return nil, fmt.Errorf("dist: broker %s refused the credentials (%v); pass its token with --broker-token-file", Redact(u), err)
 		}
 		return nil, fmt.Errorf("dist: broker %s: %v", Redact(u), err)
 	}

@@ -124,7 +124,7 @@ func openRun(ctx context.Context, nc *nats.Conn, name string, o RunOptions, crea
 	if r.KV, err = kv(jetstream.KeyValueConfig{Bucket: name + "-run", Storage: jetstream.FileStorage}); err != nil {
 		return nil, err
 	}
-	if r.Members, err = kv(jetstream.KeyValueConfig{Bucket: name + "-members", TTL: o.LeaseTTL, Storage: jetstream.MemoryStorage}); err != nil {
+	if r.Members, err = kv(jetstream.KeyValueConfig{Bucket: name + "-members", TTL: o.LeaseTTL, Storage: jetstream.FileStorage}); err != nil {
 		return nil, err
 	}
 	if r.Weights, err = js.ObjectStore(ctx, name+"-weights"); errors.Is(err, jetstream.ErrBucketNotFound) && create {

@@ -328,6 +328,9 @@ func (s *Source) assemble(us []*tensordict.Dict) (*tensordict.Dict, error) {
 // Snapshot saves the frames, counts and high-water marks; the messages held now are those
 // Commit acks once the checkpoint holding this snapshot is on disk.
 func (s *Source) Snapshot() ([]byte, error) {
+	if len(s.pending) > 0 { // Next fetches no more than a batch needs, so none are left between calls
+		return nil, fmt.Errorf("dist: snapshot with %d unrolls received but not in a batch", len(s.pending))
+	}
 	s.snapHeld = len(s.held)
 	return json.Marshal(s.st)
 }
@@ -349,15 +352,36 @@ func (s *Source) Restore(b []byte) error {
 // disk. Pending unrolls not yet in a batch stay held.
 func (s *Source) Commit() error {
 	n := s.snapHeld
+	if n == 0 {
+		return nil
+	}
 	for _, m := range s.held[:n] {
 		if err := m.Ack(); err != nil {
 			return fmt.Errorf("dist: ack: %w", err)
 		}
 		s.heldBytes -= int64(len(m.Data()))
 	}
+	last, err := s.held[n-1].Metadata()
 	s.held = append(s.held[:0], s.held[n:]...)
 	s.snapHeld = 0
-	return s.r.NC.FlushTimeout(10 * time.Second)
+	if err != nil {
+		return fmt.Errorf("dist: ack: %w", err)
+	}
+	// Acks are fire-and-forget: wait until the broker's ack floor covers them, so a Commit
+	// that returns means the stream has let go of them.
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	for {
+		info, err := s.cons.Info(ctx)
+		if err == nil && info.AckFloor.Stream >= last.Sequence.Stream {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dist: the broker did not confirm the acks up to stream sequence %d within 30s (%v); they will be redelivered and dropped as duplicates", last.Sequence.Stream, err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // Close leaves the held messages unacked (they go to the next learner process).

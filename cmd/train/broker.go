@@ -68,8 +68,14 @@ func connectBroker(c config, name string) (*nats.Conn, *dist.Embedded, error) {
 		if c.actor {
 			return nil, nil, errors.New("--broker embedded runs the broker inside the learner; give actors its URL (the learner's broker.url)")
 		}
+		var tok string
 		var err error
-		if emb, err = dist.StartEmbedded(filepath.Join(c.runDir, "broker"), c.brokerListen); err != nil {
+		if c.brokerToken != "" {
+			if tok, err = dist.ReadToken(c.brokerToken); err != nil {
+				return nil, nil, err
+			}
+		}
+		if emb, err = dist.StartEmbedded(filepath.Join(c.runDir, "broker"), c.brokerListen, tok); err != nil {
 			return nil, nil, err
 		}
 		url = emb.URL()
@@ -162,7 +168,10 @@ func (b *brokerCollector) Commit() error {
 	if err := b.log.Error(); err != nil {
 		return fmt.Errorf("unrolls.csv: %w", err)
 	}
-	return b.Source.Commit()
+	if err := b.Source.Commit(); err != nil { // not fatal: unconfirmed acks come back as duplicates
+		fmt.Fprintf(os.Stderr, "\ntrain: %v\n", err)
+	}
+	return nil
 }
 
 // Snapshot flushes unrolls.csv before the source's state is saved.
@@ -409,6 +418,7 @@ func brokerMain(args []string) error {
 	store := fs.String("store", "broker", "folder of the broker's JetStream store (streams, buckets); a restart on the same folder keeps everything acknowledged")
 	listen := fs.String("listen", "127.0.0.1:4222", "host:port to listen on (0.0.0.0:4222 for other machines; port 0 picks one)")
 	urlFile := fs.String("url-file", "", "write the client URL here once listening")
+	tokenFile := fs.String("token-file", "", "require the token in this file of every client (learner and actors then pass --broker-token-file); without it anyone who reaches the port may connect")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train broker: a NATS server with JetStream for Maestro's learner, actors and annotation workers.\n\nUsage:\n  train broker --store DIR --listen HOST:PORT\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -416,7 +426,14 @@ func brokerMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	e, err := dist.StartEmbedded(*store, *listen)
+	var tok string
+	if *tokenFile != "" {
+		var err error
+		if tok, err = dist.ReadToken(*tokenFile); err != nil {
+			return err
+		}
+	}
+	e, err := dist.StartEmbedded(*store, *listen, tok)
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,7 @@ func trainFlags(fs *flag.FlagSet, c *config) (cpuProfile, cfgFile *string) {
 	fs.StringVar(&c.broker, "broker", "", "learn from actor processes over NATS JetStream at this URL (nats://host:4222, comma-separated for a cluster; user:password@ or a token in the URL, or --broker-token-file), or \"embedded\": start a broker inside this process with its store in the run folder, listening on --broker-listen; actors then run `train actor --broker URL --run NAME`")
 	fs.StringVar(&c.brokerRun, "run", "default", "with --broker: the run's name on the broker (its streams and buckets are named after it); actors pass the same")
 	fs.StringVar(&c.brokerListen, "broker-listen", "127.0.0.1:4222", "with --broker embedded: the address the broker listens on (port 0: any free one; the URL is written to the run folder's broker.url)")
-	fs.StringVar(&c.brokerToken, "broker-token-file", "", "a file holding the broker's auth token (never logged or saved)")
+	fs.StringVar(&c.brokerToken, "broker-token-file", "", "a file holding the broker's auth token (never logged or saved); with --broker embedded the embedded broker requires it of every client")
 	fs.Int64Var(&c.brokerMaxBytes, "broker-max-bytes", 1<<30, "with --broker: the unroll stream's storage bound; actors wait while it is full, so a slow learner never fills the disk")
 	fs.IntVar(&c.maxPolicyLag, "max-policy-lag", 0, "with --broker: drop unrolls acted with weights more than this many updates old (counted as stale in unrolls.csv and the summary); 0 keeps all (APPO's V-trace corrects for the lag)")
 	cpuProfile = fs.String("cpuprofile", "", "write a CPU profile here (go tool pprof)")
