@@ -34,7 +34,7 @@ play: build
 test: setup-peer
 	$(GO) vet ./...
 	MAESTRO_REQUIRE_PEER=1 $(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./tensor/ ./tensordict/ ./envs/ ./envs/cartpole/ ./replaybuffer/ ./collectors/
+	$(GO) test -count=1 -race ./tensor/ ./tensordict/ ./envs/ ./envs/cartpole/ ./replaybuffer/ ./collectors/ ./dist/
 	$(GO) test -count=1 -race -run 'Concurrent|Batch|Determinism|EnvBatched' ./envs/nethack/
 	$(GO) test -count=1 -race ./nn/internal/kern/
 	$(GO) test -count=1 -race -run 'Sgemm' ./nn/internal/blas/

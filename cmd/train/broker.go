@@ -22,6 +22,7 @@ import (
 
 	"github.com/maestro-rl/maestro/collectors"
 	"github.com/maestro-rl/maestro/dist"
+	"github.com/maestro-rl/maestro/nn"
 	"github.com/nats-io/nats.go"
 )
 
@@ -49,15 +50,16 @@ func configHash(c config) string {
 // the embedded broker (--broker embedded), the weights it publishes and unrolls.csv.
 type brokerCollector struct {
 	*dist.Source
-	r       *dist.Run
-	nc      *nats.Conn
-	emb     *dist.Embedded
-	ctx     context.Context
-	cancel  context.CancelFunc
-	logFile *os.File
-	log     *csv.Writer
-	batch   int // frames per batch
-	lags    []float64
+	r        *dist.Run
+	nc       *nats.Conn
+	emb      *dist.Embedded
+	ctx      context.Context
+	cancel   context.CancelFunc
+	logFile  *os.File
+	log      *csv.Writer
+	batch    int // frames per batch
+	lags     []float64
+	lastWarn time.Time
 }
 
 // connectBroker connects to c.broker, starting the embedded one first when asked.
@@ -190,12 +192,30 @@ func (b *brokerCollector) meanLag() float64 {
 	return m
 }
 
+// publishWeights offers the actors the learner's new weights. A broker away (restarting) is
+// not fatal: the actors act with older weights meanwhile (their lag is logged).
+func (b *brokerCollector) publishWeights(params []*nn.Param) {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if err := b.r.PublishWeights(ctx, b.version(), params); err != nil {
+		if time.Since(b.lastWarn) > 10*time.Second {
+			b.lastWarn = time.Now()
+			fmt.Fprintf(os.Stderr, "\ntrain: %v (the actors go on with older weights)\n", err)
+		}
+	}
+}
+
 // finish tells the actors the run is over and gives them a few seconds to read it and leave
 // (an embedded broker ends with this process; an actor that could not read the news would
 // retry its publish until stopped).
 func (b *brokerCollector) finish() error {
-	if err := b.r.SetDone(b.ctx); err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	for err := b.r.SetDone(ctx); err != nil; err = b.r.SetDone(ctx) { // the broker may be restarting
+		if ctx.Err() != nil {
+			return fmt.Errorf("tell the actors the run is over: %w", err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if m, err := b.r.ListMembers(b.ctx); err != nil || len(m) == 0 {

@@ -342,7 +342,8 @@ func run(c config, resolved func(path string) error) error {
 			tb.Scalar("dist/unrolls_duplicate", step, float64(n.Duplicates))
 			tb.Scalar("dist/unrolls_dead", step, float64(n.Dead))
 			tb.Scalar("dist/unrolls_refused", step, float64(n.Refused))
-			return bc.r.PublishWeights(bc.ctx, bc.version(), learner.Params())
+			bc.publishWeights(learner.Params())
+			return nil
 		}}, t.AfterUpdate...)
 	}
 	if overlapped != nil { // the new weights act from the batch after the one being collected
