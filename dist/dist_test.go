@@ -394,3 +394,37 @@ func TestConnectErrors(t *testing.T) {
 		t.Errorf("an empty token file: %v", err)
 	}
 }
+
+// TestLeaveSparesANewerIncarnation: an old incarnation leaving (say, stopping slowly after its
+// replacement joined under the same name) does not end the new one's lease.
+func TestLeaveSparesANewerIncarnation(t *testing.T) {
+	ctx := context.Background()
+	e, nc := start(t, t.TempDir(), "127.0.0.1:0")
+	defer e.Close()
+	defer nc.Close()
+	r, err := CreateRun(ctx, nc, "l", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := r.Join(ctx, Member{Actor: "a", Incarnation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Join(ctx, Member{Actor: "a", Incarnation: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.ListMembers(ctx)
+	if err != nil || m["a"].Incarnation != 2 {
+		t.Fatalf("after the old incarnation left: %+v (%v), want incarnation 2's lease", m, err)
+	}
+	newer, _ := r.Join(ctx, Member{Actor: "b", Incarnation: 3})
+	if err := newer.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := r.ListMembers(ctx); len(m) != 1 {
+		t.Errorf("after b left: %+v, want only a", m)
+	}
+}

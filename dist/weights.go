@@ -122,6 +122,7 @@ type Lease struct {
 	r   *Run
 	m   Member
 	buf []byte
+	rev uint64 // of this lease's last write
 }
 
 // Join registers m; the lease expires unless renewed within the run's LeaseTTL.
@@ -136,12 +137,22 @@ func (r *Run) Join(ctx context.Context, m Member) (*Lease, error) {
 
 // Renew refreshes the lease.
 func (l *Lease) Renew(ctx context.Context) error {
-	_, err := l.r.Members.Put(ctx, l.m.Actor, l.buf)
+	rev, err := l.r.Members.Put(ctx, l.m.Actor, l.buf)
+	if err == nil {
+		l.rev = rev
+	}
 	return err
 }
 
-// Leave ends the lease at once.
-func (l *Lease) Leave(ctx context.Context) error { return l.r.Members.Delete(ctx, l.m.Actor) }
+// Leave ends the lease at once, unless a newer incarnation of the actor has written it since.
+func (l *Lease) Leave(ctx context.Context) error {
+	err := l.r.Members.Delete(ctx, l.m.Actor, jetstream.LastRevision(l.rev))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return nil // another incarnation holds the name now
+	}
+	return err
+}
 
 // Members lists the live actors' leases, by actor name.
 func (r *Run) ListMembers(ctx context.Context) (map[string]Member, error) {
