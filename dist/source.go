@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type Record struct {
 	Lag     int64 // the learner's version when it arrived, less Version
 	Status  string
 	Reason  string // for Dead and Refused
+	// Latency is the time from the actor's first publish attempt to the learner's receipt
+	// (0 when the header is missing; across machines it includes their clocks' offset).
+	Latency time.Duration
 }
 
 // SourceOptions configure a learner's Source.
@@ -172,6 +176,9 @@ func (s *Source) receive(m jetstream.Msg) error {
 		return s.dead(m, ID{}, err.Error())
 	}
 	rec := Record{ID: id, Version: version, Lag: s.o.Version() - version}
+	if ns, err := strconv.ParseInt(m.Headers().Get(HdrSent), 10, 64); err == nil {
+		rec.Latency = time.Since(time.Unix(0, ns))
+	}
 	if hash != s.o.ConfigHash {
 		rec.Status, rec.Reason = Refused, "config "+hash+", the learner's "+s.o.ConfigHash
 		s.st.Counts.Refused++

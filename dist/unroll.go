@@ -20,6 +20,7 @@ const (
 	HdrVersion     = "Maestro-Version" // the weights' version the unroll was acted with
 	HdrConfig      = "Maestro-Config"  // the hash of the actor's run config
 	HdrReason      = "Maestro-Reason"  // why a dead letter died
+	HdrSent        = "Maestro-Sent"    // when the actor first published it (Unix nanoseconds)
 )
 
 // ID names one unroll: the actor, its incarnation (a new one each time the process starts)
@@ -74,6 +75,7 @@ func (p *Publisher) Publish(ctx context.Context, unroll *tensordict.Dict, versio
 	m.Header.Set(HdrSeq, strconv.FormatUint(id.Seq, 10))
 	m.Header.Set(HdrVersion, strconv.FormatInt(version, 10))
 	m.Header.Set(HdrConfig, p.config)
+	m.Header.Set(HdrSent, strconv.FormatInt(time.Now().UnixNano(), 10))
 	wait := 50 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

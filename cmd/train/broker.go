@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -50,16 +51,17 @@ func configHash(c config) string {
 // the embedded broker (--broker embedded), the weights it publishes and unrolls.csv.
 type brokerCollector struct {
 	*dist.Source
-	r        *dist.Run
-	nc       *nats.Conn
-	emb      *dist.Embedded
-	ctx      context.Context
-	cancel   context.CancelFunc
-	logFile  *os.File
-	log      *csv.Writer
-	batch    int // frames per batch
-	lags     []float64
-	lastWarn time.Time
+	r         *dist.Run
+	nc        *nats.Conn
+	emb       *dist.Embedded
+	ctx       context.Context
+	cancel    context.CancelFunc
+	logFile   *os.File
+	log       *csv.Writer
+	batch     int // frames per batch
+	lags      []float64
+	lastWarn  time.Time
+	latencies []float64 // ms, of the unrolls used by this process
 }
 
 // connectBroker connects to c.broker, starting the embedded one first when asked.
@@ -134,15 +136,19 @@ func newBrokerCollector(c config, l learner) (*brokerCollector, error) {
 	}
 	bc.log = csv.NewWriter(bc.logFile)
 	if st, _ := bc.logFile.Stat(); st.Size() == 0 {
-		bc.log.Write([]string{"frames", "actor", "incarnation", "seq", "version", "lag", "status", "reason"})
+		bc.log.Write([]string{"frames", "actor", "incarnation", "seq", "version", "lag", "status", "reason", "latency_ms"})
 	}
 	warn := func(s string) { fmt.Fprintf(os.Stderr, "\ntrain: %s\n", s) }
 	bc.Source, err = bc.r.NewSource(ctx, dist.SourceOptions{Width: c.NumEnvs, Steps: c.Frames, Config: actorConfig(c), ConfigHash: configHash(c),
 		MaxPolicyLag: int64(c.maxPolicyLag), Version: bc.version, Warn: warn, Log: func(r dist.Record) {
 			bc.log.Write([]string{strconv.Itoa(bc.Frames() + bc.batch), r.ID.Actor, strconv.FormatUint(r.ID.Incarnation, 10),
-				strconv.FormatUint(r.ID.Seq, 10), strconv.FormatInt(r.Version, 10), strconv.FormatInt(r.Lag, 10), r.Status, r.Reason})
+				strconv.FormatUint(r.ID.Seq, 10), strconv.FormatInt(r.Version, 10), strconv.FormatInt(r.Lag, 10), r.Status, r.Reason,
+				strconv.FormatFloat(r.Latency.Seconds()*1000, 'f', 2, 64)})
 			if r.Status == dist.Used {
 				bc.lags = append(bc.lags, float64(r.Lag))
+				if r.Latency > 0 {
+					bc.latencies = append(bc.latencies, r.Latency.Seconds()*1000)
+				}
 			}
 		}})
 	if err != nil {
@@ -203,6 +209,17 @@ func (b *brokerCollector) publishWeights(params []*nn.Param) {
 			fmt.Fprintf(os.Stderr, "\ntrain: %v (the actors go on with older weights)\n", err)
 		}
 	}
+}
+
+// latency returns the median and 99th percentile of the used unrolls' latencies in ms.
+func (b *brokerCollector) latency() (p50, p99 float64, ok bool) {
+	if len(b.latencies) == 0 {
+		return 0, 0, false
+	}
+	l := slices.Clone(b.latencies)
+	slices.Sort(l)
+	at := func(q float64) float64 { return l[min(len(l)-1, int(q*float64(len(l))))] }
+	return at(0.5), at(0.99), true
 }
 
 // finish tells the actors the run is over and gives them a few seconds to read it and leave

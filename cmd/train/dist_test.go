@@ -154,6 +154,9 @@ func TestDistributedSurvivesKills(t *testing.T) {
 		case "used":
 			learnt[id]++
 			frames += 32
+			if ms, err := strconv.ParseFloat(row[len(row)-1], 64); err != nil || ms < 0 {
+				t.Errorf("unrolls.csv row %d: latency %q, want milliseconds >= 0", i+1, row[len(row)-1])
+			}
 		case "stale", "duplicate":
 		default:
 			t.Errorf("unrolls.csv row %d: %v: no unroll of this run should be %s", i+1, row, row[6])

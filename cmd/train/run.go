@@ -375,6 +375,9 @@ func run(c config, resolved func(path string) error) error {
 	if bc != nil {
 		n := bc.Counts()
 		fmt.Printf("train: unrolls used %d, stale %d (--max-policy-lag), duplicates dropped %d, dead-lettered %d, refused %d (per unroll in unrolls.csv)\n", n.Used, n.Stale, n.Duplicates, n.Dead, n.Refused)
+		if p50, p99, ok := bc.latency(); ok {
+			fmt.Printf("train: unroll latency from the actor's publish to the learner: p50 %.1f ms, p99 %.1f ms\n", p50, p99)
+		}
 		if err := bc.finish(); err != nil {
 			return err
 		}
