@@ -118,13 +118,17 @@ type ConnectOptions struct {
 	// TokenFile, when set, holds the token to authenticate with (a URL may carry user:password
 	// or a token itself).
 	TokenFile string
-	// Timeout bounds the first connection (0: 5s); after it, the client reconnects forever.
+	// Timeout bounds each dial (0: 5s); once connected, the client reconnects forever.
 	Timeout time.Duration
+	// Wait is how long to keep dialling a broker that refuses connections (not yet started, or
+	// restarting) before giving up; 0 fails at once. Processes of one run start in any order
+	// (a Kubernetes Deployment, a Slurm job step), so train waits 30s by default.
+	Wait time.Duration
 }
 
 // Connect dials url (one or more comma-separated nats:// URLs). An unreachable broker fails
-// at once with the URL (credentials redacted); once connected, the client reconnects through
-// broker restarts and buffers what it publishes meanwhile.
+// once o.Wait has passed, with the URL (credentials redacted); once connected, the client
+// reconnects through broker restarts and buffers what it publishes meanwhile.
 func Connect(u string, o ConnectOptions) (*nats.Conn, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
@@ -138,10 +142,19 @@ func Connect(u string, o ConnectOptions) (*nats.Conn, error) {
 		}
 		opts = append(opts, nats.Token(tok))
 	}
+	deadline := time.Now().Add(o.Wait)
 	nc, err := nats.Connect(u, opts...)
+	for err != nil && errors.Is(err, nats.ErrNoServers) && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Millisecond)
+		nc, err = nats.Connect(u, opts...)
+	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {
-			return nil, fmt.Errorf("dist: no broker answers at %s (%v); start one (train broker, or --broker embedded) or fix the URL", Redact(u), err)
+			waited := ""
+			if o.Wait > 0 {
+				waited = fmt.Sprintf(" for %v", o.Wait)
+			}
+			return nil, fmt.Errorf("dist: no broker answered at %s%s (%v); start one (train broker, or --broker embedded), fix the URL, or wait longer (--broker-wait)", Redact(u), waited, err)
 		}
 		if errors.Is(err, nats.ErrAuthorization) {
 			return nil, fmt.Errorf("dist: broker %s refused the credentials (%v); pass its token with --broker-token-file", Redact(u), err)

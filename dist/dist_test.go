@@ -428,3 +428,154 @@ func TestLeaveSparesANewerIncarnation(t *testing.T) {
 		t.Errorf("after b left: %+v, want only a", m)
 	}
 }
+
+// TestConnectWaitsForALateBroker: with Wait, a client started before its broker connects once
+// the broker comes up (processes of a run start in any order), and gives up with the wait in
+// the error when none does.
+func TestConnectWaitsForALateBroker(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	started := make(chan *Embedded, 1)
+	go func() {
+		time.Sleep(time.Second)
+		e, err := StartEmbedded(filepath.Join(dir, "store"), addr, "")
+		if err != nil {
+			t.Error(err)
+		}
+		started <- e
+	}()
+	nc, err := Connect("nats://"+addr, ConnectOptions{Wait: time.Minute})
+	e := <-started
+	if e != nil {
+		defer e.Close()
+	}
+	if err != nil {
+		t.Fatalf("a broker that starts a second late: %v", err)
+	}
+	nc.Close()
+	_, err = Connect("nats://"+freeAddr(t), ConnectOptions{Wait: 500 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "500ms") || !strings.Contains(err.Error(), "--broker-wait") {
+		t.Errorf("no broker within the wait: %v", err)
+	}
+}
+
+// TestActorsHoldBackForTheLearner: with MaxAhead 3 an actor publishes three unrolls, then waits
+// until the learner says it has received one (Run.SetReceived).
+func TestActorsHoldBackForTheLearner(t *testing.T) {
+	ctx := context.Background()
+	e, nc := start(t, t.TempDir(), "127.0.0.1:0")
+	defer e.Close()
+	defer nc.Close()
+	r, err := CreateRun(ctx, nc, "ahead", RunOptions{MaxAhead: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.NewPublisher("a", 1, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(seq int, within time.Duration) error {
+		c, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		_, err := p.Publish(c, unroll(t, 0, seq), 0)
+		return err
+	}
+	for s := 1; s <= 3; s++ {
+		if err := publish(s, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := publish(4, time.Second); err != context.DeadlineExceeded {
+		t.Fatalf("a fourth unroll with 3 waiting and no learner: %v, want it held back", err)
+	}
+	src, err := r.NewSource(ctx, SourceOptions{Width: 1, Steps: steps, ConfigHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(4, time.Second); err != context.DeadlineExceeded {
+		t.Fatalf("a fourth unroll before the learner says it received one: %v, want it held back", err)
+	}
+	if err := r.SetReceived(ctx, src.Received()); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(4, 10*time.Second); err != nil {
+		t.Fatalf("a fourth unroll once the learner has taken one: %v", err)
+	}
+	if p.Published != 4 || p.HeldBack < 2*time.Second {
+		t.Errorf("published %d, held back %v; want 4 and at least the 2s of the two refused tries", p.Published, p.HeldBack)
+	}
+	for want := 2; want <= 4; want++ {
+		b, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := authors(t, b); got[0] != [2]int{0, want} {
+			t.Fatalf("unroll %v, want (0, %d): the held-back one must come once, in order", got, want)
+		}
+	}
+}
+
+// TestAFullStreamHoldsActorsBack: with no MaxAhead, a stream at MaxBytes refuses the next
+// unroll and the actor retries it until the learner's Commit makes room; nothing is lost.
+func TestAFullStreamHoldsActorsBack(t *testing.T) {
+	ctx := context.Background()
+	e, nc := start(t, t.TempDir(), "127.0.0.1:0")
+	defer e.Close()
+	defer nc.Close()
+	r, err := CreateRun(ctx, nc, "full", RunOptions{MaxBytes: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.NewPublisher("a", 1, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; n < 100; n++ {
+		c, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := p.Publish(c, unroll(t, 0, n+1), 0)
+		cancel()
+		if err == context.DeadlineExceeded {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n == 0 || n == 100 || p.Retries == 0 {
+		t.Fatalf("%d unrolls went into a 2000-byte stream with %d retries; want it to fill and refuse", n, p.Retries)
+	}
+	src, err := r.NewSource(ctx, SourceOptions{Width: n, Steps: steps, ConfigHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := p.Publish(ctx, unroll(t, 0, n+1), 0); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("published into a full stream before any ack: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := src.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the refused unroll once the learner acked: %v", err)
+	}
+	info, err := r.Unrolls.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("stream holds %d messages, want the one retried unroll", info.State.Msgs)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +23,11 @@ type RunOptions struct {
 	// MaxBytes bounds the unroll stream's storage (0: 1 GiB); a full stream refuses publishes
 	// until the learner acks, so a slow learner never fills the disk.
 	MaxBytes int64
+	// MaxAhead bounds the unrolls published after the last one the learner has said it
+	// received (Run.SetReceived; 0: no bound but MaxBytes): actors that find that many ahead
+	// hold back, so they run at most this far ahead of the learner. That bounds the policy lag, and spends no cores on unrolls the
+	// learner would reach only when they are stale. The learner's CreateRun sets it for all.
+	MaxAhead int64
 	// LeaseTTL is how long an actor's membership lasts without renewal (0: 15s).
 	LeaseTTL time.Duration
 }
@@ -83,8 +89,13 @@ func openRun(ctx context.Context, nc *nats.Conn, name string, o RunOptions, crea
 	stream := func(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 		s, err := js.Stream(ctx, cfg.Name)
 		if err == nil {
-			if v := s.CachedInfo().Config.Metadata[protocolKey]; v != Protocol {
-				return nil, versionError("stream "+cfg.Name, v)
+			old := s.CachedInfo().Config
+			if err := checkProtocol("stream "+cfg.Name, old.Metadata); err != nil {
+				return nil, err
+			}
+			if create && (old.MaxBytes != cfg.MaxBytes || old.MaxMsgs != cfg.MaxMsgs) {
+				old.MaxBytes, old.MaxMsgs = cfg.MaxBytes, cfg.MaxMsgs // a resumed learner's bounds
+				return js.UpdateStream(ctx, old)
 			}
 			return s, nil
 		}
@@ -95,12 +106,12 @@ func openRun(ctx context.Context, nc *nats.Conn, name string, o RunOptions, crea
 		return js.CreateStream(ctx, cfg)
 	}
 	if r.Unrolls, err = stream(jetstream.StreamConfig{Name: name + "-unrolls", Subjects: []string{r.subject() + ".>"},
-		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, MaxBytes: o.MaxBytes, Discard: jetstream.DiscardNew,
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, MaxBytes: o.MaxBytes, MaxMsgs: -1, Discard: jetstream.DiscardNew,
 		Duplicates: 10 * time.Minute, MaxMsgSize: -1}); err != nil {
 		return nil, err
 	}
 	if r.Dead, err = stream(jetstream.StreamConfig{Name: name + "-dead", Subjects: []string{"maestro." + name + ".dead"},
-		Storage: jetstream.FileStorage, MaxBytes: 256 << 20, Discard: jetstream.DiscardOld}); err != nil {
+		Storage: jetstream.FileStorage, MaxBytes: 256 << 20, MaxMsgs: -1, Discard: jetstream.DiscardOld}); err != nil {
 		return nil, err
 	}
 	kv := func(cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
@@ -110,10 +121,7 @@ func openRun(ctx context.Context, nc *nats.Conn, name string, o RunOptions, crea
 			if err != nil {
 				return nil, err
 			}
-			if v := st.CachedInfo().Config.Metadata[protocolKey]; v != Protocol {
-				return nil, versionError("bucket "+cfg.Bucket, v)
-			}
-			return b, nil
+			return b, checkProtocol("bucket "+cfg.Bucket, st.CachedInfo().Config.Metadata)
 		}
 		if !create || !errors.Is(err, jetstream.ErrBucketNotFound) {
 			return nil, fmt.Errorf("dist: bucket %s: %w", cfg.Bucket, err)
@@ -133,10 +141,59 @@ func openRun(ctx context.Context, nc *nats.Conn, name string, o RunOptions, crea
 	if err != nil {
 		return nil, fmt.Errorf("dist: weights store %s-weights: %w", name, err)
 	}
+	if create {
+		if _, err := r.KV.Put(ctx, "max_ahead", []byte(strconv.FormatInt(o.MaxAhead, 10))); err != nil {
+			return nil, fmt.Errorf("dist: run %s: %w", name, err)
+		}
+	}
 	return r, nil
 }
 
-func versionError(what, v string) error {
+// maxAhead reads the learner's MaxAhead (0 when it has set none).
+func (r *Run) maxAhead(ctx context.Context) int64 {
+	e, err := r.KV.Get(ctx, "max_ahead")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(e.Value()), 10, 64)
+	return n
+}
+
+// SetReceived records the highest stream sequence the learner has received (Source.Received);
+// actors count what is ahead of the learner from it.
+func (r *Run) SetReceived(ctx context.Context, seq uint64) error {
+	_, err := r.KV.Put(ctx, "received", []byte(strconv.FormatUint(seq, 10)))
+	return err
+}
+
+// ahead returns the unrolls published after the last one the learner said it received; with
+// no word from a learner yet, all the stream holds. (The learner's consumer's NumPending
+// would do without the learner's word, but a broker restart can leave it wrong for good.)
+func (r *Run) ahead(ctx context.Context) (int64, error) {
+	info, err := r.Unrolls.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	e, err := r.KV.Get(ctx, "received")
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return int64(info.State.Msgs), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil || seq >= info.State.LastSeq {
+		return 0, err
+	}
+	return int64(info.State.LastSeq - seq), nil
+}
+
+// checkProtocol refuses an object made by another protocol version (or not by Maestro).
+func checkProtocol(what string, meta map[string]string) error {
+	v := meta[protocolKey]
+	if v == Protocol {
+		return nil
+	}
 	if v == "" {
 		v = "none (not made by Maestro)"
 	}
@@ -150,7 +207,7 @@ func (r *Run) Reset(ctx context.Context) error {
 			return fmt.Errorf("dist: purge %s: %w", s.CachedInfo().Config.Name, err)
 		}
 	}
-	for _, k := range []string{"config", "weights", "status"} {
+	for _, k := range []string{"config", "weights", "status", "received"} {
 		if err := r.KV.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return err
 		}

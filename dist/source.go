@@ -95,7 +95,11 @@ type Source struct {
 	out       *tensordict.Dict
 	warned    map[string]bool
 	lastData  time.Time
+	received  uint64 // the highest stream sequence received
 }
+
+// learnerConsumer is the learner's durable consumer on the unroll stream.
+const learnerConsumer = "learner"
 
 // NewSource starts a fresh consumer on the run's unrolls (delivery from the oldest unacked
 // message); ctx ends a Next that is waiting.
@@ -106,11 +110,10 @@ func (r *Run) NewSource(ctx context.Context, o SourceOptions) (*Source, error) {
 	if o.Version == nil {
 		o.Version = func() int64 { return 0 }
 	}
-	const durable = "learner"
-	if err := r.Unrolls.DeleteConsumer(ctx, durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := r.Unrolls.DeleteConsumer(ctx, learnerConsumer); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("dist: reset the learner's consumer: %w", err)
 	}
-	cons, err := r.Unrolls.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: durable, AckPolicy: jetstream.AckExplicitPolicy,
+	cons, err := r.Unrolls.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: learnerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: time.Hour, MaxAckPending: -1, DeliverPolicy: jetstream.DeliverAllPolicy, MaxRequestBatch: 0})
 	if err != nil {
 		return nil, fmt.Errorf("dist: the learner's consumer: %w", err)
@@ -123,6 +126,10 @@ func (s *Source) Frames() int { return s.st.Frames }
 
 // Counts returns what became of the unrolls received so far.
 func (s *Source) Counts() Counts { return s.st.Counts }
+
+// Received returns the highest stream sequence this Source has received (the learner
+// publishes it with Run.SetReceived: actors hold back against it).
+func (s *Source) Received() uint64 { return s.received }
 
 // Held returns the unrolls received and not yet acked, and their bytes.
 func (s *Source) Held() (int, int64) { return len(s.held), s.heldBytes }
@@ -171,6 +178,9 @@ func (s *Source) Next() (*tensordict.Dict, error) {
 
 func (s *Source) receive(m jetstream.Msg) error {
 	s.lastData = time.Now()
+	if md, err := m.Metadata(); err == nil {
+		s.received = max(s.received, md.Sequence.Stream)
+	}
 	id, version, hash, err := parseID(m.Headers())
 	if err != nil {
 		return s.dead(m, ID{}, err.Error())

@@ -43,6 +43,11 @@ type Publisher struct {
 	// Published counts the unrolls the broker acknowledged; Retries the publishes repeated
 	// (broker away, stream full).
 	Published, Retries int
+	// HeldBack is the time Publish spent waiting for the learner to catch up (RunOptions.MaxAhead).
+	HeldBack time.Duration
+
+	maxAhead  int64
+	limitRead time.Time
 }
 
 // NewPublisher publishes for actor (letters, digits, - and _), incarnation inc, under the
@@ -75,6 +80,9 @@ func (p *Publisher) Publish(ctx context.Context, unroll *tensordict.Dict, versio
 	m.Header.Set(HdrSeq, strconv.FormatUint(id.Seq, 10))
 	m.Header.Set(HdrVersion, strconv.FormatInt(version, 10))
 	m.Header.Set(HdrConfig, p.config)
+	if err := p.holdBack(ctx); err != nil {
+		return ID{}, err
+	}
 	m.Header.Set(HdrSent, strconv.FormatInt(time.Now().UnixNano(), 10))
 	wait := 50 * time.Millisecond
 	for {
@@ -100,6 +108,30 @@ func (p *Publisher) Publish(ctx context.Context, unroll *tensordict.Dict, versio
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// holdBack waits while MaxAhead unrolls or more are ahead of the learner. A broker
+// that does not answer is not waited for here: Publish's retries ride that out.
+func (p *Publisher) holdBack(ctx context.Context) error {
+	if time.Since(p.limitRead) > 5*time.Second { // the learner may restart with another bound
+		p.maxAhead, p.limitRead = p.r.maxAhead(ctx), time.Now()
+	}
+	if p.maxAhead <= 0 {
+		return nil
+	}
+	start := time.Now()
+	defer func() { p.HeldBack += time.Since(start) }()
+	for pause := 2 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		n, err := p.r.ahead(ctx)
+		if err != nil || n < p.maxAhead {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
 	}
 }
 

@@ -25,20 +25,37 @@ const keepWeights = 3
 // version key that actors watch), and deletes the object keepWeights versions back. The blob
 // carries its own version. Versions must increase.
 func (r *Run) PublishWeights(ctx context.Context, version int64, params []*nn.Param) error {
-	d, err := nn.ParamsDict(params)
+	blob, err := EncodeWeights(version, params)
 	if err != nil {
 		return err
+	}
+	return r.PutWeights(ctx, version, blob)
+}
+
+// EncodeWeights is the blob PutWeights stores: a copy of params, so the learner may go on
+// updating them while another goroutine publishes it.
+func EncodeWeights(version int64, params []*nn.Param) ([]byte, error) {
+	d, err := nn.ParamsDict(params)
+	if err != nil {
+		return nil, err
 	}
 	b, err := tensordict.Marshal(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	blob := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(b)), uint64(version))
-	blob = append(blob, b...)
+	return append(blob, b...), nil
+}
+
+// PutWeights stores an EncodeWeights blob of version (see PublishWeights).
+func (r *Run) PutWeights(ctx context.Context, version int64, blob []byte) error {
+	if len(blob) < 8 || int64(binary.LittleEndian.Uint64(blob)) != version {
+		return fmt.Errorf("dist: PutWeights v%d: the blob is not EncodeWeights' of that version", version)
+	}
 	if _, err := r.Weights.PutBytes(ctx, weightsObject(version), blob); err != nil {
 		return fmt.Errorf("dist: publish weights v%d: %w", version, err)
 	}
-	if _, err = r.KV.Put(ctx, "weights", []byte(strconv.FormatInt(version, 10))); err != nil {
+	if _, err := r.KV.Put(ctx, "weights", []byte(strconv.FormatInt(version, 10))); err != nil {
 		return fmt.Errorf("dist: publish weights v%d: %w", version, err)
 	}
 	if r.published == nil { // a learner's first: a previous learner's versions go

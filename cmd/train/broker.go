@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -60,8 +61,18 @@ type brokerCollector struct {
 	log       *csv.Writer
 	batch     int // frames per batch
 	lags      []float64
-	lastWarn  time.Time
 	latencies []float64 // ms, of the unrolls used by this process
+
+	// The weights publisher: publishWeights leaves the newest blob here and a goroutine
+	// stores it, so the learner never waits on the broker (a version the goroutine had no time
+	// for is skipped: actors want the newest).
+	wmu     sync.Mutex
+	wnext   []byte
+	wver    int64
+	wrecv   uint64 // Source.Received when wnext was encoded
+	wkick   chan struct{}
+	wdone   chan struct{}
+	skipped atomic.Int64
 }
 
 // connectBroker connects to c.broker, starting the embedded one first when asked.
@@ -89,7 +100,7 @@ func connectBroker(c config, name string) (*nats.Conn, *dist.Embedded, error) {
 		}
 		fmt.Fprintf(os.Stderr, "train: embedded broker at %s (store %s); start actors with: train actor --broker %s --run %s\n", url, filepath.Join(c.runDir, "broker"), url, c.brokerRun)
 	}
-	nc, err := dist.Connect(url, dist.ConnectOptions{Name: name, TokenFile: c.brokerToken})
+	nc, err := dist.Connect(url, dist.ConnectOptions{Name: name, TokenFile: c.brokerToken, Wait: c.brokerWait})
 	if err != nil {
 		if emb != nil {
 			emb.Close()
@@ -112,7 +123,7 @@ func newBrokerCollector(c config, l learner) (*brokerCollector, error) {
 		bc.Close()
 		return nil, err
 	}
-	if bc.r, err = dist.CreateRun(ctx, nc, c.brokerRun, dist.RunOptions{MaxBytes: c.brokerMaxBytes}); err != nil {
+	if bc.r, err = dist.CreateRun(ctx, nc, c.brokerRun, dist.RunOptions{MaxBytes: c.brokerMaxBytes, MaxAhead: int64(c.brokerMaxAhead * c.NumEnvs)}); err != nil {
 		return fail(err)
 	}
 	if !c.resume {
@@ -198,14 +209,57 @@ func (b *brokerCollector) meanLag() float64 {
 	return m
 }
 
-// publishWeights offers the actors the learner's new weights. A broker away (restarting) is
-// not fatal: the actors act with older weights meanwhile (their lag is logged).
+// publishWeights offers the actors the learner's new weights and tells them how far it has
+// received (they hold back --broker-max-ahead batches ahead of it): it copies the weights and
+// returns; a goroutine stores them. A broker away (restarting) is not fatal: the actors act with older
+// weights meanwhile (their lag is logged).
 func (b *brokerCollector) publishWeights(params []*nn.Param) {
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	if err := b.r.PublishWeights(ctx, b.version(), params); err != nil {
-		if time.Since(b.lastWarn) > 10*time.Second {
-			b.lastWarn = time.Now()
+	v := b.version()
+	blob, err := dist.EncodeWeights(v, params)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "\ntrain: encode weights v%d: %v\n", v, err)
+		return
+	}
+	b.wmu.Lock()
+	if b.wnext != nil {
+		b.skipped.Add(1)
+	}
+	b.wnext, b.wver, b.wrecv = blob, v, b.Received()
+	b.wmu.Unlock()
+	if b.wkick == nil {
+		b.wkick, b.wdone = make(chan struct{}, 1), make(chan struct{})
+		go b.weightsLoop()
+	}
+	select {
+	case b.wkick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *brokerCollector) weightsLoop() {
+	defer close(b.wdone)
+	var lastWarn time.Time
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.wkick:
+		}
+		b.wmu.Lock()
+		blob, v, recv := b.wnext, b.wver, b.wrecv
+		b.wnext = nil
+		b.wmu.Unlock()
+		if blob == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := b.r.PutWeights(ctx, v, blob)
+		if err == nil {
+			err = b.r.SetReceived(ctx, recv) // how far ahead of the learner the actors are
+		}
+		cancel()
+		if err != nil && b.ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
+			lastWarn = time.Now()
 			fmt.Fprintf(os.Stderr, "\ntrain: %v (the actors go on with older weights)\n", err)
 		}
 	}
@@ -244,6 +298,9 @@ func (b *brokerCollector) finish() error {
 
 func (b *brokerCollector) Close() error {
 	b.cancel()
+	if b.wdone != nil {
+		<-b.wdone // the weights goroutine is done with the connection
+	}
 	if b.log != nil {
 		b.log.Flush()
 		b.logFile.Close()
@@ -436,8 +493,9 @@ act:
 		}
 		if time.Since(lastPrint) > time.Second {
 			lastPrint = time.Now()
-			fmt.Fprintf(os.Stderr, "\rtrain actor %s: %d unrolls, %.0f frames/s, weights v%d, %d publish retries ", id, pub.Published,
-				float64(pub.Published*c.Frames)/time.Since(start).Seconds(), version, pub.Retries)
+			el := time.Since(start)
+			fmt.Fprintf(os.Stderr, "\rtrain actor %s: %d unrolls, %.0f frames/s, weights v%d, %d publish retries, %.0f%% of the time held back for the learner ", id, pub.Published,
+				float64(pub.Published*c.Frames)/el.Seconds(), version, pub.Retries, 100*pub.HeldBack.Seconds()/el.Seconds())
 		}
 	}
 	if finished.Load() {

@@ -107,7 +107,7 @@ func TestDistributedSurvivesKills(t *testing.T) {
 	runDir := filepath.Join(dir, "run")
 	learnerArgs := []string{"--env", "CartPole", "--broker", url, "--run", "kills", "--num-envs", "2", "--frames-per-batch", "32",
 		"--total-frames", "40000", "--checkpoint-every", "5", "--run-dir", runDir,
-		"--broker-max-bytes", "4000000"} // a small stream: the actors wait on it when it is full
+		"--broker-max-ahead", "2"} // the actors wait for the learner, also while it is dead
 	learner := spawn(t, learnerArgs...)
 	actor := func(i int) *proc {
 		return spawn(t, "actor", "--broker", url, "--run", "kills", "--num-envs", "2", "--actor-id", "a"+strconv.Itoa(i),

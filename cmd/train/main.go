@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"time"
 
 	"github.com/maestro-rl/maestro/checkpoint"
 	"github.com/maestro-rl/maestro/envs"
@@ -56,6 +57,8 @@ type config struct {
 	// the embedded broker's address, a token file, the stream's bound, the lag limit.
 	broker, brokerRun, brokerListen, brokerToken string
 	brokerMaxBytes                               int64
+	brokerMaxAhead                               int
+	brokerWait                                   time.Duration
 	maxPolicyLag                                 int
 	actor                                        bool // train actor: collect for a learner over the broker
 }
@@ -180,6 +183,8 @@ func trainFlags(fs *flag.FlagSet, c *config) (cpuProfile, cfgFile *string) {
 	fs.StringVar(&c.brokerRun, "run", "default", "with --broker: the run's name on the broker (its streams and buckets are named after it); actors pass the same")
 	fs.StringVar(&c.brokerListen, "broker-listen", "127.0.0.1:4222", "with --broker embedded: the address the broker listens on (port 0: any free one; the URL is written to the run folder's broker.url)")
 	fs.StringVar(&c.brokerToken, "broker-token-file", "", "a file holding the broker's auth token (never logged or saved); with --broker embedded the embedded broker requires it of every client")
+	fs.DurationVar(&c.brokerWait, "broker-wait", 30*time.Second, "with --broker: how long to keep trying a broker that refuses connections at start (the processes of a run may start in any order); 0 fails at once")
+	fs.IntVar(&c.brokerMaxAhead, "broker-max-ahead", 4, "with --broker: actors hold back while this many of the learner's batches (of --num-envs unrolls) wait for it; that bounds the policy lag and the cores actors spend on unrolls that would be stale when learnt; 0: no bound but --broker-max-bytes")
 	fs.Int64Var(&c.brokerMaxBytes, "broker-max-bytes", 1<<30, "with --broker: the unroll stream's storage bound; actors wait while it is full, so a slow learner never fills the disk")
 	fs.IntVar(&c.maxPolicyLag, "max-policy-lag", 0, "with --broker: drop unrolls acted with weights more than this many updates old (counted as stale in unrolls.csv and the summary); 0 keeps all (APPO's V-trace corrects for the lag)")
 	cpuProfile = fs.String("cpuprofile", "", "write a CPU profile here (go tool pprof)")

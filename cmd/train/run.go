@@ -378,6 +378,9 @@ func run(c config, resolved func(path string) error) error {
 		if p50, p99, ok := bc.latency(); ok {
 			fmt.Printf("train: unroll latency from the actor's publish to the learner: p50 %.1f ms, p99 %.1f ms\n", p50, p99)
 		}
+		if n := bc.skipped.Load(); n > 0 {
+			fmt.Printf("train: %d weights versions not published (a newer one was ready before the broker had stored the last)\n", n)
+		}
 		if err := bc.finish(); err != nil {
 			return err
 		}

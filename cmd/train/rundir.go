@@ -60,6 +60,9 @@ func checkNumbers(c config) error {
 		validate.F("motif-threshold", c.Motif.Threshold, c.Motif.Threshold >= 0 && c.Motif.Threshold <= 1, "in [0, 1] (a quantile)")); err != nil {
 		return err
 	}
+	if c.brokerMaxAhead < 0 || c.maxPolicyLag < 0 || c.brokerWait < 0 {
+		return fmt.Errorf("--broker-max-ahead %d, --max-policy-lag %d, --broker-wait %v: each is 0 (no bound, no wait) or positive", c.brokerMaxAhead, c.maxPolicyLag, c.brokerWait)
+	}
 	if c.Motif.LRU < 0 {
 		return fmt.Errorf("--motif-lru %d: want 0 (count per episode) or a positive window", c.Motif.LRU)
 	}
