@@ -46,7 +46,7 @@ setup-bench:
 	@$(GO) mod download
 
 bench: setup-bench
-	@test -n "$(BENCH)" || { echo "usage: make bench BENCH=<name>  (available: nle, minihack, speedrun, ceiling, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile)"; exit 2; }
+	@test -n "$(BENCH)" || { echo "usage: make bench BENCH=<name>  (available: nle, minihack, speedrun, ceiling, tensordict, rollout, replaybuffer, collector, distributed, nn, annotate, rewardmodel, ppo, hostile)"; exit 2; }
 	bash bench/run.sh $(BENCH)
 
 clean:

@@ -63,6 +63,15 @@ side_by_side() {
   "$bpy" bench/summarize.py "$name" "$out/$name.txt"
 }
 
+bench_distributed() {
+  # The learner fed by 1, 2 and 4 actor processes through a standalone JetStream broker against
+  # the same learner with its envs in-process (4 envs either way), every setup in each round;
+  # each broker run audits every unroll (lost, learnt twice). ENV=MiniHack-Room-5x5-v0 for MiniHack.
+  go build -o "$out/train" ./cmd/train
+  go build -o "$out/distbench" ./bench/distributed
+  "$out/distbench" -train "$out/train" -env "${ENV:-CartPole}" -frames "${FRAMES:-30000}" -reps "${REPS:-3}" | tee "$out/distributed.txt"
+}
+
 bench_tensordict() {
   go build -o "$out/tdbench" ./bench/tensordict
   side_by_side tensordict "${REPS:-3}" "$out/tdbench" bench/tensordict/peer.py
@@ -374,8 +383,9 @@ case "$name" in
   ceiling) bench_ceiling ;;
   nn) bench_nn ;;
   collector) bench_collector ;;
+  distributed) bench_distributed ;;
   replaybuffer) bench_replaybuffer ;;
   tensordict) bench_tensordict ;;
   rollout) bench_rollout ;;
-  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, speedrun, ceiling, tensordict, rollout, replaybuffer, collector, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
+  *) echo "bench: unknown benchmark '$name'; available: nle, minihack, speedrun, ceiling, tensordict, rollout, replaybuffer, collector, distributed, nn, annotate, rewardmodel, ppo, hostile" >&2; exit 2 ;;
 esac
