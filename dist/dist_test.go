@@ -470,6 +470,9 @@ func TestActorsHoldBackForTheLearner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := r.Reset(ctx); err != nil { // a new run: the received mark starts
+		t.Fatal(err)
+	}
 	p, err := r.NewPublisher("a", 1, "h")
 	if err != nil {
 		t.Fatal(err)

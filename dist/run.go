@@ -24,8 +24,8 @@ type RunOptions struct {
 	// until the learner acks, so a slow learner never fills the disk.
 	MaxBytes int64
 	// MaxAhead bounds the unrolls published after the last one the learner has said it
-	// received (Run.SetReceived; 0: no bound but MaxBytes): actors that find that many ahead
-	// hold back, so they run at most this far ahead of the learner. That bounds the policy lag, and spends no cores on unrolls the
+	// received (Run.SetReceived, which Reset starts; 0: no bound but MaxBytes): actors that
+	// find that many ahead hold back, so they run at most about this far ahead of the learner. That bounds the policy lag, and spends no cores on unrolls the
 	// learner would reach only when they are stale. The learner's CreateRun sets it for all.
 	MaxAhead int64
 	// LeaseTTL is how long an actor's membership lasts without renewal (0: 15s).
@@ -166,26 +166,17 @@ func (r *Run) SetReceived(ctx context.Context, seq uint64) error {
 	return err
 }
 
-// ahead returns the unrolls published after the last one the learner said it received; with
-// no word from a learner yet, all the stream holds. (The learner's consumer's NumPending
-// would do without the learner's word, but a broker restart can leave it wrong for good.)
-func (r *Run) ahead(ctx context.Context) (int64, error) {
-	info, err := r.Unrolls.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
+// received reads the learner's received mark (ok false: none).
+func (r *Run) received(ctx context.Context) (seq uint64, ok bool, err error) {
 	e, err := r.KV.Get(ctx, "received")
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return int64(info.State.Msgs), nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
-	if err != nil || seq >= info.State.LastSeq {
-		return 0, err
-	}
-	return int64(info.State.LastSeq - seq), nil
+	seq, err = strconv.ParseUint(string(e.Value()), 10, 64)
+	return seq, err == nil, err
 }
 
 // checkProtocol refuses an object made by another protocol version (or not by Maestro).
@@ -200,19 +191,24 @@ func checkProtocol(what string, meta map[string]string) error {
 	return fmt.Errorf("dist: %s was created by Maestro broker protocol %s, this Maestro speaks %s; use another --run name or delete the run's streams", what, v, Protocol)
 }
 
-// Reset empties the run's unrolls, dead letters and keys (a new run under an old name).
+// Reset empties the run's unrolls, dead letters and keys (a new run under an old name), and
+// marks all the stream ever held as received (its sequence numbers go on after a purge).
 func (r *Run) Reset(ctx context.Context) error {
 	for _, s := range []jetstream.Stream{r.Unrolls, r.Dead} {
 		if err := s.Purge(ctx); err != nil {
 			return fmt.Errorf("dist: purge %s: %w", s.CachedInfo().Config.Name, err)
 		}
 	}
-	for _, k := range []string{"config", "weights", "status", "received"} {
+	for _, k := range []string{"config", "weights", "status"} {
 		if err := r.KV.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return err
 		}
 	}
-	return nil
+	info, err := r.Unrolls.Info(ctx)
+	if err != nil {
+		return err
+	}
+	return r.SetReceived(ctx, info.State.LastSeq)
 }
 
 // SetConfig records the run's config (a JSON object) for actors to check theirs against.

@@ -48,6 +48,8 @@ type Publisher struct {
 
 	maxAhead  int64
 	limitRead time.Time
+	lastSeq   uint64 // the stream sequence of this actor's newest unroll
+	recv      uint64 // the learner's received mark, as last read
 }
 
 // NewPublisher publishes for actor (letters, digits, - and _), incarnation inc, under the
@@ -87,9 +89,10 @@ func (p *Publisher) Publish(ctx context.Context, unroll *tensordict.Dict, versio
 	wait := 50 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := p.r.JS.PublishMsg(pctx, m, jetstream.WithMsgID(id.String()))
+		ack, err := p.r.JS.PublishMsg(pctx, m, jetstream.WithMsgID(id.String()))
 		cancel()
 		if err == nil {
+			p.lastSeq = max(p.lastSeq, ack.Sequence)
 			p.id = id
 			p.Published++
 			return id, nil
@@ -111,20 +114,26 @@ func (p *Publisher) Publish(ctx context.Context, unroll *tensordict.Dict, versio
 	}
 }
 
-// holdBack waits while MaxAhead unrolls or more are ahead of the learner. A broker
-// that does not answer is not waited for here: Publish's retries ride that out.
+// holdBack waits while MaxAhead unrolls or more are ahead of the learner: from the stream
+// sequence of this actor's last publish (other actors' since then are not counted) to the
+// learner's received mark. It asks the broker only when the mark it last read says so, so an
+// actor with room makes no extra round trips. A broker that does not answer is not waited for
+// here: Publish's retries ride that out.
 func (p *Publisher) holdBack(ctx context.Context) error {
 	if time.Since(p.limitRead) > 5*time.Second { // the learner may restart with another bound
 		p.maxAhead, p.limitRead = p.r.maxAhead(ctx), time.Now()
 	}
-	if p.maxAhead <= 0 {
+	if p.maxAhead <= 0 || p.lastSeq < p.recv+uint64(p.maxAhead) {
 		return nil
 	}
 	start := time.Now()
 	defer func() { p.HeldBack += time.Since(start) }()
-	for pause := 2 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		n, err := p.r.ahead(ctx)
-		if err != nil || n < p.maxAhead {
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		recv, ok, err := p.r.received(ctx)
+		if err != nil || !ok { // no mark: a learner of no bound
+			return nil
+		}
+		if p.recv = recv; p.lastSeq < recv+uint64(p.maxAhead) {
 			return nil
 		}
 		select {
