@@ -41,11 +41,16 @@ type judgeConfig struct {
 	harmWeight         float64
 }
 
+// llmFlags are the flags that choose the LLM (label, eval, probe and worker).
+func llmFlags(fs *flag.FlagSet, j *judgeConfig) {
+	fs.StringVar(&j.urls, "llm-url", "", "OpenAI-compatible server(s) up to /v1, comma-separated; empty starts the embedded llama-server with --judge")
+	fs.StringVar(&j.model, "llm-model", "", "the served model's name (required with --llm-url; with label --broker, the model the workers serve)")
+	fs.StringVar(&j.judge, "judge", llm.DefaultJudge, "the embedded server's model when no --llm-url: "+strings.Join(llm.EmbeddedModelNames(), ", ")+", or a GGUF file (docs/judge.md measures each)")
+}
+
 func judgeFlags(fs *flag.FlagSet) *judgeConfig {
 	j := &judgeConfig{}
-	fs.StringVar(&j.urls, "llm-url", "", "OpenAI-compatible server(s) up to /v1, comma-separated; empty starts the embedded llama-server with --judge")
-	fs.StringVar(&j.model, "llm-model", "", "the served model's name (required with --llm-url)")
-	fs.StringVar(&j.judge, "judge", llm.DefaultJudge, "the embedded server's model when no --llm-url: "+strings.Join(llm.EmbeddedModelNames(), ", ")+", or a GGUF file (docs/judge.md measures each)")
+	llmFlags(fs, j)
 	fs.StringVar(&j.mode, "mode", defaultMode, "pointwise: each distinct caption rated 1-9 once, pairs compared by rating (no position bias); scored: one token per order, log p(1) vs log p(2); generative: the judge reasons, then answers best_message: 1|2|None")
 	fs.StringVar(&j.goal, "goal", "default", "the player's goal the judge is told: "+strings.Join(motif.GoalNames(), ", ")+", or free text")
 	fs.StringVar(&j.tmpl, "template", "", "prompt template: "+strings.Join(motif.BuiltinTemplates(), ", ")+", or a file (copy one of rewards/motif/prompts/); default: rate for pointwise, judge otherwise (-transition for transition pairs)")

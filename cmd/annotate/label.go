@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/maestro-rl/maestro/dist"
 	"github.com/maestro-rl/maestro/internal/atomicfile"
+	"github.com/maestro-rl/maestro/llm"
 	"github.com/maestro-rl/maestro/rewards/motif"
 	"github.com/maestro-rl/maestro/tensor"
 )
@@ -39,6 +41,7 @@ func label(ctx context.Context, args []string) error {
 	skill := fs.String("skill", "", "label for one skill of --spec (MaestroMotif): the judge is told the skill and its preference; write each skill's labels to its own --out and train one reward model per skill")
 	specPath := fs.String("spec", "default", "skills spec for --skill (default: MaestroMotif's five skills)")
 	allowUnknown := fs.Bool("allow-unknown", false, "write the labels even when most are unknown (the judge gave no usable answer)")
+	bc := brokerFlags(fs, true)
 	withStats := fs.Bool("caption-stats", false, "append the bottom line in words to each caption (Motif's option: HP, gold, dungeon level, experience level, turn)")
 	if err := parse(fs, args, "pairs"); err != nil {
 		return err
@@ -73,13 +76,35 @@ func label(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, stopLLM, err := jf.connect(ctx, *conc, "label")
-	if err != nil {
-		return err
+	var (
+		client  *llm.Client
+		remote  func(context.Context, motif.Request) (motif.Answer, error)
+		job     *dist.Job
+		model   string
+		urlList []string
+	)
+	if bc.url != "" {
+		if model, err = remoteModel(jf); err != nil {
+			return err
+		}
+		if !flagSet(fs, "concurrency") {
+			*conc = 512 // requests queued at once for the workers
+		}
+		var stop func()
+		if remote, job, stop, err = remoteAsker(ctx, bc, model); err != nil {
+			return err
+		}
+		defer stop()
+		urlList = []string{"broker " + dist.Redact(bc.url) + " job " + bc.job}
+		fmt.Fprintf(os.Stderr, "label: queuing the requests on %s, job %s, for workers serving %s (annotate worker --broker %s --job %s)\n", dist.Redact(bc.url), bc.job, model, dist.Redact(bc.url), bc.job)
+	} else {
+		var stopLLM func()
+		if client, stopLLM, err = jf.connect(ctx, *conc, "label"); err != nil {
+			return err
+		}
+		defer stopLLM()
+		urlList, model = client.URLs(), client.Model()
 	}
-	defer stopLLM()
-	urlList := client.URLs()
-	model := client.Model()
 	j, err := motif.OpenJournal(*journalPath)
 	if err != nil {
 		return err
@@ -90,7 +115,7 @@ func label(ctx context.Context, args []string) error {
 	if n := j.Invalid(); n > 0 {
 		fmt.Fprintf(os.Stderr, "label: %d lines of %s held impossible answers (a label outside 0..3, a rating off the 1-9 scale); they are dropped and asked again\n", n, *journalPath)
 	}
-	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, MaxTokens: *maxTokens, TieMargin: jf.tieMargin(), Harm: harm, HarmWeight: hw,
+	labels, sum, err := motif.Annotate(ctx, client, j, caps, motif.AnnotateOptions{Template: tp, Goal: goalText, Mode: jf.mode, Concurrency: *conc, MaxTokens: *maxTokens, TieMargin: jf.tieMargin(), Harm: harm, HarmWeight: hw, Ask: remote, Model: model,
 		Progress: func(pr motif.Progress) {
 			bar("label", pr.Done, pr.Total, start, fmt.Sprintf(" %.0f tokens/s", float64(pr.Tokens)/time.Since(start).Seconds()))
 		}})
@@ -100,6 +125,11 @@ func label(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if job != nil { // every answer is in the journal: the workers may go
+		if err := job.Delete(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "label: %v (the answers are all in %s)\n", err, *journalPath)
+		}
 	}
 	if unknown := sum.Labels[motif.Unknown]; unknown*2 > len(labels) && !*allowUnknown {
 		return fmt.Errorf("label: the judge gave no usable answer on %d of %d pairs (answers kept in %s); labels not written. Check the judge with `annotate eval`, use another --mode or --llm-url, or pass --allow-unknown to write them anyway", unknown, len(labels), *journalPath)
@@ -115,7 +145,7 @@ func label(ctx context.Context, args []string) error {
 	if harm != nil {
 		prov.Harm = harm.Name
 	}
-	if jf.urls == "" {
+	if jf.urls == "" && bc.url == "" {
 		prov.URLs = []string{"embedded llama-server"}
 	}
 	b, _ := json.MarshalIndent(prov, "", "  ")

@@ -16,6 +16,8 @@ Usage:
   annotate collect --task score --steps 20000 --out data/obs.mtd     play and store observations
   annotate pairs   --obs data/obs.mtd --out data/pairs.mtd           draw Motif's caption pairs
   annotate label   --pairs data/pairs.mtd [--llm-url URL]           label them with an LLM judge
+                   [--broker nats://HOST:4222 --llm-model M]        ... or queue the requests for workers
+  annotate worker  --broker nats://HOST:4222 [--llm-url URL]        answer a label job's requests
   annotate inspect --pairs data/pairs.mtd                            counts, captions, labels
   annotate train   --pairs data/pairs.mtd --out rm.mtd               train the reward model
   annotate eval    [--tsv pairs.tsv] [--reward-model default]        measure a judge (and a reward
@@ -54,8 +56,10 @@ func main() {
 		err = eval(ctx, args, os.Stdout)
 	case "probe":
 		err = probe(ctx, args, os.Stdout)
+	case "worker":
+		err = worker(ctx, args)
 	default:
-		err = fmt.Errorf("unknown command %q; commands: collect, pairs, label, inspect, train, eval, probe (annotate --help)", cmd)
+		err = fmt.Errorf("unknown command %q; commands: collect, pairs, label, worker, inspect, train, eval, probe (annotate --help)", cmd)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -2,57 +2,29 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/maestro-rl/maestro/dist"
+	"github.com/maestro-rl/maestro/internal/proctest"
 )
 
 // TestMain lets a test run this binary as the train command (in its own process, so that it
-// can be killed with SIGKILL): MAESTRO_TRAIN_EXEC=1 in the environment runs main instead of
-// the tests.
-func TestMain(m *testing.M) {
-	if os.Getenv("MAESTRO_TRAIN_EXEC") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// can be killed with SIGKILL).
+func TestMain(m *testing.M) { proctest.Main(m, "MAESTRO_TRAIN_EXEC", main) }
 
-type proc struct {
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
-	done chan error
-}
+type proc = proctest.Proc
 
 func spawn(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "MAESTRO_TRAIN_EXEC=1")
-	p := &proc{cmd: cmd, out: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	return p
-}
-
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	return proctest.Spawn(t, "MAESTRO_TRAIN_EXEC", args...)
 }
 
 // waitFor polls cond until it holds; a process that dies meanwhile fails the test.
@@ -63,8 +35,8 @@ func waitFor(t *testing.T, what string, cond func() bool, watch ...*proc) {
 			return
 		}
 		for _, p := range watch {
-			if len(p.done) > 0 {
-				t.Fatalf("waiting for %s: %v exited: %s", what, p.cmd.Args[1:], p.out)
+			if len(p.Done) > 0 {
+				t.Fatalf("waiting for %s: %v exited: %s", what, p.Cmd.Args[1:], p.Out())
 			}
 		}
 	}
@@ -117,31 +89,31 @@ func TestDistributedSurvivesKills(t *testing.T) {
 	unrolls := filepath.Join(runDir, "unrolls.csv")
 	logged := func(n int) func() bool { return func() bool { return len(csvRows(unrolls)) > n } }
 	waitFor(t, "100 unrolls", logged(100), learner, broker)
-	a0.kill(t)
+	a0.Kill(t)
 	a0 = actor(0)
 	waitFor(t, "300 unrolls", logged(300), learner, broker)
-	learner.kill(t)
+	learner.Kill(t)
 	learner = spawn(t, append(learnerArgs, "--resume")...)
 	waitFor(t, "500 unrolls", logged(500), learner, broker)
-	broker.kill(t)
+	broker.Kill(t)
 	time.Sleep(500 * time.Millisecond)
 	broker = spawn(t, "broker", "--store", store, "--listen", addr)
 	select {
-	case err := <-learner.done:
+	case err := <-learner.Done:
 		if err != nil {
-			t.Fatalf("the learner failed: %v\n%s", err, learner.out)
+			t.Fatalf("the learner failed: %v\n%s", err, learner.Out())
 		}
 	case <-time.After(5 * time.Minute):
-		t.Fatalf("the learner did not finish in 5 minutes:\n%s", learner.out)
+		t.Fatalf("the learner did not finish in 5 minutes:\n%s", learner.Out())
 	}
 	for i, a := range []*proc{a0, a1} {
 		select {
-		case err := <-a.done:
+		case err := <-a.Done:
 			if err != nil {
-				t.Errorf("actor %d: %v\n%s", i, err, a.out)
+				t.Errorf("actor %d: %v\n%s", i, err, a.Out())
 			}
 		case <-time.After(30 * time.Second):
-			t.Errorf("actor %d did not stop after the learner finished:\n%s", i, a.out)
+			t.Errorf("actor %d did not stop after the learner finished:\n%s", i, a.Out())
 		}
 	}
 

@@ -23,6 +23,7 @@ var layer = map[string]int{
 	"nn/internal/kern":            1,
 	"internal/atomicfile":         0,
 	"internal/validate":           0,
+	"internal/proctest":           0,
 	"nn":                          2,
 	"envs/nethack":                3,
 	"replaybuffer":                3,

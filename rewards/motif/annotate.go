@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,42 @@ type AnnotateOptions struct {
 	HarmWeight float64
 	// Progress, when set, is called after every answer.
 	Progress func(Progress)
+	// Ask, when set, answers the requests instead of Annotate's client (nil then): annotation
+	// workers over a broker, say, each asking its own LLM with motif.Ask. Model is then the
+	// model they serve, which names the answers in the journal.
+	Ask   func(context.Context, Request) (Answer, error)
+	Model string
+}
+
+// A Request is one question to the judge, rendered: all an annotation worker needs to ask it.
+type Request struct {
+	Key   string `json:"key"`
+	Model string `json:"model"` // the model the answer is for (its key names it)
+	// Kind is "pair" (Prompt compares two captions, or rates one in pointwise mode) or "harm"
+	// (the harm aspect's yes/no question about one caption).
+	Kind        string  `json:"kind"`
+	Mode        string  `json:"mode"`
+	Prompt      string  `json:"prompt"`
+	Temperature float32 `json:"temperature"`
+	TopP        float32 `json:"top_p"`
+	MaxTokens   int     `json:"max_tokens"`
+}
+
+// Validate refuses a request no Annotate could have made (a worker reads them off a broker).
+func (r Request) Validate() error {
+	switch {
+	case r.Key == "" || r.Prompt == "":
+		return errors.New("motif: a request without a key or a prompt")
+	case r.Kind != "pair" && r.Kind != "harm":
+		return fmt.Errorf("motif: request %s: kind %q, want pair or harm", r.Key, r.Kind)
+	case r.Mode != Generative && r.Mode != Scored && r.Mode != Pointwise:
+		return fmt.Errorf("motif: request %s: mode %q, want %s, %s or %s", r.Key, r.Mode, Generative, Scored, Pointwise)
+	case r.MaxTokens < 1 || r.MaxTokens > 1<<16:
+		return fmt.Errorf("motif: request %s: max_tokens %d, want 1..65536", r.Key, r.MaxTokens)
+	}
+	return validate.Numbers("motif: request "+r.Key+": ",
+		validate.F("temperature", float64(r.Temperature), r.Temperature >= 0, "of at least 0"),
+		validate.F("top_p", float64(r.TopP), r.TopP >= 0 && r.TopP <= 1, "in [0, 1]"))
 }
 
 // Validate reports a missing template or an option out of range: a known mode, counts not
@@ -53,6 +90,8 @@ func (o AnnotateOptions) Validate() error {
 		return fmt.Errorf("motif: AnnotateOptions.HarmWeight %g needs Mode %s and a Harm template (the built-in \"harm\")", o.HarmWeight, Pointwise)
 	case o.Harm != nil && !o.Harm.Pointwise:
 		return fmt.Errorf("motif: AnnotateOptions.Harm: template %s asks about two captions; the harm aspect asks about one ({{.Message}})", o.Harm.Name)
+	case o.Ask != nil && o.Model == "":
+		return fmt.Errorf("motif: AnnotateOptions.Ask needs Model, the model that answers (it names the answers in the journal)")
 	case o.Concurrency < 0 || o.MaxTokens < 0:
 		return fmt.Errorf("motif: AnnotateOptions.Concurrency %d and MaxTokens %d must not be negative (0: 4, 512)", o.Concurrency, o.MaxTokens)
 	}
@@ -151,6 +190,14 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
 	}
+	model := o.Model
+	if model == "" {
+		model = c.Model()
+	}
+	answer := o.Ask
+	if answer == nil {
+		answer = func(ctx context.Context, r Request) (Answer, error) { return Ask(ctx, c, r) }
+	}
 	s := Summary{Pairs: len(pairs)}
 	type uk struct{ a, b string }
 	unique := map[uk]bool{}
@@ -185,7 +232,7 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 				}
 				seen[c1] = true
 				s.Rated++
-				k := key(c.Model(), o, c1, "")
+				k := key(model, o, c1, "")
 				if _, ok := j.Get(k); ok {
 					s.Cached++
 				} else {
@@ -194,7 +241,7 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 				if !o.harmed() {
 					continue
 				}
-				if k := harmKey(c.Model(), o, c1); !has(j, k) {
+				if k := harmKey(model, o, c1); !has(j, k) {
 					todo = append(todo, ask{c1, "", k, true})
 				} else {
 					s.Cached++
@@ -204,7 +251,7 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	} else {
 		for _, u := range order {
 			for _, q := range [2][2]string{{u.a, u.b}, {u.b, u.a}} {
-				k := key(c.Model(), o, q[0], q[1])
+				k := key(model, o, q[0], q[1])
 				if _, ok := j.Get(k); ok {
 					s.Cached++
 					continue
@@ -233,12 +280,10 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 				if i >= len(todo) || ctx.Err() != nil {
 					return
 				}
+				r, err := o.request(model, todo[i].key, todo[i].harm, todo[i].first, todo[i].second)
 				var a Answer
-				var err error
-				if todo[i].harm {
-					a, err = askHarm(ctx, c, o, todo[i].first)
-				} else {
-					a, err = askOne(ctx, c, o, todo[i].first, todo[i].second)
+				if err == nil {
+					a, err = answer(ctx, r)
 				}
 				if err == nil {
 					a.Key = todo[i].key
@@ -266,12 +311,12 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 	decisive, biased := 0, 0
 	unrated, unharmed := map[string]bool{}, map[string]bool{}
 	rating := func(caption string) Answer {
-		a, _ := j.Get(key(c.Model(), o, caption, ""))
+		a, _ := j.Get(key(model, o, caption, ""))
 		if !a.OK {
 			unrated[caption] = true
 		}
 		if o.harmed() {
-			if h, _ := j.Get(harmKey(c.Model(), o, caption)); h.OK {
+			if h, _ := j.Get(harmKey(model, o, caption)); h.OK {
 				a.Rating = HarmedRating(a.Rating, h.Harm, o.HarmWeight)
 			} else {
 				unharmed[caption] = true
@@ -284,8 +329,8 @@ func Annotate(ctx context.Context, c *llm.Client, j *Journal, pairs [][2]string,
 			combined[u] = CombineRatings(rating(u.a), rating(u.b), o.TieMargin)
 			continue
 		}
-		x, _ := j.Get(key(c.Model(), o, u.a, u.b))
-		y, _ := j.Get(key(c.Model(), o, u.b, u.a))
+		x, _ := j.Get(key(model, o, u.a, u.b))
+		y, _ := j.Get(key(model, o, u.b, u.a))
 		if x.Retried {
 			s.Retried++
 		}
@@ -385,42 +430,49 @@ func combineScored(x, y Answer, tie float64, decisive, biased int) (int8, int, i
 	return Tie, decisive, biased
 }
 
-// askHarm asks the harm aspect's yes/no question about one caption.
-func askHarm(ctx context.Context, c *llm.Client, o AnnotateOptions, caption string) (Answer, error) {
-	prompt, err := o.Harm.Render(o.Goal, caption, "", Pointwise)
-	if err != nil {
+// request renders one question (harm: the harm aspect's about first).
+func (o AnnotateOptions) request(model, key string, harm bool, first, second string) (Request, error) {
+	r := Request{Key: key, Model: model, Kind: "pair", Mode: o.Mode, Temperature: o.Temperature, TopP: o.TopP, MaxTokens: o.MaxTokens}
+	var err error
+	if harm {
+		r.Kind = "harm"
+		r.Prompt, err = o.Harm.Render(o.Goal, first, "", Pointwise)
+	} else {
+		r.Prompt, err = o.Template.Render(o.Goal, first, second, o.Mode)
+	}
+	return r, err
+}
+
+// Ask asks c one request: one token's log-probabilities (scored and pointwise modes, the
+// harm question), or a generative answer with one retry turn when it cannot be parsed.
+func Ask(ctx context.Context, c *llm.Client, r Request) (Answer, error) {
+	if err := r.Validate(); err != nil {
 		return Answer{}, err
 	}
-	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}}
-	r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
-	if err != nil {
-		return Answer{}, err
+	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: r.Prompt}}
+	if r.Kind == "harm" || r.Mode == Pointwise || r.Mode == Scored { // one token: its log-probabilities decide
+		res, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: r.Temperature, TopLogProbs: 20})
+		if err != nil {
+			return Answer{}, err
+		}
+		switch {
+		case r.Kind == "harm":
+			p, mass, ok := HarmAnswer(res.TopFirst)
+			return Answer{Label: Unknown, Harm: p, Mass: mass, OK: ok, Tokens: res.Tokens}, nil
+		case r.Mode == Pointwise:
+			rating, mass, ok := RateAnswer(res.TopFirst)
+			return Answer{Label: Unknown, Rating: rating, Mass: mass, OK: ok, Tokens: res.Tokens}, nil
+		}
+		m, ok := ScoreAnswer(res.TopFirst)
+		return Answer{Label: Unknown, Margin: m, OK: ok, Tokens: res.Tokens}, nil
 	}
-	p, mass, ok := HarmAnswer(r.TopFirst)
-	return Answer{Label: Unknown, Harm: p, Mass: mass, OK: ok, Tokens: r.Tokens}, nil
+	return askGenerative(ctx, c, msgs, r)
 }
 
 const retryPrompt = "Your answer did not end with the required line. Reply with exactly one line: best_message: 1, best_message: 2, or best_message: None."
 
-// askOne asks for one ordered pair, with one retry turn for an unparsable generative answer.
-func askOne(ctx context.Context, c *llm.Client, o AnnotateOptions, first, second string) (Answer, error) {
-	prompt, err := o.Template.Render(o.Goal, first, second, o.Mode)
-	if err != nil {
-		return Answer{}, err
-	}
-	msgs := []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: prompt}}
-	if o.Mode == Pointwise || o.Mode == Scored { // one token: its log-probabilities decide
-		r, err := c.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: 1, Temperature: o.Temperature, TopLogProbs: 20})
-		if err != nil {
-			return Answer{}, err
-		}
-		if o.Mode == Pointwise {
-			rating, mass, ok := RateAnswer(r.TopFirst)
-			return Answer{Label: Unknown, Rating: rating, Mass: mass, OK: ok, Tokens: r.Tokens}, nil
-		}
-		m, ok := ScoreAnswer(r.TopFirst)
-		return Answer{Label: Unknown, Margin: m, OK: ok, Tokens: r.Tokens}, nil
-	}
+// askGenerative asks for a generative answer, with one retry turn when it cannot be parsed.
+func askGenerative(ctx context.Context, c *llm.Client, msgs []openai.ChatCompletionMessage, o Request) (Answer, error) {
 	req := llm.Request{Messages: msgs, MaxTokens: o.MaxTokens, Temperature: o.Temperature, TopP: o.TopP}
 	r, err := c.Chat(ctx, req)
 	if err != nil {

@@ -67,6 +67,15 @@ func (a Answer) valid() bool {
 	return true
 }
 
+// Check refuses an answer Annotate could not have made (valid's bounds), naming its key: an
+// answer from an annotation worker is checked before it enters the journal.
+func (a Answer) Check() error {
+	if !a.valid() {
+		return fmt.Errorf("motif: answer %s is impossible (label %d, margin %g, rating %g, harm %g, mass %g)", a.Key, a.Label, a.Margin, a.Rating, a.Harm, a.Mass)
+	}
+	return nil
+}
+
 // Invalid is the number of journal lines that parsed but held impossible answers (a label
 // outside 0..3, a rating off the 1-9 scale, ...): they were dropped, so their requests are
 // asked again.
