@@ -317,17 +317,23 @@ func (b *brokerCollector) Close() error {
 var actorName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // actorMain is `train actor`: collect with the learner's newest weights and publish unrolls.
-func actorMain(args []string) error {
-	var c config
-	fs := flag.NewFlagSet("train actor", flag.ContinueOnError)
-	trainFlags(fs, &c)
+// actorFlags defines `train actor`'s flags, writing into c; it returns --actor-id and --actor-log.
+func actorFlags(c *config) (fs *flag.FlagSet, id, actorLog *string) {
+	fs = flag.NewFlagSet("train actor", flag.ContinueOnError)
+	trainFlags(fs, c)
 	host, _ := os.Hostname()
-	id := fs.String("actor-id", actorName.ReplaceAllString(fmt.Sprintf("%s-%d", host, os.Getpid()), "-"), "this actor's name on the broker (letters, digits, - and _; default host-pid); a restarted actor may reuse it: each start is a new incarnation")
-	actorLog := fs.String("actor-log", "", "append \"try ID\" before and \"ok ID\" after each unroll's publish to this file (an audit of what reached the broker)")
+	id = fs.String("actor-id", actorName.ReplaceAllString(fmt.Sprintf("%s-%d", host, os.Getpid()), "-"), "this actor's name on the broker (letters, digits, - and _; default host-pid); a restarted actor may reuse it: each start is a new incarnation")
+	actorLog = fs.String("actor-log", "", "append \"try ID\" before and \"ok ID\" after each unroll's publish to this file (an audit of what reached the broker)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train actor: collect for a learner over NATS JetStream.\n\nThe actor reads the run's config from the broker: flags left out take the learner's values; a flag that\ncontradicts the learner is refused with the difference. --num-envs is this actor's own (envs stepped\ntogether; each env's unroll of --frames-per-batch steps is one message). It stops when the learner finishes,\nor on Ctrl-C/SIGTERM after the unroll in flight.\n\nUsage:\n  train actor --broker nats://HOST:4222 --run NAME [--num-envs N] [--actor-id ID]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
+	return fs, id, actorLog
+}
+
+func actorMain(args []string) error {
+	var c config
+	fs, id, actorLog := actorFlags(&c)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -508,16 +514,22 @@ act:
 
 // brokerMain is `train broker`: a standalone NATS JetStream server for runs on several
 // machines (or for tests that kill the broker).
-func brokerMain(args []string) error {
-	fs := flag.NewFlagSet("train broker", flag.ContinueOnError)
-	store := fs.String("store", "broker", "folder of the broker's JetStream store (streams, buckets); a restart on the same folder keeps everything acknowledged")
-	listen := fs.String("listen", "127.0.0.1:4222", "host:port to listen on (0.0.0.0:4222 for other machines; port 0 picks one)")
-	urlFile := fs.String("url-file", "", "write the client URL here once listening")
-	tokenFile := fs.String("token-file", "", "require the token in this file of every client (learner and actors then pass --broker-token-file); without it anyone who reaches the port may connect")
+// brokerFlags defines `train broker`'s flags.
+func brokerFlags() (fs *flag.FlagSet, store, listen, urlFile, tokenFile *string) {
+	fs = flag.NewFlagSet("train broker", flag.ContinueOnError)
+	store = fs.String("store", "broker", "folder of the broker's JetStream store (streams, buckets); a restart on the same folder keeps everything acknowledged")
+	listen = fs.String("listen", "127.0.0.1:4222", "host:port to listen on (0.0.0.0:4222 for other machines; port 0 picks one)")
+	urlFile = fs.String("url-file", "", "write the client URL here once listening")
+	tokenFile = fs.String("token-file", "", "require the token in this file of every client (learner and actors then pass --broker-token-file); without it anyone who reaches the port may connect")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "train broker: a NATS server with JetStream for Maestro's learner, actors and annotation workers.\n\nUsage:\n  train broker --store DIR --listen HOST:PORT\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
+	return fs, store, listen, urlFile, tokenFile
+}
+
+func brokerMain(args []string) error {
+	fs, store, listen, urlFile, tokenFile := brokerFlags()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ type config struct {
 	brokerMaxBytes                               int64
 	brokerMaxAhead                               int
 	brokerWait                                   time.Duration
+	resumeIfAny                                  bool
 	maxPolicyLag                                 int
 	actor                                        bool // train actor: collect for a learner over the broker
 }
@@ -172,6 +173,7 @@ func trainFlags(fs *flag.FlagSet, c *config) (cpuProfile, cfgFile *string) {
 	fs.BoolVar(&c.ClipValueLoss, "clip-value-loss", false, "PPO/APPO: clip the value loss around the acting values by the clip range, as CleanRL's clip_vloss (off: mean squared error, without CleanRL's 1/2, so the value coefficient 0.5 here is CleanRL's 1.0)")
 	fs.BoolVar(&c.RecomputeValues, "recompute-values", false, "APPO: V-trace reads the values of the batch's states from the learner's network over the stored sequences, as sample-factory does (off: the values recorded when acting, from the weights of one update before with --overlap)")
 	fs.BoolVar(&c.resume, "resume", false, "continue the run in --run-dir from its last checkpoint (bit-exact)")
+	fs.BoolVar(&c.resumeIfAny, "resume-if-any", false, "for schedulers that restart a failed job (Kubernetes, Slurm --requeue): --resume when --run-dir holds a checkpoint, else start the run (over a run folder that never reached its first checkpoint)")
 	fs.IntVar(&c.stopAfter, "stop-after", 0, "stop with a checkpoint after this many frames (0: run to --total-frames); Ctrl-C does the same")
 	fs.IntVar(&c.checkpointEvery, "checkpoint-every", 20, "batches between checkpoints")
 	fs.BoolVar(&c.overlap, "overlap", true, "with --algo appo on NetHack or MiniHack: collect the next batch while learning from this one, as sample-factory does (each batch acts with the weights of one update before; V-trace corrects for the lag); false alternates collecting and learning. Other algorithms and CartPole always alternate")

@@ -76,6 +76,40 @@ func TestResumeIsBitExact(t *testing.T) {
 	}
 }
 
+// TestResumeIfAny: a scheduler restarting the same command line starts the run the first
+// time, over a folder that never reached a checkpoint, and resumes it after one.
+func TestResumeIfAny(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "log.csv"), []byte("frames,seconds\n"), 0o644) // a start killed before its first checkpoint
+	c := base(dir)
+	c.resumeIfAny, c.stopAfter = true, 1024
+	if err := run(c, nil); err != nil {
+		t.Fatalf("the first start: %v", err)
+	}
+	c.stopAfter = 0
+	if err := run(c, nil); err != nil {
+		t.Fatalf("the restart: %v", err)
+	}
+	rows := csvRows(filepath.Join(dir, "log.csv"))
+	if len(rows) != 1+2048/128 {
+		t.Fatalf("log.csv has %d rows, want a header and 16 batches: the restart must continue, not start over", len(rows))
+	}
+	if n, _ := strconv.Atoi(rows[len(rows)-1][0]); n != 2048 {
+		t.Errorf("the last row is at %s frames, want 2048", rows[len(rows)-1][0])
+	}
+	d := filepath.Join(t.TempDir(), "notarun")
+	os.MkdirAll(d, 0o755)
+	os.WriteFile(filepath.Join(d, "thesis.tex"), []byte("mine"), 0o644)
+	c = base(d)
+	c.resumeIfAny = true
+	if err := run(c, nil); err == nil {
+		t.Error("--resume-if-any took over a folder that is not a run folder")
+	}
+}
+
 // TestDamagedCheckpoint truncates the newest checkpoint's learner file: --resume notices by
 // checksum, falls back to the generation before, and the resumed run still ends bit-exactly
 // where an uninterrupted one does.

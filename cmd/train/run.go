@@ -76,7 +76,13 @@ func run(c config, resolved func(path string) error) error {
 		c.runDir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%d", strings.ToLower(c.Env), c.Algo, c.Reward, c.Seed))
 	}
 	var st state
-	var ckptBlobs [][]byte // the learner's and the collector's states to resume from
+	var ckptBlobs [][]byte          // the learner's and the collector's states to resume from
+	if c.resumeIfAny && !c.resume { // a scheduler's restart: resume when there is a checkpoint
+		var probe state
+		_, _, err := ckptStore(c.runDir).Latest(&probe)
+		c.resume = !errors.Is(err, checkpoint.ErrNone) // an unreadable one: --resume says why
+		c.force = c.force || !c.resume                 // a start that never checkpointed begins again
+	}
 	if c.resume {
 		var notes []string
 		ckptBlobs, notes, err = ckptStore(c.runDir).Latest(&st)
