@@ -151,12 +151,21 @@ func openRun(ctx context.Context, nc *nats.Conn, name string, o RunOptions, crea
 
 // maxAhead reads the learner's MaxAhead (0 when it has set none).
 func (r *Run) maxAhead(ctx context.Context) int64 {
-	e, err := r.KV.Get(ctx, "max_ahead")
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(string(e.Value()), 10, 64)
+	n, _, _ := r.getInt(ctx, "max_ahead")
 	return n
+}
+
+// getInt reads an integer key of the run's bucket (ok false: the key is not set).
+func (r *Run) getInt(ctx context.Context, key string) (n int64, ok bool, err error) {
+	e, err := r.KV.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	n, err = strconv.ParseInt(string(e.Value()), 10, 64)
+	return n, err == nil, err
 }
 
 // SetReceived records the highest stream sequence the learner has received (Source.Received);
@@ -168,15 +177,8 @@ func (r *Run) SetReceived(ctx context.Context, seq uint64) error {
 
 // received reads the learner's received mark (ok false: none).
 func (r *Run) received(ctx context.Context) (seq uint64, ok bool, err error) {
-	e, err := r.KV.Get(ctx, "received")
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	seq, err = strconv.ParseUint(string(e.Value()), 10, 64)
-	return seq, err == nil, err
+	n, ok, err := r.getInt(ctx, "received")
+	return uint64(n), ok, err
 }
 
 // checkProtocol refuses an object made by another protocol version (or not by Maestro).

@@ -79,15 +79,7 @@ func (r *Run) PutWeights(ctx context.Context, version int64, blob []byte) error 
 
 // WeightsVersion returns the version of the newest published weights (ok false: none yet).
 func (r *Run) WeightsVersion(ctx context.Context) (v int64, ok bool, err error) {
-	e, err := r.KV.Get(ctx, "weights")
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	v, err = strconv.ParseInt(string(e.Value()), 10, 64)
-	return v, err == nil, err
+	return r.getInt(ctx, "weights")
 }
 
 // FetchWeights copies the newest published weights into params and returns their version;

@@ -308,15 +308,6 @@ func (j *Job) startWatching(askCtx context.Context) {
 	}
 }
 
-// Pending returns the tasks queued and not yet answered (taken by a worker or not).
-func (j *Job) Pending(ctx context.Context) (uint64, error) {
-	info, err := j.Tasks.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.Msgs, nil
-}
-
 // Delete removes the job's streams (its coordinator, when every answer is in): workers serving
 // it stop.
 func (j *Job) Delete(ctx context.Context) error {
